@@ -1,0 +1,125 @@
+// The resolved server options: what the CLI flags and the config file produce together,
+// and the only shape the server reads. Names follow nats-server's config keys where one exists.
+
+export interface TlsOptions {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+  /** Require and verify client certificates (mutual TLS). */
+  verify: boolean;
+  /** Handshake timeout, milliseconds. */
+  timeoutMs: number;
+  /** TLS handshake before INFO (nats-server `handshake_first`). */
+  handshakeFirst: boolean;
+}
+
+export interface SubjectPermission {
+  allow?: string[];
+  deny?: string[];
+}
+
+export interface ResponsePermission {
+  /** How many responses may be published to a reply subject, default 1. */
+  maxMsgs: number;
+  /** How long the permission lasts, milliseconds; 0 = no limit. Default 2 minutes. */
+  expiresMs: number;
+}
+
+export interface Permissions {
+  publish?: SubjectPermission;
+  subscribe?: SubjectPermission;
+  allowResponses?: ResponsePermission;
+}
+
+export interface UserEntry {
+  /** Plain user name (user/password users). */
+  user?: string;
+  /** Plain text or bcrypt (`$2a$`/`$2b$`/`$2y$`) password. */
+  password?: string;
+  /** Public nkey of an nkey user (starts with `U`). */
+  nkey?: string;
+  permissions?: Permissions;
+  account?: string;
+}
+
+export interface AuthOptions {
+  token?: string;
+  user?: string;
+  password?: string;
+  users: UserEntry[];
+  /** Seconds-resolution in the config, stored as milliseconds. Default 2s (nats-server AUTH_TIMEOUT). */
+  timeoutMs: number;
+  /** Users without credentials connect as this user (must exist in users). */
+  noAuthUser?: string;
+}
+
+/** Parsed and validated, but served only once the issue that adds it lands. */
+export interface ListenBlock {
+  host: string;
+  port: number;
+  raw: Record<string, unknown>;
+}
+
+export interface JetStreamOptions {
+  enabled: boolean;
+  storeDir: string;
+  maxMemoryStore: number;
+  maxFileStore: number;
+  domain?: string;
+  /** Opt-in lazy fsync interval, milliseconds; 0 = fsync every write (default). */
+  syncIntervalMs: number;
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+export interface ServerOptions {
+  /** Config file path, when one was given. */
+  configFile?: string;
+  serverName: string;
+  host: string;
+  /** -1 = pick a free port. */
+  port: number;
+  /** Monitoring: host and port; port 0 = disabled, -1 = pick a free port. */
+  httpHost: string;
+  httpPort: number;
+  clientAdvertise?: string;
+  noAdvertise: boolean;
+  pidFile?: string;
+  portsFileDir?: string;
+  serverTags: string[];
+
+  // Limits (nats-server defaults in parentheses).
+  maxPayload: number; // 1 MiB
+  maxControlLine: number; // 4 KiB
+  maxConnections: number; // 64 Ki
+  maxSubscriptions: number; // 0 = unlimited
+  maxPending: number; // 64 MiB
+  writeDeadlineMs: number; // 10 s
+  pingIntervalMs: number; // 2 min
+  pingMax: number; // 2
+  lameDuckDurationMs: number; // 2 min
+  lameDuckGracePeriodMs: number; // 10 s
+
+  auth: AuthOptions;
+  tls?: TlsOptions;
+
+  // Logging
+  logFile?: string;
+  logLevel: LogLevel;
+  /** Human lines instead of JSON (terminal default, or --pretty). */
+  pretty: boolean;
+  logtime: boolean;
+
+  /** Routing worker threads; default chosen by benchmark (see README). */
+  workers: number;
+
+  jetstream: JetStreamOptions;
+
+  // Blocks parsed and validated now, served by later issues.
+  cluster?: ListenBlock;
+  gateway?: ListenBlock;
+  leafnodes?: ListenBlock;
+  websocket?: ListenBlock;
+  mqtt?: ListenBlock;
+  accounts?: Record<string, unknown>;
+}
