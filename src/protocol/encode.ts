@@ -1,0 +1,108 @@
+// Builders for server → client protocol lines. The per-message prefixes
+// (MSG/HMSG) are written straight into a caller's buffer; the rest are cold
+// and may allocate.
+//
+// Subjects, sids and replies are accepted as bytes or as latin1 strings (the
+// server's in-memory form of a subject: one char per raw byte).
+
+import { Byte, decimalLength, latin1Bytes, writeBytesOrLatin1, writeDecimal } from './bytes.ts';
+
+export type Latin1OrBytes = Uint8Array | string;
+
+// Shared constant lines: never mutate them.
+export const PING_LINE: Uint8Array = latin1Bytes('PING\r\n');
+export const PONG_LINE: Uint8Array = latin1Bytes('PONG\r\n');
+export const OK_LINE: Uint8Array = latin1Bytes('+OK\r\n');
+
+const MSG_OP = latin1Bytes('MSG ');
+const HMSG_OP = latin1Bytes('HMSG ');
+
+/** `-ERR '<text>'\r\n`, the form nats-server uses for every error line. */
+export function errLine(text: string): Uint8Array {
+  return Buffer.from(`-ERR '${text}'\r\n`, 'utf8');
+}
+
+/** `INFO <json>\r\n` from an info object. */
+export function infoLine(info: object): Uint8Array {
+  return Buffer.from(`INFO ${JSON.stringify(info)}\r\n`, 'utf8');
+}
+
+/** Bytes `writeMsgPrefix` will write, so the caller can reserve room first. */
+export function msgPrefixLength(subject: Latin1OrBytes, sid: Latin1OrBytes, reply: Latin1OrBytes | null, size: number): number {
+  // "MSG " subject " " sid [" " reply] " " size "\r\n"
+  return 4 + subject.length + 1 + sid.length + (reply !== null ? reply.length + 1 : 0) + 1 + decimalLength(size) + 2;
+}
+
+/** Write `MSG <subject> <sid> [reply] <size>\r\n` at `offset`; returns the new offset. */
+export function writeMsgPrefix(
+  buf: Uint8Array,
+  offset: number,
+  subject: Latin1OrBytes,
+  sid: Latin1OrBytes,
+  reply: Latin1OrBytes | null,
+  size: number,
+): number {
+  buf.set(MSG_OP, offset);
+  let o = writeBytesOrLatin1(buf, offset + MSG_OP.length, subject);
+  buf[o++] = Byte.SPACE;
+  o = writeBytesOrLatin1(buf, o, sid);
+  buf[o++] = Byte.SPACE;
+  if (reply !== null) {
+    o = writeBytesOrLatin1(buf, o, reply);
+    buf[o++] = Byte.SPACE;
+  }
+  o = writeDecimal(buf, o, size);
+  buf[o++] = Byte.CR;
+  buf[o++] = Byte.LF;
+  return o;
+}
+
+/** Bytes `writeHMsgPrefix` will write. */
+export function hmsgPrefixLength(
+  subject: Latin1OrBytes,
+  sid: Latin1OrBytes,
+  reply: Latin1OrBytes | null,
+  headerSize: number,
+  totalSize: number,
+): number {
+  // "HMSG " subject " " sid [" " reply] " " hdr " " total "\r\n"
+  return (
+    5 +
+    subject.length +
+    1 +
+    sid.length +
+    (reply !== null ? reply.length + 1 : 0) +
+    1 +
+    decimalLength(headerSize) +
+    1 +
+    decimalLength(totalSize) +
+    2
+  );
+}
+
+/** Write `HMSG <subject> <sid> [reply] <hdr_len> <total_len>\r\n` at `offset`; returns the new offset. */
+export function writeHMsgPrefix(
+  buf: Uint8Array,
+  offset: number,
+  subject: Latin1OrBytes,
+  sid: Latin1OrBytes,
+  reply: Latin1OrBytes | null,
+  headerSize: number,
+  totalSize: number,
+): number {
+  buf.set(HMSG_OP, offset);
+  let o = writeBytesOrLatin1(buf, offset + HMSG_OP.length, subject);
+  buf[o++] = Byte.SPACE;
+  o = writeBytesOrLatin1(buf, o, sid);
+  buf[o++] = Byte.SPACE;
+  if (reply !== null) {
+    o = writeBytesOrLatin1(buf, o, reply);
+    buf[o++] = Byte.SPACE;
+  }
+  o = writeDecimal(buf, o, headerSize);
+  buf[o++] = Byte.SPACE;
+  o = writeDecimal(buf, o, totalSize);
+  buf[o++] = Byte.CR;
+  buf[o++] = Byte.LF;
+  return o;
+}
