@@ -1,0 +1,400 @@
+// The convict schema of every option Petrel knows, in nats-server's key names:
+// types, ranges and defaults. validateDraft() checks a ConfigDraft against it and
+// reports the first bad value at the file position or flag it came from;
+// toServerOptions() maps the validated tree to ServerOptions.
+
+import convict from 'convict';
+import { join } from 'node:path';
+import { ConfigError } from './errors.ts';
+import type { ConfigDraft } from './draft.ts';
+import { LISTEN_BLOCKS } from './conf-reader.ts';
+import type { ListenBlockName } from './conf-reader.ts';
+import type { ListenBlock, LogLevel, ServerOptions, UserEntry } from './options.ts';
+import { formatGoDuration } from './units.ts';
+
+// nats-server defaults (server/const.go), named with their units.
+export const DEFAULT_HOST = '0.0.0.0';
+export const DEFAULT_PORT = 4222;
+export const MAX_PAYLOAD_BYTES = 1024 * 1024;
+export const MAX_CONTROL_LINE_BYTES = 4096;
+export const DEFAULT_MAX_CONNECTIONS = 64 * 1024;
+export const MAX_PENDING_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_WRITE_DEADLINE_MS = 10_000;
+export const DEFAULT_PING_INTERVAL_MS = 2 * 60_000;
+export const DEFAULT_PING_MAX_OUT = 2;
+export const DEFAULT_LAME_DUCK_DURATION_MS = 2 * 60_000;
+/** nats-server refuses a shorter lame duck duration in a config file. */
+export const MIN_LAME_DUCK_DURATION_MS = 30_000;
+export const DEFAULT_LAME_DUCK_GRACE_PERIOD_MS = 10_000;
+export const AUTH_TIMEOUT_MS = 2_000;
+export const TLS_TIMEOUT_MS = 2_000;
+/** nats-server warns above this payload size (MAX_PAYLOAD_MAX_SIZE). */
+export const MAX_PAYLOAD_WARN_BYTES = 8 * 1024 * 1024;
+/** Protocol sizes are int32 in nats-server. */
+const INT32_MAX = 2 ** 31 - 1;
+/** JetStreamMaxStoreDefault: 1 TiB (nats-server also caps it at 75% of free disk when starting). */
+export const JETSTREAM_MAX_FILE_STORE_DEFAULT_BYTES = 1024 ** 4;
+/** nats-server gives JetStream 75% of system memory by default. */
+export const JETSTREAM_MEMORY_SHARE = 0.75;
+/** In max_memory_store/max_file_store: size chosen at start from the machine. */
+const DYNAMIC_SIZE = -1;
+/** More routing threads than this is a typo, not a machine. */
+export const MAX_WORKERS = 1024;
+
+/** Facts about the machine the defaults depend on; injected so tests are deterministic. */
+export interface RuntimeFacts {
+  cpuCount: number;
+  totalMemoryBytes: number;
+  tmpDir: string;
+  /** Human log lines by default when stdout is a terminal. */
+  isTTY: boolean;
+}
+
+interface CanonicalListenBlock {
+  enabled: boolean;
+  host: string;
+  port: number;
+  raw: Record<string, unknown>;
+}
+
+/** The validated tree: nats-server names, defaults filled, durations in ms. */
+export interface CanonicalConfig {
+  server_name: string;
+  host: string;
+  port: number;
+  http_host: string;
+  http_port: number;
+  https_port: number;
+  client_advertise: string;
+  no_advertise: boolean;
+  pid_file: string;
+  ports_file_dir: string;
+  server_tags: string[];
+  max_payload: number;
+  max_control_line: number;
+  max_connections: number;
+  max_subscriptions: number;
+  max_pending: number;
+  write_deadline: number;
+  ping_interval: number;
+  ping_max: number;
+  lame_duck_duration: number;
+  lame_duck_grace_period: number;
+  debug: boolean;
+  trace: boolean;
+  logtime: boolean;
+  log_file: string;
+  workers: number;
+  authorization: {
+    token: string;
+    user: string;
+    password: string;
+    timeout: number;
+    users: UserEntry[];
+    no_auth_user: string;
+  };
+  tls: {
+    enabled: boolean;
+    cert_file: string;
+    key_file: string;
+    ca_file: string;
+    verify: boolean;
+    timeout: number;
+    handshake_first: boolean;
+  };
+  jetstream: {
+    enabled: boolean;
+    store_dir: string;
+    max_memory_store: number;
+    max_file_store: number;
+    domain: string;
+    sync_interval: number;
+  };
+  cluster: CanonicalListenBlock;
+  gateway: CanonicalListenBlock;
+  leafnodes: CanonicalListenBlock;
+  websocket: CanonicalListenBlock;
+  mqtt: CanonicalListenBlock;
+  accounts: Record<string, unknown> | null;
+}
+
+const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
+
+function intFormat(name: string, min: number, max: number, problem: string): void {
+  convict.addFormat({
+    name,
+    validate(value) {
+      if (!isInt(value) || value < min || value > max) throw new Error(problem);
+    },
+  });
+}
+
+let formatsRegistered = false;
+
+/** convict formats are global; names carry a `nats-` prefix to stay out of others' way. */
+function registerFormats(): void {
+  if (formatsRegistered) return;
+  formatsRegistered = true;
+  intFormat('nats-port', -1, 65535, 'must be a port between -1 and 65535 (-1 picks a free port)');
+  intFormat('nats-int32-size', 1, INT32_MAX, `must be a size between 1 and ${INT32_MAX} bytes`);
+  intFormat('nats-positive-int', 1, Number.MAX_SAFE_INTEGER, 'must be a positive integer');
+  intFormat('nats-count', 0, Number.MAX_SAFE_INTEGER, 'must be an integer >= 0');
+  intFormat('nats-max-connections', -1, Number.MAX_SAFE_INTEGER, 'must be an integer (0 or less refuses all clients)');
+  intFormat('nats-js-size', DYNAMIC_SIZE, Number.MAX_SAFE_INTEGER, 'must be a size in bytes (-1 = chosen at start)');
+  intFormat('nats-workers', 1, MAX_WORKERS, `must be an integer between 1 and ${MAX_WORKERS}`);
+  convict.addFormat({
+    name: 'nats-duration',
+    validate(value) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+        throw new Error('must be a duration ("10s", "2m", "1h30m") or a number of seconds, not negative');
+      }
+    },
+  });
+  convict.addFormat({
+    name: 'nats-positive-duration',
+    validate(value) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+        throw new Error('must be a positive duration ("10s", "2m", "1h30m")');
+      }
+    },
+  });
+  convict.addFormat({
+    name: 'nats-lame-duck-duration',
+    validate(value) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error('must be a duration ("30s", "2m")');
+      if (value < MIN_LAME_DUCK_DURATION_MS) {
+        throw new Error(`invalid lame_duck_duration of ${formatGoDuration(value)}, minimum is 30 seconds`);
+      }
+    },
+  });
+  convict.addFormat({
+    name: 'nats-strings',
+    validate(value) {
+      if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new Error('must be a list of strings');
+    },
+  });
+  convict.addFormat({
+    name: 'nats-users',
+    validate(value) {
+      if (!Array.isArray(value)) throw new Error('must be a list of users');
+    },
+  });
+}
+
+function listenBlockSchema(name: string): object {
+  return {
+    enabled: { doc: `Whether a ${name} block was given.`, format: Boolean, default: false },
+    host: { doc: `${name} listen host.`, format: String, default: DEFAULT_HOST },
+    port: { doc: `${name} listen port; 0 = none given, -1 = pick a free port.`, format: 'nats-port', default: 0 },
+    raw: { doc: `The ${name} block as written, for the code that serves it.`, format: Object, default: {} },
+  };
+}
+
+function buildSchema(facts: RuntimeFacts): object {
+  registerFormats();
+  const schema: Record<string, unknown> = {
+    server_name: { doc: 'Server name; empty = the server ID.', format: String, default: '' },
+    host: { doc: 'Client listen host.', format: String, default: DEFAULT_HOST },
+    port: { doc: 'Client port; -1 = pick a free port.', format: 'nats-port', default: DEFAULT_PORT },
+    http_host: { doc: 'Monitoring host; empty = same as host.', format: String, default: '' },
+    http_port: { doc: 'Monitoring port; 0 = disabled.', format: 'nats-port', default: 0 },
+    https_port: { doc: 'Accepted for compatibility, not served.', format: 'nats-port', default: 0 },
+    client_advertise: { doc: 'Client URL advertised to other servers.', format: String, default: '' },
+    no_advertise: { doc: 'Do not advertise cluster URLs to clients.', format: Boolean, default: false },
+    pid_file: { doc: 'File to write the PID to.', format: String, default: '' },
+    ports_file_dir: { doc: 'Directory for the <name>_<pid>.ports file.', format: String, default: '' },
+    server_tags: { doc: 'Tags for placement.', format: 'nats-strings', default: [] },
+    max_payload: { doc: 'Largest message payload, bytes.', format: 'nats-int32-size', default: MAX_PAYLOAD_BYTES },
+    max_control_line: { doc: 'Longest protocol line, bytes.', format: 'nats-int32-size', default: MAX_CONTROL_LINE_BYTES },
+    max_connections: { doc: 'Client connection limit.', format: 'nats-max-connections', default: DEFAULT_MAX_CONNECTIONS },
+    max_subscriptions: { doc: 'Per-connection subscription limit; 0 = unlimited.', format: 'nats-count', default: 0 },
+    max_pending: { doc: 'Outbound bytes pending per connection before slow consumer.', format: 'nats-positive-int', default: MAX_PENDING_BYTES },
+    write_deadline: { doc: 'Write deadline, ms.', format: 'nats-positive-duration', default: DEFAULT_WRITE_DEADLINE_MS },
+    ping_interval: { doc: 'Server PING interval, ms.', format: 'nats-positive-duration', default: DEFAULT_PING_INTERVAL_MS },
+    ping_max: { doc: 'Outstanding PINGs before disconnect.', format: 'nats-positive-int', default: DEFAULT_PING_MAX_OUT },
+    lame_duck_duration: { doc: 'Lame duck duration, ms.', format: 'nats-lame-duck-duration', default: DEFAULT_LAME_DUCK_DURATION_MS },
+    lame_duck_grace_period: { doc: 'Wait before closing clients in lame duck, ms.', format: 'nats-duration', default: DEFAULT_LAME_DUCK_GRACE_PERIOD_MS },
+    debug: { doc: 'Debug logging.', format: Boolean, default: false },
+    trace: { doc: 'Protocol trace logging.', format: Boolean, default: false },
+    logtime: { doc: 'Timestamps on log lines.', format: Boolean, default: true },
+    log_file: { doc: 'Log file; empty = stderr.', format: String, default: '' },
+    workers: { doc: 'Routing worker threads (Petrel).', format: 'nats-workers', default: Math.max(1, Math.min(MAX_WORKERS, facts.cpuCount)) },
+    authorization: {
+      token: { doc: 'Client token.', format: String, default: '', sensitive: true },
+      user: { doc: 'Single client user.', format: String, default: '' },
+      password: { doc: 'Single client password.', format: String, default: '', sensitive: true },
+      timeout: { doc: 'Authentication timeout, ms.', format: 'nats-positive-duration', default: AUTH_TIMEOUT_MS },
+      users: { doc: 'Users (authorization block and accounts).', format: 'nats-users', default: [] },
+      no_auth_user: { doc: 'User for clients that give no credentials.', format: String, default: '' },
+    },
+    tls: {
+      enabled: { doc: 'Client TLS.', format: Boolean, default: false },
+      cert_file: { doc: 'Server certificate.', format: String, default: '' },
+      key_file: { doc: 'Server key.', format: String, default: '' },
+      ca_file: { doc: 'CA for client certificates.', format: String, default: '' },
+      verify: { doc: 'Require client certificates.', format: Boolean, default: false },
+      timeout: { doc: 'TLS handshake timeout, ms.', format: 'nats-positive-duration', default: TLS_TIMEOUT_MS },
+      handshake_first: { doc: 'TLS before INFO.', format: Boolean, default: false },
+    },
+    jetstream: {
+      enabled: { doc: 'JetStream.', format: Boolean, default: false },
+      store_dir: { doc: 'Storage directory; `jetstream` is created inside it.', format: String, default: '' },
+      max_memory_store: { doc: 'Memory storage limit, bytes; -1 = 75% of RAM.', format: 'nats-js-size', default: DYNAMIC_SIZE },
+      max_file_store: { doc: 'File storage limit, bytes; -1 = 1 TiB.', format: 'nats-js-size', default: DYNAMIC_SIZE },
+      domain: { doc: 'JetStream domain.', format: String, default: '' },
+      sync_interval: { doc: 'Lazy fsync interval, ms; 0 = fsync every write.', format: 'nats-duration', default: 0 },
+    },
+    accounts: { doc: 'Accounts as written.', format: Object, default: null, nullable: true },
+  };
+  for (const name of LISTEN_BLOCKS) schema[name] = listenBlockSchema(name);
+  return schema;
+}
+
+/** convict's message line: `<path>: <problem>[: value was <json>]`. */
+const CONVICT_LINE = /^([\w.]+): (.*)$/;
+
+/** Validates the draft with convict; throws ConfigError at the first bad value's origin. */
+export function validateDraft(draft: ConfigDraft, facts: RuntimeFacts): CanonicalConfig {
+  const config = convict<CanonicalConfig>(buildSchema(facts), { env: {}, args: [] });
+  try {
+    config.load(draft.values);
+    config.validate({ allowed: 'strict' });
+  } catch (err) {
+    const first = String((err as Error).message).split('\n')[0] ?? '';
+    const m = CONVICT_LINE.exec(first);
+    if (m === null) throw new ConfigError(first);
+    const origin = draft.originOf(m[1] ?? '');
+    throw ConfigError.at(origin.position, origin.key, m[2] ?? first);
+  }
+  const canonical = config.getProperties();
+  // convict deep-clones; keep the parsed objects themselves so their positions stay readable.
+  for (const name of LISTEN_BLOCKS) {
+    const raw = draft.get(`${name}.raw`);
+    if (raw !== undefined) canonical[name].raw = raw as Record<string, unknown>;
+  }
+  const accounts = draft.get('accounts');
+  if (accounts !== undefined) canonical.accounts = accounts as Record<string, unknown>;
+  crossCheck(canonical, draft);
+  return canonical;
+}
+
+/** Rules that involve more than one option (nats-server validateOptions and friends). */
+function crossCheck(c: CanonicalConfig, draft: ConfigDraft): void {
+  if (c.lame_duck_grace_period >= c.lame_duck_duration) {
+    const o = draft.originOf('lame_duck_grace_period');
+    throw ConfigError.at(
+      o.position,
+      o.key,
+      `lame duck grace period (${formatGoDuration(c.lame_duck_grace_period)}) should be strictly lower than lame duck duration (${formatGoDuration(c.lame_duck_duration)})`,
+    );
+  }
+  if (c.max_payload > c.max_pending) {
+    const o = draft.originOf('max_payload');
+    throw ConfigError.at(o.position, o.key, `max_payload (${c.max_payload}) cannot be higher than max_pending (${c.max_pending})`);
+  }
+  if (c.max_payload > MAX_PAYLOAD_WARN_BYTES) {
+    draft.warn(draft.originOf('max_payload'), 'Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance');
+  }
+  const noAuthUser = c.authorization.no_auth_user;
+  if (noAuthUser !== '' && !c.authorization.users.some((u) => u.user === noAuthUser || u.nkey === noAuthUser)) {
+    const o = draft.originOf('authorization.no_auth_user');
+    throw ConfigError.at(
+      o.position,
+      o.key,
+      `no_auth_user: "${noAuthUser}" not present as user or nkey in authorization block or account configuration`,
+    );
+  }
+  if (c.tls.enabled && (c.tls.cert_file === '' || c.tls.key_file === '')) {
+    const o = draft.originOf('tls');
+    throw ConfigError.at(o.position, o.key, c.tls.cert_file === '' ? 'TLS Server certificate must be present and valid' : 'TLS Server private key must be present and valid');
+  }
+}
+
+const orUndefined = (s: string): string | undefined => (s === '' ? undefined : s);
+
+function logLevel(c: CanonicalConfig): LogLevel {
+  if (c.trace) return 'trace';
+  if (c.debug) return 'debug';
+  return 'info';
+}
+
+function listenBlock(c: CanonicalConfig, name: ListenBlockName): ListenBlock | undefined {
+  const b = c[name];
+  return b.enabled ? { host: b.host, port: b.port, raw: b.raw } : undefined;
+}
+
+export interface PresentationChoices {
+  configFile?: string;
+  /** `--pretty`; undefined = decide from the terminal. */
+  pretty?: boolean;
+}
+
+export function toServerOptions(c: CanonicalConfig, facts: RuntimeFacts, choices: PresentationChoices = {}): ServerOptions {
+  const a = c.authorization;
+  const js = c.jetstream;
+  const options: ServerOptions = {
+    serverName: c.server_name,
+    host: c.host,
+    port: c.port,
+    httpHost: c.http_host === '' ? c.host : c.http_host,
+    httpPort: c.http_port,
+    noAdvertise: c.no_advertise,
+    serverTags: c.server_tags,
+    maxPayload: c.max_payload,
+    maxControlLine: c.max_control_line,
+    maxConnections: c.max_connections,
+    maxSubscriptions: c.max_subscriptions,
+    maxPending: c.max_pending,
+    writeDeadlineMs: Math.round(c.write_deadline),
+    pingIntervalMs: Math.round(c.ping_interval),
+    pingMax: c.ping_max,
+    lameDuckDurationMs: Math.round(c.lame_duck_duration),
+    lameDuckGracePeriodMs: Math.round(c.lame_duck_grace_period),
+    auth: {
+      users: a.users,
+      timeoutMs: Math.round(a.timeout),
+    },
+    logLevel: logLevel(c),
+    pretty: choices.pretty ?? facts.isTTY,
+    logtime: c.logtime,
+    workers: c.workers,
+    jetstream: {
+      enabled: js.enabled,
+      // As nats-server: data lives in `<store_dir>/jetstream`, by default under the temp dir.
+      storeDir: join(js.store_dir === '' ? join(facts.tmpDir, 'nats') : js.store_dir, 'jetstream'),
+      maxMemoryStore: js.max_memory_store === DYNAMIC_SIZE ? Math.floor(facts.totalMemoryBytes * JETSTREAM_MEMORY_SHARE) : js.max_memory_store,
+      maxFileStore: js.max_file_store === DYNAMIC_SIZE ? JETSTREAM_MAX_FILE_STORE_DEFAULT_BYTES : js.max_file_store,
+      syncIntervalMs: Math.round(js.sync_interval),
+    },
+  };
+  const optional: Partial<ServerOptions> = {
+    configFile: choices.configFile,
+    clientAdvertise: orUndefined(c.client_advertise),
+    pidFile: orUndefined(c.pid_file),
+    portsFileDir: orUndefined(c.ports_file_dir),
+    logFile: orUndefined(c.log_file),
+    cluster: listenBlock(c, 'cluster'),
+    gateway: listenBlock(c, 'gateway'),
+    leafnodes: listenBlock(c, 'leafnodes'),
+    websocket: listenBlock(c, 'websocket'),
+    mqtt: listenBlock(c, 'mqtt'),
+    accounts: c.accounts ?? undefined,
+  };
+  for (const [k, v] of Object.entries(optional)) if (v !== undefined) (options as unknown as Record<string, unknown>)[k] = v;
+  if (a.token !== '') options.auth.token = a.token;
+  if (a.user !== '') options.auth.user = a.user;
+  if (a.password !== '') options.auth.password = a.password;
+  if (a.no_auth_user !== '') options.auth.noAuthUser = a.no_auth_user;
+  if (js.domain !== '') options.jetstream.domain = js.domain;
+  if (c.tls.enabled) {
+    options.tls = {
+      certFile: c.tls.cert_file,
+      keyFile: c.tls.key_file,
+      verify: c.tls.verify,
+      timeoutMs: Math.round(c.tls.timeout),
+      handshakeFirst: c.tls.handshake_first,
+    };
+    if (c.tls.ca_file !== '') options.tls.caFile = c.tls.ca_file;
+  }
+  return options;
+}
