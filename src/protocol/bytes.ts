@@ -96,3 +96,14 @@ export function latin1Bytes(s: string): Uint8Array {
 export function isArgSpace(b: number): boolean {
   return b === Byte.SPACE || b === Byte.TAB;
 }
+
+type Latin1Slicer = (this: Uint8Array, start: number, end: number) => string;
+// Node's Buffer has an undocumented but long-stable latin1Slice that decodes any
+// Uint8Array without wrapping it in a Buffer first.
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: Latin1Slicer }).latin1Slice;
+
+/** Decode bytes one char per byte (byte-faithful for UTF-8 content). */
+export function latin1String(b: Uint8Array, start = 0, end = b.length): string {
+  if (latin1Slice !== undefined) return latin1Slice.call(b, start, end);
+  return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
+}
