@@ -28,13 +28,14 @@ export function createRing(capacityBytes: number): RingBuffers {
 
 abstract class RingSide {
   protected readonly idx: Int32Array;
-  protected readonly data: Uint8Array;
+  protected readonly data: Buffer;
   protected readonly view: DataView;
   protected readonly cap: number;
 
   constructor(ring: RingBuffers) {
     this.idx = new Int32Array(ring.sab, 0, HEAD_SLOTS);
-    this.data = new Uint8Array(ring.sab, HEADER_BYTES);
+    // A Buffer view so records can be written with latin1Write / read with latin1Slice.
+    this.data = Buffer.from(ring.sab, HEADER_BYTES);
     this.view = new DataView(ring.sab, HEADER_BYTES);
     this.cap = this.data.length;
   }
@@ -54,7 +55,7 @@ export class RingWriter extends RingSide {
     this.pos = Atomics.load(this.idx, WRITE);
   }
 
-  get bytes(): Uint8Array {
+  get bytes(): Buffer {
     return this.data;
   }
 
@@ -102,7 +103,7 @@ export class RingReader extends RingSide {
     super(ring);
   }
 
-  get bytes(): Uint8Array {
+  get bytes(): Buffer {
     return this.data;
   }
 

@@ -1,0 +1,284 @@
+// The monitoring HTTP endpoints, with nats-server's paths and JSON field names so dashboards and
+// prometheus-nats-exporter work unchanged, plus native Prometheus text at /metrics.
+
+import http from 'node:http';
+import os from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { PetrelServer } from '../server/server.ts';
+import { goDuration } from '../server/conn_state.ts';
+import { authConfigured } from '../server/client_auth.ts';
+import { NATS_COMPAT_VERSION, PETREL_VERSION, PROTO_VERSION } from '../version.ts';
+import type { WorkerVarz } from '../server/worker_protocol.ts';
+
+const MS_TO_NS = 1_000_000;
+const CONNZ_DEFAULT_LIMIT = 1024;
+
+type Json = Record<string, unknown>;
+
+const CONNZ_SORTS: Record<string, (e: Json) => number> = {
+  cid: (e) => e.cid as number,
+  start: (e) => Date.parse(e.start as string),
+  subs: (e) => e.subscriptions as number,
+  pending: (e) => e.pending_bytes as number,
+  msgs_to: (e) => e.out_msgs as number,
+  msgs_from: (e) => e.in_msgs as number,
+  bytes_to: (e) => e.out_bytes as number,
+  bytes_from: (e) => e.in_bytes as number,
+  last: (e) => Date.parse(e.last_activity as string),
+  idle: (e) => -Date.parse(e.last_activity as string),
+  uptime: (e) => -Date.parse(e.start as string),
+  stop: (e) => (e.stop ? Date.parse(e.stop as string) : 0),
+  reason: (e) => String(e.reason ?? '').length,
+};
+/** Sorts nats-server applies in descending order; cid and start ascend. */
+const ASCENDING = new Set(['cid', 'start']);
+
+function sumVarz(parts: WorkerVarz[]): WorkerVarz {
+  const t: WorkerVarz = { connections: 0, totalConnections: 0, inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0, slowConsumers: 0, subscriptions: 0 };
+  for (const p of parts) {
+    t.connections += p.connections;
+    t.totalConnections += p.totalConnections;
+    t.inMsgs += p.inMsgs;
+    t.inBytes += p.inBytes;
+    t.outMsgs += p.outMsgs;
+    t.outBytes += p.outBytes;
+    t.slowConsumers += p.slowConsumers;
+  }
+  // Every worker holds the whole interest: one count is the node's count.
+  t.subscriptions = parts[0]?.subscriptions ?? 0;
+  return t;
+}
+
+export class MonitorServer {
+  private readonly server: PetrelServer;
+  private readonly http: http.Server;
+  private readonly reqStats: Record<string, number> = {};
+  private lastCpu = process.cpuUsage();
+  private lastCpuAt = Date.now();
+
+  constructor(server: PetrelServer) {
+    this.server = server;
+    this.http = http.createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: String(err) }));
+      });
+    });
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen({ host, port: port < 0 ? 0 : port }, () => resolve((this.http.address() as AddressInfo).port));
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.http.close(() => resolve());
+      this.http.closeAllConnections();
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const p = url.pathname.replace(/\/+$/, '') || '/';
+    this.reqStats[p] = (this.reqStats[p] ?? 0) + 1;
+    const q = url.searchParams;
+    let body: Json | string;
+    switch (p) {
+      case '/':
+        body = 'Petrel monitoring: /varz /connz /subsz /routez /healthz /metrics\n';
+        break;
+      case '/varz':
+        body = await this.varz();
+        break;
+      case '/connz':
+        body = await this.connz(q);
+        break;
+      case '/subsz':
+      case '/subscriptionsz':
+        body = await this.subsz(q);
+        break;
+      case '/routez':
+        body = { server_id: this.server.serverId, now: new Date().toISOString(), num_routes: 0, routes: [] };
+        break;
+      case '/healthz':
+        body = { status: 'ok' };
+        break;
+      case '/metrics':
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+        res.end(await this.metrics());
+        return;
+      default:
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('404 page not found\n');
+        return;
+    }
+    if (typeof body === 'string') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(body);
+      return;
+    }
+    // nats-server supports JSONP through ?callback=
+    const cb = q.get('callback');
+    const json = JSON.stringify(body, null, 2);
+    res.writeHead(200, { 'content-type': cb ? 'application/javascript' : 'application/json' });
+    res.end(cb ? `${cb}(${json})` : json);
+  }
+
+  private cpuPercent(): number {
+    const now = Date.now();
+    const used = process.cpuUsage(this.lastCpu);
+    const elapsed = Math.max(1, now - this.lastCpuAt) * 1000;
+    this.lastCpu = process.cpuUsage();
+    this.lastCpuAt = now;
+    return Math.round(((used.user + used.system) / elapsed) * 1000) / 10;
+  }
+
+  async varz(): Promise<Json> {
+    const s = this.server;
+    const o = s.options;
+    const t = sumVarz(await s.varz());
+    const now = new Date();
+    return {
+      server_id: s.serverId,
+      server_name: o.serverName || s.serverId,
+      version: NATS_COMPAT_VERSION,
+      petrel_version: PETREL_VERSION,
+      proto: PROTO_VERSION,
+      go: `node${process.version}`,
+      host: o.host,
+      port: s.clientPort,
+      auth_required: authConfigured(o.auth) || undefined,
+      tls_required: o.tls ? true : undefined,
+      tls_verify: o.tls?.verify || undefined,
+      max_connections: o.maxConnections,
+      max_subscriptions: o.maxSubscriptions || undefined,
+      ping_interval: o.pingIntervalMs * MS_TO_NS,
+      ping_max: o.pingMax,
+      http_host: o.httpHost,
+      http_port: s.httpPort,
+      http_base_path: '',
+      https_port: 0,
+      auth_timeout: o.auth.timeoutMs / 1000,
+      max_control_line: o.maxControlLine,
+      max_payload: o.maxPayload,
+      max_pending: o.maxPending,
+      cluster: {},
+      gateway: {},
+      leaf: {},
+      mqtt: {},
+      websocket: {},
+      jetstream: {},
+      tls_timeout: (o.tls?.timeoutMs ?? 2000) / 1000,
+      write_deadline: o.writeDeadlineMs * MS_TO_NS,
+      start: s.startTime.toISOString(),
+      now: now.toISOString(),
+      uptime: goDuration(now.getTime() - s.startTime.getTime()),
+      mem: process.memoryUsage().rss,
+      cores: os.availableParallelism(),
+      gomaxprocs: s.workerCount,
+      cpu: this.cpuPercent(),
+      connections: t.connections,
+      total_connections: s.totalConnections,
+      routes: 0,
+      remotes: 0,
+      leafnodes: 0,
+      in_msgs: t.inMsgs,
+      out_msgs: t.outMsgs,
+      in_bytes: t.inBytes,
+      out_bytes: t.outBytes,
+      slow_consumers: t.slowConsumers,
+      subscriptions: t.subscriptions,
+      http_req_stats: { ...this.reqStats },
+      config_load_time: s.configLoadTime.toISOString(),
+      tags: o.serverTags.length ? o.serverTags : undefined,
+      workers: s.workerCount,
+    };
+  }
+
+  async connz(q: URLSearchParams): Promise<Json> {
+    const s = this.server;
+    const stateParam = (q.get('state') ?? 'open').toLowerCase();
+    const state = stateParam === 'closed' ? 'closed' : stateParam === 'all' || stateParam === 'any' ? 'any' : 'open';
+    const cidParam = q.get('cid');
+    const cid = cidParam ? Number(cidParam) : undefined;
+    const subs = q.get('subs') === '1' || q.get('subs') === 'true' || q.get('subs') === 'detail';
+    const parts = await s.connz({ state, cid, subs });
+    let conns = parts.flatMap((p) => p.conns);
+    const sortKey = q.get('sort') ?? 'cid';
+    const sorter = CONNZ_SORTS[sortKey] ?? CONNZ_SORTS.cid!;
+    const dir = ASCENDING.has(sortKey) ? 1 : -1;
+    conns.sort((a, b) => dir * (sorter(a) - sorter(b)) || (a.cid as number) - (b.cid as number));
+    const total = conns.length;
+    const offset = Math.max(0, Number(q.get('offset') ?? 0) || 0);
+    const limit = Math.max(1, Number(q.get('limit') ?? CONNZ_DEFAULT_LIMIT) || CONNZ_DEFAULT_LIMIT);
+    conns = conns.slice(offset, offset + limit);
+    return {
+      server_id: s.serverId,
+      now: new Date().toISOString(),
+      num_connections: conns.length,
+      total,
+      offset,
+      limit,
+      connections: conns,
+    };
+  }
+
+  async subsz(q: URLSearchParams): Promise<Json> {
+    const s = this.server;
+    const subs = q.get('subs') === '1' || q.get('subs') === 'true' || q.get('subs') === 'detail';
+    const test = q.get('test') ?? undefined;
+    const parts = await s.subsz({ subs, test });
+    const first = parts[0];
+    const stats = first?.stats;
+    const out: Json = {
+      server_id: s.serverId,
+      now: new Date().toISOString(),
+      num_subscriptions: first?.total ?? 0,
+      num_cache: stats?.num_cache ?? 0,
+      num_inserts: stats?.num_inserts ?? 0,
+      num_removes: stats?.num_removes ?? 0,
+      num_matches: parts.reduce((a, p) => a + (p.stats?.num_matches ?? 0), 0),
+      cache_hit_rate: stats?.cache_hit_rate ?? 0,
+      max_fanout: stats?.max_fanout ?? 0,
+      avg_fanout: stats?.avg_fanout ?? 0,
+    };
+    if (subs || test !== undefined) {
+      const list = parts.flatMap((p) => p.list).map((e) => ({ account: '$G', ...e }));
+      const offset = Math.max(0, Number(q.get('offset') ?? 0) || 0);
+      const limit = Math.max(1, Number(q.get('limit') ?? CONNZ_DEFAULT_LIMIT) || CONNZ_DEFAULT_LIMIT);
+      out.total = list.length;
+      out.offset = offset;
+      out.limit = limit;
+      out.subscriptions_list = list.slice(offset, offset + limit);
+    }
+    return out;
+  }
+
+  /** Prometheus text, named like prometheus-nats-exporter's gnatsd_varz_* series. */
+  async metrics(): Promise<string> {
+    const v = await this.varz();
+    const gauges: [string, string, number][] = [
+      ['connections', 'Current client connections', v.connections as number],
+      ['subscriptions', 'Current subscriptions', v.subscriptions as number],
+      ['mem', 'Resident memory in bytes', v.mem as number],
+      ['cpu', 'CPU usage percent', v.cpu as number],
+      ['workers', 'Routing worker threads', v.workers as number],
+    ];
+    const counters: [string, string, number][] = [
+      ['total_connections', 'Client connections accepted', v.total_connections as number],
+      ['in_msgs', 'Messages received from clients', v.in_msgs as number],
+      ['out_msgs', 'Messages delivered to clients', v.out_msgs as number],
+      ['in_bytes', 'Payload bytes received', v.in_bytes as number],
+      ['out_bytes', 'Payload bytes delivered', v.out_bytes as number],
+      ['slow_consumers', 'Connections cut as slow consumers', v.slow_consumers as number],
+    ];
+    const labels = `{server_id="${v.server_id}"}`;
+    let out = '';
+    for (const [n, help, val] of gauges) out += `# HELP gnatsd_varz_${n} ${help}\n# TYPE gnatsd_varz_${n} gauge\ngnatsd_varz_${n}${labels} ${val}\n`;
+    for (const [n, help, val] of counters) out += `# HELP gnatsd_varz_${n} ${help}\n# TYPE gnatsd_varz_${n} counter\ngnatsd_varz_${n}${labels} ${val}\n`;
+    return out;
+  }
+}

@@ -1,0 +1,207 @@
+// The records routing workers exchange over their SPSC rings: interest deltas (SUB/UNSUB),
+// messages with the subscriptions they are for, and PING barriers. Interest and messages share
+// one ordered lane per direction, so a barrier that comes back proves everything sent before it
+// was applied by the peer.
+
+import { RingReader, RingWriter } from './ring.ts';
+import { latin1String, writeLatin1 } from '../protocol/bytes.ts';
+import type { RingBuffers } from './ring.ts';
+
+export const Rec = {
+  Sub: 1,
+  Unsub: 2,
+  Msg: 3,
+  Barrier: 4,
+  BarrierAck: 5,
+} as const;
+
+/** hdrLen value meaning "no header block" (MSG rather than HMSG). */
+export const NO_HEADERS = 0xffffffff;
+
+/** Bytes before the variable part of each record kind. */
+const SUB_FIXED = 1 + 8 + 2 + 2;
+const UNSUB_FIXED = 1 + 8;
+const MSG_FIXED = 1 + 2 + 2 + 4 + 4 + 2;
+const BARRIER_FIXED = 1 + 4;
+
+/** The writing end of one worker-to-worker lane, with an in-memory backlog when the ring is full. */
+export class OutLane {
+  private readonly w: RingWriter;
+  private readonly ringBuf: Buffer;
+  private readonly backlog: Buffer[] = [];
+  private target: Buffer;
+  private pendingCommit = false;
+
+  constructor(ring: RingBuffers) {
+    this.w = new RingWriter(ring);
+    this.ringBuf = this.w.bytes;
+    this.target = this.ringBuf;
+  }
+
+  get hasBacklog(): boolean {
+    return this.backlog.length > 0;
+  }
+
+  /** Picks where the next record goes: the ring, or (to keep order) the backlog behind it. */
+  private open(size: number): number {
+    this.pendingCommit = true;
+    if (this.backlog.length === 0) {
+      const at = this.w.reserve(size);
+      if (at >= 0) {
+        this.target = this.ringBuf;
+        return at;
+      }
+    }
+    const tmp = Buffer.allocUnsafe(size);
+    this.backlog.push(tmp);
+    this.target = tmp;
+    return 0;
+  }
+
+  sub(id: number, subject: string, queue: string | null): void {
+    const sl = Buffer.byteLength(subject, 'latin1');
+    const ql = queue === null ? 0 : Buffer.byteLength(queue, 'latin1');
+    let at = this.open(SUB_FIXED + sl + ql);
+    const b = this.target;
+    b[at] = Rec.Sub;
+    b.writeDoubleLE(id, at + 1);
+    b.writeUInt16LE(sl, at + 9);
+    b.writeUInt16LE(queue === null ? 0xffff : ql, at + 11);
+    at += SUB_FIXED;
+    at = writeLatin1(b, at, subject);
+    if (queue !== null) writeLatin1(b, at, queue);
+  }
+
+  unsub(id: number): void {
+    const at = this.open(UNSUB_FIXED);
+    this.target[at] = Rec.Unsub;
+    this.target.writeDoubleLE(id, at + 1);
+  }
+
+  msg(
+    subject: string,
+    reply: string | null,
+    hdrLen: number,
+    msg: Uint8Array,
+    targets: readonly number[],
+    nTargets: number,
+  ): void {
+    const sl = subject.length; // latin1 strings: one char per byte
+    const rl = reply === null ? 0 : reply.length;
+    let at = this.open(MSG_FIXED + nTargets * 8 + sl + rl + msg.length);
+    const b = this.target;
+    b[at] = Rec.Msg;
+    b.writeUInt16LE(sl, at + 1);
+    b.writeUInt16LE(reply === null ? 0xffff : rl, at + 3);
+    b.writeUInt32LE(hdrLen, at + 5);
+    b.writeUInt32LE(msg.length, at + 9);
+    b.writeUInt16LE(nTargets, at + 13);
+    at += MSG_FIXED;
+    for (let i = 0; i < nTargets; i++, at += 8) b.writeDoubleLE(targets[i]!, at);
+    at = writeLatin1(b, at, subject);
+    if (reply !== null) at = writeLatin1(b, at, reply);
+    b.set(msg, at);
+  }
+
+  barrier(token: number, ack: boolean): void {
+    const at = this.open(BARRIER_FIXED);
+    this.target[at] = ack ? Rec.BarrierAck : Rec.Barrier;
+    this.target.writeUInt32LE(token, at + 1);
+  }
+
+  /** Moves backlog into the ring and publishes. Returns true when the peer has news. */
+  commit(): boolean {
+    while (this.backlog.length > 0) {
+      const rec = this.backlog[0]!;
+      const at = this.w.reserve(rec.length);
+      if (at < 0) break;
+      this.ringBuf.set(rec, at);
+      this.backlog.shift();
+    }
+    if (!this.pendingCommit) return false;
+    this.pendingCommit = this.backlog.length > 0;
+    this.w.commit();
+    return true;
+  }
+}
+
+export interface LaneHandler {
+  onRemoteSub(from: number, id: number, subject: string, queue: string | null): void;
+  onRemoteUnsub(from: number, id: number): void;
+  /** `msg` is a view into shared memory, valid only during the call. */
+  onRemoteMsg(
+    from: number,
+    subject: string,
+    reply: string | null,
+    hdrLen: number,
+    msg: Uint8Array,
+    targets: Float64Array,
+    nTargets: number,
+  ): void;
+  onBarrier(from: number, token: number): void;
+  onBarrierAck(from: number, token: number): void;
+}
+
+/** The reading end of one lane. */
+export class InLane {
+  private readonly r: RingReader;
+  private readonly buf: Buffer;
+  private readonly from: number;
+  private targets = new Float64Array(16);
+
+  constructor(ring: RingBuffers, from: number) {
+    this.r = new RingReader(ring);
+    this.buf = this.r.bytes;
+    this.from = from;
+  }
+
+  drain(h: LaneHandler, max: number): number {
+    return this.r.drain((off, _len) => this.decode(h, off), max);
+  }
+
+  private decode(h: LaneHandler, at: number): void {
+    const b = this.buf;
+    switch (b[at]) {
+      case Rec.Msg: {
+        const sl = b.readUInt16LE(at + 1);
+        const rlRaw = b.readUInt16LE(at + 3);
+        const hdrLen = b.readUInt32LE(at + 5);
+        const ml = b.readUInt32LE(at + 9);
+        const n = b.readUInt16LE(at + 13);
+        let p = at + MSG_FIXED;
+        if (n > this.targets.length) this.targets = new Float64Array(n * 2);
+        for (let i = 0; i < n; i++, p += 8) this.targets[i] = b.readDoubleLE(p);
+        const subject = latin1String(b, p, p + sl);
+        p += sl;
+        let reply: string | null = null;
+        if (rlRaw !== 0xffff) {
+          reply = latin1String(b, p, p + rlRaw);
+          p += rlRaw;
+        }
+        h.onRemoteMsg(this.from, subject, reply, hdrLen, b.subarray(p, p + ml), this.targets, n);
+        return;
+      }
+      case Rec.Sub: {
+        const id = b.readDoubleLE(at + 1);
+        const sl = b.readUInt16LE(at + 9);
+        const ql = b.readUInt16LE(at + 11);
+        const p = at + SUB_FIXED;
+        const subject = latin1String(b, p, p + sl);
+        const queue = ql === 0xffff ? null : latin1String(b, p + sl, p + sl + ql);
+        h.onRemoteSub(this.from, id, subject, queue);
+        return;
+      }
+      case Rec.Unsub:
+        h.onRemoteUnsub(this.from, b.readDoubleLE(at + 1));
+        return;
+      case Rec.Barrier:
+        h.onBarrier(this.from, b.readUInt32LE(at + 1));
+        return;
+      case Rec.BarrierAck:
+        h.onBarrierAck(this.from, b.readUInt32LE(at + 1));
+        return;
+      default:
+        throw new Error(`corrupt inter-worker record type ${b[at]}`);
+    }
+  }
+}

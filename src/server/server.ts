@@ -1,0 +1,356 @@
+// The main thread of a node: it starts the routing workers, accepts client connections and
+// hands each socket to the least-loaded worker, serves monitoring, writes the ports and pid
+// files, and carries out reload, lame duck and shutdown.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { createRing, Doorbell } from '../routing/ring.ts';
+import { Router } from '../routing/router.ts';
+import type { ServerOptions } from '../config/options.ts';
+import type { Logger } from '../log.ts';
+import type { MainToWorker, WorkerToMain, WorkerVarz, WorkerConnz, WorkerSubsz, ConnzQuery } from './worker_protocol.ts';
+import type { WorkerInit } from './worker_host.ts';
+import { MonitorServer } from '../monitor/http.ts';
+import { Authenticator } from '../auth/authenticator.ts';
+import { PETREL_VERSION, NATS_COMPAT_VERSION, PROTO_VERSION } from '../version.ts';
+
+/** Each worker-to-worker ring; big enough to absorb a burst of 1 MiB messages. */
+const RING_BYTES = 4 * 1024 * 1024;
+const WORKER_ENTRY = new URL('../../workers/router.ts', import.meta.url);
+
+interface WorkerSlot {
+  worker: Worker;
+  connections: number;
+}
+
+/** A 56-character id shaped like nats-server's server nkey (`N` + base32). */
+function makeServerId(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bytes = crypto.randomBytes(55);
+  let id = 'N';
+  for (const b of bytes) id += alphabet[b & 31];
+  return id;
+}
+
+export class PetrelServer {
+  options: ServerOptions;
+  readonly logger: Logger;
+  readonly serverId = makeServerId();
+  readonly startTime = new Date();
+  private readonly slots: WorkerSlot[] = [];
+  private listener: net.Server | null = null;
+  private monitor: MonitorServer | null = null;
+  private nextCid = 1;
+  private connections = 0;
+  totalConnections = 0;
+  private queryId = 1;
+  private readonly pending = new Map<number, { left: number; results: unknown[]; resolve: (r: unknown[]) => void }>();
+  private portsFile: string | null = null;
+  private stopping = false;
+  private lameDuckMode = false;
+  clientPort = 0;
+  httpPort = 0;
+  private stopped: Promise<void> | null = null;
+  private resolveStopped: (() => void) | null = null;
+  configLoadTime = new Date();
+
+  constructor(options: ServerOptions, logger: Logger) {
+    this.options = options;
+    this.logger = logger;
+  }
+
+  get workerCount(): number {
+    return this.slots.length;
+  }
+
+  get connectionCount(): number {
+    return this.connections;
+  }
+
+  get isLameDuck(): boolean {
+    return this.lameDuckMode;
+  }
+
+  /** The INFO fields common to every client of this node. */
+  baseInfo(): Record<string, unknown> {
+    const o = this.options;
+    const info: Record<string, unknown> = {
+      server_id: this.serverId,
+      server_name: o.serverName || this.serverId,
+      version: NATS_COMPAT_VERSION,
+      proto: PROTO_VERSION,
+      go: `node${process.version}`,
+      host: o.host,
+      port: this.clientPort,
+      headers: true,
+      max_payload: o.maxPayload,
+      petrel_version: PETREL_VERSION,
+    };
+    if (new Authenticator(o.auth).infoAuthRequired) info.auth_required = true;
+    if (o.tls) {
+      info.tls_required = true;
+      info.tls_available = true;
+      if (o.tls.verify) info.tls_verify = true;
+    }
+    if (o.jetstream.enabled) info.jetstream = true;
+    if (o.clientAdvertise) info.connect_urls = [o.clientAdvertise];
+    return info;
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    this.logger.info(`Starting nats-server (Petrel ${PETREL_VERSION})`);
+    this.logger.info(`  Version:  ${NATS_COMPAT_VERSION} compatible, ${o.workers} routing worker(s)`);
+    this.logger.info(`  Name:     ${o.serverName || this.serverId}`);
+    this.logger.info(`  ID:       ${this.serverId}`);
+    if (o.configFile) this.logger.info(`Using configuration file: ${o.configFile}`);
+    this.stopped = new Promise((r) => (this.resolveStopped = r));
+    await this.startWorkers();
+    await this.listen();
+    if (o.httpPort !== 0) {
+      this.monitor = new MonitorServer(this);
+      this.httpPort = await this.monitor.listen(o.httpHost, o.httpPort);
+      this.logger.info(`Starting http monitor on ${o.httpHost}:${this.httpPort}`);
+    }
+    for (const key of ['cluster', 'gateway', 'leafnodes', 'websocket', 'mqtt'] as const) {
+      if (o[key]) this.logger.warn(`The '${key}' block is parsed and validated, but not served by this version of Petrel yet`);
+    }
+    if (o.jetstream.enabled) this.logger.warn('JetStream is enabled in the configuration, but not served by this version of Petrel yet');
+    if (o.pidFile) fs.writeFileSync(o.pidFile, String(process.pid));
+    this.writePortsFile();
+    this.logger.info('Server is ready');
+  }
+
+  private async startWorkers(): Promise<void> {
+    const n = Math.max(1, this.options.workers);
+    const lanes = Router.createLanes(n, RING_BYTES, createRing);
+    const bells = Array.from({ length: n }, () => Doorbell.create());
+    const info = this.baseInfo();
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      const init: WorkerInit = { index: i, workers: n, lanes, bells, options: this.options, info };
+      const worker = new Worker(WORKER_ENTRY, { workerData: init, name: `petrel-router-${i}` });
+      const slot: WorkerSlot = { worker, connections: 0 };
+      this.slots.push(slot);
+      ready.push(
+        new Promise((resolve, reject) => {
+          worker.once('error', reject);
+          const onReady = (m: WorkerToMain) => {
+            if (m.t === 'ready') {
+              worker.off('message', onReady);
+              worker.off('error', reject);
+              resolve();
+            }
+          };
+          worker.on('message', onReady);
+        }),
+      );
+      worker.on('message', (m: WorkerToMain) => this.onWorker(slot, m));
+      worker.on('error', (err) => {
+        this.logger.fatal({ err, worker: i }, 'routing worker failed');
+        void this.shutdown(1);
+      });
+    }
+    await Promise.all(ready);
+  }
+
+  private onWorker(slot: WorkerSlot, m: WorkerToMain): void {
+    switch (m.t) {
+      case 'closed':
+        slot.connections--;
+        this.connections--;
+        return;
+      case 'reply': {
+        const p = this.pending.get(m.id);
+        if (!p) return;
+        p.results.push(m.data);
+        if (--p.left === 0) {
+          this.pending.delete(m.id);
+          p.resolve(p.results);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private post(slot: WorkerSlot, m: MainToWorker, transfer?: unknown[]): void {
+    slot.worker.postMessage(m, transfer as never);
+  }
+
+  private listen(): Promise<void> {
+    const o = this.options;
+    const srv = net.createServer({ pauseOnConnect: true, noDelay: true }, (sock) => this.accept(sock));
+    this.listener = srv;
+    return new Promise((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen({ host: o.host, port: o.port < 0 ? 0 : o.port, backlog: 4096 }, () => {
+        srv.off('error', reject);
+        srv.on('error', (err) => this.logger.error({ err }, 'client listener error'));
+        this.clientPort = (srv.address() as net.AddressInfo).port;
+        this.logger.info(`Listening for client connections on ${o.host}:${this.clientPort}`);
+        // Workers were given INFO before the port was known.
+        this.broadcast({ t: 'reload', options: this.options, info: this.baseInfo() });
+        resolve();
+      });
+    });
+  }
+
+  private broadcast(m: MainToWorker): void {
+    for (const s of this.slots) this.post(s, m);
+  }
+
+  private accept(sock: net.Socket): void {
+    if (this.stopping || this.lameDuckMode) {
+      sock.destroy();
+      return;
+    }
+    const cid = this.nextCid++;
+    if (this.connections >= this.options.maxConnections) {
+      // As nats-server: the client still gets INFO, then the error.
+      const info = { ...this.baseInfo(), client_id: cid };
+      sock.end(`INFO ${JSON.stringify(info)}\r\n-ERR 'maximum connections exceeded'\r\n`);
+      sock.resume();
+      this.logger.warn(`Maximum connections (${this.options.maxConnections}) exceeded`);
+      return;
+    }
+    let best = this.slots[0]!;
+    for (const s of this.slots) if (s.connections < best.connections) best = s;
+    best.connections++;
+    this.connections++;
+    this.totalConnections++;
+    const ip = sock.remoteAddress ?? '';
+    const port = sock.remotePort ?? 0;
+    this.post(best, { t: 'conn', sock, cid, ip, port }, [sock]);
+  }
+
+  /** Asks every worker and collects their answers. */
+  query<T>(what: 'connz' | 'varz' | 'subsz', args: unknown = {}): Promise<T[]> {
+    const id = this.queryId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, { left: this.slots.length, results: [], resolve: resolve as (r: unknown[]) => void });
+      this.broadcast({ t: 'query', id, what, args });
+    });
+  }
+
+  varz(): Promise<WorkerVarz[]> {
+    return this.query<WorkerVarz>('varz');
+  }
+
+  connz(q: ConnzQuery): Promise<WorkerConnz[]> {
+    return this.query<WorkerConnz>('connz', q);
+  }
+
+  subsz(q: { subs: boolean; test?: string }): Promise<WorkerSubsz[]> {
+    return this.query<WorkerSubsz>('subsz', q);
+  }
+
+  /** nats-server names the file after its executable: `nats-server_<pid>.ports`. */
+  private writePortsFile(): void {
+    const dir = this.options.portsFileDir;
+    if (!dir) return;
+    const hosts = this.advertisedHosts(this.options.host);
+    const ports: Record<string, string[]> = { nats: hosts.map((h) => `nats://${h}:${this.clientPort}`) };
+    if (this.monitor) ports.monitoring = this.advertisedHosts(this.options.httpHost).map((h) => `http://${h}:${this.httpPort}`);
+    this.portsFile = path.join(dir, `nats-server_${process.pid}.ports`);
+    const tmp = `${this.portsFile}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(ports));
+    fs.renameSync(tmp, this.portsFile);
+  }
+
+  private advertisedHosts(host: string): string[] {
+    if (host !== '0.0.0.0' && host !== '::' && host !== '') return [host.includes(':') ? `[${host}]` : host];
+    const out: string[] = [];
+    for (const list of Object.values(os.networkInterfaces())) {
+      for (const a of list ?? []) if (a.family === 'IPv4') out.push(a.address);
+    }
+    return out.length ? out : ['127.0.0.1'];
+  }
+
+  /** Applies a reloaded configuration: auth, permissions, limits and logging. */
+  reload(next: ServerOptions): void {
+    const o = this.options;
+    const fixed: [string, unknown, unknown][] = [
+      ['host', o.host, next.host],
+      ['port', o.port, next.port],
+      ['workers', o.workers, next.workers],
+      ['jetstream', JSON.stringify(o.jetstream), JSON.stringify(next.jetstream)],
+      ['http', `${o.httpHost}:${o.httpPort}`, `${next.httpHost}:${next.httpPort}`],
+    ];
+    const refused = fixed.filter(([, a, b]) => a !== b).map(([k]) => k);
+    if (refused.length > 0) {
+      throw new Error(`config reload not supported for: ${refused.join(', ')} (restart the server to change them)`);
+    }
+    this.options = next;
+    this.configLoadTime = new Date();
+    this.broadcast({ t: 'reload', options: next, info: this.baseInfo() });
+    this.logger.info('Reloaded server configuration');
+  }
+
+  reopenLogs(): void {
+    this.broadcast({ t: 'reopen-log' });
+  }
+
+  /** Stops accepting, tells clients to go elsewhere, closes them over the lame-duck duration, then stops. */
+  async lameDuck(): Promise<void> {
+    if (this.lameDuckMode || this.stopping) return;
+    this.lameDuckMode = true;
+    this.logger.info('Entering lame duck mode, stop accepting new clients');
+    this.listener?.close();
+    const o = this.options;
+    const done = this.slots.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          const on = (m: WorkerToMain) => {
+            if (m.t === 'lameduck-done') {
+              s.worker.off('message', on);
+              resolve();
+            }
+          };
+          s.worker.on('message', on);
+        }),
+    );
+    this.broadcast({ t: 'lameduck', graceMs: o.lameDuckGracePeriodMs, durationMs: o.lameDuckDurationMs });
+    await Promise.all(done);
+    await this.shutdown(0);
+  }
+
+  /** Graceful stop: close listeners and connections, stop workers, remove ports/pid files. */
+  async shutdown(_code = 0): Promise<void> {
+    if (this.stopping) return this.stopped ?? undefined;
+    this.stopping = true;
+    this.logger.info('Initiating Shutdown...');
+    this.listener?.close();
+    await this.monitor?.close();
+    await Promise.all(
+      this.slots.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 2000);
+            s.worker.on('message', (m: WorkerToMain) => {
+              if (m.t === 'stopped') {
+                clearTimeout(timer);
+                resolve();
+              }
+            });
+            this.post(s, { t: 'shutdown' });
+          }),
+      ),
+    );
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    if (this.portsFile) fs.rmSync(this.portsFile, { force: true });
+    if (this.options.pidFile) fs.rmSync(this.options.pidFile, { force: true });
+    this.logger.info('Server Exiting..');
+    this.resolveStopped?.();
+  }
+
+  /** Resolves once the server has stopped (signal, lame duck or shutdown()). */
+  whenStopped(): Promise<void> {
+    return this.stopped ?? Promise.resolve();
+  }
+}

@@ -1,0 +1,339 @@
+// The inside of one routing worker thread: it receives sockets from the main thread, owns those
+// connections, runs the Router over its replica of the node's interest, pumps the rings from the
+// other workers, flushes outbound buffers once per event-loop turn, and answers monitoring queries.
+
+import fs from 'node:fs';
+import tls from 'node:tls';
+import type net from 'node:net';
+import type { MessagePort } from 'node:worker_threads';
+import { Router } from '../routing/router.ts';
+import type { RouterLanes } from '../routing/router.ts';
+import { Doorbell } from '../routing/ring.ts';
+import { ClientConnection } from './client.ts';
+import { ClosedState, connzEntry } from './conn_state.ts';
+import { ClientAuth } from './client_auth.ts';
+import { createLogger } from '../log.ts';
+import type { Logger } from '../log.ts';
+import type { ServerOptions } from '../config/options.ts';
+import type { MainToWorker, WorkerToMain, ConnzQuery, WorkerConnz, WorkerVarz, WorkerSubsz, SublistStats } from './worker_protocol.ts';
+import { subjectMatches } from '../routing/subjects.ts';
+
+/** Records read from one incoming lane before yielding to sockets. */
+const LANE_BUDGET = 4096;
+/** Closed connections kept for /connz?state=closed, as nats-server's default. */
+const CLOSED_RING = 10_000;
+
+export interface WorkerInit {
+  index: number;
+  workers: number;
+  lanes: RouterLanes;
+  bells: SharedArrayBuffer[];
+  options: ServerOptions;
+  info: Record<string, unknown>;
+}
+
+export class WorkerHost {
+  readonly index: number;
+  options: ServerOptions;
+  readonly router: Router;
+  auth: ClientAuth;
+  secureContext: tls.SecureContext | null = null;
+  logger: Logger;
+  private closeLog: () => void;
+  private reopenLog: () => void;
+  readonly counters = { slowConsumers: 0, totalConnections: 0 };
+  private readonly port: MessagePort;
+  private readonly clients = new Map<number, ClientConnection>();
+  private readonly closed: ClosedState[] = [];
+  private dirty: ClientConnection[] = [];
+  private flushScheduled = false;
+  private readonly ownBell: Doorbell;
+  private readonly peerBells: Doorbell[];
+  private info: Record<string, unknown>;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly writeBlocked = new Map<ClientConnection, number>();
+  private stopping = false;
+  private lameDuck = false;
+
+  constructor(port: MessagePort, init: WorkerInit) {
+    this.port = port;
+    this.index = init.index;
+    this.options = init.options;
+    this.info = init.info;
+    const log = createLogger(
+      { level: init.options.logLevel, file: init.options.logFile, pretty: init.options.pretty, logtime: init.options.logtime },
+      { worker: init.index },
+    );
+    this.logger = log.logger;
+    this.closeLog = log.close;
+    this.reopenLog = log.reopen;
+    this.router = new Router(init.index, init.workers, init.lanes);
+    this.ownBell = new Doorbell(init.bells[init.index]!);
+    this.peerBells = init.bells.map((b) => new Doorbell(b));
+    this.router.onPeerNews = (peer) => this.peerBells[peer]!.ring();
+    this.auth = new ClientAuth(init.options.auth);
+    this.loadTls();
+    this.startSweep();
+    port.on('message', (m: MainToWorker) => this.onMain(m));
+    if (init.workers > 1) void this.pumpLanes();
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  makeNonce(): Uint8Array {
+    return this.auth.makeNonce();
+  }
+
+  infoFor(c: ClientConnection): Buffer {
+    const info: Record<string, unknown> = { ...this.info, client_id: c.id, client_ip: c.state.ip };
+    if (c.nonce) info.nonce = Buffer.from(c.nonce).toString('latin1');
+    if (this.lameDuck) info.ldm = true;
+    return Buffer.from(`INFO ${JSON.stringify(info)}\r\n`);
+  }
+
+  private loadTls(): void {
+    const t = this.options.tls;
+    if (!t) {
+      this.secureContext = null;
+      return;
+    }
+    this.secureContext = tls.createSecureContext({
+      cert: fs.readFileSync(t.certFile),
+      key: fs.readFileSync(t.keyFile),
+      ca: t.caFile ? fs.readFileSync(t.caFile) : undefined,
+    });
+  }
+
+  private post(m: WorkerToMain): void {
+    this.port.postMessage(m);
+  }
+
+  private onMain(m: MainToWorker): void {
+    switch (m.t) {
+      case 'conn':
+        this.accept(m.sock, m.cid, m.ip, m.port);
+        return;
+      case 'reload':
+        this.reload(m.options, m.info);
+        return;
+      case 'query':
+        this.post({ t: 'reply', id: m.id, data: this.query(m.what, m.args) });
+        return;
+      case 'reopen-log':
+        this.reopenLog();
+        return;
+      case 'lameduck':
+        this.enterLameDuck(m.graceMs, m.durationMs);
+        return;
+      case 'shutdown':
+        this.shutdown();
+        return;
+    }
+  }
+
+  private accept(sock: net.Socket, cid: number, ip: string, port: number): void {
+    if (this.stopping) {
+      sock.destroy();
+      return;
+    }
+    const c = new ClientConnection(this, cid, sock, { ip, port });
+    this.clients.set(cid, c);
+    this.counters.totalConnections++;
+    this.logger.debug({ cid, ip, port }, 'Client connection created');
+    c.start();
+  }
+
+  // --- flushing -----------------------------------------------------------------
+
+  markDirty(c: ClientConnection): void {
+    this.dirty.push(c);
+    this.scheduleFlush();
+  }
+
+  scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushAll);
+  }
+
+  private readonly flushAll = (): void => {
+    this.flushScheduled = false;
+    const list = this.dirty;
+    this.dirty = [];
+    for (const c of list) if (c.out.dirty) c.flush();
+    if (this.router.commitLanes()) {
+      // A peer's ring is full: try again shortly rather than spinning.
+      setTimeout(() => this.scheduleFlush(), 1);
+    }
+  };
+
+  watchWrite(c: ClientConnection): void {
+    if (c.socket.writableLength > 0) {
+      if (!this.writeBlocked.has(c)) this.writeBlocked.set(c, this.now());
+    } else {
+      this.writeBlocked.delete(c);
+    }
+  }
+
+  writeDrained(c: ClientConnection): void {
+    this.writeBlocked.delete(c);
+  }
+
+  // --- rings ----------------------------------------------------------------------
+
+  /** Drains the other workers' lanes whenever our doorbell rings, yielding to sockets between rounds. */
+  private async pumpLanes(): Promise<void> {
+    for (;;) {
+      const seen = this.ownBell.value();
+      const n = this.router.drainLanes(LANE_BUDGET);
+      if (n > 0) this.scheduleFlush();
+      if (this.stopping) return;
+      const wait = n >= LANE_BUDGET ? null : this.ownBell.wait(seen);
+      if (wait) await wait;
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  // --- timers -----------------------------------------------------------------------
+
+  private startSweep(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    const o = this.options;
+    // Fine enough for the shortest configured deadline, never busier than 100 Hz.
+    const every = Math.max(10, Math.min(1000, Math.floor(Math.min(o.pingIntervalMs, o.auth.timeoutMs, o.writeDeadlineMs) / 4)));
+    this.sweepTimer = setInterval(() => this.sweep(), every);
+    this.sweepTimer.unref();
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const c of this.clients.values()) c.sweep(now);
+    for (const [c, since] of this.writeBlocked) {
+      if (c.closed) this.writeBlocked.delete(c);
+      else if (now - since > this.options.writeDeadlineMs) c.writeDeadlineExceeded();
+    }
+    this.scheduleFlush();
+  }
+
+  connectionClosed(c: ClientConnection, closed: ClosedState): void {
+    this.clients.delete(c.id);
+    this.writeBlocked.delete(c);
+    this.closed.push(closed);
+    if (this.closed.length > CLOSED_RING) this.closed.shift();
+    this.logger.debug({ cid: c.id, reason: closed.reason }, 'Client connection closed');
+    this.post({ t: 'closed', cid: c.id });
+    this.scheduleFlush();
+  }
+
+  // --- reload, lame duck, shutdown -------------------------------------------------
+
+  private reload(options: ServerOptions, info: Record<string, unknown>): void {
+    this.options = options;
+    this.info = info;
+    this.auth = new ClientAuth(options.auth);
+    this.loadTls();
+    this.startSweep();
+    for (const c of this.clients.values()) {
+      c.parser.setLimits({ maxPayload: options.maxPayload, maxControlLine: options.maxControlLine });
+      void c.recheckAuth().then(() => this.scheduleFlush());
+    }
+  }
+
+  private enterLameDuck(graceMs: number, durationMs: number): void {
+    this.lameDuck = true;
+    const clients = [...this.clients.values()];
+    // Tell clients first (INFO with ldm), then close them spread over the duration.
+    for (const c of clients) c.enqueue(this.infoFor(c));
+    this.scheduleFlush();
+    const step = clients.length > 0 ? Math.max(1, Math.floor(durationMs / clients.length)) : 0;
+    let i = 0;
+    const closeNext = (): void => {
+      if (i >= clients.length) {
+        this.post({ t: 'lameduck-done' });
+        return;
+      }
+      clients[i++]!.close('Server Shutdown', true);
+      setTimeout(closeNext, step);
+    };
+    setTimeout(closeNext, graceMs);
+  }
+
+  private shutdown(): void {
+    this.stopping = true;
+    for (const c of [...this.clients.values()]) c.close('Server Shutdown', true);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    void this.auth.close().finally(() => {
+      this.closeLog();
+      this.post({ t: 'stopped' });
+      // Wake the ring pump so it sees `stopping` and ends.
+      this.ownBell.ring();
+    });
+  }
+
+  // --- monitoring ------------------------------------------------------------------
+
+  private query(what: string, args: unknown): WorkerConnz | WorkerVarz | WorkerSubsz {
+    const now = this.now();
+    if (what === 'connz') {
+      const q = args as ConnzQuery;
+      const conns: Record<string, unknown>[] = [];
+      if (q.state !== 'closed') {
+        for (const c of this.clients.values()) {
+          if (q.cid !== undefined && c.id !== q.cid) continue;
+          conns.push(
+            connzEntry(c.state, now, {
+              pendingBytes: c.out.pending(c.socket),
+              subscriptions: c.subs.size,
+              subsList: q.subs ? [...c.subs.values()].map((s) => s.subject) : undefined,
+            }),
+          );
+        }
+      }
+      if (q.state === 'closed' || q.state === 'any') {
+        for (const cl of this.closed) {
+          if (q.cid !== undefined && cl.state.cid !== q.cid) continue;
+          conns.push(connzEntry(cl.state, now, { pendingBytes: 0, subscriptions: 0, stop: cl.stop, reason: cl.reason }));
+        }
+      }
+      return { conns };
+    }
+    if (what === 'subsz') {
+      const q = args as { subs: boolean; test?: string };
+      const sl = this.router.sublist;
+      const list: { subject: string; qgroup?: string; sid: string; msgs: number; cid: number }[] = [];
+      if (q.subs) {
+        for (const c of this.clients.values()) {
+          for (const [sid, s] of c.subs) {
+            if (q.test !== undefined && !subjectMatches(q.test, s.subject)) continue;
+            list.push({ subject: s.subject, ...(s.queue ? { qgroup: s.queue } : {}), sid, msgs: s.delivered, cid: c.id });
+          }
+        }
+      }
+      const st = sl.stats();
+      const stats: SublistStats = {
+        num_subscriptions: st.count,
+        num_cache: st.cacheSize,
+        num_inserts: st.inserts,
+        num_removes: st.removes,
+        num_matches: st.matches,
+        cache_hit_rate: st.matches > 0 ? st.cacheHits / st.matches : 0,
+        max_fanout: 0,
+        avg_fanout: 0,
+      };
+      return { total: this.router.totalCount, local: this.router.localCount, stats, list };
+    }
+    const st = this.router.stats;
+    return {
+      connections: this.clients.size,
+      totalConnections: this.counters.totalConnections,
+      inMsgs: st.inMsgs,
+      inBytes: st.inBytes,
+      outMsgs: st.outMsgs,
+      outBytes: st.outBytes,
+      slowConsumers: this.counters.slowConsumers,
+      subscriptions: this.router.totalCount,
+    };
+  }
+}

@@ -1,0 +1,59 @@
+// Messages between the main thread and the routing workers (structured clone over MessagePort).
+// Hot traffic never goes here: it uses the SharedArrayBuffer rings.
+
+import type net from 'node:net';
+import type { ServerOptions } from '../config/options.ts';
+
+export interface ConnzQuery {
+  state: 'open' | 'closed' | 'any';
+  cid?: number;
+  subs: boolean;
+}
+
+export type MainToWorker =
+  | { t: 'conn'; sock: net.Socket; cid: number; ip: string; port: number }
+  | { t: 'reload'; options: ServerOptions; info: Record<string, unknown> }
+  | { t: 'query'; id: number; what: 'connz' | 'varz' | 'subsz'; args: unknown }
+  | { t: 'reopen-log' }
+  | { t: 'lameduck'; graceMs: number; durationMs: number }
+  | { t: 'shutdown' };
+
+export type WorkerToMain =
+  | { t: 'ready' }
+  | { t: 'closed'; cid: number }
+  | { t: 'reply'; id: number; data: unknown }
+  | { t: 'lameduck-done' }
+  | { t: 'stopped' };
+
+export interface WorkerConnz {
+  conns: Record<string, unknown>[];
+}
+
+export interface WorkerVarz {
+  connections: number;
+  totalConnections: number;
+  inMsgs: number;
+  inBytes: number;
+  outMsgs: number;
+  outBytes: number;
+  slowConsumers: number;
+  subscriptions: number;
+}
+
+export interface SublistStats {
+  num_subscriptions: number;
+  num_cache: number;
+  num_inserts: number;
+  num_removes: number;
+  num_matches: number;
+  cache_hit_rate: number;
+  max_fanout: number;
+  avg_fanout: number;
+}
+
+export interface WorkerSubsz {
+  total: number;
+  local: number;
+  stats: SublistStats;
+  list: { subject: string; qgroup?: string; sid: string; msgs: number; cid: number }[];
+}
