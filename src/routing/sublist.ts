@@ -1,0 +1,391 @@
+// The subscription index, after nats-server's sublist.go: a trie with one level
+// per subject token, each level holding literal children plus the '*' and '>'
+// nodes; plain and queue subscriptions kept apart in each node; match results
+// as arrays (iterated per message, so no maps); and a bounded cache of results
+// by subject, patched in place on insert/remove, with a generation id that
+// per-connection caches compare to know they are stale.
+
+import { subjectIsLiteral, subjectMatches } from './subjects.ts';
+
+export interface SubscriptionLike {
+  readonly subject: string;
+  readonly queue: string | null;
+}
+
+/**
+ * What a subject matched. Results are cached and shared between callers:
+ * never mutate the arrays. `qsubs` has one array per queue group name.
+ */
+export interface SublistResult<S> {
+  readonly psubs: readonly S[];
+  readonly qsubs: readonly (readonly S[])[];
+}
+
+export interface SublistStats {
+  count: number;
+  cacheSize: number;
+  inserts: number;
+  removes: number;
+  matches: number;
+  cacheHits: number;
+}
+
+export interface SublistOptions {
+  /** Keep a match cache (default true); nats-server's no_sublist_cache turns it off. */
+  cache?: boolean;
+}
+
+/** Cached subjects kept at most; past this the oldest entries are dropped (nats-server: 1024). */
+export const SUBLIST_CACHE_MAX = 1024;
+/** Entries left after a sweep, so the cache does not sweep on every new subject (nats-server: 256). */
+export const SUBLIST_CACHE_SWEEP_TO = 256;
+
+export const SublistErrorCode = {
+  INVALID_SUBJECT: 'SUBLIST_INVALID_SUBJECT',
+} as const;
+
+export class SublistError extends Error {
+  readonly code: (typeof SublistErrorCode)[keyof typeof SublistErrorCode];
+  constructor(subject: string) {
+    super(`sublist: invalid subject ${JSON.stringify(subject)}`);
+    this.name = 'SublistError';
+    this.code = SublistErrorCode.INVALID_SUBJECT;
+  }
+}
+
+interface TrieNode<S> {
+  next: Level<S> | null;
+  psubs: Set<S>;
+  /** Queue name → members; null until the first queue subscription. */
+  qsubs: Map<string, Set<S>> | null;
+}
+
+interface Level<S> {
+  nodes: Map<string, TrieNode<S>>;
+  pwc: TrieNode<S> | null;
+  fwc: TrieNode<S> | null;
+}
+
+interface MutableResult<S> {
+  psubs: S[];
+  qsubs: S[][];
+}
+
+const EMPTY_RESULT: SublistResult<never> = Object.freeze({
+  psubs: Object.freeze([]) as readonly never[],
+  qsubs: Object.freeze([]) as readonly (readonly never[])[],
+});
+
+function newLevel<S>(): Level<S> {
+  return { nodes: new Map(), pwc: null, fwc: null };
+}
+
+function newNode<S>(): TrieNode<S> {
+  return { next: null, psubs: new Set(), qsubs: null };
+}
+
+function levelSize<S>(l: Level<S> | null): number {
+  if (l === null) return 0;
+  return l.nodes.size + (l.pwc !== null ? 1 : 0) + (l.fwc !== null ? 1 : 0);
+}
+
+function nodeIsEmpty<S>(n: TrieNode<S>): boolean {
+  return n.psubs.size === 0 && (n.qsubs === null || n.qsubs.size === 0) && levelSize(n.next) === 0;
+}
+
+export class Sublist<S extends SubscriptionLike> {
+  #root: Level<S> = newLevel();
+  #cache: Map<string, SublistResult<S>> | null;
+  #count = 0;
+  #genId = 0;
+  #inserts = 0;
+  #removes = 0;
+  #matches = 0;
+  #cacheHits = 0;
+
+  constructor(options: SublistOptions = {}) {
+    this.#cache = options.cache === false ? null : new Map();
+  }
+
+  /** Number of subscriptions stored. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Changes on every insert and remove; per-connection caches compare it to drop stale entries. */
+  get genId(): number {
+    return this.#genId;
+  }
+
+  get cacheSize(): number {
+    return this.#cache?.size ?? 0;
+  }
+
+  stats(): SublistStats {
+    return {
+      count: this.#count,
+      cacheSize: this.cacheSize,
+      inserts: this.#inserts,
+      removes: this.#removes,
+      matches: this.#matches,
+      cacheHits: this.#cacheHits,
+    };
+  }
+
+  /**
+   * Add a subscription. Throws SublistError when the subject has an empty token
+   * or a '>' that is not last. Inserting the same object twice is a no-op.
+   */
+  insert(sub: S): void {
+    const tokens = sub.subject.split('.');
+    let level = this.#root;
+    let node: TrieNode<S> | null = null;
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!;
+      if (t.length === 0 || (t === '>' && i !== tokens.length - 1)) throw new SublistError(sub.subject);
+    }
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!;
+      if (t === '*') {
+        node = level.pwc ??= newNode();
+      } else if (t === '>') {
+        node = level.fwc ??= newNode();
+      } else {
+        node = level.nodes.get(t) ?? null;
+        if (node === null) {
+          node = newNode();
+          level.nodes.set(t, node);
+        }
+      }
+      if (i < tokens.length - 1) level = node.next ??= newLevel();
+    }
+    const n = node!;
+    if (sub.queue === null) {
+      if (n.psubs.has(sub)) return;
+      n.psubs.add(sub);
+    } else {
+      n.qsubs ??= new Map();
+      let members = n.qsubs.get(sub.queue);
+      if (members === undefined) {
+        members = new Set();
+        n.qsubs.set(sub.queue, members);
+      } else if (members.has(sub)) {
+        return;
+      }
+      members.add(sub);
+    }
+    this.#count++;
+    this.#inserts++;
+    this.#addToCache(sub);
+    this.#genId++;
+  }
+
+  /** Remove a subscription; false when it was not stored. */
+  remove(sub: S): boolean {
+    if (!this.#removeFromTrie(sub)) return false;
+    this.#removeFromCache(sub.subject);
+    this.#genId++;
+    return true;
+  }
+
+  /** Remove many subscriptions (a connection going away); returns how many were stored. */
+  removeBatch(subs: Iterable<S>): number {
+    let removed = 0;
+    for (const sub of subs) if (this.#removeFromTrie(sub)) removed++;
+    if (removed > 0) {
+      // Patching the cache per subscription costs more than refilling it.
+      this.#cache?.clear();
+      this.#genId++;
+    }
+    return removed;
+  }
+
+  /**
+   * Subscriptions whose subject matches the literal `subject`. The result is
+   * shared (cached): do not mutate it.
+   */
+  match(subject: string): SublistResult<S> {
+    this.#matches++;
+    const cache = this.#cache;
+    if (cache !== null) {
+      const hit = cache.get(subject);
+      if (hit !== undefined) {
+        this.#cacheHits++;
+        return hit;
+      }
+    }
+    const tokens = subject.split('.');
+    for (let i = 0; i < tokens.length; i++) if (tokens[i]!.length === 0) return EMPTY_RESULT;
+    const r: MutableResult<S> = { psubs: [], qsubs: [] };
+    matchLevel(this.#root, tokens, 0, r);
+    const result: SublistResult<S> = r.psubs.length === 0 && r.qsubs.length === 0 ? EMPTY_RESULT : r;
+    if (cache !== null) {
+      cache.set(subject, result);
+      if (cache.size > SUBLIST_CACHE_MAX) sweep(cache);
+    }
+    return result;
+  }
+
+  /** Whether anything matches `subject`, without building a result on a cache miss. */
+  hasInterest(subject: string): boolean {
+    const hit = this.#cache?.get(subject);
+    if (hit !== undefined) return hit.psubs.length > 0 || hit.qsubs.length > 0;
+    const tokens = subject.split('.');
+    for (let i = 0; i < tokens.length; i++) if (tokens[i]!.length === 0) return false;
+    return anyInterest(this.#root, tokens, 0);
+  }
+
+  /** Every stored subscription (allocates; for monitoring and snapshots). */
+  all(): S[] {
+    const out: S[] = [];
+    collectAll(this.#root, out);
+    return out;
+  }
+
+  #removeFromTrie(sub: S): boolean {
+    const tokens = sub.subject.split('.');
+    // The path walked, to prune nodes left empty.
+    const levels: Level<S>[] = [];
+    const nodes: TrieNode<S>[] = [];
+    let level: Level<S> | null = this.#root;
+    let node: TrieNode<S> | null = null;
+    for (let i = 0; i < tokens.length; i++) {
+      if (level === null) return false;
+      const t = tokens[i]!;
+      node = t === '*' ? level.pwc : t === '>' ? level.fwc : (level.nodes.get(t) ?? null);
+      if (node === null) return false;
+      levels.push(level);
+      nodes.push(node);
+      level = node.next;
+    }
+    const n = node!;
+    if (sub.queue === null) {
+      if (!n.psubs.delete(sub)) return false;
+    } else {
+      const members = n.qsubs?.get(sub.queue);
+      if (members === undefined || !members.delete(sub)) return false;
+      if (members.size === 0) n.qsubs!.delete(sub.queue);
+    }
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const nd = nodes[i]!;
+      if (!nodeIsEmpty(nd)) break;
+      const lv = levels[i]!;
+      if (lv.pwc === nd) lv.pwc = null;
+      else if (lv.fwc === nd) lv.fwc = null;
+      else lv.nodes.delete(tokens[i]!);
+    }
+    this.#count--;
+    this.#removes++;
+    return true;
+  }
+
+  /** Patch cached results the new subscription belongs to (copy-on-write: results are shared). */
+  #addToCache(sub: S): void {
+    const cache = this.#cache;
+    if (cache === null) return;
+    if (subjectIsLiteral(sub.subject)) {
+      const r = cache.get(sub.subject);
+      if (r !== undefined) cache.set(sub.subject, withSub(r, sub));
+      return;
+    }
+    for (const [key, r] of cache) {
+      if (subjectMatches(key, sub.subject)) cache.set(key, withSub(r, sub));
+    }
+  }
+
+  /** Drop cached results a removed subscription may be in; they are rebuilt on the next match. */
+  #removeFromCache(subject: string): void {
+    const cache = this.#cache;
+    if (cache === null) return;
+    if (subjectIsLiteral(subject)) {
+      cache.delete(subject);
+      return;
+    }
+    for (const key of cache.keys()) {
+      if (subjectMatches(key, subject)) cache.delete(key);
+    }
+  }
+}
+
+/** Drop the oldest cached subjects (Map keeps insertion order). */
+function sweep<S>(cache: Map<string, SublistResult<S>>): void {
+  for (const key of cache.keys()) {
+    if (cache.size <= SUBLIST_CACHE_SWEEP_TO) break;
+    cache.delete(key);
+  }
+}
+
+/** A copy of `r` with `sub` added to its plain list or its queue group. */
+function withSub<S extends SubscriptionLike>(r: SublistResult<S>, sub: S): SublistResult<S> {
+  if (sub.queue === null) return { psubs: [...r.psubs, sub], qsubs: r.qsubs };
+  const qsubs = r.qsubs.slice();
+  const slot = findQueueSlot(qsubs, sub.queue);
+  if (slot < 0) qsubs.push([sub]);
+  else qsubs[slot] = [...qsubs[slot]!, sub];
+  return { psubs: r.psubs, qsubs };
+}
+
+function findQueueSlot<S extends SubscriptionLike>(qsubs: readonly (readonly S[])[], queue: string): number {
+  for (let i = 0; i < qsubs.length; i++) if (qsubs[i]![0]!.queue === queue) return i;
+  return -1;
+}
+
+function addNodeToResult<S extends SubscriptionLike>(n: TrieNode<S>, r: MutableResult<S>): void {
+  for (const s of n.psubs) r.psubs.push(s);
+  if (n.qsubs === null) return;
+  for (const [queue, members] of n.qsubs) {
+    let slot = findQueueSlot(r.qsubs, queue);
+    if (slot < 0) {
+      slot = r.qsubs.length;
+      r.qsubs.push([]);
+    }
+    const group = r.qsubs[slot]!;
+    for (const s of members) group.push(s);
+  }
+}
+
+/** Collect matches for tokens[start..] below level `l` (recursing into '*' branches). */
+function matchLevel<S extends SubscriptionLike>(l: Level<S> | null, tokens: string[], start: number, r: MutableResult<S>): void {
+  let pwc: TrieNode<S> | null = null;
+  let n: TrieNode<S> | null = null;
+  for (let i = start; i < tokens.length; i++) {
+    if (l === null) return;
+    if (l.fwc !== null) addNodeToResult(l.fwc, r);
+    pwc = l.pwc;
+    if (pwc !== null) matchLevel(pwc.next, tokens, i + 1, r);
+    n = l.nodes.get(tokens[i]!) ?? null;
+    l = n !== null ? n.next : null;
+  }
+  if (n !== null) addNodeToResult(n, r);
+  if (pwc !== null) addNodeToResult(pwc, r);
+}
+
+function nodeHasSubs<S>(n: TrieNode<S>): boolean {
+  return n.psubs.size > 0 || (n.qsubs !== null && n.qsubs.size > 0);
+}
+
+function anyInterest<S>(l: Level<S> | null, tokens: string[], start: number): boolean {
+  let pwc: TrieNode<S> | null = null;
+  let n: TrieNode<S> | null = null;
+  for (let i = start; i < tokens.length; i++) {
+    if (l === null) return false;
+    // A '>' node only exists while it holds subscriptions or deeper nodes; check it has subs.
+    if (l.fwc !== null && nodeHasSubs(l.fwc)) return true;
+    pwc = l.pwc;
+    if (pwc !== null && anyInterest(pwc.next, tokens, i + 1)) return true;
+    n = l.nodes.get(tokens[i]!) ?? null;
+    l = n !== null ? n.next : null;
+  }
+  return (n !== null && nodeHasSubs(n)) || (pwc !== null && nodeHasSubs(pwc));
+}
+
+function collectAll<S>(l: Level<S>, out: S[]): void {
+  const visit = (n: TrieNode<S>): void => {
+    for (const s of n.psubs) out.push(s);
+    if (n.qsubs !== null) for (const members of n.qsubs.values()) for (const s of members) out.push(s);
+    if (n.next !== null) collectAll(n.next, out);
+  };
+  for (const n of l.nodes.values()) visit(n);
+  if (l.pwc !== null) visit(l.pwc);
+  if (l.fwc !== null) visit(l.fwc);
+}
