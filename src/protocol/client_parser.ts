@@ -232,11 +232,17 @@ export class ClientParser {
   /** Stop parsing for good (a handler decided to close the connection). */
   close(): void {
     this.#state = S.CLOSED;
+    this.#paused = false;
     this.#queue.length = 0;
     this.#msgBuf = null;
   }
 
-  /** Hold further callbacks until resume(); input keeps being accepted and queued. */
+  /**
+   * Hold further callbacks until resume(); input keeps being accepted and
+   * queued (as copies, unbounded), so the caller should stop reading its socket
+   * while `paused` is true — nats-server gets the same back-pressure by
+   * authenticating inside its read loop.
+   */
   pause(): void {
     if (this.#state !== S.CLOSED) this.#paused = true;
   }
