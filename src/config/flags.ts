@@ -278,13 +278,14 @@ export function parseFlags(argv: readonly string[]): CliFlags {
         parsed = value;
       }
     }
+    const spelling = arg.slice(0, dashes + name.length);
     if (flag.fields.length === 0) {
-      flags.ignored.push(`-${name}`);
+      flags.ignored.push(spelling);
       continue;
     }
     for (const field of flag.fields) {
       out[field] = field === 'signal' ? parseSignal(String(parsed)) : parsed;
-      flags.spelledAs[field] = arg.slice(0, dashes + name.length);
+      flags.spelledAs[field] = spelling;
     }
   }
   // nats-server takes `version` or `help` as a command word after the flags.

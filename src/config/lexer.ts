@@ -202,7 +202,9 @@ export class Lexer {
       case '-':
         return this.readNegativeNumber();
       case '.':
-        this.fail('Floats must start with a digit');
+        // nats-server rejects every leading dot; Petrel only `.5`, so `./data` is a path.
+        if (isDigit(this.peek(1))) this.fail('Floats must start with a digit');
+        return this.readUnquoted(start, []);
       case EOF:
         this.fail('Expected value but found end of file');
       case '\n':

@@ -77,6 +77,9 @@ const INTEGER_SUFFIX_MULTIPLIER: Readonly<Record<string, number>> = (() => {
   return table;
 })();
 
+/** Conf integers are int64 in nats-server. */
+const INT64_LIMIT = 2 ** 63;
+
 /**
  * Converts the text of a conf integer (`-1`, `64k`, `1MB`, `2GiB`) to a number.
  * Throws with a conf-parser style message when it cannot.
@@ -88,7 +91,8 @@ export function parseSuffixedInteger(text: string): number {
   const multiplier = INTEGER_SUFFIX_MULTIPLIER[(m[2] ?? '').trim().toLowerCase()];
   if (multiplier === undefined) throw new Error(`invalid size suffix in '${text}'`);
   const value = Number(digits) * multiplier;
-  if (!Number.isSafeInteger(value)) throw new Error(`integer '${text}' is out of the range`);
+  // int64 like nats-server; above 2^53 the number is approximate, which only sizes reach.
+  if (Math.abs(value) >= INT64_LIMIT) throw new Error(`integer '${text}' is out of the range`);
   return value;
 }
 
