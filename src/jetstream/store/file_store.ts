@@ -346,8 +346,10 @@ export class FileStore extends IndexedStore<FileEntry> {
   private async writeAppends(seg: Segment, appends: Array<Extract<IoOp, { kind: 'append' }>>): Promise<void> {
     if (seg.deleted) return;
     if (seg.fh === null) {
-      seg.fh = await fsp.open(seg.path, 'w+');
-      await syncDir(this.msgsDir);
+      // 'w+' only for a brand-new file: it truncates.
+      const created = seg.written === 0;
+      seg.fh = await fsp.open(seg.path, created ? 'w+' : 'r+');
+      if (created) await syncDir(this.msgsDir);
     }
     const bufs = appends.map((a) => a.buf);
     const data = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
@@ -366,8 +368,8 @@ export class FileStore extends IndexedStore<FileEntry> {
     for (const seg of this.unsynced) {
       if (seg.fh !== null && !seg.deleted) {
         await this.syncData(seg.fh);
-        // A sealed segment is never written again: release its write handle.
-        if (seg !== this.active) {
+        // A sealed segment is not written again once its queued records are out: release the handle.
+        if (seg !== this.active && seg.pending.size === 0) {
           await seg.fh.close();
           seg.fh = null;
         }

@@ -1,0 +1,342 @@
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileStore, type FileStoreOptions } from '../../../../src/jetstream/store/file_store.ts';
+import type { CorruptionReport, StreamStore } from '../../../../src/jetstream/store/types.ts';
+import { T, bytes, limits, runStoreSuite, text } from './store_suite.ts';
+
+async function tempDir(): Promise<string> {
+  return fsp.mkdtemp(path.join(os.tmpdir(), 'petrel-fs-'));
+}
+
+runStoreSuite('file', () => {
+  const opened: FileStore[] = [];
+  let root: string | null = null;
+  return {
+    open: async (l) => {
+      root ??= await tempDir();
+      const s = await FileStore.open({ dir: path.join(root, `s${opened.length}`), limits: l, segmentBytes: 1024 });
+      opened.push(s);
+      return s;
+    },
+    cleanup: async () => {
+      for (const s of opened) await s.close().catch(() => undefined);
+      if (root !== null) await fsp.rm(root, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('FileStore durability and recovery', () => {
+  let root: string;
+  let dir: string;
+  const open: FileStore[] = [];
+
+  beforeEach(async () => {
+    root = await tempDir();
+    dir = path.join(root, 'stream');
+  });
+  afterEach(async () => {
+    for (const s of open.splice(0)) await s.close().catch(() => undefined);
+    await fsp.rm(root, { recursive: true, force: true });
+  });
+
+  async function openStore(opts: Partial<FileStoreOptions> = {}): Promise<FileStore> {
+    const s = await FileStore.open({ dir, ...opts });
+    open.push(s);
+    return s;
+  }
+
+  async function reopen(s: FileStore, opts: Partial<FileStoreOptions> = {}): Promise<FileStore> {
+    await s.close();
+    return openStore(opts);
+  }
+
+  /** Flushes until background space reclamation has run too. */
+  async function settle(s: FileStore): Promise<void> {
+    for (let i = 0; i < 4; i++) await s.flush();
+  }
+
+  function segmentPaths(): string[] {
+    const msgs = path.join(dir, 'msgs');
+    return fs.readdirSync(msgs).filter((n) => n.endsWith('.seg')).sort().map((n) => path.join(msgs, n));
+  }
+
+  function messages(s: StreamStore): Array<[number, string, string | null, string]> {
+    const out: Array<[number, string, string | null, string]> = [];
+    for (let m = s.loadNext('>', 0); m !== null; m = s.loadNext('>', m.seq + 1)) out.push([m.seq, m.subject, text(m.hdr), text(m.data)!]);
+    return out;
+  }
+
+  it('recovers messages, removes, per-subject state and sequences after restart', async () => {
+    let s = await openStore({ segmentBytes: 300 });
+    for (let i = 1; i <= 20; i++) await s.store(`r.${i % 3}`, i % 2 ? bytes('h') : null, bytes(`payload-${i}`), T(i));
+    s.remove(5);
+    s.remove(6, true);
+    s.purge({ subject: 'r.0', keep: 2 });
+    s.skipMsgs(21, 2);
+    await s.flush();
+    const before = { state: s.state(), msgs: messages(s), subjects: [...s.subjectsState('>')].sort() };
+    expect(s.segmentFiles().length).toBeGreaterThan(1);
+    s = await reopen(s, { segmentBytes: 300 });
+    expect({ state: s.state(), msgs: messages(s), subjects: [...s.subjectsState('>')].sort() }).toEqual(before);
+    expect((await s.store('r.1', null, bytes('after'), T(30))).seq).toBe(23);
+  });
+
+  it('recovers purge, compact and truncate', async () => {
+    let s = await openStore();
+    for (let i = 1; i <= 10; i++) await s.store('a', null, bytes(`${i}`), T(i));
+    s.compact(4);
+    s.truncate(8);
+    await s.store('b', null, bytes('new9'), T(50));
+    await s.flush();
+    const before = { state: s.state(), msgs: messages(s) };
+    expect(before.state).toMatchObject({ firstSeq: 4, lastSeq: 9, msgs: 6, lastTime: T(50) });
+    s = await reopen(s);
+    expect({ state: s.state(), msgs: messages(s) }).toEqual(before);
+    s.purge();
+    await s.flush();
+    s = await reopen(s);
+    expect(s.state()).toMatchObject({ msgs: 0, firstSeq: 10, lastSeq: 9, lastTime: T(50) });
+    s.truncate(0);
+    await s.flush();
+    s = await reopen(s);
+    expect(s.state()).toMatchObject({ msgs: 0, firstSeq: 0, lastSeq: 0 });
+  });
+
+  it('erase overwrites the bytes on disk', async () => {
+    const s = await openStore();
+    await s.store('secret', null, bytes('TOP-SECRET-PAYLOAD'), T(1));
+    await s.store('plain', null, bytes('visible'), T(2));
+    await s.flush();
+    s.remove(1, true);
+    await settle(s);
+    const all = Buffer.concat(segmentPaths().map((p) => fs.readFileSync(p)));
+    expect(all.includes('TOP-SECRET-PAYLOAD')).toBe(false);
+    expect(all.includes('visible')).toBe(true);
+    const again = await reopen(s);
+    expect(again.load(1)).toBeNull();
+    expect(again.state()).toMatchObject({ msgs: 1, firstSeq: 2, lastSeq: 2 });
+    expect(again.state().corrupt).toBeUndefined();
+  });
+
+  it('cuts a torn tail at start-up', async () => {
+    const s = await openStore();
+    for (let i = 1; i <= 3; i++) await s.store('t', null, bytes(`message-${i}`), T(i));
+    await s.close();
+    const seg = segmentPaths().at(-1)!;
+    const size = fs.statSync(seg).size;
+    fs.truncateSync(seg, size - 5); // the last record loses its end
+    const r = await openStore();
+    expect(r.recovery.tornTailBytes).toBeGreaterThan(0);
+    expect(r.state()).toMatchObject({ msgs: 2, lastSeq: 2 });
+    expect(r.state().corrupt).toBeUndefined();
+    expect(fs.statSync(seg).size).toBeLessThan(size - 5);
+    // The store goes on appending after the cut.
+    expect((await r.store('t', null, bytes('message-3b'), T(4))).seq).toBe(3);
+    const again = await reopen(r);
+    expect(messages(again).map((m) => m[3])).toEqual(['message-1', 'message-2', 'message-3b']);
+  });
+
+  it('cuts a zero-filled tail (file extended, data never written)', async () => {
+    const s = await openStore();
+    await s.store('t', null, bytes('one'), T(1));
+    await s.close();
+    fs.appendFileSync(segmentPaths().at(-1)!, Buffer.alloc(100));
+    const r = await openStore();
+    expect(r.recovery.tornTailBytes).toBe(100);
+    expect(r.state()).toMatchObject({ msgs: 1, lastSeq: 1 });
+  });
+
+  it('detects a flipped bit, reports it and never serves it', async () => {
+    const s = await openStore();
+    for (let i = 1; i <= 3; i++) await s.store('c', null, bytes(`DATA-${i}-xxxxxxxx`), T(i));
+    await s.close();
+    const seg = segmentPaths()[0]!;
+    const buf = fs.readFileSync(seg);
+    const at = buf.indexOf('DATA-2-');
+    buf[at + 3] ^= 0x04;
+    fs.writeFileSync(seg, buf);
+    const seen: CorruptionReport[] = [];
+    const r = await openStore({ onCorruption: (c) => seen.push(c) });
+    expect(r.load(2)).toBeNull();
+    expect(r.loadNext('c', 2)?.seq).toBe(3);
+    expect(text(r.load(3)!.data)).toBe('DATA-3-xxxxxxxx');
+    const st = r.state();
+    expect(st).toMatchObject({ msgs: 2, firstSeq: 1, lastSeq: 3, deleted: [2] });
+    expect(st.corrupt).toEqual([{ file: path.basename(seg), offset: expect.any(Number), length: expect.any(Number), action: 'skipped', seq: 2 }]);
+    expect(seen).toEqual(st.corrupt);
+  });
+
+  it('truncates at a record whose length field is no longer credible and reports the loss', async () => {
+    const s = await openStore();
+    for (let i = 1; i <= 4; i++) await s.store('c', null, bytes(`rec-${i}`), T(i));
+    await s.close();
+    const seg = segmentPaths()[0]!;
+    const buf = fs.readFileSync(seg);
+    const second = buf.readUInt32LE(0); // offset of record 2
+    buf.writeUInt32LE(buf.readUInt32LE(second) + 3, second); // its length now points into record 3
+    fs.writeFileSync(seg, buf);
+    const r = await openStore();
+    expect(r.state()).toMatchObject({ msgs: 1, lastSeq: 1 });
+    expect(r.state().corrupt).toEqual([{ file: path.basename(seg), offset: second, length: buf.length - second, action: 'truncated' }]);
+    expect(fs.statSync(seg).size).toBe(second);
+  });
+
+  it('verifies checksums on read too', async () => {
+    const s = await openStore();
+    await s.store('c', null, bytes('AAAAAAAAAAAA'), T(1));
+    await s.store('c', null, bytes('BBBBBBBBBBBB'), T(2));
+    await s.flush();
+    const seg = segmentPaths()[0]!;
+    const buf = fs.readFileSync(seg);
+    buf[buf.indexOf('AAAA')] = 0x41 ^ 0xff;
+    fs.writeFileSync(seg, buf);
+    expect(s.load(1)).toBeNull();
+    expect(s.loadNext('>', 0)?.seq).toBe(2);
+    expect(s.state().corrupt?.length).toBe(1);
+  });
+
+  it('group commit: concurrent stores share one fsync; awaited stores sync each', async () => {
+    let syncs = 0;
+    const sync = async (fh: FileHandle): Promise<void> => {
+      syncs++;
+      await fh.datasync();
+    };
+    const s = await openStore({ sync });
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => s.store('g', null, bytes(`m${i}`), T(i))));
+    expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(syncs).toBe(1);
+    for (let i = 0; i < 3; i++) await s.store('g', null, bytes('one'), T(200 + i));
+    expect(syncs).toBe(4);
+  });
+
+  it('lazy sync mode resolves without fsync; flush() syncs', async () => {
+    let syncs = 0;
+    const s = await openStore({ syncIntervalMs: 60_000, sync: async (fh) => { syncs++; await fh.datasync(); } });
+    for (let i = 0; i < 10; i++) await s.store('l', null, bytes('x'), T(i));
+    expect(syncs).toBe(0);
+    await s.flush();
+    expect(syncs).toBe(1);
+    const r = await reopen(s);
+    expect(r.state().msgs).toBe(10);
+  });
+
+  it('rolls segments and deletes them once empty', async () => {
+    const s = await openStore({ segmentBytes: 200 });
+    for (let i = 1; i <= 30; i++) await s.store('seg', null, bytes(`0123456789-${i}`), T(i));
+    const rolled = segmentPaths().length;
+    expect(rolled).toBeGreaterThan(3);
+    expect(s.segmentFiles().length).toBe(rolled);
+    // Removing the oldest messages empties the oldest segments, which go.
+    s.compact(20);
+    await settle(s);
+    expect(segmentPaths().length).toBeLessThan(rolled);
+    s.purge();
+    await settle(s);
+    expect(segmentPaths().length).toBe(1);
+    const r = await reopen(s, { segmentBytes: 200 });
+    expect(r.state()).toMatchObject({ msgs: 0, firstSeq: 31, lastSeq: 30, lastTime: T(30) });
+  });
+
+  it('rewrites a mostly dead sealed segment and keeps tombstones that still matter', async () => {
+    let s = await openStore({ segmentBytes: 400 });
+    for (let i = 1; i <= 30; i++) await s.store(`k.${i % 2}`, null, bytes(`value-${i}-padding`), T(i));
+    await s.flush();
+    const paths = segmentPaths();
+    const middle = paths[1]!;
+    const sizeBefore = fs.statSync(middle).size;
+    // Delete every message of the second segment except one, leaving the first segment alone.
+    const inMiddle = messages(s).filter(() => true).map((m) => m[0]).filter((seq) => seq > 0);
+    const firstSegCount = Math.floor(400 / (32 + 3 + 'value-10-padding'.length));
+    for (const seq of inMiddle.slice(firstSegCount, firstSegCount * 2 - 1)) s.remove(seq);
+    await settle(s);
+    expect(fs.statSync(middle).size).toBeLessThan(sizeBefore / 2);
+    const before = { state: s.state(), msgs: messages(s) };
+    s = await reopen(s, { segmentBytes: 400 });
+    expect({ state: s.state(), msgs: messages(s) }).toEqual(before);
+  });
+
+  it('keeps working across many restarts with removals (model check)', async () => {
+    let s = await openStore({ segmentBytes: 256, limits: limits({ maxMsgsPerSubject: 2 }) });
+    let seq = 0;
+    for (let round = 0; round < 6; round++) {
+      for (let i = 0; i < 15; i++) {
+        const subj = `m.${(round * 15 + i) % 5}`;
+        seq = (await s.store(subj, null, bytes(`r${round}i${i}`), T(seq + 1))).seq;
+      }
+      if (round % 2 === 1) s.remove(seq - 3);
+      await s.flush();
+      const expected = messages(s);
+      s = await reopen(s, { segmentBytes: 256, limits: limits({ maxMsgsPerSubject: 2 }) });
+      expect(messages(s)).toEqual(expected);
+      expect(s.state().corrupt).toBeUndefined();
+    }
+    expect(s.state().numSubjects).toBe(5);
+    expect(s.state().corrupt).toBeUndefined();
+  });
+
+  it('matches the memory store through random operations and restarts', async () => {
+    const { MemoryStore } = await import('../../../../src/jetstream/store/memory_store.ts');
+    const lim = limits({ maxMsgs: 60, maxMsgsPerSubject: 4 });
+    const opts = { segmentBytes: 300, limits: lim };
+    let rng = 12345;
+    const rand = (n: number): number => {
+      rng = (rng * 1103515245 + 12345) % 2147483648;
+      return rng % n;
+    };
+    const mem = new MemoryStore(lim);
+    let file = await openStore(opts);
+    let t = 0;
+    for (let step = 0; step < 600; step++) {
+      const op = rand(100);
+      const both = (fn: (s: StreamStore) => unknown): void => {
+        expect(fn(file)).toEqual(fn(mem));
+      };
+      if (op < 60) {
+        const subj = `q.${rand(12)}`;
+        const data = bytes(`v${step}`.repeat(1 + rand(3)));
+        t++;
+        const [a, b] = await Promise.all([file.store(subj, null, data, T(t)), mem.store(subj, null, data, T(t))]);
+        expect(a).toEqual(b);
+      } else if (op < 75) {
+        const target = mem.state().firstSeq + rand(20);
+        const erase = rand(2) === 0;
+        both((s) => s.remove(target, erase));
+      } else if (op < 80) {
+        const subj = `q.${rand(12)}`;
+        both((s) => s.purge({ subject: subj, keep: rand(2) }));
+      } else if (op < 83) {
+        const to = mem.state().firstSeq + rand(10);
+        both((s) => s.compact(to));
+      } else if (op < 86) {
+        const to = Math.max(mem.state().lastSeq - rand(5), 1);
+        both((s) => s.truncate(to));
+      } else if (op < 88) {
+        both((s) => s.skipMsgs(0, 1 + rand(3)));
+      } else if (op < 95) {
+        await file.flush();
+        await file.flush();
+      } else {
+        file = await reopen(file, opts);
+      }
+      if (step % 25 === 0) {
+        expect(file.state()).toEqual(mem.state());
+        expect(messages(file)).toEqual(messages(mem));
+      }
+    }
+    file = await reopen(file, opts);
+    expect(file.state()).toEqual(mem.state());
+    expect(messages(file)).toEqual(messages(mem));
+    expect([...file.subjectsState('>')].sort()).toEqual([...mem.subjectsState('>')].sort());
+  });
+
+  it('delete() removes the directory', async () => {
+    const s = await openStore();
+    await s.store('a', null, bytes('x'), T(1));
+    await s.delete();
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+});
