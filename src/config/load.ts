@@ -93,8 +93,16 @@ function build(draft: ConfigDraft, flags: CliFlags, facts: RuntimeFacts, configF
   return { options, warnings: draft.warnings };
 }
 
+/** Flag fields whose nats-server spelling is not the lowercased field name. */
+const FLAG_SPELLING: Partial<Record<FlagField, string>> = {
+  tlsCert: '--tlscert',
+  tlsKey: '--tlskey',
+  tlsCaCert: '--tlscacert',
+  tlsVerify: '--tlsverify',
+};
+
 function flagOrigin(flags: CliFlags, field: FlagField): Origin {
-  return { key: flags.spelledAs[field] ?? `--${field}` };
+  return { key: flags.spelledAs[field] ?? FLAG_SPELLING[field] ?? `--${field}` };
 }
 
 /** Simple flags: field → canonical path. */
@@ -148,10 +156,10 @@ function applyTlsFlags(draft: ConfigDraft, flags: CliFlags): void {
   if (given === undefined) return;
   const origin = flagOrigin(flags, given);
   if (flags.tlsCert === undefined || flags.tlsCert === '') {
-    throw ConfigError.at(undefined, origin.key, 'TLS Server certificate must be present and valid');
+    throw ConfigError.at(undefined, flagOrigin(flags, 'tlsCert').key, 'TLS Server certificate must be present and valid');
   }
   if (flags.tlsKey === undefined || flags.tlsKey === '') {
-    throw ConfigError.at(undefined, origin.key, 'TLS Server private key must be present and valid');
+    throw ConfigError.at(undefined, flagOrigin(flags, 'tlsKey').key, 'TLS Server private key must be present and valid');
   }
   draft.set('tls.enabled', true, origin);
   draft.set('tls.cert_file', flags.tlsCert, flagOrigin(flags, 'tlsCert'));
