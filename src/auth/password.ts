@@ -56,12 +56,21 @@ const BCRYPT_TASK_FILE = new URL('../../workers/bcrypt_task.ts', import.meta.url
 let pool: Piscina | null = null;
 
 function bcryptPool(): Piscina {
-  pool ??= new Piscina({
+  if (pool !== null) return pool;
+  const created = new Piscina({
     filename: BCRYPT_TASK_FILE.href,
     minThreads: 0,
     maxThreads: BCRYPT_MAX_THREADS,
     idleTimeout: BCRYPT_IDLE_TIMEOUT_MS,
   });
+  // When the task module cannot load, piscina reports it here and leaves queued tasks
+  // pending forever; tearing the pool down rejects them (a failed login) and the next
+  // check tries a fresh pool.
+  created.on('error', () => {
+    if (pool === created) pool = null;
+    void created.destroy();
+  });
+  pool = created;
   return pool;
 }
 

@@ -34,6 +34,11 @@ describe('constantTimeEqual', () => {
 });
 
 describe('verifyPassword', () => {
+  it('runs where worker threads can load .ts task files', () => {
+    const strips = (process.features as { typescript?: unknown }).typescript;
+    expect(strips, 'run vitest with the pinned Node 26 (npx vitest), not the system Node').toBeTruthy();
+  });
+
   it('checks plain passwords without waiting for a thread', async () => {
     expect(await verifyPassword('pw', 'pw')).toBe(true);
     expect(await verifyPassword('pW', 'pw')).toBe(false);
