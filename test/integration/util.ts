@@ -1,0 +1,78 @@
+// Small helpers shared by the integration tests: failure bounds for awaited events, message
+// collection, connection bookkeeping and free ports. Timeouts here only bound a failing test;
+// nothing waits on time to make a passing test pass.
+
+import net from 'node:net';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { ClientGeneration, ConnectOpts } from './clients.ts';
+
+/** How long an expected event may take before the test fails (generous: CI boxes are slow). */
+export const EVENT_BOUND_MS = 5_000;
+
+export function within<T>(p: Promise<T>, label: string, ms = EVENT_BOUND_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms);
+  });
+  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
+}
+
+/** Reads exactly `n` messages from an iterator subscription. */
+export async function collect(sub: Subscription, n: number, label = `${n} messages on ${sub.getSubject()}`): Promise<Msg[]> {
+  const got: Msg[] = [];
+  if (n === 0) return got;
+  const run = async () => {
+    for await (const m of sub) {
+      got.push(m);
+      if (got.length === n) break;
+    }
+    return got;
+  };
+  return within(run(), `${label} (got ${got.length})`);
+}
+
+/** Resolves the returned promise when `settle` is called; handy to turn a callback into an await. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Opens connections and closes whatever is still open at the end of a test. */
+export class ConnectionPool {
+  private readonly open: NatsConnection[] = [];
+  private readonly gen: ClientGeneration;
+
+  constructor(gen: ClientGeneration) {
+    this.gen = gen;
+  }
+
+  async connect(opts: ConnectOpts): Promise<NatsConnection> {
+    const nc = await this.gen.connect(opts);
+    this.open.push(nc);
+    return nc;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = this.open.splice(0);
+    await Promise.all(all.map((nc) => (nc.isClosed() ? undefined : nc.close().catch(() => undefined))));
+  }
+}
+
+/** A TCP port nobody listens on right now (bound then released by the OS). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(addr.port));
+    });
+  });
+}
+
+export const text = new TextEncoder();
