@@ -2,7 +2,7 @@
 // become validated ServerOptions. Flags win over the file, as in nats-server.
 
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
-import { readConfMap } from './conf-reader.ts';
+import { readConfMap, readHostPort } from './conf-reader.ts';
 import { ConfigDraft } from './draft.ts';
 import type { Origin } from './draft.ts';
 import { ConfigError } from './errors.ts';
@@ -10,7 +10,6 @@ import { parseFlags } from './flags.ts';
 import type { CliFlags, FlagField } from './flags.ts';
 import type { ServerOptions } from './options.ts';
 import { parseConfFile } from './parser.ts';
-import { readHostPort } from './conf-reader.ts';
 import { toServerOptions, validateDraft } from './schema.ts';
 import type { RuntimeFacts } from './schema.ts';
 

@@ -66,6 +66,52 @@ authorization { users: [ { user: a, password: b, permissions: { publish: { allow
   });
 });
 
+describe('the layout the nats.js launcher writes', () => {
+  // Keys without separators before blocks, unquoted values, one array element per
+  // line, nameless `{` for maps inside arrays, closing brackets indented by one space.
+  it('loads', () => {
+    const text = [
+      'port: -1',
+      'http: "127.0.0.1:-1"',
+      'ports_file_dir: /tmp/nats_ports_1',
+      'server_tags [',
+      '  a',
+      '  b',
+      ' ]',
+      'jetstream {',
+      '  store_dir: /tmp/jetstream_x',
+      '  max_file_store: 1073741824',
+      ' }',
+      'authorization {',
+      '  users [',
+      '     {',
+      '      user: a',
+      '      password: b',
+      '      permissions {',
+      '        publish {',
+      '          allow [',
+      '            x.>',
+      '           ]',
+      '         }',
+      '       }',
+      '     }',
+      '   ]',
+      ' }',
+      'debug: false',
+      '',
+    ].join('\n');
+    const { options, warnings } = load(text);
+    expect(warnings).toEqual([]);
+    expect(options).toMatchObject({
+      port: -1,
+      portsFileDir: '/tmp/nats_ports_1',
+      serverTags: ['a', 'b'],
+      jetstream: { enabled: true, storeDir: '/tmp/jetstream_x/jetstream', maxFileStore: 1024 ** 3 },
+      auth: { users: [{ user: 'a', password: 'b', permissions: { publish: { allow: ['x.>'] } } }] },
+    });
+  });
+});
+
 describe('defaults', () => {
   it('match nats-server without a config file', () => {
     const { options, action, warnings } = resolve([]);
