@@ -294,7 +294,8 @@ export class ClientConnection implements Outbox, ClientParserHandler {
       return;
     }
     this.creds = { user: c.user, pass: c.pass, auth_token: c.auth_token, nkey: c.nkey, sig: c.sig };
-    // Checks may run off the event loop (bcrypt): parsing pauses until the answer is in.
+    // Checks may run off the event loop (bcrypt): parsing and reading pause until the answer is in.
+    this.socket.pause();
     this.host.auth
       .check(this.creds, this.nonce, this.tlsInfo())
       .then((res) => {
@@ -302,6 +303,7 @@ export class ClientConnection implements Outbox, ClientParserHandler {
         this.finishAuth(res);
         if (!this.closed) {
           this.parser.resume();
+          this.socket.resume();
           this.host.scheduleFlush();
         }
       })

@@ -250,12 +250,9 @@ export class WorkerHost {
     const step = clients.length > 0 ? Math.max(1, Math.floor(durationMs / clients.length)) : 0;
     let i = 0;
     const closeNext = (): void => {
-      if (i >= clients.length) {
-        this.post({ t: 'lameduck-done' });
-        return;
-      }
-      clients[i++]!.close('Server Shutdown', true);
-      setTimeout(closeNext, step);
+      if (i < clients.length) clients[i++]!.close('Server Shutdown', true);
+      if (i >= clients.length) this.post({ t: 'lameduck-done' });
+      else setTimeout(closeNext, step);
     };
     setTimeout(closeNext, graceMs);
   }

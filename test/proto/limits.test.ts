@@ -1,0 +1,155 @@
+// Protocol-level rules that cut or refuse a connection: auth, timeouts, stale peers,
+// slow consumers, max_connections, permissions — each with nats-server's exact text.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startServer } from '../support/server.ts';
+import type { RunningServer } from '../support/server.ts';
+import { RawClient } from '../support/raw.ts';
+
+let srv: RunningServer | null = null;
+const clients: RawClient[] = [];
+async function open(port: number) {
+  const r = await RawClient.open(port);
+  clients.push(r.c);
+  return r;
+}
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await srv?.stop();
+  srv = null;
+});
+
+describe('authentication on the wire', () => {
+  it('token: right token passes, wrong one gets Authorization Violation and is closed', async () => {
+    srv = await startServer({ config: 'authorization { token: "s3cret" }' });
+    const { c: good, info } = await open(srv.port);
+    expect(info.auth_required).toBe(true);
+    good.send('CONNECT {"auth_token":"s3cret","verbose":true}\r\n');
+    await good.expect(/^\+OK\r\n/);
+    const { c: bad } = await open(srv.port);
+    bad.send('CONNECT {"auth_token":"nope"}\r\n');
+    await bad.expect(/^-ERR 'Authorization Violation'\r\n/);
+    await bad.whenClosed();
+  });
+
+  it('refuses any op before CONNECT when auth is required', async () => {
+    srv = await startServer({ config: 'authorization { user: a, password: b }' });
+    const { c } = await open(srv.port);
+    c.send('SUB foo 1\r\n');
+    await c.expect(/^-ERR 'Authorization Violation'\r\n/);
+    await c.whenClosed();
+  });
+
+  it('user/password from the users list, and a bad password', async () => {
+    srv = await startServer({ config: 'authorization { users: [ { user: alice, password: "pw1" }, { user: bob, password: "pw2" } ] }' });
+    const { c: ok } = await open(srv.port);
+    ok.send('CONNECT {"user":"bob","pass":"pw2"}\r\nPING\r\n');
+    await ok.expect(/^PONG\r\n/);
+    const { c: bad } = await open(srv.port);
+    bad.send('CONNECT {"user":"bob","pass":"pw1"}\r\nPING\r\n');
+    await bad.expect(/^-ERR 'Authorization Violation'\r\n/);
+    await bad.whenClosed();
+  });
+
+  it('closes a client that never sends CONNECT with Authentication Timeout', async () => {
+    srv = await startServer({ config: 'authorization { token: "t", timeout: 0.3 }' });
+    const { c } = await open(srv.port);
+    await c.expect(/^-ERR 'Authentication Timeout'\r\n/);
+    await c.whenClosed();
+  });
+});
+
+describe('permissions on the wire', () => {
+  const conf = `authorization { users: [
+    { user: pub, password: p, permissions: { publish: { allow: ["orders.>"], deny: ["orders.secret"] }, subscribe: { deny: ["admin.>"] } } },
+    { user: watcher, password: w }
+  ] }`;
+
+  it('denies a publish with the exact text, keeps the connection, and nothing leaks', async () => {
+    srv = await startServer({ config: conf });
+    const { c: w } = await open(srv.port);
+    w.send('CONNECT {"user":"watcher","pass":"w"}\r\nSUB > 1\r\n');
+    await w.flush();
+    const { c: p } = await open(srv.port);
+    p.send('CONNECT {"user":"pub","pass":"p"}\r\n');
+    p.send('PUB orders.secret 1\r\nx\r\nPUB billing.x 1\r\ny\r\nPUB orders.ok 1\r\nz\r\n');
+    await p.expect(/^-ERR 'Permissions Violation for Publish to "orders.secret"'\r\n/);
+    await p.expect(/^-ERR 'Permissions Violation for Publish to "billing.x"'\r\n/);
+    await p.flush();
+    const seen = await w.flush();
+    expect(seen).toBe('MSG orders.ok 1 1\r\nz\r\n');
+  });
+
+  it('denies a subscription with the exact text', async () => {
+    srv = await startServer({ config: conf });
+    const { c } = await open(srv.port);
+    c.send('CONNECT {"user":"pub","pass":"p"}\r\nSUB admin.users 1\r\n');
+    await c.expect(/^-ERR 'Permissions Violation for Subscription to "admin.users"'\r\n/);
+    expect(await c.flush()).toBe('');
+  });
+});
+
+describe('connection limits', () => {
+  it('refuses connections past max_connections', async () => {
+    srv = await startServer({ config: 'max_connections: 2' });
+    const a = await open(srv.port);
+    const b = await open(srv.port);
+    a.c.send('CONNECT {}\r\nPING\r\n');
+    b.c.send('CONNECT {}\r\nPING\r\n');
+    await a.c.expect(/PONG\r\n/);
+    await b.c.expect(/PONG\r\n/);
+    const third = await RawClient.connect(srv.port);
+    clients.push(third);
+    await third.expect(/^INFO .*\r\n-ERR 'maximum connections exceeded'\r\n/);
+    await third.whenClosed();
+  });
+
+  it('sends PINGs and closes a silent peer with Stale Connection', async () => {
+    srv = await startServer({ config: 'ping_interval: "100ms"\nping_max: 2' });
+    const { c } = await open(srv.port);
+    c.send('CONNECT {}\r\n');
+    await c.expect(/^PING\r\n/);
+    await c.expect(/^PING\r\n/);
+    await c.expect(/^-ERR 'Stale Connection'\r\n/);
+    await c.whenClosed();
+  });
+
+  it('keeps a peer that answers PINGs', async () => {
+    srv = await startServer({ config: 'ping_interval: "100ms"\nping_max: 1' });
+    const { c } = await open(srv.port);
+    c.send('CONNECT {}\r\n');
+    for (let i = 0; i < 4; i++) {
+      await c.expect(/^PING\r\n/);
+      c.send('PONG\r\n');
+    }
+    expect(c.closed).toBe(false);
+  });
+
+  it('cuts a slow consumer that never reads, and the publisher carries on', async () => {
+    srv = await startServer({ config: 'max_payload: 64KB\nmax_pending: 256KB\nwrite_deadline: "500ms"' });
+    const slow = await open(srv.port);
+    slow.c.send('CONNECT {}\r\nSUB flood 1\r\n');
+    await slow.c.flush();
+    slow.c.sock.pause(); // never read again
+    const fast = await open(srv.port);
+    fast.c.send('CONNECT {}\r\nSUB flood 1\r\n');
+    await fast.c.flush();
+    const pub = await open(srv.port);
+    pub.c.send('CONNECT {}\r\n');
+    const payload = 'x'.repeat(8192);
+    const chunk = `PUB flood ${payload.length}\r\n${payload}\r\n`.repeat(32);
+    let received = 0;
+    fast.c.sock.on('data', (d: string) => (received += d.length));
+    // 32 MiB through a 256 KiB max_pending: the never-reading client must be cut.
+    for (let i = 0; i < 128; i++) {
+      pub.c.send(chunk);
+      if (i % 16 === 15) await pub.c.flush();
+    }
+    await pub.c.flush();
+    const varz = await fetch(`http://127.0.0.1:${srv.httpPort}/varz`).then((r) => r.json());
+    expect(varz.slow_consumers).toBeGreaterThanOrEqual(1);
+    const closed = await fetch(`http://127.0.0.1:${srv.httpPort}/connz?state=closed`).then((r) => r.json());
+    expect(closed.connections.some((x: { reason: string }) => x.reason.startsWith('Slow Consumer'))).toBe(true);
+    expect(pub.c.closed).toBe(false);
+    expect(received).toBeGreaterThan(0);
+  });
+});
