@@ -123,7 +123,7 @@ describe('signals and lifecycle', () => {
     const r = await run(['-sl', `reload=${srv.pid}`]);
     expect(r.code).toBe(0);
     await until(async () => {
-      const v = await fetch(`http://127.0.0.1:${srv!.httpPort}/varz`).then((x) => x.json());
+      const v = await fetch(`http://127.0.0.1:${srv!.httpPort}/varz`).then((x) => x.json() as Promise<any>);
       return v.max_payload === 2048;
     }, 'max_payload to become 2KB');
   });

@@ -72,7 +72,7 @@ describe('protocol fuzzing', () => {
     expect(received).toContain('MSG fuzz.check 1 2\r\nok\r\n');
     // Everything the watcher got is a sequence of well-formed frames whose sizes add up.
     expect(parseFrames(received)).toBe(received.length);
-    const health = await fetch(`http://127.0.0.1:${srv.httpPort}/healthz`).then((r) => r.json());
+    const health = await fetch(`http://127.0.0.1:${srv.httpPort}/healthz`).then((r) => r.json() as Promise<any>);
     expect(health).toEqual({ status: 'ok' });
     pub.close();
     watcher.close();

@@ -145,9 +145,9 @@ describe('connection limits', () => {
       if (i % 16 === 15) await pub.c.flush();
     }
     await pub.c.flush();
-    const varz = await fetch(`http://127.0.0.1:${srv.httpPort}/varz`).then((r) => r.json());
+    const varz = await fetch(`http://127.0.0.1:${srv.httpPort}/varz`).then((r) => r.json() as Promise<any>);
     expect(varz.slow_consumers).toBeGreaterThanOrEqual(1);
-    const closed = await fetch(`http://127.0.0.1:${srv.httpPort}/connz?state=closed`).then((r) => r.json());
+    const closed = await fetch(`http://127.0.0.1:${srv.httpPort}/connz?state=closed`).then((r) => r.json() as Promise<any>);
     expect(closed.connections.some((x: { reason: string }) => x.reason.startsWith('Slow Consumer'))).toBe(true);
     expect(pub.c.closed).toBe(false);
     expect(received).toBeGreaterThan(0);
