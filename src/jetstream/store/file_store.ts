@@ -106,7 +106,8 @@ interface FileEntry extends IndexEntry {
 type IoOp =
   | { kind: 'append'; seg: Segment; offset: number; buf: Buffer }
   | { kind: 'erase'; entry: FileEntry; generation: number }
-  | { kind: 'gc' };
+  /** floor: first sequence of the checkpoint written just before; records below it are dead on replay. */
+  | { kind: 'gc'; floor: number };
 
 interface Batch {
   ops: IoOp[];
@@ -337,7 +338,7 @@ export class FileStore extends IndexedStore<FileEntry> {
         i++;
       } else {
         await this.syncUnsynced();
-        await this.collectGarbage();
+        await this.collectGarbage(op.floor);
         i++;
       }
     }
@@ -446,7 +447,7 @@ export class FileStore extends IndexedStore<FileEntry> {
     if (!this.segments.some((s) => this.gcAction(s) !== null)) return;
     // The checkpoint carries first/last sequence and last time past the records about to vanish.
     this.append(encodeSeqState(this.firstSeq, this.lastSeq, this.lastTime));
-    this.batch().ops.push({ kind: 'gc' });
+    this.batch().ops.push({ kind: 'gc', floor: this.firstSeq });
   }
 
   private gcAction(seg: Segment): 'delete' | 'rewrite' | null {
@@ -457,7 +458,7 @@ export class FileStore extends IndexedStore<FileEntry> {
     return null;
   }
 
-  private async collectGarbage(): Promise<void> {
+  private async collectGarbage(floor: number): Promise<void> {
     for (let i = 0; i < this.segments.length; i++) {
       const seg = this.segments[i]!;
       const action = this.gcAction(seg);
@@ -465,7 +466,7 @@ export class FileStore extends IndexedStore<FileEntry> {
         await this.deleteSegment(seg);
         i = -1; // the next segment may now be the oldest
       } else if (action === 'rewrite') {
-        await this.rewriteSegment(seg);
+        await this.rewriteSegment(seg, floor);
       }
     }
   }
@@ -480,7 +481,7 @@ export class FileStore extends IndexedStore<FileEntry> {
   }
 
   /** Rewrites a sealed segment without its dead messages; every other record is kept in order. */
-  private async rewriteSegment(seg: Segment): Promise<void> {
+  private async rewriteSegment(seg: Segment, floor: number): Promise<void> {
     const buf = await fsp.readFile(seg.path);
     seg.generation++;
     const earlier = this.segments.filter((s) => s.id < seg.id);
@@ -500,9 +501,10 @@ export class FileStore extends IndexedStore<FileEntry> {
         minMsgSeq = Math.min(minMsgSeq, header.seq);
         maxMsgSeq = Math.max(maxMsgSeq, header.seq);
       } else if (header.type === RecordType.Delete) {
-        // A tombstone matters only while an older segment may still hold that sequence's record.
+        // A tombstone matters only while an older segment may still hold that sequence's record, and
+        // not below the checkpoint's floor (firstSeq may have moved on since: use the persisted one).
         const s = header.seq;
-        if (s < this.firstSeq || !earlier.some((e) => s >= e.minMsgSeq && s <= e.maxMsgSeq)) continue;
+        if (s < floor || !earlier.some((e) => s >= e.minMsgSeq && s <= e.maxMsgSeq)) continue;
       }
       kept.push(rec);
       size += rec.length;

@@ -307,7 +307,8 @@ describe('FileStore durability and recovery', () => {
         both((s) => s.remove(target, erase));
       } else if (op < 80) {
         const subj = `q.${rand(12)}`;
-        both((s) => s.purge({ subject: subj, keep: rand(2) }));
+        const keep = rand(2);
+        both((s) => s.purge({ subject: subj, keep }));
       } else if (op < 83) {
         const to = mem.state().firstSeq + rand(10);
         both((s) => s.compact(to));
@@ -315,7 +316,8 @@ describe('FileStore durability and recovery', () => {
         const to = Math.max(mem.state().lastSeq - rand(5), 1);
         both((s) => s.truncate(to));
       } else if (op < 88) {
-        both((s) => s.skipMsgs(0, 1 + rand(3)));
+        const num = 1 + rand(3);
+        both((s) => s.skipMsgs(0, num));
       } else if (op < 95) {
         await file.flush();
         await file.flush();
