@@ -17,7 +17,8 @@ export interface ConnectOpts {
   pass?: string;
   authenticator?: Authenticator;
   tls?: { caFile?: string; certFile?: string; keyFile?: string } | null;
-  echo?: boolean;
+  /** Sends `echo: false` in CONNECT (the clients' name for it). */
+  noEcho?: boolean;
   maxReconnectAttempts?: number;
   reconnectTimeWait?: number;
   reconnect?: boolean;
