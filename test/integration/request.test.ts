@@ -46,7 +46,11 @@ for (const { gen, workers } of matrix()) {
 
     it('answers requests made with a dedicated inbox (noMux)', async () => {
       const svc = await pool.connect({ servers: srv.url });
-      svc.subscribe('echo', { callback: (_err, m) => m.respond(m.data) });
+      svc.subscribe('echo', {
+        callback: (_err, m) => {
+          m.respond(m.data);
+        },
+      });
       await svc.flush();
       const client = await pool.connect({ servers: srv.url });
       const reply = await client.request('echo', 'plain inbox', { timeout: LONG_TIMEOUT_MS, noMux: true });
@@ -85,7 +89,11 @@ for (const { gen, workers } of matrix()) {
       // Answering after the requester gave up must not disturb the next request.
       received.respond('too late');
       await svc.flush();
-      svc.subscribe('fast', { callback: (_err, m) => m.respond('quick') });
+      svc.subscribe('fast', {
+        callback: (_err, m) => {
+          m.respond('quick');
+        },
+      });
       await svc.flush();
       const ok = await client.request('fast', '', { timeout: LONG_TIMEOUT_MS });
       expect(ok.string()).toBe('quick');
