@@ -60,6 +60,9 @@ export class Router implements LaneHandler {
   /** Per remote worker, the targets of the message being routed (reused). */
   private readonly scratchTargets: number[][] = [];
   private readonly scratchCounts: number[] = [];
+  /** Local queue-group picks per publish nesting depth (publish may re-enter from a delivery). */
+  private readonly localQueues: (Subscription | null)[][] = [];
+  private depth = 0;
   private barrierSeq = 1;
   private readonly barriers = new Map<number, { outbox: Outbox; remaining: number }>();
   readonly stats: RouterStats = { inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0 };
@@ -115,44 +118,61 @@ export class Router implements LaneHandler {
   /**
    * Routes one published message. Plain subscribers all get it; each queue group gets it once,
    * the member picked at random across the whole node. Returns the number of deliveries.
+   *
+   * Remote targets are written to the lanes before any local delivery runs, because a local
+   * owner (an internal JetStream subscriber) may publish again from inside its delivery.
    */
   publish(from: Outbox | null, subject: string, reply: string | null, hdrLen: number, msg: Uint8Array): number {
     this.stats.inMsgs++;
     this.stats.inBytes += msg.length;
     const r = this.sublist.match(subject);
-    let delivered = 0;
-    let anyRemote = false;
-    const counts = this.scratchCounts;
-    for (const sub of r.psubs) {
-      if (sub.owner !== null) {
+    const depth = this.depth++;
+    try {
+      let delivered = 0;
+      let anyRemote = false;
+      const counts = this.scratchCounts;
+      const localQueue = (this.localQueues[depth] ??= []);
+      let nLocalQueue = 0;
+      for (const sub of r.psubs) {
+        if (sub.owner !== null) continue;
+        this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
+        anyRemote = true;
+        delivered++;
+      }
+      for (const group of r.qsubs) {
+        if (group.length === 0) continue;
+        const sub = group.length === 1 ? group[0]! : group[(Math.random() * group.length) | 0]!;
+        if (sub.owner !== null) {
+          localQueue[nLocalQueue++] = sub;
+        } else {
+          this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
+          anyRemote = true;
+        }
+        delivered++;
+      }
+      if (anyRemote) {
+        for (let w = 0; w < this.workers; w++) {
+          const n = counts[w]!;
+          if (n === 0) continue;
+          this.out[w]!.msg(subject, reply, hdrLen, msg, this.scratchTargets[w]!, n);
+          counts[w] = 0;
+        }
+      }
+      for (const sub of r.psubs) {
+        if (sub.owner === null) continue;
         if (sub.owner === from && !from.echo) continue;
         this.deliverLocal(sub, subject, reply, hdrLen, msg);
-      } else {
-        this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
-        anyRemote = true;
+        delivered++;
       }
-      delivered++;
-    }
-    for (const group of r.qsubs) {
-      if (group.length === 0) continue;
-      const sub = group.length === 1 ? group[0]! : group[(Math.random() * group.length) | 0]!;
-      if (sub.owner !== null) {
+      for (let i = 0; i < nLocalQueue; i++) {
+        const sub = localQueue[i]!;
+        localQueue[i] = null;
         this.deliverLocal(sub, subject, reply, hdrLen, msg);
-      } else {
-        this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
-        anyRemote = true;
       }
-      delivered++;
+      return delivered;
+    } finally {
+      this.depth--;
     }
-    if (anyRemote) {
-      for (let w = 0; w < this.workers; w++) {
-        const n = counts[w]!;
-        if (n === 0) continue;
-        this.out[w]!.msg(subject, reply, hdrLen, msg, this.scratchTargets[w]!, n);
-        counts[w] = 0;
-      }
-    }
-    return delivered;
   }
 
   /** True when anything on the node would receive a message on this subject. */

@@ -10,6 +10,7 @@ import { Router } from '../routing/router.ts';
 import type { RouterLanes } from '../routing/router.ts';
 import { Doorbell } from '../routing/ring.ts';
 import { ClientConnection } from './client.ts';
+import { LanePump } from './lane_pump.ts';
 import { ClosedState, connzEntry } from './conn_state.ts';
 import { ClientAuth } from './client_auth.ts';
 import { createLogger } from '../log.ts';
@@ -18,8 +19,6 @@ import type { ServerOptions } from '../config/options.ts';
 import type { MainToWorker, WorkerToMain, ConnzQuery, WorkerConnz, WorkerVarz, WorkerSubsz, SublistStats } from './worker_protocol.ts';
 import { subjectMatches } from '../routing/subjects.ts';
 
-/** Records read from one incoming lane before yielding to sockets. */
-const LANE_BUDGET = 4096;
 /** Closed connections kept for /connz?state=closed, as nats-server's default. */
 const CLOSED_RING = 10_000;
 
@@ -46,7 +45,7 @@ export class WorkerHost {
   private readonly clients = new Map<number, ClientConnection>();
   private readonly closed: ClosedState[] = [];
   private dirty: ClientConnection[] = [];
-  private flushScheduled = false;
+  private readonly pump: LanePump;
   private readonly ownBell: Doorbell;
   private readonly peerBells: Doorbell[];
   private info: Record<string, unknown>;
@@ -75,7 +74,8 @@ export class WorkerHost {
     this.loadTls();
     this.startSweep();
     port.on('message', (m: MainToWorker) => this.onMain(m));
-    if (init.workers > 1) void this.pumpLanes();
+    this.pump = new LanePump(this.router, this.ownBell, () => this.flushClients());
+    if (init.workers > 1) void this.pump.run();
   }
 
   now(): number {
@@ -153,21 +153,14 @@ export class WorkerHost {
   }
 
   scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(this.flushAll);
+    this.pump.scheduleFlush();
   }
 
-  private readonly flushAll = (): void => {
-    this.flushScheduled = false;
+  private flushClients(): void {
     const list = this.dirty;
     this.dirty = [];
     for (const c of list) if (c.out.dirty) c.flush();
-    if (this.router.commitLanes()) {
-      // A peer's ring is full: try again shortly rather than spinning.
-      setTimeout(() => this.scheduleFlush(), 1);
-    }
-  };
+  }
 
   watchWrite(c: ClientConnection): void {
     if (c.socket.writableLength > 0) {
@@ -179,21 +172,6 @@ export class WorkerHost {
 
   writeDrained(c: ClientConnection): void {
     this.writeBlocked.delete(c);
-  }
-
-  // --- rings ----------------------------------------------------------------------
-
-  /** Drains the other workers' lanes whenever our doorbell rings, yielding to sockets between rounds. */
-  private async pumpLanes(): Promise<void> {
-    for (;;) {
-      const seen = this.ownBell.value();
-      const n = this.router.drainLanes(LANE_BUDGET);
-      if (n > 0) this.scheduleFlush();
-      if (this.stopping) return;
-      const wait = n >= LANE_BUDGET ? null : this.ownBell.wait(seen);
-      if (wait) await wait;
-      else await new Promise((r) => setImmediate(r));
-    }
   }
 
   // --- timers -----------------------------------------------------------------------
@@ -264,8 +242,7 @@ export class WorkerHost {
     void this.auth.close().finally(() => {
       this.closeLog();
       this.post({ t: 'stopped' });
-      // Wake the ring pump so it sees `stopping` and ends.
-      this.ownBell.ring();
+      this.pump.stop();
     });
   }
 
