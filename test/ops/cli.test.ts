@@ -79,6 +79,32 @@ describe('command line', () => {
   });
 });
 
+describe('test-launcher configs', () => {
+  it('starts from the config the nats.js test launcher writes, warning about blocks not served yet', async () => {
+    const dir = tempDir();
+    srv = await startServer({
+      dir,
+      config: [
+        'server_tags: ["a", "b"]',
+        'leafnodes {',
+        '  listen: "127.0.0.1:-1"',
+        '}',
+        'websocket {',
+        '  port: -1',
+        '  no_tls: true',
+        '}',
+      ].join('\n'),
+    });
+    const { c, info } = await RawClient.open(srv.port);
+    expect(info.headers).toBe(true);
+    c.send('CONNECT {}\r\n');
+    await c.flush();
+    c.close();
+    expect(srv.output()).toMatch(/'leafnodes' block is parsed and validated, but not served/);
+    expect(srv.output()).toMatch(/'websocket' block is parsed and validated, but not served/);
+  });
+});
+
 describe('signals and lifecycle', () => {
   it('SIGTERM stops gracefully with exit 0 and removes the ports and pid files', async () => {
     const dir = tempDir();
