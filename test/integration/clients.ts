@@ -16,7 +16,7 @@ export interface ConnectOpts {
   user?: string;
   pass?: string;
   authenticator?: Authenticator;
-  tls?: { caFile?: string; certFile?: string; keyFile?: string } | null;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string; handshakeFirst?: boolean } | null;
   /** Sends `echo: false` in CONNECT (the clients' name for it). */
   noEcho?: boolean;
   maxReconnectAttempts?: number;
