@@ -142,8 +142,18 @@ export class ClientConnection implements Outbox, ClientParserHandler {
     secure.once('secure', () => {
       this.tlsPending = false;
       clearTimeout(timer);
+      // A TLSSocket wrapped by hand never checks the peer certificate's verification result
+      // (tls.Server does that in its own connection listener), so the check is made here.
+      if (t.verify) {
+        const verifyError = peerVerifyError(secure);
+        if (verifyError) {
+          this.host.logger.debug({ cid: this.id, reason: verifyError }, 'TLS handshake error: client certificate rejected');
+          this.close('TLS Handshake Error', false);
+          return;
+        }
+      }
       this.state.tls = true;
-      this.state.tlsVerified = t.verify && secure.authorized;
+      this.state.tlsVerified = t.verify;
     });
     this.attach(secure);
     raw.resume();
@@ -518,4 +528,14 @@ export class ClientConnection implements Outbox, ClientParserHandler {
   }
 }
 
-
+/**
+ * The OpenSSL verification result of the peer certificate (null when it verified). Uses the
+ * socket's handle as tls.Server itself does; the TLS tests fail if a Node release changes it.
+ */
+function peerVerifyError(sock: tls.TLSSocket): string | null {
+  const handle = (sock as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+  if (!handle?.verifyError) return 'verification unavailable';
+  const err = handle.verifyError();
+  if (err) return (err as Error & { code?: string }).code ?? err.message;
+  return sock.getPeerCertificate() && Object.keys(sock.getPeerCertificate()).length > 0 ? null : 'no client certificate';
+}
