@@ -1,0 +1,485 @@
+// The JetStream engine of one server (account `$G`): owns the streams, recovers them from the
+// store directory at start-up, serves the JSON API through JsApi, and reports account info and
+// /jsz. Consumers are a separate engine behind the ConsumerApi seam.
+//
+// Layout on disk: <storeDir>/$G/streams/<stream>/ holds the file store's segments (msgs/), the
+// stream's config and creation time (meta.json, checksummed, written atomically) and the
+// consumers' state (obs/). Memory streams keep nothing on disk and, as in nats-server's
+// single-server mode, do not survive a restart.
+
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log.ts';
+import { subjectsCollide } from '../routing/subjects.ts';
+import type { JsBus, Scheduler, BusSubscription } from './bus.ts';
+import type { ApiError, ConsumerApi, JsContext } from './seams.ts';
+import { FileStore, MemoryStore, StoreError, readChecksummedFile } from './store/index.ts';
+import type { StreamStore } from './store/index.ts';
+import { JS_ERR, isApiError, streamCreateFailed, streamDeleteFailed } from './errors.ts';
+import { API_PREFIX, JsApi, type ApiHost } from './api.ts';
+import { NoConsumers } from './no_consumers.ts';
+import { rfc3339Nano } from './json_time.ts';
+import { STREAM_META_FILE, STREAM_META_MAGIC, Stream, storeLimitsFor, type StreamEnv } from './stream.ts';
+import {
+  checkStreamConfig,
+  checkStreamUpdate,
+  sameStreamConfig,
+  streamConfigFromJson,
+  type StreamConfig,
+} from './stream_config.ts';
+
+export const GLOBAL_ACCOUNT = '$G';
+const STREAMS_DIR = 'streams';
+const ADVISORY_PREFIX = '$JS.EVENT.ADVISORY.';
+const STREAM_ACTION_ADVISORY_TYPE = 'io.nats.jetstream.advisory.v1.stream_action';
+/** Account limits when none are configured: nats-server's dynamic limits, all unlimited. */
+const UNLIMITED_ACCOUNT_LIMITS = Object.freeze({
+  max_memory: -1,
+  max_storage: -1,
+  max_streams: -1,
+  max_consumers: -1,
+  max_ack_pending: -1,
+  memory_max_stream_bytes: -1,
+  storage_max_stream_bytes: -1,
+  max_bytes_required: false,
+});
+
+export interface JetStreamOptions {
+  bus: JsBus;
+  scheduler: Scheduler;
+  logger: Logger;
+  storeDir: string;
+  /** Server-wide memory store limit, bytes (< 0: unlimited). */
+  maxMemory: number;
+  /** Server-wide file store limit, bytes (< 0: unlimited). */
+  maxStore: number;
+  domain?: string;
+  /** > 0: lazy fsync every this many ms (nats-server sync_interval); 0: fsync before every ack. */
+  syncIntervalMs: number;
+  /** The consumer engine; without one, CONSUMER.* requests find no consumers. */
+  consumers?: ConsumerApi;
+  /** Reported as the stream leader and in /jsz. */
+  serverName?: string;
+  serverId?: string;
+}
+
+export interface JszOptions {
+  accounts?: boolean;
+  account?: string;
+  streams?: boolean;
+  consumers?: boolean;
+  config?: boolean;
+  offset?: number;
+  limit?: number;
+}
+
+/** The JsContext handed to streams and consumers. */
+class EngineContext implements JsContext {
+  readonly bus: JsBus;
+  readonly scheduler: Scheduler;
+  readonly logger: Logger;
+  readonly domain: string | undefined;
+
+  constructor(opts: JetStreamOptions) {
+    this.bus = opts.bus;
+    this.scheduler = opts.scheduler;
+    this.logger = opts.logger;
+    this.domain = opts.domain || undefined;
+  }
+
+  advisory(suffix: string, body: Record<string, unknown>): void {
+    const subject = ADVISORY_PREFIX + suffix;
+    if (!this.bus.hasInterest(subject)) return;
+    // nats-server TypedEvent: type, id, timestamp first, then the event's own fields.
+    const event: Record<string, unknown> = {
+      type: body['type'],
+      id: body['id'] ?? randomBytes(11).toString('base64url'),
+      timestamp: body['timestamp'] ?? rfc3339Nano(this.scheduler.nowNs()),
+      ...body,
+    };
+    if (this.domain && event['domain'] === undefined) event['domain'] = this.domain;
+    this.bus.publish(subject, null, null, Buffer.from(JSON.stringify(event)));
+  }
+}
+
+export class JetStream implements ApiHost {
+  readonly ctx: JsContext;
+  readonly consumers: ConsumerApi;
+  private readonly opts: JetStreamOptions;
+  private readonly api: JsApi;
+  private readonly streamMap = new Map<string, Stream>();
+  private readonly env: StreamEnv;
+  private subs: BusSubscription[] = [];
+  private apiTotal = 0;
+  private apiErrors = 0;
+  private started = false;
+
+  constructor(opts: JetStreamOptions) {
+    this.opts = opts;
+    this.ctx = new EngineContext(opts);
+    this.consumers = opts.consumers ?? new NoConsumers();
+    this.api = new JsApi(this);
+    this.env = {
+      ctx: this.ctx,
+      serverName: opts.serverName ?? 'petrel',
+      lookupStream: (name) => this.streamMap.get(name),
+      consumerCount: (name) => this.consumers.count(name),
+      resourcesExceeded: (storage) => this.resourcesExceeded(storage),
+    };
+  }
+
+  get streamsDir(): string {
+    return path.join(this.opts.storeDir, GLOBAL_ACCOUNT, STREAMS_DIR);
+  }
+
+  /** Recovers streams from the store directory, then starts answering the API. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await fsp.mkdir(this.streamsDir, { recursive: true });
+    await this.recover();
+    const handler = (prefixTokens: number) => (subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array) => {
+      const tokens = subject.split('.').slice(prefixTokens);
+      try {
+        this.api.dispatch(tokens, reply, hdr, data);
+      } catch (err) {
+        this.ctx.logger.error({ subject, err: String(err) }, 'JetStream API request failed');
+      }
+    };
+    this.subs.push(this.ctx.bus.subscribe(`${API_PREFIX}.>`, null, handler(2)));
+    if (this.ctx.domain) this.subs.push(this.ctx.bus.subscribe(`$JS.${this.ctx.domain}.API.>`, null, handler(3)));
+  }
+
+  /** Stops the API, the consumers and every stream (data stays on disk). */
+  async stop(): Promise<void> {
+    for (const s of this.subs) s.unsubscribe();
+    this.subs = [];
+    await this.api.idle();
+    await this.consumers.stop();
+    const streams = [...this.streamMap.values()];
+    this.streamMap.clear();
+    await Promise.all(streams.map((s) => s.stop()));
+    this.started = false;
+  }
+
+  /** Resolves once queued stream create/update/delete requests are answered. */
+  idle(): Promise<void> {
+    return this.api.idle();
+  }
+
+  // ---- ApiHost ----
+
+  stream(name: string): Stream | undefined {
+    return this.streamMap.get(name);
+  }
+
+  streams(): Stream[] {
+    return [...this.streamMap.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  noteApiCall(): void {
+    this.apiTotal++;
+  }
+
+  noteApiError(): void {
+    this.apiErrors++;
+  }
+
+  async createStream(input: StreamConfig): Promise<Stream | ApiError> {
+    const cfg = checkStreamConfig(input, this.configEnv());
+    if (isApiError(cfg)) return cfg;
+    if (cfg.num_replicas > 1) return JS_ERR.STREAM_REPLICAS_NOT_SUPPORTED;
+    const existing = this.streamMap.get(cfg.name);
+    if (existing !== undefined) return sameStreamConfig(existing.config(), cfg) ? existing : JS_ERR.STREAM_NAME_IN_USE;
+    const limitErr = this.checkReservation(cfg, null);
+    if (limitErr !== null) return limitErr;
+    if (this.overlapsOthers(cfg.subjects, null)) return JS_ERR.SUBJECTS_OVERLAP;
+
+    let stream: Stream;
+    try {
+      stream = await this.openStream(cfg, this.ctx.scheduler.nowNs(), true);
+      await stream.saveMeta();
+    } catch (err) {
+      this.ctx.logger.warn({ stream: cfg.name, err: String(err) }, 'Stream create failed');
+      await fsp.rm(this.streamDir(cfg.name), { recursive: true, force: true }).catch(() => undefined);
+      return streamCreateFailed('error creating store for stream');
+    }
+    // A concurrent create could not have slipped in: admin requests run one at a time.
+    this.streamMap.set(cfg.name, stream);
+    stream.start();
+    for (const other of this.streamMap.values()) if (other !== stream && other.isSourcing(cfg.name)) other.originAvailable(stream);
+    this.streamAdvisory('CREATED', cfg.name, 'create');
+    return stream;
+  }
+
+  async updateStream(input: StreamConfig, nameInSubject: string): Promise<Stream | ApiError> {
+    const checked = checkStreamConfig(input, this.configEnv());
+    if (isApiError(checked)) return checked;
+    if (checked.name !== nameInSubject) return JS_ERR.STREAM_MISMATCH;
+    const stream = this.streamMap.get(nameInSubject);
+    if (stream === undefined) return JS_ERR.STREAM_NOT_FOUND;
+    const cfg = checkStreamUpdate(stream.config(), checked);
+    if (isApiError(cfg)) return cfg;
+    if (this.overlapsOthers(cfg.subjects, stream)) return JS_ERR.SUBJECTS_OVERLAP;
+    const limitErr = this.checkReservation(cfg, stream);
+    if (limitErr !== null) return limitErr;
+    stream.update(cfg);
+    try {
+      await stream.saveMeta();
+    } catch (err) {
+      this.ctx.logger.error({ stream: cfg.name, err: String(err) }, 'Stream config could not be saved');
+    }
+    for (const other of this.streamMap.values()) if (other !== stream && stream.isSourcing(other.name)) stream.originAvailable(other);
+    this.streamAdvisory('UPDATED', cfg.name, 'modify');
+    return stream;
+  }
+
+  async deleteStream(name: string): Promise<ApiError | null> {
+    const stream = this.streamMap.get(name);
+    if (stream === undefined) return JS_ERR.STREAM_NOT_FOUND;
+    this.streamMap.delete(name);
+    try {
+      await this.consumers.streamDeleted(name);
+      await stream.destroy();
+    } catch (err) {
+      this.ctx.logger.error({ stream: name, err: String(err) }, 'Stream delete failed');
+      return streamDeleteFailed(String((err as Error)?.message ?? err));
+    }
+    this.streamAdvisory('DELETED', name, 'delete');
+    return null;
+  }
+
+  /** `$JS.API.INFO`: usage, limits and API counters of the account. */
+  accountInfo(): Record<string, unknown> {
+    const u = this.usage();
+    const o: Record<string, unknown> = {
+      memory: u.memory,
+      storage: u.storage,
+      reserved_memory: u.reservedMemory,
+      reserved_storage: u.reservedStorage,
+      streams: this.streamMap.size,
+      consumers: u.consumers,
+      limits: { ...UNLIMITED_ACCOUNT_LIMITS },
+    };
+    if (this.ctx.domain) o['domain'] = this.ctx.domain;
+    o['api'] = { total: this.apiTotal, errors: this.apiErrors };
+    return o;
+  }
+
+  /** The /jsz document (nats-server JSInfo). */
+  jsz(opts: JszOptions = {}): Record<string, unknown> {
+    const u = this.usage();
+    const config: Record<string, unknown> = {
+      max_memory: this.opts.maxMemory,
+      max_storage: this.opts.maxStore,
+      store_dir: this.opts.storeDir,
+    };
+    if (this.opts.syncIntervalMs > 0) config['sync_interval'] = this.opts.syncIntervalMs * 1_000_000;
+    if (this.ctx.domain) config['domain'] = this.ctx.domain;
+    const api = { total: this.apiTotal, errors: this.apiErrors };
+    const o: Record<string, unknown> = {
+      memory: u.memory,
+      storage: u.storage,
+      reserved_memory: u.reservedMemory,
+      reserved_storage: u.reservedStorage,
+      accounts: 1,
+      ha_assets: 0,
+      api,
+      server_id: this.opts.serverId ?? '',
+      now: rfc3339Nano(this.ctx.scheduler.nowNs()),
+      config,
+      streams: this.streamMap.size,
+      consumers: u.consumers,
+      messages: u.messages,
+      bytes: u.bytes,
+    };
+    const wantAccount = opts.accounts || opts.account === GLOBAL_ACCOUNT || opts.streams || opts.consumers || opts.config;
+    if (wantAccount && (opts.account === undefined || opts.account === GLOBAL_ACCOUNT)) {
+      const detail: Record<string, unknown> = {
+        name: GLOBAL_ACCOUNT,
+        id: GLOBAL_ACCOUNT,
+        memory: u.memory,
+        storage: u.storage,
+        reserved_memory: u.reservedMemory,
+        reserved_storage: u.reservedStorage,
+        accounts: 0,
+        ha_assets: 0,
+        api,
+      };
+      if (opts.streams || opts.consumers || opts.config) {
+        let streams = this.streams();
+        const offset = Math.max(0, opts.offset ?? 0);
+        streams = streams.slice(offset, opts.limit && opts.limit > 0 ? offset + opts.limit : undefined);
+        detail['stream_detail'] = streams.map((s) => this.streamDetail(s, opts));
+      }
+      o['account_details'] = [detail];
+    }
+    o['total'] = this.streamMap.size;
+    return o;
+  }
+
+  // ---- internals ----
+
+  private streamDetail(s: Stream, opts: JszOptions): Record<string, unknown> {
+    const info = s.info();
+    const d: Record<string, unknown> = { name: s.name, created: info['created'], cluster: info['cluster'] };
+    if (opts.config) d['config'] = info['config'];
+    d['state'] = info['state'];
+    if (opts.consumers) {
+      const consumers = this.consumers.infos(s.name);
+      if (consumers.length > 0) d['consumer_detail'] = consumers;
+    }
+    if (info['mirror'] !== undefined) d['mirror'] = info['mirror'];
+    if (info['sources'] !== undefined) d['sources'] = info['sources'];
+    if (info['corruption'] !== undefined) d['corruption'] = info['corruption'];
+    return d;
+  }
+
+  private usage(): {
+    memory: number;
+    storage: number;
+    reservedMemory: number;
+    reservedStorage: number;
+    consumers: number;
+    messages: number;
+    bytes: number;
+  } {
+    const u = { memory: 0, storage: 0, reservedMemory: 0, reservedStorage: 0, consumers: 0, messages: 0, bytes: 0 };
+    for (const s of this.streamMap.values()) {
+      const st = s.store.state();
+      const cfg = s.config();
+      if (cfg.storage === 'memory') {
+        u.memory += st.bytes;
+        if (cfg.max_bytes > 0) u.reservedMemory += cfg.max_bytes;
+      } else {
+        u.storage += st.bytes;
+        if (cfg.max_bytes > 0) u.reservedStorage += cfg.max_bytes;
+      }
+      u.messages += st.msgs;
+      u.bytes += st.bytes;
+      u.consumers += this.consumers.count(s.name);
+    }
+    return u;
+  }
+
+  /** nats-server checkBytesLimits: max_bytes reservations must fit the server's limit. */
+  private checkReservation(cfg: StreamConfig, self: Stream | null): ApiError | null {
+    const limit = cfg.storage === 'memory' ? this.opts.maxMemory : this.opts.maxStore;
+    if (limit < 0) return null;
+    let reserved = 0;
+    for (const s of this.streamMap.values()) {
+      const c = s.config();
+      if (s === self || c.storage !== cfg.storage || c.max_bytes <= 0) continue;
+      reserved += c.max_bytes;
+    }
+    const add = cfg.max_bytes > 0 ? cfg.max_bytes : 1;
+    if (reserved > limit || add > limit - reserved) {
+      return cfg.storage === 'memory' ? JS_ERR.MEMORY_RESOURCES_EXCEEDED : JS_ERR.STORAGE_RESOURCES_EXCEEDED;
+    }
+    return null;
+  }
+
+  /** nats-server limitsExceeded: usage already at or above the server's limit for that storage. */
+  private resourcesExceeded(storage: 'file' | 'memory'): boolean {
+    const limit = storage === 'memory' ? this.opts.maxMemory : this.opts.maxStore;
+    if (limit < 0) return false;
+    let used = 0;
+    for (const s of this.streamMap.values()) if (s.config().storage === storage) used += s.store.state().bytes;
+    return used > limit;
+  }
+
+  private overlapsOthers(subjects: readonly string[], self: Stream | null): boolean {
+    for (const s of this.streamMap.values()) {
+      if (s === self) continue;
+      for (const a of s.subjects) for (const b of subjects) if (subjectsCollide(a, b)) return true;
+    }
+    return false;
+  }
+
+  private configEnv(): { lookup(name: string): StreamConfig | undefined } {
+    return { lookup: (name) => this.streamMap.get(name)?.config() };
+  }
+
+  private streamDir(name: string): string {
+    return path.join(this.streamsDir, name);
+  }
+
+  private async openStream(cfg: StreamConfig, created: bigint, fresh: boolean): Promise<Stream> {
+    const limits = storeLimitsFor(cfg);
+    let store: StreamStore;
+    let dir: string | null = null;
+    let corruption: FileStore['recovery']['corrupt'] = [];
+    if (cfg.storage === 'file') {
+      dir = this.streamDir(cfg.name);
+      const fs = await FileStore.open({
+        dir,
+        limits,
+        syncIntervalMs: this.opts.syncIntervalMs,
+        onCorruption: (r) =>
+          this.ctx.logger.error({ stream: cfg.name, ...r }, `JetStream stream '${GLOBAL_ACCOUNT} > ${cfg.name}' found a damaged record`),
+      });
+      corruption = fs.recovery.corrupt;
+      store = fs;
+    } else {
+      store = new MemoryStore(limits);
+    }
+    if (fresh && cfg.first_seq > 1) store.compact(cfg.first_seq);
+    return new Stream({ env: this.env, cfg, store, created, dir, corruption });
+  }
+
+  private async recover(): Promise<void> {
+    let names: string[];
+    try {
+      names = (await fsp.readdir(this.streamsDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch {
+      return;
+    }
+    names.sort();
+    for (const name of names) {
+      const dir = this.streamDir(name);
+      let cfg: StreamConfig;
+      let created: bigint;
+      try {
+        const raw = await readChecksummedFile(path.join(dir, STREAM_META_FILE), STREAM_META_MAGIC);
+        if (raw === null) {
+          this.ctx.logger.warn({ dir }, 'JetStream stream directory without a config, skipped');
+          continue;
+        }
+        const meta = JSON.parse(Buffer.from(raw).toString('utf8')) as { config: unknown; created: string };
+        const parsed = streamConfigFromJson(meta.config);
+        if (isApiError(parsed)) throw new Error(parsed.description);
+        cfg = parsed;
+        created = BigInt(meta.created);
+      } catch (err) {
+        const why = err instanceof StoreError ? err.message : String(err);
+        this.ctx.logger.error({ dir, err: why }, 'JetStream could not read a stream config, stream not recovered');
+        continue;
+      }
+      try {
+        const stream = await this.openStream(cfg, created, false);
+        const corrupt = stream.corruptionReports();
+        if (corrupt.length > 0) {
+          this.ctx.logger.warn({ stream: cfg.name, damaged: corrupt.length }, `JetStream stream '${GLOBAL_ACCOUNT} > ${cfg.name}' recovered with damaged records skipped`);
+        }
+        this.streamMap.set(cfg.name, stream);
+        this.ctx.logger.info({ stream: cfg.name, msgs: stream.store.state().msgs }, `Restored stream '${GLOBAL_ACCOUNT} > ${cfg.name}'`);
+      } catch (err) {
+        this.ctx.logger.error({ stream: cfg.name, err: String(err) }, 'JetStream could not open a stream store, stream not recovered');
+      }
+    }
+    for (const stream of this.streams()) stream.start();
+    for (const stream of this.streams()) {
+      for (const other of this.streamMap.values()) if (other !== stream && stream.isSourcing(other.name)) stream.originAvailable(other);
+      try {
+        await this.consumers.recover(stream);
+      } catch (err) {
+        this.ctx.logger.error({ stream: stream.name, err: String(err) }, 'JetStream could not recover consumers');
+      }
+    }
+  }
+
+  private streamAdvisory(what: 'CREATED' | 'UPDATED' | 'DELETED', stream: string, action: string): void {
+    this.ctx.advisory(`STREAM.${what}.${stream}`, { type: STREAM_ACTION_ADVISORY_TYPE, stream, action });
+  }
+}
