@@ -94,5 +94,62 @@ for (const { gen, workers } of matrix()) {
       expect(delivered).toHaveLength(tasks);
       expect([...delivered].sort()).toEqual([...expected].sort());
     });
+
+    it('stops at an auto-unsubscribe limit on the server side', async () => {
+      const nc = await pool.connect({ servers: srv.url });
+      const capped = nc.subscribe('capped', { max: 3 });
+      await nc.flush();
+      const before = nc.stats().inMsgs;
+      const pub = await pool.connect({ servers: srv.url });
+      for (let i = 0; i < 10; i++) pub.publish('capped', String(i));
+      await pub.flush();
+      const got = await collect(capped, 3);
+      expect(got.map((m) => m.string())).toEqual(['0', '1', '2']);
+      // The publisher's PONG covered every delivery; this round trip brings any extra MSG in.
+      await nc.flush();
+      // inMsgs counts MSGs on the wire, including ones the client drops for a closed subscription.
+      expect(nc.stats().inMsgs - before).toBe(3);
+      expect(capped.isClosed()).toBe(true);
+    });
+
+    it('carries UTF-8 subjects and payloads unchanged', async () => {
+      const sub = await pool.connect({ servers: srv.url });
+      const s = sub.subscribe('grüße.*.>');
+      await sub.flush();
+      const pub = await pool.connect({ servers: srv.url });
+      pub.publish('grüße.café.日本.✓', 'naïve – ünïcödé ✓');
+      await pub.flush();
+      const [m] = await collect(s, 1);
+      expect(m!.subject).toBe('grüße.café.日本.✓');
+      expect(m!.string()).toBe('naïve – ünïcödé ✓');
+    });
+
+    it('fans out to many subscribers on many connections', async () => {
+      const subscribers = 12;
+      const conns = await Promise.all(Array.from({ length: subscribers }, () => pool.connect({ servers: srv.url })));
+      const subs = conns.map((nc, i) => nc.subscribe(i % 2 === 0 ? 'fan.out' : 'fan.*'));
+      await Promise.all(conns.map((nc) => nc.flush()));
+      const pub = await pool.connect({ servers: srv.url });
+      for (let i = 0; i < 50; i++) pub.publish('fan.out', String(i));
+      await pub.flush();
+      const all = await Promise.all(subs.map((s) => collect(s, 50)));
+      const expected = Array.from({ length: 50 }, (_, i) => String(i));
+      for (const msgs of all) expect(msgs.map((m) => m.string())).toEqual(expected);
+    });
+
+    it('keeps serving a queue group after a member leaves', async () => {
+      const a = await pool.connect({ servers: srv.url });
+      const b = await pool.connect({ servers: srv.url });
+      const leaving = a.subscribe('jobs', { queue: 'g' });
+      const staying = b.subscribe('jobs', { queue: 'g' });
+      await Promise.all([a.flush(), b.flush()]);
+      leaving.unsubscribe();
+      await a.flush();
+      const pub = await pool.connect({ servers: srv.url });
+      for (let i = 0; i < 20; i++) pub.publish('jobs', String(i));
+      await pub.flush();
+      const got = await collect(staying, 20);
+      expect(got.map((m) => m.string())).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
+    });
   });
 }

@@ -155,5 +155,31 @@ for (const { gen, workers } of matrix()) {
       expect(reply.headers?.get('X-Seen-Trace')).toBe('abc-123');
       expect(reply.headers?.values('X-Tags')).toEqual(['a', 'b']);
     });
+
+    it('gathers replies from several responders with requestMany', async () => {
+      const responders = await Promise.all([0, 1, 2].map(() => pool.connect({ servers: srv.url })));
+      responders.forEach((nc, i) => {
+        nc.subscribe('census', {
+          callback: (_err, m) => {
+            m.respond(`responder-${i}`);
+          },
+        });
+      });
+      await Promise.all(responders.map((nc) => nc.flush()));
+      const client = await pool.connect({ servers: srv.url });
+      const replies = await client.requestMany('census', 'who is there?', {
+        strategy: 'count',
+        maxMessages: 3,
+        maxWait: LONG_TIMEOUT_MS,
+      });
+      const names: string[] = [];
+      await within(
+        (async () => {
+          for await (const m of replies) names.push(m.string());
+        })(),
+        'three replies',
+      );
+      expect(names.sort()).toEqual(['responder-0', 'responder-1', 'responder-2']);
+    });
   });
 }
