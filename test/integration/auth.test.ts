@@ -1,5 +1,6 @@
 // Authentication and permissions as the official clients see them: token, user/password, bcrypt,
 // nkey, rejected credentials, and publish/subscribe permission violations reported asynchronously.
+import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import bcrypt from 'bcryptjs';
 import { createUser } from '@nats-io/nkeys';
@@ -7,7 +8,7 @@ import type { KeyPair } from '@nats-io/nkeys';
 import { startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
 import { matrix } from './clients.ts';
-import type { ConnectOpts } from './clients.ts';
+import type { ConnectOpts, PermissionEvent } from './clients.ts';
 import { ConnectionPool, collect, within } from './util.ts';
 
 /** The lowest cost bcrypt allows: the test checks verification, not hashing strength. */
@@ -26,6 +27,14 @@ authorization {
       permissions: {
         publish: { deny: ["secret.>"] }
         subscribe: { deny: ["admin.>"] }
+      }
+    }
+    {
+      user: responder, password: "responder"
+      permissions: {
+        subscribe: { allow: ["svc.>"] }
+        publish: { deny: [">"] }
+        allow_responses: true
       }
     }
     {
@@ -163,6 +172,87 @@ for (const { gen, workers } of matrix()) {
       const violation = gen.nextPermissionError(nc);
       nc.publish('elsewhere', 'x');
       expect(await within(violation, 'permission error status')).toEqual({ operation: 'publish', subject: 'elsewhere' });
+    });
+
+    it('lets allow_responses answer one reply per request without publish rights', async () => {
+      const svc = await pool.connect({ servers: usersSrv.url, user: 'responder', pass: 'responder' });
+      const violations: PermissionEvent[] = [];
+      const firstViolation = gen.nextPermissionError(svc).then((v) => violations.push(v));
+      svc.subscribe('svc.answer', {
+        callback: (_err, m) => {
+          m.respond('the answer');
+          m.respond('a second answer exceeds the default of one response');
+        },
+      });
+      await svc.flush();
+      const client = await pool.connect({ servers: usersSrv.url, user: 'alice', pass: 'wonderland' });
+      const reply = await client.request('svc.answer', '', { timeout: 5_000 });
+      expect(reply.string()).toBe('the answer');
+      await within(firstViolation, 'second response refused');
+      expect(violations[0]!.operation).toBe('publish');
+      expect(violations[0]!.subject).toMatch(/^_INBOX\./);
+
+      const next = gen.nextPermissionError(svc);
+      svc.publish('svc.unsolicited', 'x');
+      expect(await within(next, 'plain publish refused')).toEqual({ operation: 'publish', subject: 'svc.unsolicited' });
+    });
+  });
+}
+
+for (const { gen, workers } of matrix()) {
+  describe(`auth reload — ${gen.name}, workers: ${workers}`, () => {
+    let srv: RunningServer;
+    const pool = new ConnectionPool(gen);
+    const users = (entries: string) => `authorization { users: [ ${entries} ] }`;
+
+    beforeAll(async () => {
+      srv = await startServer({
+        workers,
+        config: users('{ user: keep, password: "same" }, { user: gone, password: "bye" }, { user: moved, password: "old" }'),
+      });
+    });
+    afterEach(() => pool.closeAll());
+    afterAll(async () => {
+      await pool.closeAll();
+      await srv?.stop();
+    });
+
+    it('closes connections whose credentials a reload removed, keeps the others, and accepts the new ones', async () => {
+      const keep = await pool.connect({ servers: srv.url, user: 'keep', pass: 'same' });
+      const gone = await pool.connect({ servers: srv.url, user: 'gone', pass: 'bye', reconnect: false });
+      const moved = await pool.connect({ servers: srv.url, user: 'moved', pass: 'old', reconnect: false });
+      const goneClosed = gone.closed();
+      const movedClosed = moved.closed();
+
+      const conf = fs.readFileSync(srv.configFile, 'utf8');
+      const start = conf.indexOf('authorization {');
+      fs.writeFileSync(
+        srv.configFile,
+        conf.slice(0, start) + users('{ user: keep, password: "same" }, { user: moved, password: "new" }') + '\n',
+      );
+      srv.signal('SIGHUP');
+
+      const [goneErr, movedErr] = await within(Promise.all([goneClosed, movedClosed]), 'reload closes stale users');
+      expect(gen.isAuthorization(goneErr), `authorization error expected, got ${String(goneErr)}`).toBe(true);
+      expect(gen.isAuthorization(movedErr), `authorization error expected, got ${String(movedErr)}`).toBe(true);
+
+      // Sockets reach a worker after the reload message sent before them, so the new rules hold.
+      const fresh = await pool.connect({ servers: srv.url, user: 'moved', pass: 'new' });
+      const s = keep.subscribe('after.reload');
+      await keep.flush();
+      fresh.publish('after.reload', 'still friends');
+      const [m] = await collect(s, 1);
+      expect(m!.string()).toBe('still friends');
+      expect(keep.isClosed()).toBe(false);
+
+      let oldErr: unknown = null;
+      try {
+        const stale = await gen.connect({ servers: srv.url, user: 'moved', pass: 'old', reconnect: false });
+        await stale.close();
+      } catch (e) {
+        oldErr = e;
+      }
+      expect(gen.isAuthorization(oldErr), `authorization error expected, got ${String(oldErr)}`).toBe(true);
     });
   });
 }
