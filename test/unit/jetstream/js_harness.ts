@@ -166,3 +166,12 @@ export class Harness {
 export function errCode(resp: Record<string, unknown>): number | undefined {
   return (resp['error'] as { err_code?: number } | undefined)?.err_code;
 }
+
+/** Polls `check` until it returns true (async work like mirror copies goes through real fsyncs). */
+export async function waitFor(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('waitFor: condition not met');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
