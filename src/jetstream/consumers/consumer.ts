@@ -201,10 +201,9 @@ export class Consumer implements ConsumerForStream {
   // ---------------------------------------------------------------- ConsumerForStream
 
   isDone(seq: number): boolean {
-    if (this.redelivered.has(seq) && !this.pending.has(seq) && seq > this.ackFloorStream) {
-      // Reached max deliveries without an ack: interest streams keep it (nats-server needAck).
-      return false;
-    }
+    // Tracked redeliveries are cleared by acks, so one left here either is pending or reached
+    // max deliveries without an ack: interest streams keep it (nats-server needAck).
+    if (this.redelivered.has(seq)) return false;
     if (seq <= this.ackFloorStream) return true;
     if (this.cfg.ackPolicy !== 'explicit') return false;
     if (seq >= this.sseq) return false;
