@@ -57,8 +57,11 @@ export interface JetStreamOptions {
   domain?: string;
   /** > 0: lazy fsync every this many ms (nats-server sync_interval); 0: fsync before every ack. */
   syncIntervalMs: number;
-  /** The consumer engine; without one, CONSUMER.* requests find no consumers. */
-  consumers?: ConsumerApi;
+  /**
+   * The consumer engine, or a factory given the engine's JsContext (e.g.
+   * `(ctx) => new ConsumerManager(ctx)`); without one, CONSUMER.* requests find no consumers.
+   */
+  consumers?: ConsumerApi | ((ctx: JsContext) => ConsumerApi);
   /** Reported as the stream leader and in /jsz. */
   serverName?: string;
   serverId?: string;
@@ -118,7 +121,8 @@ export class JetStream implements ApiHost {
   constructor(opts: JetStreamOptions) {
     this.opts = opts;
     this.ctx = new EngineContext(opts);
-    this.consumers = opts.consumers ?? new NoConsumers();
+    const c = opts.consumers;
+    this.consumers = c === undefined ? new NoConsumers() : typeof c === 'function' ? c(this.ctx) : c;
     this.api = new JsApi(this);
     this.env = {
       ctx: this.ctx,
