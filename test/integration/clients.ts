@@ -19,6 +19,8 @@ export interface ConnectOpts {
   tls?: { caFile?: string; certFile?: string; keyFile?: string; handshakeFirst?: boolean } | null;
   /** Sends `echo: false` in CONNECT (the clients' name for it). */
   noEcho?: boolean;
+  pedantic?: boolean;
+  verbose?: boolean;
   maxReconnectAttempts?: number;
   reconnectTimeWait?: number;
   reconnect?: boolean;
@@ -46,6 +48,11 @@ export interface ClientGeneration {
   isMaxPayload(err: unknown): boolean;
   /** Resolves with the first permission violation reported through `nc.status()`. */
   nextPermissionError(nc: NatsConnection): Promise<PermissionEvent>;
+  /**
+   * Resolves with the first protocol error (`-ERR` that is neither auth nor permissions) reported
+   * through `nc.status()`: its text in v3; v2's status carries only the code, so there it is null.
+   */
+  nextProtocolError(nc: NatsConnection): Promise<string | null>;
 }
 
 function codeOf(err: unknown): string | undefined {
@@ -70,6 +77,13 @@ export const natsV2: ClientGeneration = {
       }
     }
     throw new Error('status stream ended without a permissions violation');
+  },
+  async nextProtocolError(nc) {
+    const v2nc = nc as unknown as v2.NatsConnection;
+    for await (const s of v2nc.status()) {
+      if (s.type === v2.Events.Error && s.data === v2.ErrorCode.ProtocolError) return null;
+    }
+    throw new Error('status stream ended without a protocol error');
   },
 };
 
@@ -100,6 +114,12 @@ export const natsV3: ClientGeneration = {
       }
     }
     throw new Error('status stream ended without a permissions violation');
+  },
+  async nextProtocolError(nc) {
+    for await (const s of nc.status()) {
+      if (s.type === 'error' && s.error instanceof core.errors.ProtocolError) return s.error.message;
+    }
+    throw new Error('status stream ended without a protocol error');
   },
 };
 

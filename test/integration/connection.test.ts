@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { monitor, startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
 import { matrix } from './clients.ts';
-import { ConnectionPool, collect } from './util.ts';
+import { ConnectionPool, collect, within } from './util.ts';
 
 for (const { gen, workers } of matrix()) {
   describe(`connection — ${gen.name}, workers: ${workers}`, () => {
@@ -94,6 +94,72 @@ for (const { gen, workers } of matrix()) {
       expect(mine, JSON.stringify(connz)).toBeDefined();
       expect(mine!.name).toBe('it-client');
       expect(mine!.lang).toMatch(/nats\.js|javascript/);
+    });
+
+    it('in pedantic mode reports an invalid publish subject and keeps the connection', async () => {
+      const nc = await pool.connect({ servers: srv.url, pedantic: true, verbose: true });
+      const reported = gen.nextProtocolError(nc);
+      nc.publish('not.*.valid', 'x');
+      const text = await within(reported, 'protocol error status');
+      if (text !== null) expect(text).toMatch(/invalid publish subject/i);
+      const s = nc.subscribe('valid.subject');
+      nc.publish('valid.subject', 'fine');
+      const [m] = await collect(s, 1);
+      expect(m!.string()).toBe('fine');
+      expect(nc.isClosed()).toBe(false);
+    });
+
+    it('reports connections and message counts across workers in /varz', async () => {
+      const before = await monitor(srv, '/varz');
+      const a = await pool.connect({ servers: srv.url });
+      const b = await pool.connect({ servers: srv.url });
+      const s = a.subscribe('counted');
+      await a.flush();
+      for (let i = 0; i < 5; i++) b.publish('counted', '12345');
+      await b.flush();
+      await collect(s, 5);
+      const after = await monitor(srv, '/varz');
+      expect(after.connections - before.connections).toBe(2);
+      expect(after.in_msgs - before.in_msgs).toBe(5);
+      expect(after.out_msgs - before.out_msgs).toBe(5);
+      expect(after.in_bytes - before.in_bytes).toBe(25);
+      expect(after.out_bytes - before.out_bytes).toBe(25);
+    });
+  });
+}
+
+for (const { gen, workers } of matrix()) {
+  describe(`lame duck — ${gen.name}, workers: ${workers}`, () => {
+    let srv: RunningServer;
+    const pool = new ConnectionPool(gen);
+    beforeAll(async () => {
+      srv = await startServer({ workers });
+    });
+    afterAll(async () => {
+      await pool.closeAll();
+      await srv?.stop();
+    });
+
+    it('tells connected clients through an ldm status and refuses new connections', async () => {
+      const nc = await pool.connect({ servers: srv.url, reconnect: false });
+      const ldm = (async () => {
+        for await (const st of nc.status()) if ((st as { type: string }).type === 'ldm') return;
+      })();
+      srv.signal('SIGUSR2');
+      await within(ldm, 'ldm status');
+      let refused: unknown = null;
+      try {
+        const late = await gen.connect({ servers: srv.url, reconnect: false });
+        await late.close();
+      } catch (e) {
+        refused = e;
+      }
+      expect(refused).toBeInstanceOf(Error);
+      // Existing connections keep working until the server closes them.
+      const s = nc.subscribe('still.open');
+      nc.publish('still.open', 'yes');
+      const [m] = await collect(s, 1);
+      expect(m!.string()).toBe('yes');
     });
   });
 }
