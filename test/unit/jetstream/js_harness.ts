@@ -8,7 +8,6 @@ import * as path from 'node:path';
 import pino from 'pino';
 import { InMemoryBus, type Scheduler } from '../../../src/jetstream/bus.ts';
 import { JetStream, type JetStreamOptions } from '../../../src/jetstream/jetstream.ts';
-import type { ConsumerApi } from '../../../src/jetstream/seams.ts';
 import { buildHeaders, parseHeaders } from '../../../src/protocol/headers.ts';
 
 export const silentLogger = pino({ level: 'silent' });
@@ -94,7 +93,7 @@ export class Harness {
     this.dir = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-js-'));
   }
 
-  async start(extra: Partial<JetStreamOptions> & { consumers?: ConsumerApi } = {}): Promise<JetStream> {
+  async start(extra: Partial<JetStreamOptions> = {}): Promise<JetStream> {
     this.js = new JetStream({
       bus: this.bus,
       scheduler: this.sched,
