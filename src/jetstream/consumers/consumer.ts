@@ -338,7 +338,8 @@ export class Consumer implements ConsumerForStream {
         this.drive();
         break;
       case 'remove':
-        this.npcValid = false;
+        // Only messages not yet reached count towards num_pending.
+        if (ev.seq >= this.sseq || this.skipList !== null) this.npcValid = false;
         this.dropPending(ev.seq);
         break;
       case 'purge':
@@ -728,8 +729,6 @@ export class Consumer implements ConsumerForStream {
     } else if (startsWith(data, TERM)) {
       const reason = Buffer.from(data.subarray(TERM.length)).toString('utf8').trim();
       answer = answer && this.processTerm(sseq, dseq, dc, reason);
-    } else {
-      answer = false;
     }
     if (reply && answer) this.answerAfterDurable(reply);
   }

@@ -32,26 +32,35 @@ export interface AckReplyInfo {
   consumerSeq: number;
 }
 
-/** Parses the numeric tail of an ack subject; null when it is not the 9-token v1 form. */
+/** Parses the numeric tail of an ack subject; null when it is not the 9-token v1 form. Allocation-light: acks are a hot path. */
 export function parseAckReply(subject: string): AckReplyInfo | null {
-  const t = subject.split('.');
-  if (t.length !== 9 || t[0] !== '$JS' || t[1] !== 'ACK') return null;
-  const deliveries = decimal(t[4]!);
-  const streamSeq = decimal(t[5]!);
-  const consumerSeq = decimal(t[6]!);
-  if (deliveries < 0 || streamSeq < 0 || consumerSeq < 0) return null;
-  return { deliveries, streamSeq, consumerSeq };
-}
-
-function decimal(s: string): number {
-  if (s.length === 0 || s.length > 16) return -1;
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
-    n = n * 10 + c;
+  if (!subject.startsWith(ACK_PREFIX)) return null;
+  // Tokens after "$JS.ACK.": stream, consumer, then five numbers.
+  let token = 2;
+  let value = 0;
+  let digits = 0;
+  const nums = [0, 0, 0];
+  for (let i = ACK_PREFIX.length; i <= subject.length; i++) {
+    const c = i === subject.length ? 46 : subject.charCodeAt(i);
+    if (c === 46) {
+      if (token >= 4) {
+        if (digits === 0 || digits > 20) return null;
+        if (token <= 6) nums[token - 4] = value;
+      }
+      token++;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    if (token >= 4) {
+      const d = c - 48;
+      if (d < 0 || d > 9) return null;
+      value = value * 10 + d;
+      digits++;
+    }
   }
-  return n;
+  if (token !== 9) return null;
+  return { deliveries: nums[0]!, streamSeq: nums[1]!, consumerSeq: nums[2]! };
 }
 
 const CRLF = '\r\n';
