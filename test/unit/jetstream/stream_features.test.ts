@@ -305,7 +305,7 @@ describe('mirrors and sources', () => {
     expect(m['error']).toBeUndefined();
     expect((m['config'] as Obj)['mirror_direct']).toBe(true);
     await h.publish('o.c', '3');
-    await waitFor(() => h.js.stream('M')!.lastSequence() === 3);
+    await waitFor(() => (h.js.stream('M')!.info()['mirror'] as Obj)['lag'] === 0 && h.js.stream('M')!.lastSequence() === 3);
     const info = await h.api('STREAM.INFO.M');
     expect(state(info)).toMatchObject({ messages: 2, first_seq: 2, last_seq: 3 });
     expect(info['mirror']).toMatchObject({ name: 'O', lag: 0 });
