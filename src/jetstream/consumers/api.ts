@@ -21,7 +21,7 @@ import {
 } from './config.ts';
 import { Consumer, randomId, type ConsumerOptions } from './consumer.ts';
 import { ConsumerErrors, isApiError } from './errors.ts';
-import { readConsumerDirs, StatePersister } from './persistence.ts';
+import { readConsumerDirs, StatePersister, type ConsumerMeta } from './persistence.ts';
 import { rfc3339FromMs } from './time.ts';
 
 export const ConsumerResponseType = {
@@ -126,7 +126,12 @@ export class ConsumerManager implements ConsumerApi {
         this.ctx.logger.error(`JetStream consumer '${stream.name} > ${r.name}' state is damaged (${String(r.stateError)}); starting from its deliver policy`);
       }
       const created = Date.parse(r.meta.created);
-      this.start(stream, parsed, Number.isNaN(created) ? this.ctx.scheduler.now() : created, r.state, false);
+      let state = r.state;
+      if (state === null && r.stateError === undefined && r.meta.start) {
+        // Created but stopped before its first state save: resume where it started.
+        state = { delivered: { ...r.meta.start }, ackFloor: { ...r.meta.start }, pending: new Map(), redelivered: new Map() };
+      }
+      this.start(stream, parsed, Number.isNaN(created) ? this.ctx.scheduler.now() : created, state, false);
     }
   }
 
@@ -225,8 +230,11 @@ export class ConsumerManager implements ConsumerApi {
         const notAllowed = checkUpdate(cur.cfg, cfg, deliverInterest);
         if (notAllowed) return notAllowed;
         if (!configsEqual(cfg, cur.cfg)) {
+          if (existing.persister) {
+            const failed = this.writeMeta(existing.persister, stream.name, { config: configToJson(cfg), created: rfc3339FromMs(cur.createdMs) });
+            if (failed) return failed;
+          }
           cur.updateConfig(cfg);
-          void existing.persister?.writeMeta({ config: configToJson(cfg), created: rfc3339FromMs(cur.createdMs) }).catch((err: unknown) => this.persistError(stream.name, name, err));
         }
         return cur;
       }
@@ -255,11 +263,12 @@ export class ConsumerManager implements ConsumerApi {
     if (!isValidName(cfg.name)) return ConsumerErrors.badDurableName();
 
     const c = this.start(stream, cfg, this.ctx.scheduler.now(), null, true);
+    if (isApiError(c)) return c;
     c.advisory(`CONSUMER.CREATED.${stream.name}.${c.name}`, 'io.nats.jetstream.advisory.v1.consumer_action', { action: 'create' });
     return c;
   }
 
-  private start(stream: StreamForConsumers, cfg: ConsumerConfig, createdMs: number, state: ConsumerState | null, isNew: boolean): Consumer {
+  private start(stream: StreamForConsumers, cfg: ConsumerConfig, createdMs: number, state: ConsumerState | null, isNew: boolean): Consumer | ApiError {
     const consumers = this.consumersOf(stream.name);
     const persistent = stream.consumerDir !== null && cfg.durable !== '' && !cfg.memStorage;
     let consumer: Consumer | null = null;
@@ -282,11 +291,15 @@ export class ConsumerManager implements ConsumerApi {
       createdMs,
       state,
     );
-    consumers.set(cfg.name, { consumer, persister, stream });
     if (persister && isNew) {
-      void persister.writeMeta({ config: configToJson(cfg), created: rfc3339FromMs(createdMs) }).catch((err: unknown) => this.persistError(stream.name, cfg.name, err));
-      persister.markDirty();
+      const s = consumer.snapshotState();
+      const failed = this.writeMeta(persister, stream.name, { config: configToJson(cfg), created: rfc3339FromMs(createdMs), start: s.delivered });
+      if (failed) {
+        consumer.stop(false);
+        return failed;
+      }
     }
+    consumers.set(cfg.name, { consumer, persister, stream });
     consumer.start();
     return consumer;
   }
@@ -360,6 +373,16 @@ export class ConsumerManager implements ConsumerApi {
       }
     }
     return true;
+  }
+
+  private writeMeta(p: StatePersister, stream: string, meta: ConsumerMeta): ApiError | null {
+    try {
+      p.writeMetaSync(meta);
+      return null;
+    } catch (err) {
+      this.ctx.logger.error(`JetStream consumer '${stream} > ${meta.config['name']}' config not saved: ${String(err)}`);
+      return ConsumerErrors.storeFailed(String((err as Error).message ?? err));
+    }
   }
 
   private persistError(stream: string, name: string, err: unknown): void {

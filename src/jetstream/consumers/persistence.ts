@@ -3,6 +3,7 @@
 // pending, redelivery counts; checksummed). State saves are group-committed: many acks in one
 // event-loop turn cost one write, and a double-ack is answered only once its save is on disk.
 
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { loadConsumerState, saveConsumerState, writeFileAtomic, type ConsumerState } from '../store/index.ts';
@@ -15,6 +16,8 @@ export interface ConsumerMeta {
   config: Record<string, unknown>;
   /** Creation time, RFC 3339. */
   created: string;
+  /** Where it started (delivered = ack floor), for a restart before the first state save. */
+  start?: { consumer: number; stream: number };
 }
 
 export class StatePersister {
@@ -37,6 +40,30 @@ export class StatePersister {
   async writeMeta(meta: ConsumerMeta): Promise<void> {
     await fsp.mkdir(this.dir, { recursive: true });
     await writeFileAtomic(path.join(this.dir, META_FILE), JSON.stringify(meta));
+  }
+
+  /**
+   * Blocking variant for create and update, so the API answer never promises a consumer that a
+   * crash right after it would lose. Rare and small: a short stall of the event loop is the price.
+   */
+  writeMetaSync(meta: ConsumerMeta): void {
+    fs.mkdirSync(this.dir, { recursive: true });
+    const file = path.join(this.dir, META_FILE);
+    const tmp = `${file}.tmp`;
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeFileSync(fd, JSON.stringify(meta));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+    const dfd = fs.openSync(this.dir, 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
   }
 
   /** The state changed: save it soon (at most one save per turn). */

@@ -29,7 +29,11 @@ describe('durable consumer state on disk', () => {
 
   it('writes config and state files; delete removes them', async () => {
     const rig = await open();
+    await rig.stream.publish('foo.a', 'm1');
     rig.create({ durable_name: 'D', ack_policy: 'explicit', description: 'd' });
+    const inbox = new Inbox(rig.bus, '_INBOX.c');
+    rig.next('D', '_INBOX.c');
+    expect(inbox.data.length).toBe(1);
     await rig.api.flush();
     const meta = JSON.parse(fs.readFileSync(path.join(dir, 'obs', 'D', 'meta.json'), 'utf8'));
     expect(meta.config).toMatchObject({ durable_name: 'D', description: 'd', ack_policy: 'explicit' });
@@ -94,6 +98,30 @@ describe('durable consumer state on disk', () => {
     await close(rig);
   });
 
+  it('the config is on disk when create answers; a restart before any state save resumes at the start', async () => {
+    let rig = await open();
+    for (let i = 1; i <= 3; i++) await rig.stream.publish('foo.a', `old${i}`);
+    rig.create({ durable_name: 'N', ack_policy: 'explicit', deliver_policy: 'new' });
+    expect(fs.existsSync(path.join(dir, 'obs', 'N', 'meta.json'))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'obs', 'N', 'state.dat'))).toBe(false);
+    await close(rig);
+    rig = await open();
+    await rig.stream.publish('foo.a', 'new1');
+    const inbox = new Inbox(rig.bus, '_INBOX.n');
+    rig.next('N', '_INBOX.n', { batch: 10, no_wait: true });
+    expect(inbox.data.map((m) => m.data)).toEqual(['new1']);
+    await close(rig);
+  });
+
+  it('a consumer whose directory cannot be written is refused with a store error', async () => {
+    const rig = await open();
+    fs.writeFileSync(path.join(dir, 'obs'), 'not a directory');
+    const r = rig.call('CONSUMER.DURABLE.CREATE.S.D', { stream_name: 'S', config: { durable_name: 'D', ack_policy: 'explicit' } });
+    expect(r).toMatchObject({ code: 500, err_code: 10104 });
+    expect(rig.api.count('S')).toBe(0);
+    await close(rig);
+  });
+
   it('double-ack is answered only after the state reached the disk', async () => {
     const rig = await open();
     await rig.stream.publish('foo.a', 'm1');
@@ -136,6 +164,9 @@ describe('durable consumer state on disk', () => {
     let rig = await open();
     await rig.stream.publish('foo.a', 'm1');
     rig.create({ durable_name: 'D', ack_policy: 'explicit' });
+    const inbox = new Inbox(rig.bus, '_INBOX.c');
+    rig.next('D', '_INBOX.c');
+    ack(rig.bus, inbox.data[0]!);
     await rig.api.flush();
     await close(rig);
     const file = path.join(dir, 'obs', 'D', 'state.dat');
