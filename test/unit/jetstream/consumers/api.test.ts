@@ -184,3 +184,40 @@ describe('consumer API', () => {
     expect(rig.sched.pendingTimers()).toBe(0);
   });
 });
+
+describe('consumer updates', () => {
+  it('a filter change takes effect for what is not yet delivered', async () => {
+    const rig = makeRig();
+    for (const s of ['foo.a', 'foo.b', 'foo.a', 'foo.b']) await rig.stream.publish(s, s);
+    rig.create({ durable_name: 'D', ack_policy: 'explicit', filter_subject: 'foo.a' });
+    expect(rig.api.get('S', 'D')!.info()['num_pending']).toBe(2);
+    const r = rig.call('CONSUMER.CREATE.S.D', { stream_name: 'S', config: { durable_name: 'D', ack_policy: 'explicit', filter_subject: 'foo.b' } });
+    expect(r).toMatchObject({ config: { filter_subject: 'foo.b' }, num_pending: 2 });
+    const inbox = new Inbox(rig.bus, '_INBOX.u');
+    rig.next('D', '_INBOX.u', { batch: 10, no_wait: true });
+    expect(inbox.data.map((m) => m.subject)).toEqual(['foo.b', 'foo.b']);
+  });
+
+  it('a push durable may move to another deliver subject only while nobody listens on the old one', () => {
+    const rig = makeRig();
+    const cfg = { durable_name: 'P', ack_policy: 'explicit', deliver_subject: 'd.one' };
+    rig.create(cfg);
+    const listener = new Inbox(rig.bus, 'd.one');
+    expect(rig.call('CONSUMER.CREATE.S.P', { stream_name: 'S', config: { ...cfg, deliver_subject: 'd.two' } })).toEqual(err(400, 10013, 'consumer name already in use'));
+    listener.close();
+    expect(rig.call('CONSUMER.CREATE.S.P', { stream_name: 'S', config: { ...cfg, deliver_subject: 'd.two' } })).toMatchObject({ config: { deliver_subject: 'd.two' } });
+    expect(rig.call('CONSUMER.CREATE.S.P', { stream_name: 'S', config: { ...cfg, deliver_subject: undefined } })).toEqual(err(500, 10012, 'can not update push consumer to pull based'));
+  });
+
+  it('raising max_ack_pending releases a stalled consumer', async () => {
+    const rig = makeRig();
+    for (let i = 0; i < 4; i++) await rig.stream.publish('foo.a', String(i));
+    const cfg = { durable_name: 'D', ack_policy: 'explicit', max_ack_pending: 1 };
+    rig.create(cfg);
+    const inbox = new Inbox(rig.bus, '_INBOX.m');
+    rig.next('D', '_INBOX.m', { batch: 4, expires: 10 * SEC });
+    expect(inbox.data.length).toBe(1);
+    rig.call('CONSUMER.CREATE.S.D', { stream_name: 'S', config: { ...cfg, max_ack_pending: 10 } });
+    expect(inbox.data.length).toBe(4);
+  });
+});
