@@ -1,0 +1,306 @@
+// One load-generator thread. The bench's main thread tells it, by message, to play a role —
+// subscribers, a publisher, a requester, a responder, or a crowd of idle connections — over raw
+// TCP with hand-built protocol bytes, and it answers with counts, timestamps and its own CPU.
+// Timestamps are process.hrtime (one monotonic clock shared by every thread of the process).
+
+import net from 'node:net';
+import { parentPort } from 'node:worker_threads';
+import { RecordCounter, SeqTally, buildPubBatch, stampSeqs } from './wire.ts';
+import type { AgentReply, AgentRequest, SubsResult, Target } from './protocol.ts';
+
+if (!parentPort) throw new Error('agent.ts runs as a worker thread');
+const port = parentPort;
+
+/** Each write hands the kernel this much: big enough that syscalls are not the cost. */
+const PUB_BATCH_BYTES = 256 * 1024;
+const CONNECT_JSON = JSON.stringify({ verbose: false, pedantic: false, echo: true, lang: 'bench', version: '0', protocol: 1 });
+
+const nowNs = (): number => Number(process.hrtime.bigint());
+
+/** A raw client connection: bytes in go through a RecordCounter; PING/PONG are handled here. */
+class Conn {
+  readonly sock: net.Socket;
+  readonly counter: RecordCounter;
+  /** When the last complete record arrived (control lines such as PONG do not count). */
+  lastRecordNs = 0;
+  closedWith: string | null = null;
+  errors: string[] = [];
+  private pongWaiters: (() => void)[] = [];
+
+  constructor(target: Target, recordBytes: number, seq?: { offset: number; onSeq: (seq: number) => void }) {
+    this.counter = new RecordCounter(recordBytes, {
+      seqOffset: seq?.offset,
+      onSeq: seq?.onSeq,
+      onControl: (line) => this.onControl(line),
+    });
+    this.sock = net.connect({ host: target.host, port: target.port, noDelay: true });
+    this.sock.on('data', (d: Buffer) => {
+      const before = this.counter.records;
+      this.counter.push(d);
+      if (this.counter.records !== before) this.lastRecordNs = nowNs();
+    });
+    this.sock.on('error', (e) => (this.closedWith ??= e.message));
+    this.sock.on('close', () => {
+      this.closedWith ??= 'closed by server';
+      for (const w of this.pongWaiters.splice(0)) w();
+    });
+  }
+
+  private onControl(line: string): void {
+    if (line === 'PING') this.sock.write('PONG\r\n');
+    else if (line === 'PONG') this.pongWaiters.shift()?.();
+    else if (line.startsWith('-ERR')) this.errors.push(line);
+  }
+
+  /** Sends `lines` (CONNECT first on a new connection) then PING, resolves on the PONG. */
+  handshake(lines: string): Promise<void> {
+    return this.ping(`CONNECT ${CONNECT_JSON}\r\n${lines}`);
+  }
+
+  ping(before = ''): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.closedWith) return reject(new Error(this.closedWith));
+      this.pongWaiters.push(() => (this.closedWith ? reject(new Error(`${this.closedWith} ${this.errors.join(' ')}`)) : resolve()));
+      this.sock.write(`${before}PING\r\n`);
+    });
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+let conns: Conn[] = [];
+let tally: SeqTally | null = null;
+let subStart = 0;
+
+function closeAll(): void {
+  for (const c of conns) c.close();
+  conns = [];
+  tally = null;
+}
+
+async function openSubs(req: Extract<AgentRequest, { op: 'subs' }>): Promise<AgentReply> {
+  closeAll();
+  tally = req.seqOffset !== undefined ? new SeqTally() : null;
+  const t = tally;
+  const seq = t && req.seqOffset !== undefined ? { offset: req.seqOffset, onSeq: (s: number) => t.add(s) } : undefined;
+  for (const s of req.subs) {
+    const c = new Conn(req.target, req.recordBytes, seq);
+    conns.push(c);
+  }
+  await Promise.all(conns.map((c, i) => {
+    const s = req.subs[i]!;
+    return c.handshake(`SUB ${s.subject}${s.queue ? ` ${s.queue}` : ''} ${s.sid}\r\n`);
+  }));
+  return { ok: true };
+}
+
+/** Waits until the subscribers together hold `total` records (or each holds `perConn`), or go quiet. */
+function awaitSubs(req: Extract<AgentRequest, { op: 'expect' }>): Promise<AgentReply> {
+  subStart = req.startNs;
+  return new Promise((resolve) => {
+    const done = (): boolean => {
+      if (req.perConn !== undefined) return conns.every((c) => c.counter.records >= req.perConn! || c.closedWith || c.counter.fault);
+      return conns.reduce((n, c) => n + c.counter.records, 0) >= req.total! || conns.every((c) => c.closedWith || c.counter.fault);
+    };
+    let lastProgress = nowNs();
+    let lastCount = -1;
+    const giveUpAt = nowNs() + req.deadlineMs * 1e6;
+    let gaveUp = '';
+    const finish = async (): Promise<void> => {
+      // Anything still on the wire (a duplicate, say) arrives before the answer to a PING; a
+      // subscriber that was given up on would wait behind its whole backlog, so it is not asked.
+      if (!gaveUp) await Promise.all(conns.map((c) => c.ping().catch(() => {})));
+      const result: SubsResult = {
+        records: conns.map((c) => c.counter.records),
+        lastNs: conns.map((c) => c.lastRecordNs),
+        faults: [gaveUp, ...conns.flatMap((c) => [c.counter.fault?.reason, c.closedWith, ...c.errors])].filter((x): x is string => !!x),
+        startNs: subStart,
+      };
+      if (tally && req.total !== undefined) result.exactlyOnce = tally.check(req.total);
+      resolve({ ok: true, subs: result });
+    };
+    const tick = (): void => {
+      const count = conns.reduce((n, c) => n + c.counter.records, 0);
+      if (count !== lastCount) {
+        lastCount = count;
+        lastProgress = nowNs();
+      }
+      const now = nowNs();
+      if (!done() && now > giveUpAt) gaveUp = `gave up waiting ${req.deadlineMs} ms after the last publish`;
+      else if (!done() && now - lastProgress > req.idleMs * 1e6) gaveUp = `no delivery for ${req.idleMs} ms`;
+      if (done() || gaveUp) void finish();
+      else setTimeout(tick, 2);
+    };
+    tick();
+  });
+}
+
+let pubConn: Conn | null = null;
+
+async function openPub(target: Target): Promise<AgentReply> {
+  pubConn?.close();
+  pubConn = new Conn(target, 3);
+  await pubConn.handshake('');
+  return { ok: true };
+}
+
+/** Blasts PUB records for durationMs (or until maxMsgs), honouring back-pressure. */
+function publish(req: Extract<AgentRequest, { op: 'publish' }>): Promise<AgentReply> {
+  const c = pubConn!;
+  const perBatch = Math.max(1, Math.floor(PUB_BATCH_BYTES / (req.subject.length + 12 + req.size)));
+  const batch = buildPubBatch(req.subject, req.size, perBatch);
+  return new Promise((resolve, reject) => {
+    const startNs = nowNs();
+    const endNs = startNs + req.durationMs * 1e6;
+    let sent = 0;
+    let writes = 0;
+    let drains = 0;
+    const pump = (): void => {
+      if (c.closedWith) return reject(new Error(c.closedWith));
+      while (sent < req.maxMsgs && nowNs() < endNs) {
+        let buf = batch.buf;
+        if (req.seq) {
+          stampSeqs(batch, sent);
+          buf = Buffer.from(batch.buf); // the socket may still hold the previous batch
+        }
+        sent += perBatch;
+        writes++;
+        if (!c.sock.write(buf)) {
+          drains++;
+          c.sock.once('drain', pump);
+          return;
+        }
+      }
+      resolve({ ok: true, pub: { sent, startNs, writtenNs: nowNs(), writes, drains } });
+    };
+    pump();
+  });
+}
+
+/** The publisher's closing PING: its PONG means the server has read every PUB before it. */
+function flushPub(deadlineMs: number): Promise<AgentReply> {
+  const c = pubConn!;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve({ ok: true, flushedNs: null }), deadlineMs);
+    c.ping().then(
+      () => {
+        clearTimeout(timer);
+        resolve({ ok: true, flushedNs: nowNs() });
+      },
+      () => {
+        clearTimeout(timer);
+        resolve({ ok: true, flushedNs: null });
+      },
+    );
+  });
+}
+
+let repConn: Conn | null = null;
+
+async function openResponder(req: Extract<AgentRequest, { op: 'responder' }>): Promise<AgentReply> {
+  repConn?.close();
+  const reply = Buffer.from(`PUB ${req.replyTo} ${req.size}\r\n${'x'.repeat(req.size)}\r\n`, 'latin1');
+  const payloadAt = reply.length - req.size - 2;
+  const c: Conn = new Conn(req.target, req.recordBytes, {
+    offset: req.seqOffset,
+    onSeq: (seq) => {
+      const out = Buffer.from(reply);
+      out.writeUInt32LE(seq, payloadAt);
+      c.sock.write(out);
+    },
+  });
+  repConn = c;
+  await c.handshake(`SUB ${req.subject} 1\r\n`);
+  return { ok: true };
+}
+
+/** Sequential requests: each waits for its reply; the round trips are returned in µs. */
+async function requests(req: Extract<AgentRequest, { op: 'requests' }>): Promise<AgentReply> {
+  let waiting: ((seq: number) => void) | null = null;
+  const c = new Conn(req.target, req.recordBytes, { offset: req.seqOffset, onSeq: (seq) => waiting?.(seq) });
+  await c.handshake(`SUB ${req.inbox} 1\r\n`);
+  const head = `PUB ${req.subject} ${req.inbox} ${req.size}\r\n`;
+  const template = Buffer.from(`${head}${'x'.repeat(req.size)}\r\n`, 'latin1');
+  const rtts: number[] = [];
+  const deadline = nowNs() + req.durationMs * 1e6;
+  const total = req.warmup + req.count;
+  for (let i = 0; i < total && (i < req.warmup || nowNs() < deadline); i++) {
+    const out = Buffer.from(template);
+    out.writeUInt32LE(i, head.length);
+    const t0 = process.hrtime.bigint();
+    const got = await new Promise<number>((resolve, reject) => {
+      waiting = resolve;
+      c.sock.write(out);
+      if (c.closedWith) reject(new Error(c.closedWith));
+    });
+    const rtt = Number(process.hrtime.bigint() - t0) / 1000;
+    if (got !== i) throw new Error(`reply ${got} answers request ${i}`);
+    if (i >= req.warmup) rtts.push(rtt);
+  }
+  c.close();
+  return { ok: true, rtts };
+}
+
+let idle: Conn[] = [];
+
+/** Opens `count` connections, `parallel` at a time, each CONNECT + PING/PONG, and keeps them. */
+async function openIdle(req: Extract<AgentRequest, { op: 'idle' }>): Promise<AgentReply> {
+  let next = 0;
+  let failed = 0;
+  let firstError = '';
+  const lane = async (): Promise<void> => {
+    while (next < req.count) {
+      next++;
+      const c = new Conn(req.target, 3);
+      try {
+        await c.handshake('');
+        idle.push(c);
+      } catch (e) {
+        failed++;
+        firstError ||= (e as Error).message;
+        c.close();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: req.parallel }, lane));
+  return { ok: true, idle: { open: idle.length, failed, firstError } };
+}
+
+port.on('message', (req: AgentRequest) => {
+  const run = async (): Promise<AgentReply> => {
+    switch (req.op) {
+      case 'cpu':
+        return { ok: true, cpu: process.threadCpuUsage() };
+      case 'subs':
+        return openSubs(req);
+      case 'expect':
+        return awaitSubs(req);
+      case 'pubConnect':
+        return openPub(req.target);
+      case 'publish':
+        return publish(req);
+      case 'pubFlush':
+        return flushPub(req.deadlineMs);
+      case 'responder':
+        return openResponder(req);
+      case 'requests':
+        return requests(req);
+      case 'idle':
+        return openIdle(req);
+      case 'reset':
+        closeAll();
+        pubConn?.close();
+        repConn?.close();
+        for (const c of idle) c.close();
+        pubConn = repConn = null;
+        idle = [];
+        return { ok: true };
+    }
+  };
+  run().then(
+    (r) => port.postMessage({ id: req.id, ...r }),
+    (e: Error) => port.postMessage({ id: req.id, ok: false, error: e.message }),
+  );
+});

@@ -1,0 +1,72 @@
+// Messages between the bench's main thread and its load-generator threads (agent.ts).
+
+export interface Target {
+  host: string;
+  port: number;
+}
+
+export interface SubSpec {
+  subject: string;
+  sid: string;
+  queue?: string;
+}
+
+export type AgentRequest = { id: number } & (
+  | { op: 'cpu' }
+  | { op: 'reset' }
+  /** Subscribers on their own connections; every delivered record is `recordBytes` long. */
+  | { op: 'subs'; target: Target; subs: SubSpec[]; recordBytes: number; seqOffset?: number }
+    /** Resolve once the subscribers hold `total` records together or `perConn` each, stall idleMs, or deadlineMs passes. */
+  | { op: 'expect'; total?: number; perConn?: number; idleMs: number; deadlineMs: number; startNs: number }
+  | { op: 'pubConnect'; target: Target }
+  /** Resolves when the publisher has written everything (the server may still be reading). */
+  | { op: 'publish'; subject: string; size: number; durationMs: number; maxMsgs: number; seq: boolean }
+  /** PING on the publisher's connection; resolves on the PONG or after deadlineMs. */
+  | { op: 'pubFlush'; deadlineMs: number }
+  | { op: 'responder'; target: Target; subject: string; replyTo: string; size: number; recordBytes: number; seqOffset: number }
+  | {
+      op: 'requests';
+      target: Target;
+      subject: string;
+      inbox: string;
+      size: number;
+      recordBytes: number;
+      seqOffset: number;
+      warmup: number;
+      count: number;
+      durationMs: number;
+    }
+  | { op: 'idle'; target: Target; count: number; parallel: number }
+);
+
+export type AgentOp = AgentRequest['op'];
+
+export interface SubsResult {
+  records: number[];
+  lastNs: number[];
+  faults: string[];
+  startNs: number;
+  exactlyOnce?: { missing: number; duplicated: number; unexpected: number };
+}
+
+export interface PubResult {
+  sent: number;
+  startNs: number;
+  /** When the last batch was handed to the socket. */
+  writtenNs: number;
+  writes: number;
+  /** How often the socket said "full" and the publisher waited for 'drain'. */
+  drains: number;
+}
+
+export interface AgentReply {
+  ok: boolean;
+  error?: string;
+  cpu?: { user: number; system: number };
+  subs?: SubsResult;
+  pub?: PubResult;
+  /** When the PONG after the last PUB came back (the server had read everything), or null on timeout. */
+  flushedNs?: number | null;
+  rtts?: number[];
+  idle?: { open: number; failed: number; firstError: string };
+}
