@@ -22,6 +22,8 @@ const ACK_WAIT_SLACK_MS = 1;
 const RESTORED_PENDING_CHECK_MS = 1_000;
 /** Replays closer together than this are not delayed (nats-server's threshold). */
 const REPLAY_MIN_DELAY_MS = 1;
+/** nats-server JSMetricConsumerAckPre. */
+const ACK_METRIC_PREFIX = '$JS.EVENT.METRIC.CONSUMER.ACK';
 
 /** Optional bus capability (nats-server's `pa.deliver`): route by one subject, show another to subscribers. */
 export interface DeliverAsBus extends JsBus {
@@ -717,9 +719,9 @@ export class Consumer implements ConsumerForStream {
     const { streamSeq: sseq, consumerSeq: dseq, deliveries: dc } = info;
     let answer = sseq !== 0;
     if (data.length === 0 || equals(data, ACK) || equals(data, OK)) {
-      answer = answer && this.processAck(sseq, dseq);
+      answer = answer && this.processAck(sseq, dseq, dc);
     } else if (startsWith(data, NXT)) {
-      this.processAck(sseq, dseq);
+      this.processAck(sseq, dseq, dc);
       answer = false;
       if (reply) this.processNextRequest(reply, data.subarray(NXT.length));
     } else if (startsWith(data, NAK)) {
@@ -743,7 +745,7 @@ export class Consumer implements ConsumerForStream {
   }
 
   /** nats-server processAckMsg. False when the ack is out of range (nothing to answer). */
-  processAck(sseq: number, dseq: number): boolean {
+  processAck(sseq: number, dseq: number, dc = 1): boolean {
     if (this.closed || sseq >= this.sseq) return false;
     const policy = this.cfg.ackPolicy;
     const stalled = this.cfg.maxAckPending > 0 && this.pending.size >= this.cfg.maxAckPending;
@@ -751,6 +753,7 @@ export class Consumer implements ConsumerForStream {
     if (policy === 'explicit') {
       const p = this.pending.get(sseq);
       if (p !== undefined) {
+        if (this.sampleFreq > 0) this.sampleAck(sseq, p, dc);
         this.pending.delete(sseq);
         const pdseq = p.dseq;
         if (this.pending.size === 0) {
@@ -1169,6 +1172,35 @@ export class Consumer implements ConsumerForStream {
 
   private publishStatus(reply: string, hdr: Uint8Array): void {
     this.bus.publish(reply, null, hdr, EMPTY);
+  }
+
+  /** sample_freq as a percentage (nats-server accepts "30" and "30%"). */
+  private get sampleFreq(): number {
+    const t = this.cfg.sampleFreq;
+    if (t === '') return 0;
+    const n = Number.parseInt(t.endsWith('%') ? t.slice(0, -1) : t, 10);
+    return Number.isFinite(n) ? n : 0;
+  }
+
+  /** nats-server sampleAck: an ack latency metric for a sample of acks. */
+  private sampleAck(sseq: number, p: Pending, dc: number): void {
+    if (Math.random() * 100 >= this.sampleFreq) return;
+    const subject = `${ACK_METRIC_PREFIX}.${this.streamName}.${this.name}`;
+    if (!this.bus.hasInterest(subject)) return;
+    const now = this.ctx.scheduler.now();
+    const body: Record<string, unknown> = {
+      type: 'io.nats.jetstream.metric.v1.consumer_ack',
+      id: randomId(22),
+      timestamp: rfc3339FromMs(now),
+      stream: this.streamName,
+      consumer: this.name,
+      consumer_seq: p.dseq,
+      stream_seq: sseq,
+      ack_time: Math.max(0, Math.round((now - p.atMs) * NS_PER_MS)),
+      deliveries: dc,
+    };
+    if (this.ctx.domain) body['domain'] = this.ctx.domain;
+    this.bus.publish(subject, null, null, Buffer.from(JSON.stringify(body)));
   }
 
   private maxDeliveriesAdvisory(seq: number, deliveries: number): void {

@@ -141,3 +141,28 @@ describe('acknowledgements', () => {
     void inbox;
   });
 });
+
+describe('ack sampling', () => {
+  it('sample_freq 100% publishes an ack metric per ack', async () => {
+    const { rig, inbox } = await pullRig(1, { sample_freq: '100%' });
+    const metrics = new Inbox(rig.bus, '$JS.EVENT.METRIC.CONSUMER.ACK.S.D');
+    rig.next('D', '_INBOX.c', { batch: 1 });
+    rig.sched.advance(250);
+    ack(rig.bus, inbox.data[0]!);
+    expect(metrics.msgs.length).toBe(1);
+    expect(JSON.parse(metrics.msgs[0]!.data)).toMatchObject({
+      type: 'io.nats.jetstream.metric.v1.consumer_ack',
+      stream: 'S',
+      consumer: 'D',
+      consumer_seq: 1,
+      stream_seq: 1,
+      ack_time: 250_000_000,
+      deliveries: 1,
+    });
+  });
+
+  it('a bad sample_freq is refused', () => {
+    const rig = makeRig();
+    expect(rig.call('CONSUMER.CREATE.S.D', { stream_name: 'S', config: { durable_name: 'D', sample_freq: 'often' } })).toMatchObject({ err_code: 10095 });
+  });
+});
