@@ -1,7 +1,8 @@
 // Public surface of JetStream consumers: the API half the dispatcher calls, and the pieces the
 // rest of the engine may name.
 export { createConsumerApi, ConsumerManager, ConsumerResponseType, DEFAULT_CONSUMER_OPTIONS, NAMES_PAGE_LIMIT, LIST_PAGE_LIMIT } from './api.ts';
-export { Consumer, parseNextRequest, type ConsumerOptions, type DeliverAsBus, type NextRequest } from './consumer.ts';
+export { Consumer, type ConsumerOptions, type DeliverAsBus } from './consumer.ts';
+export { parseNextRequest, type NextRequest } from './next_request.ts';
 export { type ConsumerConfig, configToJson, parseConsumerConfig } from './config.ts';
 export { ConsumerErrors } from './errors.ts';
 export { parseAckReply, Status } from './wire.ts';

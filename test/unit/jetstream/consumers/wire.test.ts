@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ackReply, headersOnlyBlock, parseAckReply, Status } from '../../../../src/jetstream/consumers/wire.ts';
 import { formatGoDuration, parseConsumerConfig } from '../../../../src/jetstream/consumers/config.ts';
-import { parseNextRequest } from '../../../../src/jetstream/consumers/consumer.ts';
+import { parseNextRequest } from '../../../../src/jetstream/consumers/next_request.ts';
 import { parseGoDuration } from '../../../../src/jetstream/consumers/time.ts';
 
 const text = (b: Uint8Array) => Buffer.from(b).toString('latin1');
