@@ -88,7 +88,7 @@ export class MonitorServer {
     let body: Json | string;
     switch (p) {
       case '/':
-        body = 'Petrel monitoring: /varz /connz /subsz /routez /healthz /metrics\n';
+        body = 'Petrel monitoring: /varz /connz /subsz /routez /jsz /healthz /metrics\n';
         break;
       case '/varz':
         body = await this.varz();
@@ -105,6 +105,9 @@ export class MonitorServer {
         break;
       case '/healthz':
         body = { status: 'ok' };
+        break;
+      case '/jsz':
+        body = await this.jsz(q);
         break;
       case '/metrics':
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
@@ -170,7 +173,17 @@ export class MonitorServer {
       leaf: {},
       mqtt: {},
       websocket: {},
-      jetstream: {},
+      jetstream: o.jetstream.enabled
+        ? {
+            config: {
+              max_memory: o.jetstream.maxMemoryStore,
+              max_storage: o.jetstream.maxFileStore,
+              store_dir: o.jetstream.storeDir,
+              sync_interval: o.jetstream.syncIntervalMs * MS_TO_NS,
+              ...(o.jetstream.domain ? { domain: o.jetstream.domain } : {}),
+            },
+          }
+        : {},
       tls_timeout: (o.tls?.timeoutMs ?? 2000) / 1000,
       write_deadline: o.writeDeadlineMs * MS_TO_NS,
       start: s.startTime.toISOString(),
@@ -255,6 +268,21 @@ export class MonitorServer {
       out.subscriptions_list = list.slice(offset, offset + limit);
     }
     return out;
+  }
+
+  async jsz(q: URLSearchParams): Promise<Json> {
+    const s = this.server;
+    const flag = (k: string) => q.get(k) === '1' || q.get(k) === 'true';
+    const r = await s.jsz({
+      accounts: flag('accounts'),
+      streams: flag('streams'),
+      consumers: flag('consumers'),
+      config: flag('config'),
+      offset: Number(q.get('offset') ?? 0) || 0,
+      limit: Number(q.get('limit') ?? 1024) || 1024,
+    });
+    if (!r) return { server_id: s.serverId, now: new Date().toISOString(), disabled: true };
+    return { server_id: s.serverId, now: new Date().toISOString(), ...r };
   }
 
   /** Prometheus text, named like prometheus-nats-exporter's gnatsd_varz_* series. */

@@ -119,13 +119,23 @@ export class Router implements LaneHandler {
    * Routes one published message. Plain subscribers all get it; each queue group gets it once,
    * the member picked at random across the whole node. Returns the number of deliveries.
    *
+   * `routeSubject`, when given, is what subscriptions are matched against (JetStream's
+   * deliver-to-inbox); `subject` is what receivers see.
    * Remote targets are written to the lanes before any local delivery runs, because a local
    * owner (an internal JetStream subscriber) may publish again from inside its delivery.
    */
-  publish(from: Outbox | null, subject: string, reply: string | null, hdrLen: number, msg: Uint8Array): number {
+  publish(
+    from: Outbox | null,
+    subject: string,
+    reply: string | null,
+    hdrLen: number,
+    msg: Uint8Array,
+    routeSubject: string = subject,
+  ): number {
     this.stats.inMsgs++;
     this.stats.inBytes += msg.length;
-    const r = this.sublist.match(subject);
+    // JetStream delivers a stored message to an inbox while the MSG line keeps its own subject.
+    const r = this.sublist.match(routeSubject);
     const depth = this.depth++;
     try {
       let delivered = 0;

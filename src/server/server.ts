@@ -21,6 +21,7 @@ import { PETREL_VERSION, NATS_COMPAT_VERSION, PROTO_VERSION } from '../version.t
 /** Each worker-to-worker ring; big enough to absorb a burst of 1 MiB messages. */
 const RING_BYTES = 4 * 1024 * 1024;
 const WORKER_ENTRY = new URL('../../workers/router.ts', import.meta.url);
+const JETSTREAM_ENTRY = new URL('../../workers/jetstream.ts', import.meta.url);
 
 interface WorkerSlot {
   worker: Worker;
@@ -42,6 +43,8 @@ export class PetrelServer {
   readonly serverId = makeServerId();
   readonly startTime = new Date();
   private readonly slots: WorkerSlot[] = [];
+  /** The JetStream worker, a peer in the lane mesh that takes no sockets. */
+  private jsSlot: WorkerSlot | null = null;
   private listener: net.Server | null = null;
   private monitor: MonitorServer | null = null;
   private nextCid = 1;
@@ -119,7 +122,6 @@ export class PetrelServer {
     for (const key of ['cluster', 'gateway', 'leafnodes', 'websocket', 'mqtt'] as const) {
       if (o[key]) this.logger.warn(`The '${key}' block is parsed and validated, but not served by this version of Petrel yet`);
     }
-    if (o.jetstream.enabled) this.logger.warn('JetStream is enabled in the configuration, but not served by this version of Petrel yet');
     if (o.pidFile) fs.writeFileSync(o.pidFile, String(process.pid));
     this.writePortsFile();
     this.logger.info('Server is ready');
@@ -127,15 +129,22 @@ export class PetrelServer {
 
   private async startWorkers(): Promise<void> {
     const n = Math.max(1, this.options.workers);
-    const lanes = Router.createLanes(n, RING_BYTES, createRing);
-    const bells = Array.from({ length: n }, () => Doorbell.create());
+    const withJs = this.options.jetstream.enabled;
+    const total = n + (withJs ? 1 : 0);
+    const lanes = Router.createLanes(total, RING_BYTES, createRing);
+    const bells = Array.from({ length: total }, () => Doorbell.create());
     const info = this.baseInfo();
     const ready: Promise<void>[] = [];
-    for (let i = 0; i < n; i++) {
-      const init: WorkerInit = { index: i, workers: n, lanes, bells, options: this.options, info };
-      const worker = new Worker(WORKER_ENTRY, { workerData: init, name: `petrel-router-${i}` });
+    for (let i = 0; i < total; i++) {
+      const isJs = withJs && i === n;
+      const init: WorkerInit = { index: i, workers: total, lanes, bells, options: this.options, info };
+      const worker = new Worker(isJs ? JETSTREAM_ENTRY : WORKER_ENTRY, {
+        workerData: init,
+        name: isJs ? 'petrel-jetstream' : `petrel-router-${i}`,
+      });
       const slot: WorkerSlot = { worker, connections: 0 };
-      this.slots.push(slot);
+      if (isJs) this.jsSlot = slot;
+      else this.slots.push(slot);
       ready.push(
         new Promise((resolve, reject) => {
           worker.once('error', reject);
@@ -151,11 +160,12 @@ export class PetrelServer {
       );
       worker.on('message', (m: WorkerToMain) => this.onWorker(slot, m));
       worker.on('error', (err) => {
-        this.logger.fatal({ err, worker: i }, 'routing worker failed');
+        this.logger.fatal({ err, worker: isJs ? 'jetstream' : i }, `${isJs ? "JetStream" : "routing"} worker failed: ${(err as Error).message}`);
         void this.shutdown(1);
       });
     }
     await Promise.all(ready);
+    if (withJs) this.logger.info(`Starting JetStream, store directory: ${this.options.jetstream.storeDir}`);
   }
 
   private onWorker(slot: WorkerSlot, m: WorkerToMain): void {
@@ -229,13 +239,21 @@ export class PetrelServer {
     this.post(best, { t: 'conn', sock, cid, ip, port }, [sock]);
   }
 
-  /** Asks every worker and collects their answers. */
-  query<T>(what: 'connz' | 'varz' | 'subsz', args: unknown = {}): Promise<T[]> {
+  /** Asks workers (the routing workers, or the given ones) and collects their answers. */
+  query<T>(what: 'connz' | 'varz' | 'subsz' | 'jsz', args: unknown = {}, slots: WorkerSlot[] = this.slots): Promise<T[]> {
     const id = this.queryId++;
+    if (slots.length === 0) return Promise.resolve([]);
     return new Promise((resolve) => {
-      this.pending.set(id, { left: this.slots.length, results: [], resolve: resolve as (r: unknown[]) => void });
-      this.broadcast({ t: 'query', id, what, args });
+      this.pending.set(id, { left: slots.length, results: [], resolve: resolve as (r: unknown[]) => void });
+      for (const s of slots) this.post(s, { t: 'query', id, what, args });
     });
+  }
+
+  /** JetStream's /jsz answer, or null when JetStream is off. */
+  async jsz(args: Record<string, unknown>): Promise<Record<string, unknown> | null> {
+    if (!this.jsSlot) return null;
+    const [r] = await this.query<Record<string, unknown>>('jsz', args, [this.jsSlot]);
+    return r ?? null;
   }
 
   varz(): Promise<WorkerVarz[]> {
@@ -294,6 +312,7 @@ export class PetrelServer {
 
   reopenLogs(): void {
     this.broadcast({ t: 'reopen-log' });
+    if (this.jsSlot) this.post(this.jsSlot, { t: 'reopen-log' });
   }
 
   /** Stops accepting, tells clients to go elsewhere, closes them over the lame-duck duration, then stops. */
@@ -327,11 +346,23 @@ export class PetrelServer {
     this.logger.info('Initiating Shutdown...');
     this.listener?.close();
     await this.monitor?.close();
-    await Promise.all(
-      this.slots.map(
+    await this.stopSlots(this.slots);
+    if (this.jsSlot) await this.stopSlots([this.jsSlot]);
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    if (this.jsSlot) await this.jsSlot.worker.terminate();
+    if (this.portsFile) fs.rmSync(this.portsFile, { force: true });
+    if (this.options.pidFile) fs.rmSync(this.options.pidFile, { force: true });
+    this.logger.info('Server Exiting..');
+    this.resolveStopped?.();
+  }
+
+  /** Asks workers to stop (closing their connections, flushing stores) and waits a bounded time. */
+  private stopSlots(slots: WorkerSlot[]): Promise<unknown> {
+    return Promise.all(
+      slots.map(
         (s) =>
           new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 2000);
+            const timer = setTimeout(resolve, 5000);
             s.worker.on('message', (m: WorkerToMain) => {
               if (m.t === 'stopped') {
                 clearTimeout(timer);
@@ -342,11 +373,6 @@ export class PetrelServer {
           }),
       ),
     );
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
-    if (this.portsFile) fs.rmSync(this.portsFile, { force: true });
-    if (this.options.pidFile) fs.rmSync(this.options.pidFile, { force: true });
-    this.logger.info('Server Exiting..');
-    this.resolveStopped?.();
   }
 
   /** Resolves once the server has stopped (signal, lame duck or shutdown()). */

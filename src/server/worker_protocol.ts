@@ -13,7 +13,7 @@ export interface ConnzQuery {
 export type MainToWorker =
   | { t: 'conn'; sock: net.Socket; cid: number; ip: string; port: number }
   | { t: 'reload'; options: ServerOptions; info: Record<string, unknown> }
-  | { t: 'query'; id: number; what: 'connz' | 'varz' | 'subsz'; args: unknown }
+  | { t: 'query'; id: number; what: 'connz' | 'varz' | 'subsz' | 'jsz'; args: unknown }
   | { t: 'reopen-log' }
   | { t: 'lameduck'; graceMs: number; durationMs: number }
   | { t: 'shutdown' };
