@@ -18,7 +18,7 @@ import { FileStore, MemoryStore, StoreError, readChecksummedFile } from './store
 import type { StreamStore } from './store/index.ts';
 import { JS_ERR, isApiError, streamCreateFailed, streamDeleteFailed } from './errors.ts';
 import { API_PREFIX, JsApi, type ApiHost } from './api.ts';
-import { NoConsumers } from './no_consumers.ts';
+import { ConsumerManager } from './consumers/index.ts';
 import { rfc3339Nano } from './json_time.ts';
 import { STREAM_META_FILE, STREAM_META_MAGIC, Stream, storeLimitsFor, type StreamEnv } from './stream.ts';
 import {
@@ -32,6 +32,8 @@ import {
 export const GLOBAL_ACCOUNT = '$G';
 const STREAMS_DIR = 'streams';
 const ADVISORY_PREFIX = '$JS.EVENT.ADVISORY.';
+/** How long a computed storage usage answers the per-publish resource check, ms. */
+const USAGE_CACHE_MS = 100;
 const STREAM_ACTION_ADVISORY_TYPE = 'io.nats.jetstream.advisory.v1.stream_action';
 /** Account limits when none are configured: nats-server's dynamic limits, all unlimited. */
 const UNLIMITED_ACCOUNT_LIMITS = Object.freeze({
@@ -59,7 +61,7 @@ export interface JetStreamOptions {
   syncIntervalMs: number;
   /**
    * The consumer engine, or a factory given the engine's JsContext (e.g.
-   * `(ctx) => new ConsumerManager(ctx)`); without one, CONSUMER.* requests find no consumers.
+   * `(ctx) => new ConsumerManager(ctx)`, the default). Pass `new NoConsumers()` for none.
    */
   consumers?: ConsumerApi | ((ctx: JsContext) => ConsumerApi);
   /** Reported as the stream leader and in /jsz. */
@@ -115,6 +117,8 @@ export class JetStream implements ApiHost {
   private readonly env: StreamEnv;
   private subs: BusSubscription[] = [];
   private apiTotal = 0;
+  private usageCache = { file: 0, memory: 0 };
+  private usageAt: number | null = null;
   private apiErrors = 0;
   private started = false;
 
@@ -122,7 +126,7 @@ export class JetStream implements ApiHost {
     this.opts = opts;
     this.ctx = new EngineContext(opts);
     const c = opts.consumers;
-    this.consumers = c === undefined ? new NoConsumers() : typeof c === 'function' ? c(this.ctx) : c;
+    this.consumers = c === undefined ? new ConsumerManager(this.ctx) : typeof c === 'function' ? c(this.ctx) : c;
     this.api = new JsApi(this);
     this.env = {
       ctx: this.ctx,
@@ -384,13 +388,21 @@ export class JetStream implements ApiHost {
     return null;
   }
 
-  /** nats-server limitsExceeded: usage already at or above the server's limit for that storage. */
+  /**
+   * nats-server limitsExceeded: usage already above the server's limit for that storage. Summing
+   * every stream's bytes is too much work per publish, so the sum is reused while the clock
+   * stays within USAGE_CACHE_MS.
+   */
   private resourcesExceeded(storage: 'file' | 'memory'): boolean {
     const limit = storage === 'memory' ? this.opts.maxMemory : this.opts.maxStore;
     if (limit < 0) return false;
-    let used = 0;
-    for (const s of this.streamMap.values()) if (s.config().storage === storage) used += s.store.state().bytes;
-    return used > limit;
+    const now = this.ctx.scheduler.now();
+    if (this.usageAt === null || now - this.usageAt >= USAGE_CACHE_MS || now < this.usageAt) {
+      const u = this.usage();
+      this.usageCache = { file: u.storage, memory: u.memory };
+      this.usageAt = now;
+    }
+    return this.usageCache[storage] > limit;
   }
 
   private overlapsOthers(subjects: readonly string[], self: Stream | null): boolean {

@@ -396,7 +396,7 @@ export class Stream implements StreamForConsumers {
     this.cfg = structuredClone(next);
     this.store.updateLimits(storeLimitsFor(this.cfg));
     this.applyTransforms();
-    if (JSON.stringify(prev.subjects) !== JSON.stringify(next.subjects) || prev.sealed !== next.sealed) {
+    if (JSON.stringify(prev.subjects) !== JSON.stringify(next.subjects)) {
       this.unsubscribe();
       this.subscribe();
     }
@@ -820,7 +820,8 @@ export class Stream implements StreamForConsumers {
   // ---- internals ----
 
   private subscribe(): void {
-    if (this.cfg.mirror !== undefined || this.cfg.sealed) return;
+    // A sealed stream keeps listening so publishers hear "invalid operation on sealed stream".
+    if (this.cfg.mirror !== undefined) return;
     for (const subject of this.cfg.subjects) this.subs.push(this.ctx.bus.subscribe(subject, null, this.onInbound));
   }
 

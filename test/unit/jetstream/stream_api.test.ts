@@ -220,8 +220,8 @@ describe('publish and acks', () => {
     await h.publish('Z', 'x');
     const upd = await h.api('STREAM.UPDATE.Z', { name: 'Z', sealed: true });
     expect(config(upd)).toMatchObject({ sealed: true, deny_delete: true, deny_purge: true, discard: 'new' });
-    // Sealed streams no longer listen on their subjects; direct publishing via the API is refused.
-    expect(await h.request('Z', 'y', null, 50)).toBeNull();
+    const refused = await h.publish('Z', 'y');
+    expect(refused['error']).toEqual({ code: 400, err_code: 10109, description: 'invalid operation on sealed stream' });
     const purge = await h.api('STREAM.PURGE.Z');
     expect(purge['error']).toEqual({ code: 400, err_code: 10109, description: 'invalid operation on sealed stream' });
   });
@@ -379,6 +379,17 @@ describe('$JS.API.INFO', () => {
     expect(r['memory']).toBeGreaterThan(2);
     expect(r['limits']).toMatchObject({ max_memory: -1, max_storage: -1, max_streams: -1, max_consumers: -1 });
     expect(r['api']).toEqual({ total: 4, errors: 1 });
+  });
+
+  it('refuses publishes once the server storage limit is used up', async () => {
+    await h.js.stop();
+    await h.start({ maxStore: 200 });
+    await h.createStream({ name: 'S' });
+    expect(await h.publish('S', 'x'.repeat(150))).toEqual({ stream: 'S', seq: 1 });
+    expect(await h.publish('S', 'x'.repeat(150))).toEqual({ stream: 'S', seq: 2 });
+    h.sched.advance(100);
+    const r = await h.publish('S', 'x');
+    expect(r['error']).toEqual({ code: 503, err_code: 10023, description: 'insufficient resources' });
   });
 
   it('refuses a stream whose max_bytes does not fit the server limits', async () => {
