@@ -14,6 +14,8 @@ import {
   streamInvalidConfig,
   streamMsgDeleteFailed,
   streamPurgeFailed,
+  streamRestoreFailed,
+  streamSnapshotFailed,
 } from './errors.ts';
 import { appendHeaders } from './header_block.ts';
 import { parseRfc3339, rfc3339Nano } from './json_time.ts';
@@ -48,6 +50,11 @@ const TYPE = {
   CONSUMER_PAUSE: 'consumer_pause_response',
   CONSUMER_UNPIN: 'consumer_unpin_response',
   CONSUMER_LEADER_STEPDOWN: 'consumer_leader_stepdown_response',
+  STREAM_LEADER_STEPDOWN: 'stream_leader_stepdown_response',
+  STREAM_REMOVE_PEER: 'stream_remove_peer_response',
+  STREAM_SNAPSHOT: 'stream_snapshot_response',
+  STREAM_RESTORE: 'stream_restore_response',
+  META_LEADER_STEPDOWN: 'meta_leader_stepdown_response',
 } as const;
 
 /** What the API needs of the engine (implemented by JetStream). */
@@ -99,6 +106,10 @@ export class JsApi {
       this.streamOp(tokens, reply, data);
       return;
     }
+    if (op === 'META' && tokens[1] === 'LEADER' && tokens[2] === 'STEPDOWN') {
+      this.fail(reply, TYPE.META_LEADER_STEPDOWN, JS_ERR.CLUSTER_REQUIRED);
+      return;
+    }
     if (op === 'CONSUMER') this.consumerOp(tokens, reply, hdr, data);
   }
 
@@ -126,6 +137,19 @@ export class JsApi {
         return;
       case 'PURGE':
         if (name1 !== undefined) this.purge(name1, reply, data);
+        return;
+      case 'LEADER':
+        // Single server: nothing to step down from (nats-server answers "clustering required").
+        if (b === 'STEPDOWN' && t.length === 4) this.fail(reply, TYPE.STREAM_LEADER_STEPDOWN, JS_ERR.CLUSTER_REQUIRED);
+        return;
+      case 'PEER':
+        if (b === 'REMOVE' && t.length === 4) this.fail(reply, TYPE.STREAM_REMOVE_PEER, JS_ERR.CLUSTER_REQUIRED);
+        return;
+      case 'SNAPSHOT':
+        if (name1 !== undefined) this.fail(reply, TYPE.STREAM_SNAPSHOT, streamSnapshotFailed('not supported by this server'));
+        return;
+      case 'RESTORE':
+        if (name1 !== undefined) this.fail(reply, TYPE.STREAM_RESTORE, streamRestoreFailed('not supported by this server'));
         return;
       case 'MSG':
         if (t.length !== 4 || c === undefined) return;
@@ -414,9 +438,8 @@ export class JsApi {
         type = '';
         break;
       case 'LEADER':
-        streamIndex = 3;
-        type = TYPE.CONSUMER_LEADER_STEPDOWN;
-        break;
+        if (t[2] === 'STEPDOWN') this.fail(reply, TYPE.CONSUMER_LEADER_STEPDOWN, JS_ERR.CLUSTER_REQUIRED);
+        return;
       case 'INFO':
         type = TYPE.CONSUMER_INFO;
         break;

@@ -11,6 +11,7 @@ function e(code: number, errCode: number, description: string): ApiError {
 export const JS_ERR = {
   ACCOUNT_RESOURCES_EXCEEDED: e(400, 10002, 'resource limits exceeded for account'),
   BAD_REQUEST: e(400, 10003, 'bad request'),
+  CLUSTER_REQUIRED: e(503, 10010, 'JetStream clustering support required'),
   CONSUMER_NOT_FOUND: e(404, 10014, 'consumer not found'),
   INSUFFICIENT_RESOURCES: e(503, 10023, 'insufficient resources'),
   MAXIMUM_CONSUMERS_LIMIT: e(400, 10026, 'maximum consumers limit reached'),
@@ -60,6 +61,8 @@ export const streamMsgDeleteFailed = (detail: string): ApiError => e(500, 10057,
 export const streamUpdateFailed = (detail: string): ApiError => e(500, 10069, detail);
 export const streamWrongLastMsgId = (id: string): ApiError => e(400, 10070, `wrong last msg ID: ${id}`);
 export const streamWrongLastSequence = (seq: number): ApiError => e(400, 10071, `wrong last sequence: ${seq}`);
+export const streamRestoreFailed = (detail: string): ApiError => e(500, 10062, `restore failed: ${detail}`);
+export const streamSnapshotFailed = (detail: string): ApiError => e(500, 10064, `snapshot failed: ${detail}`);
 export const streamStoreFailed = (detail: string): ApiError => e(503, 10077, detail);
 export const streamPurgeFailed = (detail: string): ApiError => e(500, 10110, detail);
 export const streamRollupFailed = (detail: string): ApiError => e(500, 10111, detail);

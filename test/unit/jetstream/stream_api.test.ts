@@ -402,3 +402,21 @@ describe('$JS.API.INFO', () => {
     });
   });
 });
+
+describe('operations a single server does not offer', () => {
+  it('answers leader step-downs with "clustering required"', async () => {
+    await h.createStream({ name: 'S' });
+    const r = await h.api('STREAM.LEADER.STEPDOWN.S');
+    expect(r).toEqual({
+      type: 'io.nats.jetstream.api.v1.stream_leader_stepdown_response',
+      error: { code: 503, err_code: 10010, description: 'JetStream clustering support required' },
+    });
+    expect(errCode(await h.api('META.LEADER.STEPDOWN'))).toBe(10010);
+    expect(errCode(await h.api('CONSUMER.LEADER.STEPDOWN.S.c'))).toBe(10010);
+    expect(errCode(await h.api('STREAM.SNAPSHOT.S', { deliver_subject: 'x' }))).toBe(10064);
+  });
+
+  it('ignores unknown API subjects, as nats-server does', async () => {
+    expect(await h.request('$JS.API.STREAM.FROB.S', '', null, 50)).toBeNull();
+  });
+});
