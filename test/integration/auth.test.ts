@@ -7,9 +7,9 @@ import { createUser } from '@nats-io/nkeys';
 import type { KeyPair } from '@nats-io/nkeys';
 import { startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
-import { matrix } from './clients.ts';
+import { GENERATIONS, WORKER_COUNTS, matrix } from './clients.ts';
 import type { ConnectOpts, PermissionEvent } from './clients.ts';
-import { ConnectionPool, collect, within } from './util.ts';
+import { ConnectionPool, SharedServers, collect, within } from './util.ts';
 
 /** The lowest cost bcrypt allows: the test checks verification, not hashing strength. */
 const BCRYPT_TEST_COST = 4;
@@ -49,12 +49,15 @@ authorization {
 `;
 }
 
+const nkeyUser = createUser();
+const stranger = createUser();
+const sharedServers = new SharedServers();
+afterAll(() => sharedServers.stopAll());
+
 for (const { gen, workers } of matrix()) {
   describe(`auth — ${gen.name}, workers: ${workers}`, () => {
     let tokenSrv: RunningServer;
     let usersSrv: RunningServer;
-    const nkeyUser = createUser();
-    const stranger = createUser();
     const pool = new ConnectionPool(gen);
 
     /** Connects and returns the rejection, or fails the test if the connection was accepted. */
@@ -69,17 +72,18 @@ for (const { gen, workers } of matrix()) {
     }
 
     beforeAll(async () => {
-      const hash = bcrypt.hashSync('through the looking glass', BCRYPT_TEST_COST);
       [tokenSrv, usersSrv] = await Promise.all([
-        startServer({ workers, config: `authorization { token: "${TOKEN}" }` }),
-        startServer({ workers, config: usersConfig(hash, nkeyUser) }),
+        sharedServers.get(`token, workers ${workers}`, () =>
+          startServer({ workers, config: `authorization { token: "${TOKEN}" }` }),
+        ),
+        sharedServers.get(`users, workers ${workers}`, () => {
+          const hash = bcrypt.hashSync('through the looking glass', BCRYPT_TEST_COST);
+          return startServer({ workers, config: usersConfig(hash, nkeyUser) });
+        }),
       ]);
     });
     afterEach(() => pool.closeAll());
-    afterAll(async () => {
-      await pool.closeAll();
-      await Promise.all([tokenSrv?.stop(), usersSrv?.stop()]);
-    });
+    afterAll(() => pool.closeAll());
 
     it('accepts the right token and rejects a wrong or missing one', async () => {
       const nc = await pool.connect({ servers: tokenSrv.url, token: TOKEN });
@@ -199,10 +203,12 @@ for (const { gen, workers } of matrix()) {
   });
 }
 
-for (const { gen, workers } of matrix()) {
-  describe(`auth reload — ${gen.name}, workers: ${workers}`, () => {
+// A reload changes the server for good, so each worker count gets one server and both client
+// generations go through the same reload side by side.
+for (const workers of WORKER_COUNTS) {
+  describe(`auth reload — workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = new ConnectionPool(gen);
+    const pools = GENERATIONS.map((gen) => new ConnectionPool(gen));
     const users = (entries: string) => `authorization { users: [ ${entries} ] }`;
 
     beforeAll(async () => {
@@ -211,18 +217,20 @@ for (const { gen, workers } of matrix()) {
         config: users('{ user: keep, password: "same" }, { user: gone, password: "bye" }, { user: moved, password: "old" }'),
       });
     });
-    afterEach(() => pool.closeAll());
     afterAll(async () => {
-      await pool.closeAll();
+      await Promise.all(pools.map((p) => p.closeAll()));
       await srv?.stop();
     });
 
     it('closes connections whose credentials a reload removed, keeps the others, and accepts the new ones', async () => {
-      const keep = await pool.connect({ servers: srv.url, user: 'keep', pass: 'same' });
-      const gone = await pool.connect({ servers: srv.url, user: 'gone', pass: 'bye', reconnect: false });
-      const moved = await pool.connect({ servers: srv.url, user: 'moved', pass: 'old', reconnect: false });
-      const goneClosed = gone.closed();
-      const movedClosed = moved.closed();
+      const before = await Promise.all(
+        pools.map(async (pool) => {
+          const keep = await pool.connect({ servers: srv.url, user: 'keep', pass: 'same' });
+          const gone = await pool.connect({ servers: srv.url, user: 'gone', pass: 'bye', reconnect: false });
+          const moved = await pool.connect({ servers: srv.url, user: 'moved', pass: 'old', reconnect: false });
+          return { keep, goneClosed: gone.closed(), movedClosed: moved.closed() };
+        }),
+      );
 
       const conf = fs.readFileSync(srv.configFile, 'utf8');
       const start = conf.indexOf('authorization {');
@@ -232,27 +240,30 @@ for (const { gen, workers } of matrix()) {
       );
       srv.signal('SIGHUP');
 
-      const [goneErr, movedErr] = await within(Promise.all([goneClosed, movedClosed]), 'reload closes stale users');
-      expect(gen.isAuthorization(goneErr), `authorization error expected, got ${String(goneErr)}`).toBe(true);
-      expect(gen.isAuthorization(movedErr), `authorization error expected, got ${String(movedErr)}`).toBe(true);
+      for (const [i, gen] of GENERATIONS.entries()) {
+        const { keep, goneClosed, movedClosed } = before[i]!;
+        const [goneErr, movedErr] = await within(Promise.all([goneClosed, movedClosed]), `${gen.name}: reload closes stale users`);
+        expect(gen.isAuthorization(goneErr), `${gen.name}: authorization error expected, got ${String(goneErr)}`).toBe(true);
+        expect(gen.isAuthorization(movedErr), `${gen.name}: authorization error expected, got ${String(movedErr)}`).toBe(true);
 
-      // Sockets reach a worker after the reload message sent before them, so the new rules hold.
-      const fresh = await pool.connect({ servers: srv.url, user: 'moved', pass: 'new' });
-      const s = keep.subscribe('after.reload');
-      await keep.flush();
-      fresh.publish('after.reload', 'still friends');
-      const [m] = await collect(s, 1);
-      expect(m!.string()).toBe('still friends');
-      expect(keep.isClosed()).toBe(false);
+        // Sockets reach a worker after the reload message sent before them, so the new rules hold.
+        const fresh = await pools[i]!.connect({ servers: srv.url, user: 'moved', pass: 'new' });
+        const s = keep.subscribe('after.reload');
+        await keep.flush();
+        fresh.publish('after.reload', 'still friends');
+        const [m] = await collect(s, 1);
+        expect(m!.string()).toBe('still friends');
+        expect(keep.isClosed()).toBe(false);
 
-      let oldErr: unknown = null;
-      try {
-        const stale = await gen.connect({ servers: srv.url, user: 'moved', pass: 'old', reconnect: false });
-        await stale.close();
-      } catch (e) {
-        oldErr = e;
+        let oldErr: unknown = null;
+        try {
+          const stale = await gen.connect({ servers: srv.url, user: 'moved', pass: 'old', reconnect: false });
+          await stale.close();
+        } catch (e) {
+          oldErr = e;
+        }
+        expect(gen.isAuthorization(oldErr), `${gen.name}: authorization error expected, got ${String(oldErr)}`).toBe(true);
       }
-      expect(gen.isAuthorization(oldErr), `authorization error expected, got ${String(oldErr)}`).toBe(true);
     });
   });
 }

@@ -4,9 +4,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
 import { matrix } from './clients.ts';
-import { ConnectionPool, collect, within } from './util.ts';
+import { ConnectionPool, SharedServers, collect, within } from './util.ts';
 
 const IN_FLIGHT = 200;
+
+const sharedServers = new SharedServers();
+afterAll(() => sharedServers.stopAll());
 
 for (const { gen, workers } of matrix()) {
   describe(`drain — ${gen.name}, workers: ${workers}`, () => {
@@ -14,12 +17,11 @@ for (const { gen, workers } of matrix()) {
     const pool = new ConnectionPool(gen);
 
     beforeAll(async () => {
-      srv = await startServer({ workers });
+      srv = await sharedServers.get(`workers ${workers}`, () => startServer({ workers }));
     });
     afterEach(() => pool.closeAll());
     afterAll(async () => {
       await pool.closeAll();
-      await srv?.stop();
     });
 
     it('subscription drain delivers the messages in flight, then stops the subscription', async () => {

@@ -6,9 +6,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
 import { matrix } from './clients.ts';
-import { ConnectionPool, collect } from './util.ts';
+import { ConnectionPool, SharedServers, collect } from './util.ts';
 
 const ROUNDS = 20;
+
+const sharedServers = new SharedServers();
+afterAll(() => sharedServers.stopAll());
 
 for (const { gen, workers } of matrix()) {
   describe(`flush barrier — ${gen.name}, workers: ${workers}`, () => {
@@ -16,12 +19,11 @@ for (const { gen, workers } of matrix()) {
     const pool = new ConnectionPool(gen);
 
     beforeAll(async () => {
-      srv = await startServer({ workers });
+      srv = await sharedServers.get(`workers ${workers}`, () => startServer({ workers }));
     });
     afterEach(() => pool.closeAll());
     afterAll(async () => {
       await pool.closeAll();
-      await srv?.stop();
     });
 
     it(`a subscription flushed on one connection receives the next publish from another (${ROUNDS} rounds)`, async () => {

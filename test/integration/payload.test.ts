@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
 import { matrix } from './clients.ts';
-import { ConnectionPool, collect, within } from './util.ts';
+import { ConnectionPool, SharedServers, collect, within } from './util.ts';
 
 const MAX_PAYLOAD_BYTES = 1024 * 1024; // `max_payload: 1MB` in NATS conf units
 const LARGE_BYTES = 900 * 1024;
@@ -23,18 +23,20 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
 }
 
+const sharedServers = new SharedServers();
+afterAll(() => sharedServers.stopAll());
+
 for (const { gen, workers } of matrix()) {
   describe(`payload limits — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
     const pool = new ConnectionPool(gen);
 
     beforeAll(async () => {
-      srv = await startServer({ workers, config: 'max_payload: 1MB' });
+      srv = await sharedServers.get(`workers ${workers}`, () => startServer({ workers, config: 'max_payload: 1MB' }));
     });
     afterEach(() => pool.closeAll());
     afterAll(async () => {
       await pool.closeAll();
-      await srv?.stop();
     });
 
     it('announces max_payload to the client', async () => {

@@ -3,7 +3,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
 import { matrix } from './clients.ts';
-import { collect, ConnectionPool, deferred, within } from './util.ts';
+import { collect, ConnectionPool, deferred, SharedServers, within } from './util.ts';
+
+const sharedServers = new SharedServers();
+afterAll(() => sharedServers.stopAll());
 
 for (const { gen, workers } of matrix()) {
   describe(`pub/sub — ${gen.name}, workers: ${workers}`, () => {
@@ -11,12 +14,11 @@ for (const { gen, workers } of matrix()) {
     const pool = new ConnectionPool(gen);
 
     beforeAll(async () => {
-      srv = await startServer({ workers });
+      srv = await sharedServers.get(`workers ${workers}`, () => startServer({ workers }));
     });
     afterEach(() => pool.closeAll());
     afterAll(async () => {
       await pool.closeAll();
-      await srv?.stop();
     });
 
     it('delivers to a full wildcard and a literal subscription with subject and payload intact', async () => {

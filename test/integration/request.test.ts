@@ -3,12 +3,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
 import { matrix } from './clients.ts';
-import { ConnectionPool, collect, deferred, within } from './util.ts';
+import { ConnectionPool, SharedServers, collect, deferred, within } from './util.ts';
 
 /** A request timeout short enough to keep the file fast; only the "times out" case waits it out. */
 const SHORT_TIMEOUT_MS = 250;
 /** Long enough that a no-responders answer cannot be confused with a timeout. */
 const LONG_TIMEOUT_MS = 10_000;
+
+const sharedServers = new SharedServers();
+afterAll(() => sharedServers.stopAll());
 
 for (const { gen, workers } of matrix()) {
   describe(`request/reply — ${gen.name}, workers: ${workers}`, () => {
@@ -16,12 +19,11 @@ for (const { gen, workers } of matrix()) {
     const pool = new ConnectionPool(gen);
 
     beforeAll(async () => {
-      srv = await startServer({ workers });
+      srv = await sharedServers.get(`workers ${workers}`, () => startServer({ workers }));
     });
     afterEach(() => pool.closeAll());
     afterAll(async () => {
       await pool.closeAll();
-      await srv?.stop();
     });
 
     it('answers requests through a responder on another connection', async () => {

@@ -8,12 +8,14 @@ import { matrix } from './clients.ts';
 import type { ConnectOpts } from './clients.ts';
 import { makeTestPki, tlsBlock } from './tls_certs.ts';
 import type { TestPki } from './tls_certs.ts';
-import { ConnectionPool, collect } from './util.ts';
+import { ConnectionPool, SharedServers, collect } from './util.ts';
 
 let pki: TestPki;
 beforeAll(() => {
   pki = makeTestPki(tempDir('petrel-tls-'));
 });
+const sharedServers = new SharedServers();
+afterAll(() => sharedServers.stopAll());
 
 for (const { gen, workers } of matrix()) {
   describe(`tls — ${gen.name}, workers: ${workers}`, () => {
@@ -33,15 +35,16 @@ for (const { gen, workers } of matrix()) {
 
     beforeAll(async () => {
       [verifying, tlsFirst] = await Promise.all([
-        startServer({ workers, config: tlsBlock(pki, 'verify: true') }),
-        startServer({ workers, config: tlsBlock(pki, 'handshake_first: true') }),
+        sharedServers.get(`verify, workers ${workers}`, () =>
+          startServer({ workers, config: tlsBlock(pki, 'verify: true') }),
+        ),
+        sharedServers.get(`handshake first, workers ${workers}`, () =>
+          startServer({ workers, config: tlsBlock(pki, 'handshake_first: true') }),
+        ),
       ]);
     });
     afterEach(() => pool.closeAll());
-    afterAll(async () => {
-      await pool.closeAll();
-      await Promise.all([verifying?.stop(), tlsFirst?.stop()]);
-    });
+    afterAll(() => pool.closeAll());
 
     it('connects with the CA and a client certificate, and messages flow', async () => {
       const tls = { caFile: pki.caFile, certFile: pki.clientCert, keyFile: pki.clientKey };
@@ -103,10 +106,9 @@ for (const { gen, workers } of matrix()) {
 describe.each([1, 2])('tls — plaintext client, workers: %i', (workers) => {
   let srv: RunningServer;
   beforeAll(async () => {
-    srv = await startServer({ workers, config: tlsBlock(pki, 'verify: true') });
-  });
-  afterAll(async () => {
-    await srv?.stop();
+    srv = await sharedServers.get(`verify, workers ${workers}`, () =>
+      startServer({ workers, config: tlsBlock(pki, 'verify: true') }),
+    );
   });
 
   it('announces tls_required and drops a client that speaks plaintext', async () => {

@@ -4,6 +4,7 @@
 
 import net from 'node:net';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { RunningServer } from '../support/server.ts';
 import type { ClientGeneration, ConnectOpts } from './clients.ts';
 
 /** How long an expected event may take before the test fails (generous: CI boxes are slow). */
@@ -76,3 +77,27 @@ export function freePort(): Promise<number> {
 }
 
 export const text = new TextEncoder();
+
+/**
+ * Servers shared by the describe blocks of one file (both client generations use the same
+ * server per worker count), so a file starts each configuration once. Stop them in a top-level
+ * afterAll, which runs after every describe's own afterAll has closed its clients.
+ */
+export class SharedServers {
+  private readonly started = new Map<string, Promise<RunningServer>>();
+
+  get(key: string, start: () => Promise<RunningServer>): Promise<RunningServer> {
+    let s = this.started.get(key);
+    if (!s) {
+      s = start();
+      this.started.set(key, s);
+    }
+    return s;
+  }
+
+  async stopAll(): Promise<void> {
+    const all = [...this.started.values()];
+    this.started.clear();
+    await Promise.all(all.map((p) => p.then((s) => s.stop(), () => undefined)));
+  }
+}
