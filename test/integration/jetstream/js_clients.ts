@@ -41,6 +41,8 @@ export interface JsGeneration {
   os(nc: NatsConnection, bucket: string, opts?: Partial<ObjectStoreOptions>): Promise<ObjectStore>;
   /** The JetStream `err_code` carried by an API error, or undefined if it is not one. */
   errCode(err: unknown): number | undefined;
+  /** The JetStream error description carried by an API error. */
+  errDescription(err: unknown): string | undefined;
   /**
    * Consumes an existing push consumer (created with a deliver_subject, optionally a
    * deliver_group) through the generation's own push API; each message goes to `onMsg`.
@@ -67,6 +69,10 @@ export const jsV2: JsGeneration = {
   },
   errCode(err) {
     if (err instanceof v2.NatsError) return err.api_error?.err_code;
+    return undefined;
+  },
+  errDescription(err) {
+    if (err instanceof v2.NatsError) return err.api_error?.description;
     return undefined;
   },
   async consumePush(nc, stream, durable, queue, onMsg) {
@@ -97,6 +103,10 @@ export const jsV3: JsGeneration = {
   os: (nc, bucket, opts) => new Objm(nc).create(bucket, opts),
   errCode(err) {
     if (err instanceof JetStreamApiError) return err.code;
+    return undefined;
+  },
+  errDescription(err) {
+    if (err instanceof JetStreamApiError) return err.apiError().description;
     return undefined;
   },
   async consumePush(nc, stream, durable, _queue, onMsg) {

@@ -187,7 +187,7 @@ for (const { gen, workers } of jsMatrix()) {
       await js.publish(name, 'b');
       const full = await rejection(() => js.publish(name, 'c'));
       expect(gen.errCode(full)).toBe(ERR.STORE_FAILED);
-      expect(String((full as Error).message)).toMatch(/maximum messages exceeded/);
+      expect(gen.errDescription(full)).toMatch(/maximum messages exceeded/);
 
       const big = await rejection(() => js.publish(name, 'x'.repeat(64)));
       expect(gen.errCode(big)).toBe(ERR.MESSAGE_EXCEEDS_MAXIMUM);
