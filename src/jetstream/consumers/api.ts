@@ -206,7 +206,12 @@ export class ConsumerManager implements ConsumerApi {
 
     const result = this.addConsumer(stream, cfg, action as '' | 'create' | 'update');
     if (isApiError(result)) return result;
-    return { type: ConsumerResponseType.create, ...result.info() };
+    // nats-server answers create with the info snapshotted before the consumer starts watching
+    // its deliver subject, so push_bound is never set here; clients that subscribed to the
+    // deliver subject before creating the consumer (KV watch) refuse a "bound" consumer.
+    const info = result.info();
+    delete info['push_bound'];
+    return { type: ConsumerResponseType.create, ...info };
   }
 
   /** nats-server addConsumerWithAction for one server. */
