@@ -153,5 +153,31 @@ for (const { gen, workers } of matrix()) {
       const got = await collect(staying, 20);
       expect(got.map((m) => m.string())).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
     });
+
+    it('spreads a queue group over members on every connection (and so every worker)', async () => {
+      const members = await Promise.all([0, 1, 2, 3].map(() => pool.connect({ servers: srv.url })));
+      const counts = [0, 0, 0, 0];
+      let total = 0;
+      const all = deferred();
+      const messages = 400;
+      members.forEach((nc, i) => {
+        nc.subscribe('spread', {
+          queue: 'g',
+          callback: () => {
+            counts[i]!++;
+            if (++total === messages) all.resolve();
+          },
+        });
+      });
+      await Promise.all(members.map((nc) => nc.flush()));
+      const pub = await pool.connect({ servers: srv.url });
+      for (let i = 0; i < messages; i++) pub.publish('spread', '');
+      await pub.flush();
+      await within(all.promise, 'every message reaches the group');
+      await Promise.all(members.map((nc) => nc.flush()));
+      expect(counts.reduce((a, b) => a + b)).toBe(messages);
+      // Members are picked at random: one left out of 400 picks has odds of (3/4)^400.
+      for (const c of counts) expect(c).toBeGreaterThan(0);
+    });
   });
 }

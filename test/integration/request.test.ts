@@ -183,5 +183,30 @@ for (const { gen, workers } of matrix()) {
       );
       expect(names.sort()).toEqual(['responder-0', 'responder-1', 'responder-2']);
     });
+
+    it('answers many concurrent requests through a queue group of responders', async () => {
+      const responders = await Promise.all([0, 1, 2].map(() => pool.connect({ servers: srv.url })));
+      responders.forEach((nc, i) => {
+        nc.subscribe('svc.pool', {
+          queue: 'svc',
+          callback: (_err, m) => {
+            m.respond(`${i}:${m.string()}`);
+          },
+        });
+      });
+      await Promise.all(responders.map((nc) => nc.flush()));
+      const client = await pool.connect({ servers: srv.url });
+      const count = 300;
+      const replies = await Promise.all(
+        Array.from({ length: count }, (_, i) => client.request('svc.pool', String(i), { timeout: LONG_TIMEOUT_MS })),
+      );
+      const seenBy = [0, 0, 0];
+      replies.forEach((r, i) => {
+        const [who, echoed] = r.string().split(':');
+        expect(echoed).toBe(String(i));
+        seenBy[Number(who)]!++;
+      });
+      expect(seenBy.reduce((a, b) => a + b)).toBe(count);
+    });
   });
 }
