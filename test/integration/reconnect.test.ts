@@ -1,6 +1,7 @@
 // Reconnect: the server is killed and restarted on the same port; the clients reconnect on their
 // own and re-send their subscriptions, which must work again afterwards. A restart is costly, so
 // each worker count restarts one server and clients of both generations ride through it together.
+import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer, tempDir } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
@@ -34,15 +35,18 @@ for (const workers of WORKER_COUNTS) {
   describe(`reconnect — workers: ${workers}`, () => {
     const pools = GENERATIONS.map((gen) => new ConnectionPool(gen));
     const servers: RunningServer[] = [];
+    const dirs: string[] = [];
 
     afterEach(async () => {
       await Promise.all(pools.map((p) => p.closeAll()));
       await Promise.all(servers.splice(0).map((s) => s.stop()));
+      for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
     });
 
     it('resubscribes after the server restarts on the same port', async () => {
       const port = await freePort();
       const dir = tempDir();
+      dirs.push(dir);
       const first = await startServer({ workers, port, dir });
       servers.push(first);
       const opts = { servers: first.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 };

@@ -1,5 +1,6 @@
 // TLS with client verification through the official clients, and the ways a connection without
 // the right credentials is refused.
+import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { monitor, startServer, tempDir } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
@@ -15,7 +16,10 @@ beforeAll(() => {
   pki = makeTestPki(tempDir('petrel-tls-'));
 });
 const sharedServers = new SharedServers();
-afterAll(() => sharedServers.stopAll());
+afterAll(async () => {
+  await sharedServers.stopAll();
+  fs.rmSync(pki.dir, { recursive: true, force: true });
+});
 
 for (const { gen, workers } of matrix()) {
   describe(`tls — ${gen.name}, workers: ${workers}`, () => {
