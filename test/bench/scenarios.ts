@@ -111,7 +111,9 @@ async function cpuWindow(pool: AgentPool, server: RunningServer): Promise<() => 
       busiestThreadPct: pct(threads1[busiest]! - threads0[busiest]!),
       busiestThread: pool.all[busiest]!.name,
       machinePct: pct(machine1 - machine0),
-      othersPct: pct(machine1 - machine0 - (server1 - server0) - (proc1.user + proc1.system)),
+      // The three clocks tick at different granularities, so a quiet machine can come out a
+      // little below zero; that is noise, not a figure.
+      othersPct: Math.max(0, pct(machine1 - machine0 - (server1 - server0) - (proc1.user + proc1.system))),
     };
   };
 }
