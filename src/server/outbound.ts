@@ -1,14 +1,16 @@
 // Per-connection outbound buffer. Protocol lines and payloads are copied into slabs; the
-// owning worker flushes every dirty connection once per event-loop turn, handing the socket
-// the bytes written since the last flush as one view. A slab region that was handed to the
-// socket is never written again (we only append), so no copy is made on flush.
+// owning worker flushes every dirty connection once per event-loop turn. A slab region that was
+// sealed or handed to the socket is never written again (we only append), so neither rolling to a
+// new slab nor flushing copies bytes: a full slab's unflushed tail is kept as a view and all
+// views go to the socket in one corked write (writev).
 
 /** Slab size for ordinary traffic; bigger messages get a slab of their own size. */
 const SLAB_BYTES = 64 * 1024;
 
 export interface OutboundSink {
-  /** Returns false when the socket's own buffer is above its high-water mark. */
   write(chunk: Uint8Array): boolean;
+  cork(): void;
+  uncork(): void;
   /** Bytes accepted by the socket but not yet sent to the kernel. */
   readonly writableLength: number;
 }
@@ -18,8 +20,9 @@ export class Outbound {
   /** Start of the not-yet-flushed region in the current slab. */
   private start = 0;
   private pos = 0;
-  /** Bytes queued here and in the socket: compared with max_pending. */
-  private queuedBytes = 0;
+  /** Unflushed regions of earlier slabs, in order. */
+  private sealed: Buffer[] = [];
+  private sealedBytes = 0;
   dirty = false;
 
   constructor(initialBytes = 1024) {
@@ -27,7 +30,7 @@ export class Outbound {
     this.slab = Buffer.allocUnsafe(initialBytes);
   }
 
-  /** Makes room for `n` contiguous bytes and returns the slab and offset to write at. */
+  /** Makes room for `n` contiguous bytes and returns the slab to write at `offset`. */
   reserve(n: number): Buffer {
     if (this.pos + n > this.slab.length) this.roll(n);
     return this.slab;
@@ -39,7 +42,6 @@ export class Outbound {
 
   advance(n: number): void {
     this.pos += n;
-    this.queuedBytes += n;
   }
 
   append(bytes: Uint8Array): void {
@@ -50,31 +52,37 @@ export class Outbound {
 
   /** Pending bytes (ours plus the socket's), nats-server's `pb` for the max_pending check. */
   pending(sink: OutboundSink): number {
-    return this.pos - this.start + sink.writableLength;
-  }
-
-  get totalQueued(): number {
-    return this.queuedBytes;
+    return this.sealedBytes + this.pos - this.start + sink.writableLength;
   }
 
   private roll(n: number): void {
-    // Whatever was not flushed yet moves to the new slab so one flush stays one write.
-    const carried = this.pos - this.start;
-    const size = Math.max(SLAB_BYTES, n + carried);
-    const next = Buffer.allocUnsafe(size);
-    if (carried > 0) this.slab.copy(next, 0, this.start, this.pos);
-    this.slab = next;
+    if (this.pos > this.start) {
+      this.sealed.push(this.slab.subarray(this.start, this.pos));
+      this.sealedBytes += this.pos - this.start;
+    }
+    this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, n));
     this.start = 0;
-    this.pos = carried;
+    this.pos = 0;
   }
 
   /** Hands the unflushed bytes to the sink. Returns the number of bytes handed over. */
   flush(sink: OutboundSink): number {
     this.dirty = false;
-    const n = this.pos - this.start;
-    if (n === 0) return 0;
-    sink.write(this.slab.subarray(this.start, this.pos));
+    const tail = this.pos - this.start;
+    if (this.sealed.length === 0) {
+      if (tail === 0) return 0;
+      sink.write(this.slab.subarray(this.start, this.pos));
+      this.start = this.pos;
+      return tail;
+    }
+    const total = this.sealedBytes + tail;
+    sink.cork();
+    for (const chunk of this.sealed) sink.write(chunk);
+    if (tail > 0) sink.write(this.slab.subarray(this.start, this.pos));
+    sink.uncork();
+    this.sealed = [];
+    this.sealedBytes = 0;
     this.start = this.pos;
-    return n;
+    return total;
   }
 }
