@@ -122,7 +122,7 @@ function targetOf(server: RunningServer): Target {
   return { host: server.host, port: server.port };
 }
 
-export async function runThroughput(
+async function runThroughputOnce(
   pool: AgentPool,
   server: RunningServer,
   sc: ThroughputScenario,
@@ -172,7 +172,6 @@ export async function runThroughput(
   ]);
   const subs: SubsResult[] = subReplies.map((r) => r.subs!);
   const cpu = await endCpu();
-  await pool.reset();
 
   let received = 0;
   let lastNs = 0;
@@ -200,7 +199,7 @@ export async function runThroughput(
   };
 }
 
-export async function runLatency(
+async function runLatencyOnce(
   pool: AgentPool,
   server: RunningServer,
   opts: { count: number; warmup: number; durationMs: number },
@@ -232,7 +231,6 @@ export async function runLatency(
     durationMs: opts.durationMs,
   });
   const cpu = await endCpu();
-  await pool.reset();
   const sorted = Float64Array.from(rtts!).sort();
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
   return {
@@ -255,7 +253,7 @@ async function quietRss(pid: number): Promise<number> {
   return low;
 }
 
-export async function runMemory(pool: AgentPool, server: RunningServer, connections: number): Promise<MemoryResult> {
+async function runMemoryOnce(pool: AgentPool, server: RunningServer, connections: number): Promise<MemoryResult> {
   const target = targetOf(server);
   await sleep(RSS_SETTLE_MS);
   const before = await quietRss(server.pid);
@@ -265,7 +263,6 @@ export async function runMemory(pool: AgentPool, server: RunningServer, connecti
   const replies = await Promise.all(agents.map((a, i) => a.call({ op: 'idle', target, count: share[i]!, parallel: IDLE_PARALLEL })));
   await sleep(RSS_SETTLE_MS);
   const after = await quietRss(server.pid);
-  await pool.reset();
   const open = replies.reduce((n, r) => n + r.idle!.open, 0);
   const failed = replies.reduce((n, r) => n + r.idle!.failed, 0);
   const firstError = replies.map((r) => r.idle!.firstError).find((e) => e);
@@ -279,3 +276,18 @@ export async function runMemory(pool: AgentPool, server: RunningServer, connecti
     note: failed ? `${failed} connections failed: ${firstError}` : undefined,
   };
 }
+
+/** Each runner leaves the generator threads with no connections, whether it succeeded or not. */
+function resetting<A extends unknown[], R>(run: (pool: AgentPool, ...rest: A) => Promise<R>) {
+  return async (pool: AgentPool, ...rest: A): Promise<R> => {
+    try {
+      return await run(pool, ...rest);
+    } finally {
+      await pool.reset().catch(() => {});
+    }
+  };
+}
+
+export const runThroughput = resetting(runThroughputOnce);
+export const runLatency = resetting(runLatencyOnce);
+export const runMemory = resetting(runMemoryOnce);

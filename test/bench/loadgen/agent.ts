@@ -13,6 +13,8 @@ const port = parentPort;
 
 /** Each write hands the kernel this much: big enough that syscalls are not the cost. */
 const PUB_BATCH_BYTES = 256 * 1024;
+/** A request unanswered this long means the server lost it; the scenario fails rather than hangs. */
+const REPLY_TIMEOUT_MS = 5000;
 const CONNECT_JSON = JSON.stringify({ verbose: false, pedantic: false, echo: true, lang: 'bench', version: '0', protocol: 1 });
 
 const nowNs = (): number => Number(process.hrtime.bigint());
@@ -169,7 +171,14 @@ function publish(req: Extract<AgentRequest, { op: 'publish' }>): Promise<AgentRe
         writes++;
         if (!c.sock.write(buf)) {
           drains++;
-          c.sock.once('drain', pump);
+          // A server that closes the connection never drains it: wake up for either.
+          const wake = (): void => {
+            c.sock.off('drain', wake);
+            c.sock.off('close', wake);
+            pump();
+          };
+          c.sock.on('drain', wake);
+          c.sock.on('close', wake);
           return;
         }
       }
@@ -216,10 +225,13 @@ async function openResponder(req: Extract<AgentRequest, { op: 'responder' }>): P
   return { ok: true };
 }
 
+let reqConn: Conn | null = null;
+
 /** Sequential requests: each waits for its reply; the round trips are returned in µs. */
 async function requests(req: Extract<AgentRequest, { op: 'requests' }>): Promise<AgentReply> {
   let waiting: ((seq: number) => void) | null = null;
   const c = new Conn(req.target, req.recordBytes, { offset: req.seqOffset, onSeq: (seq) => waiting?.(seq) });
+  reqConn = c;
   await c.handshake(`SUB ${req.inbox} 1\r\n`);
   const head = `PUB ${req.subject} ${req.inbox} ${req.size}\r\n`;
   const template = Buffer.from(`${head}${'x'.repeat(req.size)}\r\n`, 'latin1');
@@ -231,7 +243,11 @@ async function requests(req: Extract<AgentRequest, { op: 'requests' }>): Promise
     out.writeUInt32LE(i, head.length);
     const t0 = process.hrtime.bigint();
     const got = await new Promise<number>((resolve, reject) => {
-      waiting = resolve;
+      const timer = setTimeout(() => reject(new Error(`no reply to request ${i} within ${REPLY_TIMEOUT_MS} ms`)), REPLY_TIMEOUT_MS);
+      waiting = (seq) => {
+        clearTimeout(timer);
+        resolve(seq);
+      };
       c.sock.write(out);
       if (c.closedWith) reject(new Error(c.closedWith));
     });
@@ -239,7 +255,6 @@ async function requests(req: Extract<AgentRequest, { op: 'requests' }>): Promise
     if (got !== i) throw new Error(`reply ${got} answers request ${i}`);
     if (i >= req.warmup) rtts.push(rtt);
   }
-  c.close();
   return { ok: true, rtts };
 }
 
@@ -293,8 +308,9 @@ port.on('message', (req: AgentRequest) => {
         closeAll();
         pubConn?.close();
         repConn?.close();
+        reqConn?.close();
         for (const c of idle) c.close();
-        pubConn = repConn = null;
+        pubConn = repConn = reqConn = null;
         idle = [];
         return { ok: true };
     }
