@@ -49,35 +49,41 @@ async function main(argv: string[]): Promise<void> {
   const logger = log.logger;
   for (const w of warnings) logger.warn(w);
   const server = new PetrelServer(options, logger);
+  // Handlers go in before start so a signal that arrives while starting (launchers may signal as
+  // soon as the ports file exists) is acted on once the start completes.
+  let starting: Promise<void> = Promise.resolve();
+  const afterStart = (fn: () => unknown): void => {
+    void starting.then(fn, () => {});
+  };
+  const stop = (): void => afterStart(() => server.shutdown(0).then(() => process.exit(0)));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGHUP', () =>
+    afterStart(() => {
+      try {
+        if (!options.configFile) throw new Error('no configuration file given (-c)');
+        server.reload(loadConfigFile(options.configFile, resolved.flags).options);
+      } catch (err) {
+        logger.error(`Failed to reload server configuration: ${(err as Error).message}`);
+      }
+    }),
+  );
+  process.on('SIGUSR1', () =>
+    afterStart(() => {
+      log.reopen();
+      server.reopenLogs();
+      logger.info('Reopened log file');
+    }),
+  );
+  process.on('SIGUSR2', () => afterStart(() => server.lameDuck().then(() => process.exit(0))));
+  starting = server.start();
   try {
-    await server.start();
+    await starting;
   } catch (err) {
     logger.fatal({ err }, `Error starting server: ${(err as Error).message}`);
     await server.shutdown(1);
     process.exit(1);
   }
-
-  const stop = (): void => {
-    void server.shutdown(0).then(() => process.exit(0));
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  process.on('SIGHUP', () => {
-    try {
-      if (!options.configFile) throw new Error('no configuration file given (-c)');
-      server.reload(loadConfigFile(options.configFile, resolved.flags).options);
-    } catch (err) {
-      logger.error(`Failed to reload server configuration: ${(err as Error).message}`);
-    }
-  });
-  process.on('SIGUSR1', () => {
-    log.reopen();
-    server.reopenLogs();
-    logger.info('Reopened log file');
-  });
-  process.on('SIGUSR2', () => {
-    void server.lameDuck().then(() => process.exit(0));
-  });
   await server.whenStopped();
   log.close();
   process.exit(0);

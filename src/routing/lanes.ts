@@ -19,7 +19,7 @@ export const Rec = {
 export const NO_HEADERS = 0xffffffff;
 
 /** Bytes before the variable part of each record kind. */
-const SUB_FIXED = 1 + 8 + 2 + 2;
+const SUB_FIXED = 1 + 8 + 2 + 2 + 2;
 const UNSUB_FIXED = 1 + 8;
 const MSG_FIXED = 1 + 2 + 2 + 4 + 4 + 2;
 const BARRIER_FIXED = 1 + 4;
@@ -58,7 +58,7 @@ export class OutLane {
     return 0;
   }
 
-  sub(id: number, subject: string, queue: string | null): void {
+  sub(id: number, subject: string, queue: string | null, account: number): void {
     const sl = Buffer.byteLength(subject, 'latin1');
     const ql = queue === null ? 0 : Buffer.byteLength(queue, 'latin1');
     let at = this.open(SUB_FIXED + sl + ql);
@@ -67,6 +67,7 @@ export class OutLane {
     b.writeDoubleLE(id, at + 1);
     b.writeUInt16LE(sl, at + 9);
     b.writeUInt16LE(queue === null ? 0xffff : ql, at + 11);
+    b.writeUInt16LE(account, at + 13);
     at += SUB_FIXED;
     at = writeLatin1(b, at, subject);
     if (queue !== null) writeLatin1(b, at, queue);
@@ -126,7 +127,7 @@ export class OutLane {
 }
 
 export interface LaneHandler {
-  onRemoteSub(from: number, id: number, subject: string, queue: string | null): void;
+  onRemoteSub(from: number, id: number, subject: string, queue: string | null, account: number): void;
   onRemoteUnsub(from: number, id: number): void;
   /** `msg` is a view into shared memory, valid only during the call. */
   onRemoteMsg(
@@ -188,7 +189,7 @@ export class InLane {
         const p = at + SUB_FIXED;
         const subject = latin1String(b, p, p + sl);
         const queue = ql === 0xffff ? null : latin1String(b, p + sl, p + sl + ql);
-        h.onRemoteSub(this.from, id, subject, queue);
+        h.onRemoteSub(this.from, id, subject, queue, b.readUInt16LE(at + 13));
         return;
       }
       case Rec.Unsub:

@@ -22,6 +22,8 @@ export interface Outbox {
 export interface Subscription {
   readonly subject: string;
   readonly queue: string | null;
+  /** Account index: subjects of different accounts never meet. */
+  readonly account: number;
   /** Node-wide id: worker index in the high part, a per-worker counter in the low part. */
   readonly id: number;
   readonly worker: number;
@@ -51,7 +53,8 @@ export interface RouterLanes {
 export class Router implements LaneHandler {
   readonly index: number;
   readonly workers: number;
-  readonly sublist = new Sublist<Subscription>();
+  /** One interest trie per account, indexed by account number (0 is the global account). */
+  private readonly sublists: Sublist<Subscription>[] = [new Sublist<Subscription>()];
   private readonly local = new Map<number, Subscription>();
   private readonly remote = new Map<number, Subscription>();
   private readonly out: (OutLane | null)[] = [];
@@ -97,21 +100,28 @@ export class Router implements LaneHandler {
   }
 
   get totalCount(): number {
-    return this.sublist.count;
+    let n = 0;
+    for (const sl of this.sublists) if (sl) n += sl.count;
+    return n;
   }
 
-  addSubscription(owner: Outbox, subject: string, queue: string | null, sid: Uint8Array, max = -1): Subscription {
+  /** The interest of one account (created on first use). */
+  sublist(account = 0): Sublist<Subscription> {
+    return (this.sublists[account] ??= new Sublist<Subscription>());
+  }
+
+  addSubscription(owner: Outbox, subject: string, queue: string | null, sid: Uint8Array, account = 0, max = -1): Subscription {
     const id = this.index * ID_WORKER_FACTOR + this.nextLocalId++;
-    const sub: Subscription = { subject, queue, id, worker: this.index, owner, sid, max, delivered: 0 };
+    const sub: Subscription = { subject, queue, account, id, worker: this.index, owner, sid, max, delivered: 0 };
     this.local.set(id, sub);
-    this.sublist.insert(sub);
-    for (const lane of this.out) lane?.sub(id, subject, queue);
+    this.sublist(account).insert(sub);
+    for (const lane of this.out) lane?.sub(id, subject, queue, account);
     return sub;
   }
 
   removeSubscription(sub: Subscription): void {
     if (!this.local.delete(sub.id)) return;
-    this.sublist.remove(sub);
+    this.sublist(sub.account).remove(sub);
     for (const lane of this.out) lane?.unsub(sub.id);
   }
 
@@ -131,11 +141,12 @@ export class Router implements LaneHandler {
     hdrLen: number,
     msg: Uint8Array,
     routeSubject: string = subject,
+    account = 0,
   ): number {
     this.stats.inMsgs++;
     this.stats.inBytes += msg.length;
     // JetStream delivers a stored message to an inbox while the MSG line keeps its own subject.
-    const r = this.sublist.match(routeSubject);
+    const r = this.sublist(account).match(routeSubject);
     const depth = this.depth++;
     try {
       let delivered = 0;
@@ -186,8 +197,8 @@ export class Router implements LaneHandler {
   }
 
   /** True when anything on the node would receive a message on this subject. */
-  hasInterest(subject: string): boolean {
-    return this.sublist.hasInterest(subject);
+  hasInterest(subject: string, account = 0): boolean {
+    return this.sublist(account).hasInterest(subject);
   }
 
   private deliverLocal(sub: Subscription, subject: string, reply: string | null, hdrLen: number, msg: Uint8Array): void {
@@ -233,17 +244,17 @@ export class Router implements LaneHandler {
 
   // LaneHandler: records from other workers.
 
-  onRemoteSub(from: number, id: number, subject: string, queue: string | null): void {
-    const sub: Subscription = { subject, queue, id, worker: from, owner: null, sid: null, max: -1, delivered: 0 };
+  onRemoteSub(from: number, id: number, subject: string, queue: string | null, account: number): void {
+    const sub: Subscription = { subject, queue, account, id, worker: from, owner: null, sid: null, max: -1, delivered: 0 };
     this.remote.set(id, sub);
-    this.sublist.insert(sub);
+    this.sublist(account).insert(sub);
   }
 
   onRemoteUnsub(_from: number, id: number): void {
     const sub = this.remote.get(id);
     if (!sub) return;
     this.remote.delete(id);
-    this.sublist.remove(sub);
+    this.sublist(sub.account).remove(sub);
   }
 
   onRemoteMsg(

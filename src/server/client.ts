@@ -73,6 +73,8 @@ export class ClientConnection implements Outbox, ClientParserHandler {
   nonce: Uint8Array | null = null;
   permissions: CompiledPermissions | null = null;
   user: string | undefined;
+  /** The account's number (0 = global): which subject space this client lives in. */
+  account = 0;
   /** Set when this client changed interest or sent to other workers since its last PONG. */
   private crossWorkerDirty = false;
   pingsOut = 0;
@@ -339,6 +341,8 @@ export class ClientConnection implements Outbox, ClientParserHandler {
     this.authDeadline = 0;
     this.user = res.user;
     this.state.user = res.user;
+    this.account = this.host.accountNumber(res.account);
+    this.state.account = res.account;
     this.permissions = res.permissions ?? null;
   }
 
@@ -395,7 +399,7 @@ export class ClientConnection implements Outbox, ClientParserHandler {
       return;
     }
     const r = this.host.router;
-    const n = r.publish(this, subject, reply, hdrLen, msg);
+    const n = r.publish(this, subject, reply, hdrLen, msg, subject, this.account);
     if (n === 0 && reply !== null && this.opts.noResponders) this.noResponders(reply);
     if (this.host.router.workers > 1) this.crossWorkerDirty = true;
     this.sendOk();
@@ -431,7 +435,7 @@ export class ClientConnection implements Outbox, ClientParserHandler {
       return;
     }
     if (!this.subs.has(sidKey)) {
-      const sub = this.host.router.addSubscription(this, subject, queue, Buffer.from(sidBytes));
+      const sub = this.host.router.addSubscription(this, subject, queue, Buffer.from(sidBytes), this.account);
       this.subs.set(sidKey, sub);
       this.crossWorkerDirty = true;
     }

@@ -42,7 +42,12 @@ export class ClientAuth {
     if (!name) return null;
     const user = this.options.users.find((u) => u.user === name);
     if (!user) return null;
-    return { ok: true, user: name, permissions: user.permissions ? compilePermissions(user.permissions) : undefined };
+    return {
+      ok: true,
+      user: name,
+      account: user.account,
+      permissions: user.permissions ? compilePermissions(user.permissions) : undefined,
+    };
   }
 
   close(): Promise<void> {

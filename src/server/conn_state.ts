@@ -17,6 +17,7 @@ export class ConnectionState {
   lang = '';
   version = '';
   user: string | undefined;
+  account: string | undefined;
   tls = false;
   tlsVerified = false;
   reason = '';
@@ -90,6 +91,7 @@ export function connzEntry(
   if (st.lang) e.lang = st.lang;
   if (st.version) e.version = st.version;
   if (st.user) e.authorized_user = st.user;
+  if (st.account) e.account = st.account;
   if (st.tls) e.tls_version = '1.3';
   if (extra.stop !== undefined) e.stop = new Date(extra.stop).toISOString();
   if (extra.reason) e.reason = extra.reason;

@@ -299,6 +299,8 @@ export class PetrelServer {
       ['workers', o.workers, next.workers],
       ['jetstream', JSON.stringify(o.jetstream), JSON.stringify(next.jetstream)],
       ['http', `${o.httpHost}:${o.httpPort}`, `${next.httpHost}:${next.httpPort}`],
+      // Account numbers are positions in the config; a changed list would renumber live subjects.
+      ['accounts', Object.keys(o.accounts ?? {}).join(','), Object.keys(next.accounts ?? {}).join(',')],
     ];
     const refused = fixed.filter(([, a, b]) => a !== b).map(([k]) => k);
     if (refused.length > 0) {

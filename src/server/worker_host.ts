@@ -11,6 +11,7 @@ import type { RouterLanes } from '../routing/router.ts';
 import { Doorbell } from '../routing/ring.ts';
 import { ClientConnection } from './client.ts';
 import { LanePump } from './lane_pump.ts';
+import { accountNumbers } from './accounts.ts';
 import { ClosedState, connzEntry } from './conn_state.ts';
 import { ClientAuth } from './client_auth.ts';
 import { createLogger } from '../log.ts';
@@ -36,6 +37,7 @@ export class WorkerHost {
   options: ServerOptions;
   readonly router: Router;
   auth: ClientAuth;
+  private accounts: Map<string, number>;
   secureContext: tls.SecureContext | null = null;
   logger: Logger;
   private closeLog: () => void;
@@ -71,6 +73,7 @@ export class WorkerHost {
     this.peerBells = init.bells.map((b) => new Doorbell(b));
     this.router.onPeerNews = (peer) => this.peerBells[peer]!.ring();
     this.auth = new ClientAuth(init.options.auth);
+    this.accounts = accountNumbers(init.options);
     this.loadTls();
     this.startSweep();
     port.on('message', (m: MainToWorker) => this.onMain(m));
@@ -80,6 +83,11 @@ export class WorkerHost {
 
   now(): number {
     return Date.now();
+  }
+
+  /** The number of a named account (unknown or absent: the global account). */
+  accountNumber(name: string | undefined): number {
+    return name === undefined ? 0 : (this.accounts.get(name) ?? 0);
   }
 
   makeNonce(): Uint8Array {
@@ -211,6 +219,7 @@ export class WorkerHost {
     this.options = options;
     this.info = info;
     this.auth = new ClientAuth(options.auth);
+    this.accounts = accountNumbers(options);
     this.loadTls();
     this.startSweep();
     for (const c of this.clients.values()) {
@@ -275,7 +284,7 @@ export class WorkerHost {
     }
     if (what === 'subsz') {
       const q = args as { subs: boolean; test?: string };
-      const sl = this.router.sublist;
+      const sl = this.router.sublist();
       const list: { subject: string; qgroup?: string; sid: string; msgs: number; cid: number }[] = [];
       if (q.subs) {
         for (const c of this.clients.values()) {

@@ -221,8 +221,7 @@ for (const { gen, workers } of matrix()) {
     afterEach(() => pool.closeAll());
     afterAll(() => pool.closeAll());
 
-    // SERVER BUG (reported): the accounts block is read but all accounts share one subject space.
-    it.fails('keeps each account’s subjects to itself, with no_auth_user joining its account', async () => {
+    it('keeps each account’s subjects to itself, with no_auth_user joining its account', async () => {
       const a1 = await pool.connect({ servers: srv.url, user: 'a1', pass: 'a1' });
       const b1 = await pool.connect({ servers: srv.url, user: 'b1', pass: 'b1' });
       const anon = await pool.connect({ servers: srv.url });
