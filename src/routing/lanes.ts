@@ -28,7 +28,10 @@ const BARRIER_FIXED = 1 + 4;
 export class OutLane {
   private readonly w: RingWriter;
   private readonly ringBuf: Buffer;
-  private readonly backlog: Buffer[] = [];
+  /** Records that did not fit in the ring, oldest at `backlogHead` (a queue without shift()). */
+  private backlog: Buffer[] = [];
+  private backlogHead = 0;
+  private backlogBytes = 0;
   private target: Buffer;
   private pendingCommit = false;
 
@@ -39,13 +42,18 @@ export class OutLane {
   }
 
   get hasBacklog(): boolean {
-    return this.backlog.length > 0;
+    return this.backlogHead < this.backlog.length;
+  }
+
+  /** Bytes waiting behind a full ring: the worker stops reading publishers while this grows. */
+  get backlogSize(): number {
+    return this.backlogBytes;
   }
 
   /** Picks where the next record goes: the ring, or (to keep order) the backlog behind it. */
   private open(size: number): number {
     this.pendingCommit = true;
-    if (this.backlog.length === 0) {
+    if (!this.hasBacklog) {
       const at = this.w.reserve(size);
       if (at >= 0) {
         this.target = this.ringBuf;
@@ -54,6 +62,7 @@ export class OutLane {
     }
     const tmp = Buffer.allocUnsafe(size);
     this.backlog.push(tmp);
+    this.backlogBytes += size;
     this.target = tmp;
     return 0;
   }
@@ -112,15 +121,26 @@ export class OutLane {
 
   /** Moves backlog into the ring and publishes. Returns true when the peer has news. */
   commit(): boolean {
-    while (this.backlog.length > 0) {
-      const rec = this.backlog[0]!;
+    const q = this.backlog;
+    let head = this.backlogHead;
+    while (head < q.length) {
+      const rec = q[head]!;
       const at = this.w.reserve(rec.length);
       if (at < 0) break;
       this.ringBuf.set(rec, at);
-      this.backlog.shift();
+      this.backlogBytes -= rec.length;
+      head++;
     }
+    if (head === q.length) {
+      this.backlog = [];
+      head = 0;
+    } else if (head > 1024 && head * 2 > q.length) {
+      this.backlog = q.slice(head);
+      head = 0;
+    }
+    this.backlogHead = head;
     if (!this.pendingCommit) return false;
-    this.pendingCommit = this.backlog.length > 0;
+    this.pendingCommit = this.hasBacklog;
     this.w.commit();
     return true;
   }

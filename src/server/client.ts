@@ -161,6 +161,13 @@ export class ClientConnection implements Outbox, ClientParserHandler {
     raw.resume();
   }
 
+  /** Backpressure from a full inter-worker ring; a parser paused for auth stays paused. */
+  setReadPaused(paused: boolean): void {
+    if (this.closed) return;
+    if (paused) this.socket.pause();
+    else if (!this.parser.paused) this.socket.resume();
+  }
+
   private onData(chunk: Buffer): void {
     this.state.lastActivity = this.host.now();
     this.state.inBytesRaw += chunk.length;
@@ -315,7 +322,7 @@ export class ClientConnection implements Outbox, ClientParserHandler {
         this.finishAuth(res);
         if (!this.closed) {
           this.parser.resume();
-          this.socket.resume();
+          if (!this.host.readsPaused) this.socket.resume();
           this.host.scheduleFlush();
         }
       })

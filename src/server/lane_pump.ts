@@ -11,14 +11,21 @@ export class LanePump {
   private readonly router: Router;
   private readonly bell: Doorbell;
   private readonly flushWork: () => void;
+  private readonly onBacklog: (backlogged: boolean) => void;
+  private backlogged = false;
   private flushScheduled = false;
   private stopped = false;
 
-  /** `flushWork` runs once per turn after anything was drained or scheduled (connections' outbound). */
-  constructor(router: Router, bell: Doorbell, flushWork: () => void = () => {}) {
+  /**
+   * `flushWork` runs once per turn after anything was drained or scheduled (connections'
+   * outbound); `onBacklog` hears when a peer's ring fills up and when it has room again, so the
+   * worker can stop reading publishers instead of queueing without bound.
+   */
+  constructor(router: Router, bell: Doorbell, flushWork: () => void = () => {}, onBacklog: (backlogged: boolean) => void = () => {}) {
     this.router = router;
     this.bell = bell;
     this.flushWork = flushWork;
+    this.onBacklog = onBacklog;
   }
 
   scheduleFlush(): void {
@@ -30,8 +37,13 @@ export class LanePump {
   private readonly flush = (): void => {
     this.flushScheduled = false;
     this.flushWork();
+    const backlogged = this.router.commitLanes();
+    if (backlogged !== this.backlogged) {
+      this.backlogged = backlogged;
+      this.onBacklog(backlogged);
+    }
     // A peer's ring is full: try again shortly rather than spinning.
-    if (this.router.commitLanes()) setTimeout(() => this.scheduleFlush(), 1);
+    if (backlogged) setTimeout(() => this.scheduleFlush(), 1);
   };
 
   async run(): Promise<void> {

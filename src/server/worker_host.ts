@@ -55,6 +55,7 @@ export class WorkerHost {
   private readonly writeBlocked = new Map<ClientConnection, number>();
   private stopping = false;
   private lameDuck = false;
+  readsPaused = false;
 
   constructor(port: MessagePort, init: WorkerInit) {
     this.port = port;
@@ -77,7 +78,12 @@ export class WorkerHost {
     this.loadTls();
     this.startSweep();
     port.on('message', (m: MainToWorker) => this.onMain(m));
-    this.pump = new LanePump(this.router, this.ownBell, () => this.flushClients());
+    this.pump = new LanePump(
+      this.router,
+      this.ownBell,
+      () => this.flushClients(),
+      (backlogged) => this.setReadsPaused(backlogged),
+    );
     if (init.workers > 1) void this.pump.run();
   }
 
@@ -162,6 +168,12 @@ export class WorkerHost {
 
   scheduleFlush(): void {
     this.pump.scheduleFlush();
+  }
+
+  /** While a peer's ring is full, client sockets are not read: TCP pushes back on publishers. */
+  private setReadsPaused(paused: boolean): void {
+    this.readsPaused = paused;
+    for (const c of this.clients.values()) c.setReadPaused(paused);
   }
 
   private flushClients(): void {
