@@ -218,7 +218,7 @@ function buildSchema(facts: RuntimeFacts): object {
     trace: { doc: 'Protocol trace logging.', format: Boolean, default: false },
     logtime: { doc: 'Timestamps on log lines.', format: Boolean, default: true },
     log_file: { doc: 'Log file; empty = stderr.', format: String, default: '' },
-    workers: { doc: 'Routing worker threads (Petrel).', format: 'nats-workers', default: Math.max(1, Math.min(MAX_WORKERS, facts.cpuCount)) },
+    workers: { doc: 'Routing worker threads (Petrel).', format: 'nats-workers', default: defaultWorkers(facts.cpuCount) },
     authorization: {
       token: { doc: 'Client token.', format: String, default: '', sensitive: true },
       user: { doc: 'Single client user.', format: String, default: '' },
@@ -397,4 +397,14 @@ export function toServerOptions(c: CanonicalConfig, facts: RuntimeFacts, choices
     if (c.tls.ca_file !== '') options.tls.caFile = c.tls.ca_file;
   }
   return options;
+}
+
+/**
+ * Routing workers when the config does not say: half the cores. Measured on 2 cores
+ * (test/bench/README.md), one worker beat two in every scenario — a message that crosses workers
+ * pays a ring hop and a wake-up, and the main thread, the JetStream worker and the kernel need
+ * cores too — so small machines get one worker and larger ones leave room for those threads.
+ */
+export function defaultWorkers(cpuCount: number): number {
+  return Math.max(1, Math.min(MAX_WORKERS, Math.floor(cpuCount / 2)));
 }

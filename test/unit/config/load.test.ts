@@ -139,7 +139,7 @@ describe('defaults', () => {
       logLevel: 'info',
       pretty: false,
       logtime: true,
-      workers: 4,
+      workers: 2, // half of the 4 cores in FACTS
       jetstream: {
         enabled: false,
         storeDir: '/tmp/nats/jetstream',
