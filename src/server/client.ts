@@ -33,6 +33,9 @@ import { ClosedState, ConnectionState } from './conn_state.ts';
 /** Status header a requester gets when nobody listens (nats-server's no-responders reply). */
 const NO_RESPONDERS_HDR = Buffer.from('NATS/1.0 503\r\n\r\n');
 
+/** Longest subject the per-connection last-subject cache keeps. */
+const LAST_SUBJECT_BYTES = 64;
+
 export interface ConnectOptions {
   verbose: boolean;
   pedantic: boolean;
@@ -73,6 +76,9 @@ export class ClientConnection implements Outbox, ClientParserHandler {
   nonce: Uint8Array | null = null;
   permissions: CompiledPermissions | null = null;
   user: string | undefined;
+  private readonly lastSubjectBytes = new Uint8Array(LAST_SUBJECT_BYTES);
+  private lastSubjectLength = -1;
+  private lastSubject = '';
   /** The account's number (0 = global): which subject space this client lives in. */
   account = 0;
   /** Set when this client changed interest or sent to other workers since its last PONG. */
@@ -230,7 +236,7 @@ export class ClientConnection implements Outbox, ClientParserHandler {
     this.state.outBytes += msg.length;
     this.markDirty();
     if (sub.max > 0 && sub.delivered >= sub.max) this.dropSub(sub);
-    if (this.out.pending(this.socket) > this.host.options.maxPending) this.slowConsumer();
+    if (this.out.pending > this.host.options.maxPending) this.slowConsumer();
   }
 
   barrierDone(): void {
@@ -392,7 +398,7 @@ export class ClientConnection implements Outbox, ClientParserHandler {
 
   private processPub(subjectBytes: Uint8Array, replyBytes: Uint8Array | null, hdrLen: number, msg: Uint8Array): void {
     if (this.needsConnectFirst()) return;
-    const subject = latin1String(subjectBytes);
+    const subject = this.subjectString(subjectBytes);
     const reply = replyBytes === null ? null : latin1String(replyBytes);
     this.state.inMsgs++;
     this.state.inBytes += msg.length;
@@ -421,6 +427,27 @@ export class ClientConnection implements Outbox, ClientParserHandler {
         return;
       }
     }
+  }
+
+  /**
+   * Publishers mostly repeat subjects: the last one's string is reused when the bytes match,
+   * which saves a string allocation per message.
+   */
+  private subjectString(bytes: Uint8Array): string {
+    const n = bytes.length;
+    const last = this.lastSubjectBytes;
+    if (n === this.lastSubjectLength) {
+      let i = 0;
+      while (i < n && last[i] === bytes[i]) i++;
+      if (i === n) return this.lastSubject;
+    }
+    const s = latin1String(bytes);
+    if (n <= last.length) {
+      last.set(bytes);
+      this.lastSubjectLength = n;
+      this.lastSubject = s;
+    }
+    return s;
   }
 
   onSub(subjectBytes: Uint8Array, queueBytes: Uint8Array | null, sidBytes: Uint8Array): void {

@@ -23,6 +23,8 @@ export class Outbound {
   /** Unflushed regions of earlier slabs, in order. */
   private sealed: Buffer[] = [];
   private sealedBytes = 0;
+  /** The socket's own queue as of the last flush: it only changes when we write to it. */
+  private sinkQueued = 0;
   dirty = false;
 
   constructor(initialBytes = 1024) {
@@ -50,9 +52,12 @@ export class Outbound {
     this.advance(bytes.length);
   }
 
-  /** Pending bytes (ours plus the socket's), nats-server's `pb` for the max_pending check. */
-  pending(sink: OutboundSink): number {
-    return this.sealedBytes + this.pos - this.start + sink.writableLength;
+  /**
+   * Pending bytes (ours plus the socket's as of the last flush), nats-server's `pb` for the
+   * max_pending check; cheap enough to ask per delivered message.
+   */
+  get pending(): number {
+    return this.sealedBytes + this.pos - this.start + this.sinkQueued;
   }
 
   private roll(n: number): void {
@@ -70,9 +75,11 @@ export class Outbound {
     this.dirty = false;
     const tail = this.pos - this.start;
     if (this.sealed.length === 0) {
-      if (tail === 0) return 0;
-      sink.write(this.slab.subarray(this.start, this.pos));
-      this.start = this.pos;
+      if (tail > 0) {
+        sink.write(this.slab.subarray(this.start, this.pos));
+        this.start = this.pos;
+      }
+      this.sinkQueued = sink.writableLength;
       return tail;
     }
     const total = this.sealedBytes + tail;
@@ -83,6 +90,7 @@ export class Outbound {
     this.sealed = [];
     this.sealedBytes = 0;
     this.start = this.pos;
+    this.sinkQueued = sink.writableLength;
     return total;
   }
 }

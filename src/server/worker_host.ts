@@ -279,7 +279,7 @@ export class WorkerHost {
           if (q.cid !== undefined && c.id !== q.cid) continue;
           conns.push(
             connzEntry(c.state, now, {
-              pendingBytes: c.out.pending(c.socket),
+              pendingBytes: c.out.pending,
               subscriptions: c.subs.size,
               subsList: q.subs ? [...c.subs.values()].map((s) => s.subject) : undefined,
             }),
