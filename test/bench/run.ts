@@ -4,6 +4,7 @@
 //                    [--sub-threads 1] [--petrel-workers N] [--no-go] [--json <file>]
 // See test/bench/README.md for what each scenario measures and how to read the CPU columns.
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -136,6 +137,33 @@ function parseFlags(argv: string[]): Flags {
   return f;
 }
 
+/** The commit and the uncommitted server files the run measured, to notice a tree that changed mid-run. */
+function sourceState(): string {
+  const root = new URL('../..', import.meta.url).pathname;
+  try {
+    const head = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', root, 'status', '--porcelain', '--', 'src', 'workers', 'bin'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3));
+    return dirty.length ? `${head} + uncommitted changes in ${dirty.join(', ')}` : head;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
+/** Warnings and errors the server logged (pino levels ≥ 40, or Go's [WRN]/[ERR]), for a run that went wrong. */
+function serverComplaints(log: string): string[] {
+  return log
+    .split('\n')
+    .filter((l) => /"level":(4|5|6)0|\[(WRN|ERR|FTL)\]/.test(l))
+    .map((l) => {
+      const m = /"msg":"([^"]*)"/.exec(l);
+      return (m ? m[1]! : l).slice(0, 200);
+    })
+    .slice(-5);
+}
+
 interface Row {
   scenario: string;
   title: string;
@@ -195,6 +223,9 @@ async function withServer<T extends ScenarioResult>(
     try {
       server = await startServer(spec);
       result = await body(server);
+      if (result.kind === 'throughput' && result.faults.length) {
+        for (const c of serverComplaints(server.logTail(500))) result.faults.push(`server log: ${c}`);
+      }
     } catch (e) {
       result = { kind: 'error', error: (e as Error).message + (server ? `\n${server.logTail()}` : '') };
     } finally {
@@ -236,9 +267,11 @@ async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const goVersion = flags.go ? goServerVersion() : null;
   const startedAt = new Date();
+  const sourceAtStart = sourceState();
   process.stderr.write(`Petrel bench — ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}\n`);
   if (!goVersion) process.stderr.write(flags.go ? 'reference server not installed (/usr/sbin/nats-server): running Petrel alone\n' : 'reference server skipped (--no-go)\n');
   else process.stderr.write(`reference: ${goVersion}\n`);
+  process.stderr.write(`petrel source: ${sourceAtStart}\n`);
 
   const defaultWorkers = flags.petrelWorkers ?? (await petrelDefaultWorkers());
   const petrelLabel = `petrel w${defaultWorkers ?? '?'}`;
@@ -290,6 +323,8 @@ async function main(): Promise<void> {
   }
 
   // ---- report ----
+  const sourceAtEnd = sourceState();
+  if (sourceAtEnd !== sourceAtStart) notes.push(`the Petrel source changed during the run (${sourceAtStart} → ${sourceAtEnd}): figures mix versions`);
   const out: string[] = [];
   const go = goVersion ? 'go' : undefined;
   out.push(`\nPetrel vs ${goVersion ?? '(reference server not installed)'} — ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${flags.durationMs / 1000} s per throughput run`);
@@ -398,6 +433,7 @@ async function main(): Promise<void> {
       {
         startedAt: startedAt.toISOString(),
         machine: { cores: os.cpus().length, memoryBytes: os.totalmem(), node: process.version, reference: goVersion },
+        petrelSource: { atStart: sourceAtStart, atEnd: sourceAtEnd },
         settings: { ...flags, only: [...flags.only], petrelDefaultWorkers: defaultWorkers },
         results: rows,
         targets: verdicts,

@@ -40,7 +40,8 @@ export interface RunningServer {
   /** The open-files limit the server process ended up with. */
   fdLimit: number;
   stop(): Promise<void>;
-  logTail(): string;
+  /** The last `lines` lines of the server's output. */
+  logTail(lines?: number): string;
 }
 
 export function goServerVersion(): string | null {
@@ -85,9 +86,9 @@ export async function startServer(spec: ServerSpec): Promise<RunningServer> {
       resolve();
     }),
   );
-  const logTail = (): string => {
+  const logTail = (lines = 20): string => {
     try {
-      return fs.readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n');
+      return fs.readFileSync(logFile, 'utf8').split('\n').slice(-lines).join('\n');
     } catch {
       return '';
     }
