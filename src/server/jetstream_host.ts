@@ -3,11 +3,11 @@
 // the engine itself (src/jetstream/) only sees the bus.
 
 import type { MessagePort } from 'node:worker_threads';
-import { Router } from '../routing/router.ts';
-import { Doorbell } from '../routing/ring.ts';
+import type { Router } from '../routing/router.ts';
+import type { Doorbell } from '../routing/ring.ts';
 import { RouterBus } from './router_bus.ts';
+import { joinMesh, workerLogger } from './mesh.ts';
 import { LanePump } from './lane_pump.ts';
-import { createLogger } from '../log.ts';
 import type { Logger } from '../log.ts';
 import type { WorkerInit } from './worker_host.ts';
 import type { MainToWorker, WorkerToMain } from './worker_protocol.ts';
@@ -25,21 +25,17 @@ export class JetStreamHost {
   private readonly closeLog: () => void;
   private readonly reopenLog: () => void;
   private readonly ownBell: Doorbell;
-  private readonly peerBells: Doorbell[];
   private readonly pump: LanePump;
   readonly engine: JetStream;
 
   constructor(port: MessagePort, init: WorkerInit) {
     this.port = port;
     const o = init.options;
-    const log = createLogger({ level: o.logLevel, file: o.logFile, pretty: o.pretty, logtime: o.logtime }, { worker: 'jetstream' });
+    const log = workerLogger(o, 'jetstream');
     this.logger = log.logger;
     this.closeLog = log.close;
     this.reopenLog = log.reopen;
-    this.router = new Router(init.index, init.workers, init.lanes);
-    this.ownBell = new Doorbell(init.bells[init.index]!);
-    this.peerBells = init.bells.map((b) => new Doorbell(b));
-    this.router.onPeerNews = (peer) => this.peerBells[peer]!.ring();
+    ({ router: this.router, ownBell: this.ownBell } = joinMesh(init));
     this.pump = new LanePump(this.router, this.ownBell);
     this.bus = new RouterBus(this.router, () => this.pump.scheduleFlush());
     this.engine = new JetStream({

@@ -6,15 +6,15 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import type net from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
-import { Router } from '../routing/router.ts';
+import type { Router } from '../routing/router.ts';
 import type { RouterLanes } from '../routing/router.ts';
-import { Doorbell } from '../routing/ring.ts';
+import type { Doorbell } from '../routing/ring.ts';
 import { ClientConnection } from './client.ts';
 import { LanePump } from './lane_pump.ts';
+import { joinMesh, workerLogger } from './mesh.ts';
 import { accountNumbers } from './accounts.ts';
 import { ClosedState, connzEntry } from './conn_state.ts';
 import { ClientAuth } from './client_auth.ts';
-import { createLogger } from '../log.ts';
 import type { Logger } from '../log.ts';
 import type { ServerOptions } from '../config/options.ts';
 import type { MainToWorker, WorkerToMain, ConnzQuery, WorkerConnz, WorkerVarz, WorkerSubsz, SublistStats } from './worker_protocol.ts';
@@ -49,7 +49,6 @@ export class WorkerHost {
   private dirty: ClientConnection[] = [];
   private readonly pump: LanePump;
   private readonly ownBell: Doorbell;
-  private readonly peerBells: Doorbell[];
   private info: Record<string, unknown>;
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly writeBlocked = new Map<ClientConnection, number>();
@@ -62,17 +61,11 @@ export class WorkerHost {
     this.index = init.index;
     this.options = init.options;
     this.info = init.info;
-    const log = createLogger(
-      { level: init.options.logLevel, file: init.options.logFile, pretty: init.options.pretty, logtime: init.options.logtime },
-      { worker: init.index },
-    );
+    const log = workerLogger(init.options, init.index);
     this.logger = log.logger;
     this.closeLog = log.close;
     this.reopenLog = log.reopen;
-    this.router = new Router(init.index, init.workers, init.lanes);
-    this.ownBell = new Doorbell(init.bells[init.index]!);
-    this.peerBells = init.bells.map((b) => new Doorbell(b));
-    this.router.onPeerNews = (peer) => this.peerBells[peer]!.ring();
+    ({ router: this.router, ownBell: this.ownBell } = joinMesh(init));
     this.auth = new ClientAuth(init.options.auth);
     this.accounts = accountNumbers(init.options);
     this.loadTls();

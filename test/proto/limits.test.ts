@@ -142,9 +142,10 @@ describe('connection limits', () => {
     // 32 MiB through a 256 KiB max_pending: the never-reading client must be cut.
     for (let i = 0; i < 128; i++) {
       pub.c.send(chunk);
-      if (i % 16 === 15) await pub.c.flush();
+      // Generous bounds: 32 MiB through a loaded 2-core machine; they only bound a failure.
+      if (i % 16 === 15) await pub.c.flush(30_000);
     }
-    await pub.c.flush();
+    await pub.c.flush(30_000);
     const varz = await fetch(`http://127.0.0.1:${srv.httpPort}/varz`).then((r) => r.json() as Promise<any>);
     expect(varz.slow_consumers).toBeGreaterThanOrEqual(1);
     const closed = await fetch(`http://127.0.0.1:${srv.httpPort}/connz?state=closed`).then((r) => r.json() as Promise<any>);

@@ -65,9 +65,9 @@ export class RawClient {
   }
 
   /** Sends PING and returns everything received before the PONG. */
-  async flush(): Promise<string> {
+  async flush(timeoutMs = 5000): Promise<string> {
     this.send('PING\r\n');
-    const m = await this.expect(/^([\s\S]*?)PONG\r\n/);
+    const m = await this.expect(/^([\s\S]*?)PONG\r\n/, timeoutMs);
     return m[1]!;
   }
 
