@@ -173,6 +173,32 @@ for (const { gen, workers } of jsMatrix()) {
       await jsm.streams.delete(stream);
     });
 
+    it('answers bad consumer configs with nats-server’s errors and creates nothing', async () => {
+      const { nc, jsm, stream } = await setup();
+      const create = async (subject: string, body: unknown): Promise<number | undefined> => {
+        const r = await nc.request(subject, typeof body === 'string' ? body : JSON.stringify(body));
+        return r.json<{ error?: { err_code: number } }>().error?.err_code;
+      };
+      const named = (name: string, config: Record<string, unknown>) =>
+        create(`$JS.API.CONSUMER.CREATE.${stream}.${name}`, { stream_name: stream, config: { name, ack_policy: 'explicit', ...config } });
+      expect(await named('wild', { deliver_subject: 'push.*' })).toBe(10079);
+      expect(await named('policy', { deliver_policy: 'by_start_sequence' })).toBe(10094);
+      expect(await named('hb', { idle_heartbeat: nanos(1000) })).toBe(10088);
+      expect(await named('maxw', { deliver_subject: `${stream}_deliver`, max_waiting: 5 })).toBe(10080);
+      expect(await named('neg', { max_waiting: -1 })).toBe(10087);
+      expect(
+        await create(`$JS.API.CONSUMER.DURABLE.CREATE.${stream}.one`, { stream_name: stream, config: { durable_name: 'other', ack_policy: 'explicit' } }),
+      ).toBe(10017);
+      expect(await create(`$JS.API.CONSUMER.CREATE.${stream}.json`, '{"config":')).toBe(10025);
+      const wq = uniqueName('WQ');
+      await jsm.streams.add({ name: wq, subjects: [`${wq}.>`], retention: 'workqueue' as never });
+      expect(await create(`$JS.API.CONSUMER.CREATE.${wq}.none`, { stream_name: wq, config: { name: 'none', ack_policy: 'none' } })).toBe(10084);
+      expect(await jsm.consumers.list(stream).next()).toEqual([]);
+      expect(await jsm.consumers.list(wq).next()).toEqual([]);
+      await jsm.streams.delete(wq);
+      await jsm.streams.delete(stream);
+    });
+
     it('carries a larger volume through an ordered push consumer (flow control, heartbeats)', async () => {
       const { nc, js, jsm, stream } = await setup();
       const count = 1500;
