@@ -73,6 +73,10 @@ export class ClientConnection implements Outbox, ClientParserHandler {
   private creds: Record<string, unknown> = {};
   connectReceived = false;
   authorized = false;
+  /** The congested client this one's reading is paused for (nats-server's producer stall). */
+  stalledBy: ClientConnection | null = null;
+  /** Producers paused because this client's outbound is past the stall mark. */
+  private stalledProducers: ClientConnection[] = [];
   nonce: Uint8Array | null = null;
   permissions: CompiledPermissions | null = null;
   user: string | undefined;
@@ -127,7 +131,10 @@ export class ClientConnection implements Outbox, ClientParserHandler {
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
     sock.on('error', () => this.close('Client Closed', false));
     sock.on('close', () => this.close('Client Closed', false));
-    sock.on('drain', () => this.host.writeDrained(this));
+    sock.on('drain', () => {
+      this.host.writeDrained(this);
+      this.releaseProducers();
+    });
     sock.resume();
   }
 
@@ -171,13 +178,15 @@ export class ClientConnection implements Outbox, ClientParserHandler {
   setReadPaused(paused: boolean): void {
     if (this.closed) return;
     if (paused) this.socket.pause();
-    else if (!this.parser.paused) this.socket.resume();
+    else if (!this.parser.paused && this.stalledBy === null) this.socket.resume();
   }
 
   private onData(chunk: Buffer): void {
     this.state.lastActivity = this.host.now();
     this.state.inBytesRaw += chunk.length;
+    this.host.inbound = this;
     this.parser.parse(chunk);
+    this.host.inbound = null;
     this.host.scheduleFlush();
   }
 
@@ -207,6 +216,9 @@ export class ClientConnection implements Outbox, ClientParserHandler {
     if (this.closed && this.socket.destroyed) return;
     this.out.flush(this.socket);
     this.host.watchWrite(this);
+    // Stalled producers go again once the backlog is down to half; when it is not, the socket
+    // is above its high-water mark and its 'drain' will release them.
+    if (this.stalledProducers.length > 0 && this.out.pending <= this.host.options.maxPending >> 1) this.releaseProducers();
   }
 
   /** Outbox: one MSG/HMSG to this client. */
@@ -236,7 +248,44 @@ export class ClientConnection implements Outbox, ClientParserHandler {
     this.state.outBytes += msg.length;
     this.markDirty();
     if (sub.max > 0 && sub.delivered >= sub.max) this.dropSub(sub);
-    if (this.out.pending > this.host.options.maxPending) this.slowConsumer();
+    const pending = this.out.pending;
+    const max = this.host.options.maxPending;
+    if (pending > max) this.slowConsumer();
+    else if (pending > max - (max >> 2)) this.stallProducer();
+  }
+
+  /**
+   * Past three quarters of max_pending, the client whose bytes are being parsed stops being read
+   * until this one's socket drains — as nats-server stalls a fast producer — so a reader that is
+   * merely slower than its publisher is not cut as a slow consumer. One that never reads is still
+   * cut by write_deadline.
+   */
+  private stallProducer(): void {
+    const p = this.host.inbound;
+    if (p === null || p === this || p.stalledBy !== null || p.closed) return;
+    p.stalledBy = this;
+    // Stop right after the message being delivered: the rest of the chunk waits in the parser.
+    p.parser.pause();
+    p.socket.pause();
+    this.stalledProducers.push(p);
+  }
+
+  private releaseProducers(): void {
+    if (this.stalledProducers.length === 0) return;
+    const list = this.stalledProducers;
+    this.stalledProducers = [];
+    for (const p of list) p.unstall();
+  }
+
+  /** Parses what arrived while stalled, then reads again (unless stalled anew meanwhile). */
+  private unstall(): void {
+    this.stalledBy = null;
+    if (this.closed) return;
+    this.host.inbound = this;
+    this.parser.resume();
+    this.host.inbound = null;
+    this.setReadPaused(this.host.readsPaused);
+    this.host.scheduleFlush();
   }
 
   barrierDone(): void {
@@ -327,8 +376,10 @@ export class ClientConnection implements Outbox, ClientParserHandler {
         if (this.closed) return;
         this.finishAuth(res);
         if (!this.closed) {
+          this.host.inbound = this;
           this.parser.resume();
-          if (!this.host.readsPaused) this.socket.resume();
+          this.host.inbound = null;
+          this.setReadPaused(this.host.readsPaused);
           this.host.scheduleFlush();
         }
       })
@@ -553,6 +604,7 @@ export class ClientConnection implements Outbox, ClientParserHandler {
     this.state.reason = reason;
     for (const sub of this.subs.values()) this.host.router.removeSubscription(sub);
     this.subs.clear();
+    this.releaseProducers();
     const sock = this.socket;
     if (flushFirst) {
       this.out.flush(sock);

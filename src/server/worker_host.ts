@@ -55,6 +55,8 @@ export class WorkerHost {
   private stopping = false;
   private lameDuck = false;
   readsPaused = false;
+  /** The client whose bytes are being parsed right now (the producer a congested reader stalls). */
+  inbound: ClientConnection | null = null;
 
   constructor(port: MessagePort, init: WorkerInit) {
     this.port = port;

@@ -124,6 +124,36 @@ describe('connection limits', () => {
     expect(c.closed).toBe(false);
   });
 
+  it('stalls a fast publisher instead of cutting a subscriber that reads, only more slowly', async () => {
+    srv = await startServer({ workers: 1, config: 'max_payload: 64KB\nmax_pending: 256KB\nwrite_deadline: "20s"' });
+    const sub = await open(srv.port);
+    sub.c.send('CONNECT {}\r\nSUB steady 1\r\n');
+    await sub.c.flush();
+    const payload = 'y'.repeat(4096);
+    const frame = `MSG steady 1 ${payload.length}\r\n${payload}\r\n`.length;
+    let received = 0;
+    sub.c.sock.on('data', (d: string) => (received += d.length));
+    // A reader that takes a pause every few reads: slower than the publisher, never stuck.
+    let reads = 0;
+    sub.c.sock.on('data', () => {
+      if (++reads % 4 === 0) {
+        sub.c.sock.pause();
+        setTimeout(() => sub.c.sock.resume(), 5);
+      }
+    });
+    const pub = await open(srv.port);
+    pub.c.send('CONNECT {}\r\n');
+    const total = 4096; // 16 MiB, 64x max_pending
+    const chunk = `PUB steady ${payload.length}\r\n${payload}\r\n`.repeat(64);
+    for (let i = 0; i < total / 64; i++) pub.c.send(chunk);
+    await pub.c.flush(30_000);
+    for (let i = 0; i < 600 && received < total * frame; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(received).toBe(total * frame);
+    const varz = await fetch(`http://127.0.0.1:${srv.httpPort}/varz`).then((r) => r.json() as Promise<any>);
+    expect(varz.slow_consumers).toBe(0);
+    expect(sub.c.closed).toBe(false);
+  });
+
   it('cuts a slow consumer that never reads, and the publisher carries on', async () => {
     srv = await startServer({ config: 'max_payload: 64KB\nmax_pending: 256KB\nwrite_deadline: "500ms"' });
     const slow = await open(srv.port);
