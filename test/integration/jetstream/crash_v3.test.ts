@@ -3,12 +3,13 @@
 // reproduces; the failure message names the seed and the phase.
 import { describe, it } from 'vitest';
 import { jsV3 } from './js_clients.ts';
-import { runCrashScenario } from './crash_scenario.ts';
+import { CRASH_TEST_TIMEOUT_MS, runCrashScenario } from './crash_scenario.ts';
 
 describe.concurrent('crash — ' + jsV3.name, () => {
   for (const workers of [1, 2]) {
     const seed = 0x5eee + workers * 0x100;
-    it(`keeps every acked message exactly once across SIGKILLs — workers: ${workers}, seed ${seed}`, () =>
+    // Bounded by design (three rounds, fixed retry bounds); the generous timeout is for loaded boxes.
+    it(`keeps every acked message exactly once across SIGKILLs — workers: ${workers}, seed ${seed}`, { timeout: CRASH_TEST_TIMEOUT_MS }, () =>
       runCrashScenario(jsV3, workers, seed));
   }
 });
