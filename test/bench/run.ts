@@ -1,13 +1,14 @@
 // Petrel's side-by-side benchmark: every scenario runs against Petrel and, when installed, the
 // Go reference nats-server, one server at a time, with the same raw-TCP load generator.
 //   npm run bench -- [--only pub,fanout,…] [--duration 3] [--workers 1,2] [--conns 5000]
-//                    [--sub-threads 1] [--petrel-workers N] [--no-go] [--json <file>]
+//                    [--js-msgs 200000] [--sub-threads 1] [--petrel-workers N] [--no-go] [--json <file>]
 // See test/bench/README.md for what each scenario measures and how to read the CPU columns.
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { JS_DEFAULTS, JS_DURABILITY_NOTE, runJsPublish, runJsPull } from './jetstream.ts';
 import { AgentPool } from './loadgen/pool.ts';
 import { THROUGHPUT, runLatency, runMemory, runThroughput } from './scenarios.ts';
 import type { CpuFigures, LatencyResult, MemoryResult, ScenarioResult, ThroughputResult } from './scenarios.ts';
@@ -15,7 +16,7 @@ import { goServerVersion, readFdLimit, startServer } from './servers.ts';
 import type { RunningServer, ServerSpec } from './servers.ts';
 
 /** Scenario ids in the order they run; the numbers are the brief's numbering. */
-const ALL_IDS = ['pub', 'pubsub16', 'pubsub1k', 'fanout', 'queue', 'reqrep', 'memory', 'workers'] as const;
+const ALL_IDS = ['pub', 'pubsub16', 'pubsub1k', 'fanout', 'queue', 'reqrep', 'memory', 'jspub', 'jspull', 'workers'] as const;
 type ScenarioId = (typeof ALL_IDS)[number];
 const NUMBERED: Record<string, ScenarioId[]> = {
   '1': ['pub'],
@@ -25,6 +26,8 @@ const NUMBERED: Record<string, ScenarioId[]> = {
   '5': ['reqrep'],
   '6': ['memory'],
   '7': ['workers'],
+  '8': ['jspub'],
+  '9': ['jspull'],
 };
 /** Scenario 7 compares worker counts on the scenarios that move the most bytes. */
 const WORKER_SCENARIOS = ['pub', 'pubsub16', 'pubsub1k', 'fanout'];
@@ -38,6 +41,7 @@ interface Flags {
   durationMs: number;
   workers: number[];
   conns: number;
+  jsMsgs: number;
   subThreads: number;
   repeat: number;
   petrelWorkers: number | undefined;
@@ -47,11 +51,12 @@ interface Flags {
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --only <ids>          comma list of: ${ALL_IDS.join(', ')} (or the numbers 1-7)
+  --only <ids>          comma list of: ${ALL_IDS.join(', ')} (or the numbers 1-9)
   --duration <s>        seconds each throughput run publishes (default 3)
   --workers <list>      Petrel worker counts compared in scenario 7 (default 1,2)
   --petrel-workers <n>  Petrel's --workers for scenarios 1-6 (default: Petrel's own default)
   --conns <n>           idle connections for the memory scenario (default 5000)
+  --js-msgs <n>         messages pre-filled for the JetStream pull consumer (default ${JS_DEFAULTS.pullMsgs})
   --sub-threads <n>     generator threads that receive (default 1)
   --petrel-node-args <s> run Petrel as node <s> src/cli.ts, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   --repeat <n>          run each measurement n times on a fresh server, keep the best (default 1)
@@ -65,6 +70,7 @@ function parseFlags(argv: string[]): Flags {
     durationMs: 3000,
     workers: [1, 2],
     conns: 5000,
+    jsMsgs: JS_DEFAULTS.pullMsgs,
     subThreads: 1,
     repeat: 1,
     petrelWorkers: undefined,
@@ -110,6 +116,9 @@ function parseFlags(argv: string[]): Flags {
         break;
       case '--conns':
         f.conns = positiveInt(name, value());
+        break;
+      case '--js-msgs':
+        f.jsMsgs = positiveInt(name, value());
         break;
       case '--sub-threads':
         f.subThreads = positiveInt(name, value());
@@ -184,6 +193,7 @@ function describe(r: Row['result']): string {
     case 'throughput': {
       const extra = [
         r.exactlyOnce ? `exactly-once: missing ${r.exactlyOnce.missing}, dup ${r.exactlyOnce.duplicated}` : '',
+        r.detail ?? '',
         r.faults.length ? `FAULTS: ${r.faults.join('; ')}` : '',
       ].filter(Boolean);
       return `${fmtInt(r.msgsPerSec)} msgs/s  [${fmtInt(r.sent)} sent, ${fmtInt(r.received)} received, ${r.elapsedMs.toFixed(0)} ms]  ${fmtCpu(r.cpu)}${extra.length ? '  ' + extra.join('  ') : ''}`;
@@ -308,6 +318,15 @@ async function main(): Promise<void> {
         }, flags.repeat);
       }
     }
+    const jsServers = mainServers.map((spec) => ({ ...spec, jetstream: true }));
+    const js = { ...JS_DEFAULTS, durationMs: flags.durationMs, pullMsgs: flags.jsMsgs };
+    if (flags.only.has('jspub')) {
+      for (const spec of jsServers) await withServer(spec, 'jspub', 'JS publish 128 B, window 1k', (s) => runJsPublish(pool, s, js), flags.repeat);
+    }
+    if (flags.only.has('jspull')) {
+      for (const spec of jsServers) await withServer(spec, 'jspull', 'JS durable pull + ack 128 B', (s) => runJsPull(pool, s, js), flags.repeat);
+    }
+    if (flags.only.has('jspub') || flags.only.has('jspull')) notes.push(JS_DURABILITY_NOTE);
     if (flags.only.has('workers')) {
       for (const id of WORKER_SCENARIOS) {
         const sc = THROUGHPUT.find((t) => t.id === id)!;
@@ -330,7 +349,7 @@ async function main(): Promise<void> {
   out.push(`\nPetrel vs ${goVersion ?? '(reference server not installed)'} — ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${flags.durationMs / 1000} s per throughput run`);
   const mainRows: string[][] = [];
   const verdicts: string[] = [];
-  for (const id of ['pub', 'pubsub16', 'pubsub1k', 'fanout', 'queue', 'reqrep', 'memory']) {
+  for (const id of ['pub', 'pubsub16', 'pubsub1k', 'fanout', 'queue', 'reqrep', 'memory', 'jspub', 'jspull']) {
     const p = find(id, petrelLabel);
     if (!p) continue;
     const g = go ? find(id, go) : undefined;

@@ -42,6 +42,8 @@ export interface ThroughputResult {
   exactlyOnce?: { missing: number; duplicated: number; unexpected: number };
   /** How often the publisher had to wait for the socket to drain (server applying back-pressure). */
   pubDrains: number;
+  /** Scenario-specific facts worth printing next to the figure. */
+  detail?: string;
 }
 
 export interface LatencyResult {
@@ -88,7 +90,7 @@ const nowNs = (): number => Number(process.hrtime.bigint());
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Starts a CPU window over the server process and every generator thread. */
-async function cpuWindow(pool: AgentPool, server: RunningServer): Promise<() => Promise<CpuFigures>> {
+export async function cpuWindow(pool: AgentPool, server: RunningServer): Promise<() => Promise<CpuFigures>> {
   const threads0 = await pool.cpuMicros();
   const proc0 = process.cpuUsage();
   const server0 = processCpuMicros(server.pid);
@@ -118,7 +120,7 @@ async function cpuWindow(pool: AgentPool, server: RunningServer): Promise<() => 
   };
 }
 
-function targetOf(server: RunningServer): Target {
+export function targetOf(server: RunningServer): Target {
   return { host: server.host, port: server.port };
 }
 
@@ -278,7 +280,7 @@ async function runMemoryOnce(pool: AgentPool, server: RunningServer, connections
 }
 
 /** Each runner leaves the generator threads with no connections, whether it succeeded or not. */
-function resetting<A extends unknown[], R>(run: (pool: AgentPool, ...rest: A) => Promise<R>) {
+export function resetting<A extends unknown[], R>(run: (pool: AgentPool, ...rest: A) => Promise<R>) {
   return async (pool: AgentPool, ...rest: A): Promise<R> => {
     try {
       return await run(pool, ...rest);

@@ -29,6 +29,8 @@ export interface ServerSpec {
   workers?: number;
   /** Run Petrel as `node <nodeArgs> src/cli.ts` (e.g. --cpu-prof) instead of bin/nats-server. */
   nodeArgs?: string[];
+  /** JetStream on (`-js -sd <tmp>`), its store inside the server's temp dir and removed with it. */
+  jetstream?: boolean;
 }
 
 export interface RunningServer {
@@ -72,6 +74,7 @@ export async function startServer(spec: ServerSpec): Promise<RunningServer> {
   const lead = spec.kind === 'petrel' && spec.nodeArgs ? [...spec.nodeArgs, PETREL_ENTRY] : [];
   const args = [...lead, '-a', host, '-p', String(port), '-m', String(httpPort), '--ports_file_dir', dir];
   if (spec.kind === 'petrel' && spec.workers !== undefined) args.push('--workers', String(spec.workers));
+  if (spec.jetstream) args.push('-js', '-sd', path.join(dir, 'store'));
   const logFile = path.join(dir, 'server.log');
   const log = fs.openSync(logFile, 'w');
   // A shell raises the open-files limit as far as the hard limit allows, then execs the server

@@ -5,6 +5,7 @@
 
 import net from 'node:net';
 import { parentPort } from 'node:worker_threads';
+import { closeJsConns, jsPublish, jsPull, jsRequest } from './js-roles.ts';
 import { RecordCounter, SeqTally, buildPubBatch, stampSeqs } from './wire.ts';
 import type { AgentReply, AgentRequest, SubsResult, Target } from './protocol.ts';
 
@@ -304,7 +305,14 @@ port.on('message', (req: AgentRequest) => {
         return requests(req);
       case 'idle':
         return openIdle(req);
+      case 'jsRequest':
+        return jsRequest(req);
+      case 'jsPublish':
+        return jsPublish(req);
+      case 'jsPull':
+        return jsPull(req);
       case 'reset':
+        closeJsConns();
         closeAll();
         pubConn?.close();
         repConn?.close();

@@ -37,6 +37,29 @@ export type AgentRequest = { id: number } & (
       durationMs: number;
     }
   | { op: 'idle'; target: Target; count: number; parallel: number }
+  /** One request/reply on a fresh connection (the JetStream API); resolves with the reply's payload. */
+  | { op: 'jsRequest'; target: Target; subject: string; body: string; timeoutMs: number }
+  /**
+   * JetStream publisher: keeps up to `window` PUBs with reply subjects waiting for their acks,
+   * for durationMs or maxMsgs, then waits for the last acks (giving up after idleMs without one).
+   */
+  | { op: 'jsPublish'; target: Target; subject: string; size: number; window: number; durationMs: number; maxMsgs: number; idleMs: number }
+  /**
+   * Pull consumer: keeps `outstanding` MSG.NEXT requests of `batch` open and acks every delivery,
+   * until `total` messages are consumed or durationMs passes (then the open requests finish).
+   */
+  | {
+      op: 'jsPull';
+      target: Target;
+      stream: string;
+      consumer: string;
+      batch: number;
+      outstanding: number;
+      expiresMs: number;
+      total: number;
+      durationMs: number;
+      idleMs: number;
+    }
 );
 
 export type AgentOp = AgentRequest['op'];
@@ -69,4 +92,37 @@ export interface AgentReply {
   flushedNs?: number | null;
   rtts?: number[];
   idle?: { open: number; failed: number; firstError: string };
+  /** The payload of the reply to a jsRequest. */
+  api?: string;
+  jsPub?: JsPubResult;
+  jsPull?: JsPullResult;
+}
+
+export interface JsPubResult {
+  sent: number;
+  /** Acks that named a stream and sequence. */
+  acked: number;
+  /** Acks that carried an `error` (counted as faults). */
+  errors: number;
+  firstError: string;
+  /** Acks counted per inbox number: an inbox answered twice or never. */
+  duplicatedAcks: number;
+  missingAcks: number;
+  startNs: number;
+  /** When the last ack arrived. */
+  lastAckNs: number;
+  faults: string[];
+}
+
+export interface JsPullResult {
+  /** Messages delivered (and acked: every delivery's ack was written before the end). */
+  consumed: number;
+  /** MSG.NEXT requests sent. */
+  requests: number;
+  /** Status messages received, by code (408 request timeout, 404 no messages, 409 …). */
+  statuses: Record<string, number>;
+  startNs: number;
+  /** When the PONG after the last ack came back (the server had read every ack). */
+  endNs: number;
+  faults: string[];
 }
