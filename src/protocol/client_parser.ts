@@ -204,6 +204,9 @@ export class ClientParser {
   // Argument token boundaries of the current control line (reused).
   #tokStart = new Int32Array(MAX_ARGS + 1);
   #tokEnd = new Int32Array(MAX_ARGS + 1);
+  /** Results of #scanPubLine: token count and where the line ends (CR excluded). */
+  #tokCount = 0;
+  #lineEnd = 0;
 
   constructor(handler: ClientParserHandler, limits: ClientParserLimits) {
     this.#handler = handler;
@@ -359,7 +362,58 @@ export class ClientParser {
         }
 
         case S.PUB_ARG:
-        case S.HPUB_ARG:
+        case S.HPUB_ARG: {
+          // The hot path: one pass finds the blanks and the LF of a line that is whole in this
+          // read; a line carried over from an earlier read takes the general path below.
+          const withHeaders = this.#state === S.HPUB_ARG;
+          let src = buf;
+          let start = i;
+          let end: number;
+          let nl: number;
+          let n: number;
+          if (!this.#argCarried) {
+            nl = this.#scanPubLine(buf, i);
+            if (nl < 0) {
+              this.#carryArg(buf, i, len);
+              return;
+            }
+            end = this.#lineEnd;
+            n = this.#tokCount;
+          } else {
+            nl = buf.indexOf(Byte.LF, i);
+            if (nl < 0) {
+              this.#carryArg(buf, i, len);
+              return;
+            }
+            if (!this.#appendArg(buf, i, nl)) return this.#maxControlLineExceeded();
+            src = this.#argBuf;
+            start = 0;
+            end = this.#argLen;
+            this.#argCarried = false;
+            this.#argLen = 0;
+            if (end > start && src[end - 1] === Byte.CR) end--;
+            n = this.#tokenize(src, start, end, false);
+          }
+          if (end - start > this.#maxControlLine) return this.#maxControlLineExceeded();
+          this.#state = S.OP_START;
+          if (!this.#pubArgs(src, start, end, withHeaders, n)) return;
+          const payloadStart = nl + 1;
+          const payloadEnd = payloadStart + this.#size;
+          if (payloadEnd + CRLF_LENGTH <= len) {
+            // Whole message in this read: jump over the payload.
+            if (buf[payloadEnd] !== Byte.CR || buf[payloadEnd + 1] !== Byte.LF) {
+              return this.#unknownOperation(buf, buf[payloadEnd] !== Byte.CR ? payloadEnd : payloadEnd + 1);
+            }
+            i = payloadEnd + 1;
+            this.#deliver(buf.subarray(payloadStart, payloadEnd));
+            if (this.#mustStop(buf, i + 1)) return;
+          } else {
+            this.#startSplitPayload(src, buf, payloadStart);
+            i = len;
+          }
+          break;
+        }
+
         case S.SUB_ARG:
         case S.UNSUB_ARG:
         case S.CONNECT_ARG:
@@ -387,25 +441,6 @@ export class ClientParser {
           const argState = this.#state;
           this.#state = S.OP_START;
           switch (argState) {
-            case S.PUB_ARG:
-            case S.HPUB_ARG: {
-              if (!this.#pubArgs(src, start, end, argState === S.HPUB_ARG)) return;
-              const payloadStart = nl + 1;
-              const payloadEnd = payloadStart + this.#size;
-              if (payloadEnd + CRLF_LENGTH <= len) {
-                // Whole message in this read: jump over the payload.
-                if (buf[payloadEnd] !== Byte.CR || buf[payloadEnd + 1] !== Byte.LF) {
-                  return this.#unknownOperation(buf, buf[payloadEnd] !== Byte.CR ? payloadEnd : payloadEnd + 1);
-                }
-                i = payloadEnd + 1;
-                this.#deliver(buf.subarray(payloadStart, payloadEnd));
-                if (this.#mustStop(buf, i + 1)) return;
-              } else {
-                this.#startSplitPayload(src, buf, payloadStart);
-                i = len;
-              }
-              break;
-            }
             case S.SUB_ARG: {
               const n = this.#tokenize(src, start, end, true);
               if (n !== 2 && n !== 3) {
@@ -528,8 +563,7 @@ export class ClientParser {
   }
 
   /** Split a PUB/HPUB control line into the pending-message fields; false (and closed) on error. */
-  #pubArgs(src: Uint8Array, start: number, end: number, withHeaders: boolean): boolean {
-    const n = this.#tokenize(src, start, end, false);
+  #pubArgs(src: Uint8Array, start: number, end: number, withHeaders: boolean, n: number): boolean {
     const ts = this.#tokStart;
     const te = this.#tokEnd;
     const sizeArgs = withHeaders ? 2 : 1;
@@ -658,6 +692,50 @@ export class ClientParser {
     grown.set(this.#argBuf.subarray(0, this.#argLen));
     if (this.#argSrc === this.#argBuf) this.#argSrc = grown;
     this.#argBuf = grown;
+  }
+
+  /**
+   * One pass over a PUB/HPUB line starting at `buf[from]`: records its blank-separated tokens as
+   * {@link #tokenize} would (a CR right before the LF ends the line, any other CR belongs to a
+   * token) and returns the index of the LF, or -1 when the line runs past this read. Sets
+   * #tokCount (which may exceed MAX_ARGS + 1; only that many are recorded) and #lineEnd.
+   */
+  #scanPubLine(buf: Uint8Array, from: number): number {
+    const ts = this.#tokStart;
+    const te = this.#tokEnd;
+    const len = buf.length;
+    let n = 0;
+    let tokenStart = -1;
+    for (let j = from; j < len; j++) {
+      const b = buf[j]!;
+      if (b > Byte.SPACE) {
+        if (tokenStart < 0) tokenStart = j;
+      } else if (b === Byte.SPACE || b === Byte.TAB) {
+        if (tokenStart >= 0) {
+          if (n <= MAX_ARGS) {
+            ts[n] = tokenStart;
+            te[n] = j;
+          }
+          n++;
+          tokenStart = -1;
+        }
+      } else if (b === Byte.LF) {
+        const end = j > from && buf[j - 1] === Byte.CR ? j - 1 : j;
+        if (tokenStart >= 0 && tokenStart < end) {
+          if (n <= MAX_ARGS) {
+            ts[n] = tokenStart;
+            te[n] = end;
+          }
+          n++;
+        }
+        this.#tokCount = n;
+        this.#lineEnd = end;
+        return j;
+      } else if (tokenStart < 0) {
+        tokenStart = j;
+      }
+    }
+    return -1;
   }
 
   /**

@@ -160,6 +160,31 @@ describe('ClientParser: operations', () => {
     }
   });
 
+  it('splits a PUB line the same way whether it arrives whole or carried over reads', () => {
+    // A line whole in one read takes a one-pass scan; a carried line takes indexOf + tokenize.
+    // Every split point must give what the whole line gives.
+    const cases: [string, Event[]][] = [
+      ['PUB foo 2 \r\nok\r\n', [['pub', 'foo', null, 'ok']]],
+      ['PUB foo 2\nok\r\n', [['pub', 'foo', null, 'ok']]],
+      ['PUB foo\t\tbar\t2\t\r\nok\r\n', [['pub', 'foo', 'bar', 'ok']]],
+      ['HPUB foo bar 0 2 \r\nok\r\n', [['hpub', 'foo', 'bar', 0, 'ok']]],
+      // nats-server splits PUB arguments on blanks only: a CR inside the line is a token byte.
+      ['PUB foo\rx 2\r\nok\r\n', [['pub', 'foo\rx', null, 'ok']]],
+      ['PUB foo \r 2\r\nok\r\n', [['pub', 'foo', '\r', 'ok']]],
+      ['PUB foo 2\r\r\nok\r\n', [['error', ProtocolErrorCode.INVALID_PUB, null]]],
+      ['PUB a b c d e f 2\r\nok\r\n', [['error', ProtocolErrorCode.INVALID_PUB, null]]],
+      ['HPUB a b c d e f 2\r\nok\r\n', [['error', ProtocolErrorCode.INVALID_HPUB, null]]],
+      ['PUB a b c 2\r\nok\r\n', [['error', ProtocolErrorCode.INVALID_PUB, null]]],
+      ['PUB a 0\r\n\r\nPUB b 1\r\nx\r\n', [['pub', 'a', null, ''], ['pub', 'b', null, 'x']]],
+    ];
+    for (const [proto, events] of cases) {
+      const input = bytes(proto);
+      expect(whole(proto).events, proto).toEqual(events);
+      for (let cut = 0; cut <= input.length; cut++) expect(feed(input, [cut]).events, `${proto} @${cut}`).toEqual(events);
+      expect(byteAtATime(proto).events, proto).toEqual(events);
+    }
+  });
+
   it('parses HPUB header and total sizes', () => {
     const hdr = 'NATS/1.0\r\nK: v\r\n\r\n';
     const msg = `${hdr}body`;
