@@ -288,25 +288,24 @@ export class MonitorServer {
   /** Prometheus text, named like prometheus-nats-exporter's gnatsd_varz_* series. */
   async metrics(): Promise<string> {
     const v = await this.varz();
-    const gauges: [string, string, number][] = [
-      ['connections', 'Current client connections', v.connections as number],
-      ['subscriptions', 'Current subscriptions', v.subscriptions as number],
-      ['mem', 'Resident memory in bytes', v.mem as number],
-      ['cpu', 'CPU usage percent', v.cpu as number],
-      ['workers', 'Routing worker threads', v.workers as number],
-    ];
-    const counters: [string, string, number][] = [
-      ['total_connections', 'Client connections accepted', v.total_connections as number],
-      ['in_msgs', 'Messages received from clients', v.in_msgs as number],
-      ['out_msgs', 'Messages delivered to clients', v.out_msgs as number],
-      ['in_bytes', 'Payload bytes received', v.in_bytes as number],
-      ['out_bytes', 'Payload bytes delivered', v.out_bytes as number],
-      ['slow_consumers', 'Connections cut as slow consumers', v.slow_consumers as number],
+    const series: [string, 'gauge' | 'counter', string][] = [
+      ['connections', 'gauge', 'Current client connections'],
+      ['subscriptions', 'gauge', 'Current subscriptions'],
+      ['mem', 'gauge', 'Resident memory in bytes'],
+      ['cpu', 'gauge', 'CPU usage percent'],
+      ['workers', 'gauge', 'Routing worker threads'],
+      ['total_connections', 'counter', 'Client connections accepted'],
+      ['in_msgs', 'counter', 'Messages received from clients'],
+      ['out_msgs', 'counter', 'Messages delivered to clients'],
+      ['in_bytes', 'counter', 'Payload bytes received'],
+      ['out_bytes', 'counter', 'Payload bytes delivered'],
+      ['slow_consumers', 'counter', 'Connections cut as slow consumers'],
     ];
     const labels = `{server_id="${v.server_id}"}`;
     let out = '';
-    for (const [n, help, val] of gauges) out += `# HELP gnatsd_varz_${n} ${help}\n# TYPE gnatsd_varz_${n} gauge\ngnatsd_varz_${n}${labels} ${val}\n`;
-    for (const [n, help, val] of counters) out += `# HELP gnatsd_varz_${n} ${help}\n# TYPE gnatsd_varz_${n} counter\ngnatsd_varz_${n}${labels} ${val}\n`;
+    for (const [n, type, help] of series) {
+      out += `# HELP gnatsd_varz_${n} ${help}\n# TYPE gnatsd_varz_${n} ${type}\ngnatsd_varz_${n}${labels} ${v[n] as number}\n`;
+    }
     return out;
   }
 }
