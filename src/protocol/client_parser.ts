@@ -149,13 +149,38 @@ ARG_AFTER_BLANKS[S.OP_MINUS_ERR_SPC] = S.MINUS_ERR_ARG;
 ARG_AFTER_BLANKS[S.OP_CONNECT] = S.CONNECT_ARG;
 ARG_AFTER_BLANKS[S.OP_INFO] = S.INFO_ARG;
 
+/**
+ * Where a PUB/HPUB's subject and reply lie in `src`. Offsets rather than subarray views because
+ * the handler wants strings and a view per argument per message is measurable garbage. The
+ * parser reuses one instance: it is valid only during the callback.
+ */
+export interface PubArgs {
+  readonly src: Uint8Array;
+  readonly subjectStart: number;
+  readonly subjectEnd: number;
+  /** -1 when the message has no reply subject. */
+  readonly replyStart: number;
+  readonly replyEnd: number;
+}
+
+class PendingPub implements PubArgs {
+  src: Uint8Array;
+  subjectStart = 0;
+  subjectEnd = 0;
+  replyStart = -1;
+  replyEnd = -1;
+  constructor(src: Uint8Array) {
+    this.src = src;
+  }
+}
+
 export interface ClientParserHandler {
   // All Uint8Array arguments are subarray views valid only during the call: copy what you keep.
   /** Return true to pause parsing (e.g. while authenticating); call resume() to continue. */
   onConnect(json: Uint8Array): boolean | void;
-  onPub(subject: Uint8Array, reply: Uint8Array | null, payload: Uint8Array): void;
+  onPub(args: PubArgs, payload: Uint8Array): void;
   /** `message` is headers followed by body; its first `headerSize` bytes are the headers. */
-  onHPub(subject: Uint8Array, reply: Uint8Array | null, headerSize: number, message: Uint8Array): void;
+  onHPub(args: PubArgs, headerSize: number, message: Uint8Array): void;
   onSub(subject: Uint8Array, queue: Uint8Array | null, sid: Uint8Array): void;
   /** `max` is -1 when absent or not a valid size (nats-server then unsubscribes at once). */
   onUnsub(sid: Uint8Array, max: number): void;
@@ -188,12 +213,8 @@ export class ClientParser {
   #argLen = 0;
   #argCarried = false;
 
-  // Arguments of the PUB/HPUB whose payload is being read: offsets into #argSrc.
-  #argSrc: Uint8Array = this.#argBuf;
-  #subjectStart = 0;
-  #subjectEnd = 0;
-  #replyStart = -1;
-  #replyEnd = -1;
+  // Subject and reply of the PUB/HPUB whose payload is being read, handed to the handler.
+  #pub = new PendingPub(this.#argBuf);
   #headerSize = -1; // -1 for PUB
   #size = 0;
 
@@ -525,7 +546,7 @@ export class ClientParser {
           this.#deliver(msgBuf.subarray(0, this.#size));
           if (msgBuf.length > RETAINED_PAYLOAD_SCRATCH_BYTES && this.#msgBuf === msgBuf) this.#msgBuf = null;
           this.#msgLen = 0;
-          this.#argSrc = this.#argBuf;
+          this.#pub.src = this.#argBuf;
           if (this.#mustStop(buf, i + 1)) return;
           break;
         }
@@ -571,11 +592,12 @@ export class ClientParser {
       return this.#badPub(withHeaders, 'Parse Error', src, start, end);
     }
     const hasReply = n === sizeArgs + 2;
-    this.#argSrc = src;
-    this.#subjectStart = ts[0]!;
-    this.#subjectEnd = te[0]!;
-    this.#replyStart = hasReply ? ts[1]! : -1;
-    this.#replyEnd = hasReply ? te[1]! : -1;
+    const pub = this.#pub;
+    pub.src = src;
+    pub.subjectStart = ts[0]!;
+    pub.subjectEnd = te[0]!;
+    pub.replyStart = hasReply ? ts[1]! : -1;
+    pub.replyEnd = hasReply ? te[1]! : -1;
     const last = n - 1;
     this.#size = parseSize(src, ts[last]!, te[last]!);
     if (withHeaders) {
@@ -614,29 +636,27 @@ export class ClientParser {
 
   /** Hand the completed message to the handler; `payload` excludes the trailing CRLF. */
   #deliver(payload: Uint8Array): void {
-    const src = this.#argSrc;
-    const subject = src.subarray(this.#subjectStart, this.#subjectEnd);
-    const reply = this.#replyStart >= 0 ? src.subarray(this.#replyStart, this.#replyEnd) : null;
-    if (this.#headerSize < 0) this.#handler.onPub(subject, reply, payload);
-    else this.#handler.onHPub(subject, reply, this.#headerSize, payload);
+    if (this.#headerSize < 0) this.#handler.onPub(this.#pub, payload);
+    else this.#handler.onHPub(this.#pub, this.#headerSize, payload);
   }
 
   /** The payload of a PUB/HPUB runs past this read: keep its arguments and what we have of it. */
   #startSplitPayload(argSrc: Uint8Array, buf: Uint8Array, payloadStart: number): void {
+    const pub = this.#pub;
     if (argSrc !== this.#argBuf) {
       // The arguments live in the caller's buffer, which is gone after this read.
-      const from = this.#subjectStart;
-      const to = this.#replyStart >= 0 ? Math.max(this.#replyEnd, this.#subjectEnd) : this.#subjectEnd;
+      const from = pub.subjectStart;
+      const to = pub.replyStart >= 0 ? Math.max(pub.replyEnd, pub.subjectEnd) : pub.subjectEnd;
       this.#ensureArgCapacity(to - from);
       this.#argBuf.set(argSrc.subarray(from, to), 0);
-      this.#subjectStart -= from;
-      this.#subjectEnd -= from;
-      if (this.#replyStart >= 0) {
-        this.#replyStart -= from;
-        this.#replyEnd -= from;
+      pub.subjectStart -= from;
+      pub.subjectEnd -= from;
+      if (pub.replyStart >= 0) {
+        pub.replyStart -= from;
+        pub.replyEnd -= from;
       }
     }
-    this.#argSrc = this.#argBuf;
+    pub.src = this.#argBuf;
     const size = this.#size;
     if (this.#msgBuf === null || this.#msgBuf.length < size) {
       this.#msgBuf = new Uint8Array(Math.max(size, INITIAL_ARG_SCRATCH_BYTES));
@@ -690,7 +710,7 @@ export class ClientParser {
     while (size < needed) size *= 2;
     const grown = new Uint8Array(size);
     grown.set(this.#argBuf.subarray(0, this.#argLen));
-    if (this.#argSrc === this.#argBuf) this.#argSrc = grown;
+    if (this.#pub.src === this.#argBuf) this.#pub.src = grown;
     this.#argBuf = grown;
   }
 

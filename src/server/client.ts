@@ -5,7 +5,7 @@
 import tls from 'node:tls';
 import type net from 'node:net';
 import { ClientParser } from '../protocol/client_parser.ts';
-import type { ClientParserHandler } from '../protocol/client_parser.ts';
+import type { ClientParserHandler, PubArgs } from '../protocol/client_parser.ts';
 import type { ProtocolError } from '../protocol/errors.ts';
 import { isValidSubject, isValidPublishSubject, isValidQueueName } from '../routing/subjects.ts';
 import type { Outbox, Subscription } from '../routing/router.ts';
@@ -433,24 +433,25 @@ export class ClientConnection implements Outbox, ClientParserHandler {
     this.close('Authentication Timeout', true);
   }
 
-  onPub(subject: Uint8Array, reply: Uint8Array | null, payload: Uint8Array): void {
-    this.processPub(subject, reply, NO_HEADERS, payload);
+  onPub(args: PubArgs, payload: Uint8Array): void {
+    this.processPub(args, NO_HEADERS, payload);
   }
 
-  onHPub(subject: Uint8Array, reply: Uint8Array | null, headerSize: number, message: Uint8Array): void {
+  onHPub(args: PubArgs, headerSize: number, message: Uint8Array): void {
     if (!this.opts.headers && this.connectReceived) {
       // nats-server treats HPUB from a client that did not announce headers as a protocol error.
       this.sendErr('Unknown Protocol Operation');
       this.close('Protocol Error', true);
       return;
     }
-    this.processPub(subject, reply, headerSize, message);
+    this.processPub(args, headerSize, message);
   }
 
-  private processPub(subjectBytes: Uint8Array, replyBytes: Uint8Array | null, hdrLen: number, msg: Uint8Array): void {
+  private processPub(args: PubArgs, hdrLen: number, msg: Uint8Array): void {
     if (this.needsConnectFirst()) return;
-    const subject = this.subjectString(subjectBytes);
-    const reply = replyBytes === null ? null : latin1String(replyBytes);
+    const src = args.src;
+    const subject = this.subjectString(src, args.subjectStart, args.subjectEnd);
+    const reply = args.replyStart < 0 ? null : latin1String(src, args.replyStart, args.replyEnd);
     this.state.inMsgs++;
     this.state.inBytes += msg.length;
     if (this.opts.pedantic && !isValidPublishSubject(subject)) {
@@ -484,17 +485,17 @@ export class ClientConnection implements Outbox, ClientParserHandler {
    * Publishers mostly repeat subjects: the last one's string is reused when the bytes match,
    * which saves a string allocation per message.
    */
-  private subjectString(bytes: Uint8Array): string {
-    const n = bytes.length;
+  private subjectString(src: Uint8Array, start: number, end: number): string {
+    const n = end - start;
     const last = this.lastSubjectBytes;
     if (n === this.lastSubjectLength) {
       let i = 0;
-      while (i < n && last[i] === bytes[i]) i++;
+      while (i < n && last[i] === src[start + i]) i++;
       if (i === n) return this.lastSubject;
     }
-    const s = latin1String(bytes);
+    const s = latin1String(src, start, end);
     if (n <= last.length) {
-      last.set(bytes);
+      for (let i = 0; i < n; i++) last[i] = src[start + i]!;
       this.lastSubjectLength = n;
       this.lastSubject = s;
     }

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ClientParser, ClientParserState, type ClientParserHandler } from '../../../src/protocol/client_parser.ts';
+import { ClientParser, ClientParserState, type ClientParserHandler, type PubArgs } from '../../../src/protocol/client_parser.ts';
 import { ProtocolError, ProtocolErrorCode } from '../../../src/protocol/errors.ts';
 
 type Event = readonly (string | number | null)[];
 
 const text = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('latin1'));
 const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
+const subjectOf = (a: PubArgs): string | null => text(a.src.subarray(a.subjectStart, a.subjectEnd));
+const replyOf = (a: PubArgs): string | null => (a.replyStart < 0 ? null : text(a.src.subarray(a.replyStart, a.replyEnd)));
 
 class Recorder implements ClientParserHandler {
   events: Event[] = [];
@@ -16,11 +18,11 @@ class Recorder implements ClientParserHandler {
     this.events.push(['connect', text(json)]);
     return this.pauseOnConnect;
   }
-  onPub(subject: Uint8Array, reply: Uint8Array | null, payload: Uint8Array): void {
-    this.events.push(['pub', text(subject), text(reply), text(payload)]);
+  onPub(args: PubArgs, payload: Uint8Array): void {
+    this.events.push(['pub', subjectOf(args), replyOf(args), text(payload)]);
   }
-  onHPub(subject: Uint8Array, reply: Uint8Array | null, headerSize: number, message: Uint8Array): void {
-    this.events.push(['hpub', text(subject), text(reply), headerSize, text(message)]);
+  onHPub(args: PubArgs, headerSize: number, message: Uint8Array): void {
+    this.events.push(['hpub', subjectOf(args), replyOf(args), headerSize, text(message)]);
   }
   onSub(subject: Uint8Array, queue: Uint8Array | null, sid: Uint8Array): void {
     this.events.push(['sub', text(subject), text(queue), text(sid)]);
@@ -203,8 +205,8 @@ describe('ClientParser: operations', () => {
     for (let c = 5; c < input.length; c += 4093) cuts.push(c);
     let got: Uint8Array | null = null;
     const rec = new Recorder();
-    rec.onPub = (subject, reply, p) => {
-      rec.events.push(['pub', text(subject), text(reply), p.length]);
+    rec.onPub = (args, p) => {
+      rec.events.push(['pub', subjectOf(args), replyOf(args), p.length]);
       got = p.slice();
     };
     const parser = new ClientParser(rec, LIMITS);
