@@ -11,7 +11,7 @@ import {
   writeHMsgPrefix,
   writeMsgPrefix,
 } from '../../../src/protocol/encode.ts';
-import { parseSize, writeDecimal, decimalLength } from '../../../src/protocol/bytes.ts';
+import { parseSize, writeDecimal, decimalLength, writeBytes, writeLatin1 } from '../../../src/protocol/bytes.ts';
 
 const str = (b: Uint8Array) => Buffer.from(b).toString('latin1');
 
@@ -55,7 +55,53 @@ describe('encode', () => {
     expect(end).toBe(msgPrefixLength(utf8Subject, '1', null, 2));
   });
 
+  it('writes subjects, sids and replies of every length (loop and native copy paths) byte-exact', () => {
+    // Short values are copied by loop, long ones natively: both must give the same bytes.
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 80, size: 'max' }),
+        fc.uint8Array({ minLength: 1, maxLength: 20, size: 'max' }),
+        fc.option(fc.uint8Array({ minLength: 1, maxLength: 80, size: 'max' }), { nil: null }),
+        fc.nat(2_000_000),
+        (subj, sid, reply, size) => {
+          const subject = Buffer.from(subj).toString('latin1');
+          const replyStr = reply === null ? null : Buffer.from(reply).toString('latin1');
+          const expected = `MSG ${subject} ${str(sid)} ${replyStr === null ? '' : replyStr + ' '}${size}\r\n`;
+          for (const [s, r] of [
+            [subject, replyStr],
+            [new Uint8Array(subj), reply],
+          ] as const) {
+            const buf = new Uint8Array(256).fill(0x2e);
+            const end = writeMsgPrefix(buf, 7, s, sid, r, size);
+            expect(str(buf.subarray(7, end))).toBe(expected);
+            expect(end - 7).toBe(msgPrefixLength(s, sid, r, size));
+            expect(buf[6]).toBe(0x2e);
+            expect(buf[end]).toBe(0x2e);
+          }
+        },
+      ),
+      { seed: 11, numRuns: 300 },
+    );
+  });
+
+  it('copies bytes and latin1 strings at an offset without touching their neighbours', () => {
+    for (const n of [0, 1, 8, 9, 16, 17, 100]) {
+      const src = Uint8Array.from({ length: n }, (_, i) => (i * 37 + 200) & 0xff);
+      const buf = new Uint8Array(n + 4).fill(0x2e);
+      expect(writeBytes(buf, 2, src)).toBe(n + 2);
+      expect([...buf.subarray(2, n + 2)]).toEqual([...src]);
+      expect([buf[1], buf[n + 2]]).toEqual([0x2e, 0x2e]);
+      const buf2 = new Uint8Array(n + 4).fill(0x2e);
+      expect(writeLatin1(buf2, 2, Buffer.from(src).toString('latin1'))).toBe(n + 2);
+      expect([...buf2]).toEqual([...buf]);
+    }
+  });
+
   it('writes and reads decimals consistently (seeded)', () => {
+    for (const n of [0, 9, 10, 99, 100, 0x7fffffff, 0x80000000, 12_345_678_901]) {
+      const buf = new Uint8Array(16);
+      expect(str(buf.subarray(0, writeDecimal(buf, 0, n)))).toBe(String(n));
+    }
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 999_999_999 }), (n) => {
         const buf = new Uint8Array(16);
