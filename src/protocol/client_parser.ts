@@ -426,7 +426,8 @@ export class ClientParser {
               return this.#unknownOperation(buf, buf[payloadEnd] !== Byte.CR ? payloadEnd : payloadEnd + 1);
             }
             i = payloadEnd + 1;
-            this.#deliver(buf.subarray(payloadStart, payloadEnd));
+            // A plain Uint8Array view: Buffer#subarray would build a FastBuffer, ~10 ns more a message.
+            this.#deliver(new Uint8Array(buf.buffer, buf.byteOffset + payloadStart, this.#size));
             if (this.#mustStop(buf, i + 1)) return;
           } else {
             this.#startSplitPayload(src, buf, payloadStart);
