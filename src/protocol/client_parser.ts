@@ -326,6 +326,20 @@ export class ClientParser {
         case S.OP_START:
           switch (b | 0x20) {
             case 0x70: // 'p'
+              // "PUB " whole in this read (the usual case) goes straight to its arguments; the
+              // state machine below sees the same bytes when they arrive in pieces.
+              if (
+                i + 4 < len &&
+                (buf[i + 1]! & Byte.CASE_FOLD_MASK) === 0x55 && // 'U'
+                (buf[i + 2]! & Byte.CASE_FOLD_MASK) === 0x42 && // 'B'
+                (buf[i + 3] === Byte.SPACE || buf[i + 3] === Byte.TAB)
+              ) {
+                let j = i + 4;
+                while (j < len && (buf[j] === Byte.SPACE || buf[j] === Byte.TAB)) j++;
+                this.#state = j < len ? S.PUB_ARG : S.OP_PUB_SPC;
+                i = j - 1;
+                break;
+              }
               this.#state = S.OP_P;
               break;
             case 0x68: // 'h'

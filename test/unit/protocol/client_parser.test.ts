@@ -163,8 +163,8 @@ describe('ClientParser: operations', () => {
   });
 
   it('splits a PUB line the same way whether it arrives whole or carried over reads', () => {
-    // A line whole in one read takes a one-pass scan; a carried line takes indexOf + tokenize.
-    // Every split point must give what the whole line gives.
+    // A line whole in one read takes a one-pass scan (and "PUB " a shortcut past the keyword
+    // states); a carried line takes indexOf + tokenize. Every split must give what whole gives.
     const cases: [string, Event[]][] = [
       ['PUB foo 2 \r\nok\r\n', [['pub', 'foo', null, 'ok']]],
       ['PUB foo 2\nok\r\n', [['pub', 'foo', null, 'ok']]],
@@ -178,6 +178,11 @@ describe('ClientParser: operations', () => {
       ['HPUB a b c d e f 2\r\nok\r\n', [['error', ProtocolErrorCode.INVALID_HPUB, null]]],
       ['PUB a b c 2\r\nok\r\n', [['error', ProtocolErrorCode.INVALID_PUB, null]]],
       ['PUB a 0\r\n\r\nPUB b 1\r\nx\r\n', [['pub', 'a', null, ''], ['pub', 'b', null, 'x']]],
+      // "PUB " whole in a read skips the keyword states; any case, tab, extra blanks.
+      ['pUb\t \tfoo 2\r\nok\r\n', [['pub', 'foo', null, 'ok']]],
+      ['PUB  \r\n', [['error', ProtocolErrorCode.INVALID_PUB, null]]],
+      ['PUBX foo 2\r\nok\r\n', [['error', ProtocolErrorCode.UNKNOWN_OPERATION, 'Unknown Protocol Operation']]],
+      ['PUSH foo 2\r\nok\r\n', [['error', ProtocolErrorCode.UNKNOWN_OPERATION, 'Unknown Protocol Operation']]],
     ];
     for (const [proto, events] of cases) {
       const input = bytes(proto);
