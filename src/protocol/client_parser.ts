@@ -1,8 +1,8 @@
 // Parser for the client → server NATS protocol: a byte state machine in the
 // shape of nats-server's parser.go. Control-line arguments and payloads are
-// handed out as subarray views of the input; a control line or a payload that
-// is split across reads is carried over in reusable scratch buffers. No I/O, no
-// strings on the message path.
+// handed out as views of the input (a PUB's subject and reply as offsets, see
+// PubArgs); a control line or a payload that is split across reads is carried
+// over in reusable scratch buffers. No I/O, no strings on the message path.
 //
 // Connection-level rules (CONNECT must come first when auth is required,
 // verbose +OK, pedantic subject checks, headers allowed or not) are not the
@@ -343,6 +343,20 @@ export class ClientParser {
               this.#state = S.OP_P;
               break;
             case 0x68: // 'h'
+              // "HPUB " whole in this read: the same shortcut as for "PUB ".
+              if (
+                i + 5 < len &&
+                (buf[i + 1]! & Byte.CASE_FOLD_MASK) === 0x50 && // 'P'
+                (buf[i + 2]! & Byte.CASE_FOLD_MASK) === 0x55 && // 'U'
+                (buf[i + 3]! & Byte.CASE_FOLD_MASK) === 0x42 && // 'B'
+                (buf[i + 4] === Byte.SPACE || buf[i + 4] === Byte.TAB)
+              ) {
+                let j = i + 5;
+                while (j < len && (buf[j] === Byte.SPACE || buf[j] === Byte.TAB)) j++;
+                this.#state = j < len ? S.HPUB_ARG : S.OP_HPUB_SPC;
+                i = j - 1;
+                break;
+              }
               this.#state = S.OP_H;
               break;
             case 0x73: // 's'

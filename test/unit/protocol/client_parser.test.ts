@@ -163,8 +163,8 @@ describe('ClientParser: operations', () => {
   });
 
   it('splits a PUB line the same way whether it arrives whole or carried over reads', () => {
-    // A line whole in one read takes a one-pass scan (and "PUB " a shortcut past the keyword
-    // states); a carried line takes indexOf + tokenize. Every split must give what whole gives.
+    // A line whole in one read takes a one-pass scan ("PUB "/"HPUB " a shortcut past the
+    // keyword states); a carried line takes indexOf + tokenize. Every split must agree.
     const cases: [string, Event[]][] = [
       ['PUB foo 2 \r\nok\r\n', [['pub', 'foo', null, 'ok']]],
       ['PUB foo 2\nok\r\n', [['pub', 'foo', null, 'ok']]],
@@ -183,6 +183,9 @@ describe('ClientParser: operations', () => {
       ['PUB  \r\n', [['error', ProtocolErrorCode.INVALID_PUB, null]]],
       ['PUBX foo 2\r\nok\r\n', [['error', ProtocolErrorCode.UNKNOWN_OPERATION, 'Unknown Protocol Operation']]],
       ['PUSH foo 2\r\nok\r\n', [['error', ProtocolErrorCode.UNKNOWN_OPERATION, 'Unknown Protocol Operation']]],
+      ['hPuB \t foo 0 2\r\nok\r\n', [['hpub', 'foo', null, 0, 'ok']]],
+      ['HPUB \r\n', [['error', ProtocolErrorCode.INVALID_HPUB, null]]],
+      ['HPUX foo 0 2\r\nok\r\n', [['error', ProtocolErrorCode.UNKNOWN_OPERATION, 'Unknown Protocol Operation']]],
     ];
     for (const [proto, events] of cases) {
       const input = bytes(proto);
