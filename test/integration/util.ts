@@ -5,7 +5,7 @@
 import net from 'node:net';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { RunningServer } from '../support/server.ts';
-import type { ClientGeneration, ConnectOpts } from './clients.ts';
+import type { ConnectOpts } from './clients.ts';
 
 /** How long an expected event may take before the test fails (generous: CI boxes are slow). */
 export const EVENT_BOUND_MS = 5_000;
@@ -43,16 +43,21 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   return { promise, resolve, reject };
 }
 
-/** Opens connections and closes whatever is still open at the end of a test. */
-export class ConnectionPool {
-  private readonly open: NatsConnection[] = [];
-  private readonly gen: ClientGeneration;
+/** Anything that opens a connection from options: a core or a JetStream client generation. */
+interface Connector<Opts> {
+  connect(opts: Opts): Promise<NatsConnection>;
+}
 
-  constructor(gen: ClientGeneration) {
+/** Opens connections and closes whatever is still open at the end of a test. */
+export class ConnectionPool<Opts = ConnectOpts> {
+  private readonly open: NatsConnection[] = [];
+  private readonly gen: Connector<Opts>;
+
+  constructor(gen: Connector<Opts>) {
     this.gen = gen;
   }
 
-  async connect(opts: ConnectOpts): Promise<NatsConnection> {
+  async connect(opts: Opts): Promise<NatsConnection> {
     const nc = await this.gen.connect(opts);
     this.open.push(nc);
     return nc;

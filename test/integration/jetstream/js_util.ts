@@ -2,21 +2,13 @@
 // shared per worker count within a file, connection bookkeeping and failure bounds. Timeouts
 // here only bound a failing test; a passing test never waits on time unless time is the feature.
 
-import type { NatsConnection } from '@nats-io/nats-core';
 import { startServer, tempDir } from '../../support/server.ts';
 import type { RunningServer, StartOptions } from '../../support/server.ts';
-import type { JsConnectOpts, JsGeneration } from './js_clients.ts';
+import { ConnectionPool, EVENT_BOUND_MS } from '../util.ts';
+import type { JsConnectOpts } from './js_clients.ts';
 
-/** How long an expected event may take before the test fails (generous: CI boxes are slow). */
-export const EVENT_BOUND_MS = 5_000;
-
-export function within<T>(p: Promise<T>, label: string, ms = EVENT_BOUND_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${label}`)), ms);
-  });
-  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
-}
+// The failure bound and the per-file server sharing are the core integration tests' own.
+export { EVENT_BOUND_MS, SharedServers, within } from '../util.ts';
 
 /** Starts a server with JetStream storing under `<dir>/js`; pass `dir` to restart on one store. */
 export function startJsServer(opts: StartOptions & { dir?: string } = {}): Promise<RunningServer> {
@@ -25,46 +17,8 @@ export function startJsServer(opts: StartOptions & { dir?: string } = {}): Promi
   return startServer({ ...opts, dir, config });
 }
 
-/** Servers shared by the describe blocks of one file: one per key (e.g. per worker count). */
-export class SharedServers {
-  private readonly started = new Map<string, Promise<RunningServer>>();
-
-  get(key: string, start: () => Promise<RunningServer>): Promise<RunningServer> {
-    let s = this.started.get(key);
-    if (!s) {
-      s = start();
-      this.started.set(key, s);
-    }
-    return s;
-  }
-
-  async stopAll(): Promise<void> {
-    const all = [...this.started.values()];
-    this.started.clear();
-    await Promise.all(all.map((p) => p.then((s) => s.stop(), () => undefined)));
-  }
-}
-
-/** Opens connections and closes whatever is still open at the end of a test. */
-export class JsConnectionPool {
-  private readonly open: NatsConnection[] = [];
-  private readonly gen: JsGeneration;
-
-  constructor(gen: JsGeneration) {
-    this.gen = gen;
-  }
-
-  async connect(opts: JsConnectOpts): Promise<NatsConnection> {
-    const nc = await this.gen.connect(opts);
-    this.open.push(nc);
-    return nc;
-  }
-
-  async closeAll(): Promise<void> {
-    const all = this.open.splice(0);
-    await Promise.all(all.map((nc) => (nc.isClosed() ? undefined : nc.close().catch(() => undefined))));
-  }
-}
+/** The core tests' pool, typed for the JetStream adapters' connect options. */
+export class JsConnectionPool extends ConnectionPool<JsConnectOpts> {}
 
 /** Runs `fn`, expecting it to reject; returns the rejection (fails the test if it resolved). */
 export async function rejection(fn: () => Promise<unknown>): Promise<unknown> {
