@@ -3,17 +3,13 @@
 // consumers removed after inactive_threshold. Waits are bounded and assert lower bounds only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AckPolicy } from '@nats-io/jetstream';
-import type { ConsumerConfig, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { RunningServer } from '../../support/server.ts';
+import { connectWithStream, durable, publishAll } from './consumer_fixture.ts';
 import { jsMatrix } from './js_clients.ts';
-import { JsConnectionPool, nanos, pollUntil, SharedServers, startJsServer, uniqueName } from './js_util.ts';
+import { JsConnectionPool, nanos, pollUntil, SharedServers, startJsServer } from './js_util.ts';
 
 const servers = new SharedServers();
 afterAll(() => servers.stopAll());
-
-async function publishAll(js: JetStreamClient, items: [subject: string, payload: string][]): Promise<void> {
-  for (const [s, p] of items) await js.publish(s, p);
-}
 
 // The tests wait on the server's clocks, not on each other: run them side by side (each has its
 // own stream and connection) so the file's wall time is the longest wait, not their sum.
@@ -29,16 +25,7 @@ describe.concurrent('consumer timing', () => {
       // Tests run concurrently: connections close when the whole block is done.
       afterAll(() => pool.closeAll());
 
-      const setup = async (subjects?: (name: string) => string[]) => {
-        const nc = await pool.connect({ servers: srv.url });
-        const js = gen.js(nc);
-        const jsm: JetStreamManager = await gen.jsm(nc);
-        const stream = uniqueName('C');
-        await jsm.streams.add({ name: stream, subjects: subjects ? subjects(stream) : [`${stream}.>`] });
-        return { nc, js, jsm, stream };
-      };
-      const durable = (jsm: JetStreamManager, stream: string, cfg: Partial<ConsumerConfig>) =>
-        jsm.consumers.add(stream, { ack_policy: AckPolicy.Explicit, ...cfg });
+      const setup = (subjects?: (name: string) => string[]) => connectWithStream(gen, pool, srv.url, subjects);
 
       it('redelivers a nak at once, a delayed nak after its delay, and never a termed message', async () => {
         const { js, jsm, stream } = await setup();

@@ -3,18 +3,15 @@
 // deliver policies. Time-driven behaviour (naks with delay, ack_wait, inactive_threshold) is in
 // consumer_timing.test.ts.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
-import type { ConsumerConfig, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { DeliverPolicy } from '@nats-io/jetstream';
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { RunningServer } from '../../support/server.ts';
+import { connectWithStream, durable, publishAll } from './consumer_fixture.ts';
 import { jsMatrix } from './js_clients.ts';
-import { JsConnectionPool, nanos, pollUntil, SharedServers, startJsServer, uniqueName, within } from './js_util.ts';
+import { JsConnectionPool, nanos, pollUntil, SharedServers, startJsServer, within } from './js_util.ts';
 
 const servers = new SharedServers();
 afterAll(() => servers.stopAll());
-
-async function publishAll(js: JetStreamClient, items: [subject: string, payload: string][]): Promise<void> {
-  for (const [s, p] of items) await js.publish(s, p);
-}
 
 /** Fetches up to `max` messages (ending early only when `expiresMs` passes), acking each with ackAck. */
 async function fetchAll(js: JetStreamClient, stream: string, durable: string, max: number, expiresMs = 2000): Promise<JsMsg[]> {
@@ -37,16 +34,7 @@ for (const { gen, workers } of jsMatrix()) {
     });
     afterEach(() => pool.closeAll());
 
-    const setup = async (subjects?: (name: string) => string[]) => {
-      const nc = await pool.connect({ servers: srv.url });
-      const js = gen.js(nc);
-      const jsm: JetStreamManager = await gen.jsm(nc);
-      const stream = uniqueName('C');
-      await jsm.streams.add({ name: stream, subjects: subjects ? subjects(stream) : [`${stream}.>`] });
-      return { nc, js, jsm, stream };
-    };
-    const durable = (jsm: JetStreamManager, stream: string, cfg: Partial<ConsumerConfig>) =>
-      jsm.consumers.add(stream, { ack_policy: AckPolicy.Explicit, ...cfg });
+    const setup = (subjects?: (name: string) => string[]) => connectWithStream(gen, pool, srv.url, subjects);
 
     it('reads a durable pull consumer with next, fetch and consume, every message once, in order', async () => {
       const { js, jsm, stream } = await setup();
