@@ -1,9 +1,9 @@
 // What the clients learn from the server's INFO, and the CONNECT options echo and no_responders.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monitor, startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
 import { GENERATIONS, WORKER_COUNTS, matrix } from './clients.ts';
-import { ConnectionPool, SharedServers, collect, within } from './util.ts';
+import { collect, ConnectionPool, onSharedServer, SharedServers, within } from './util.ts';
 
 const sharedServers = new SharedServers();
 afterAll(() => sharedServers.stopAll());
@@ -11,15 +11,7 @@ afterAll(() => sharedServers.stopAll());
 for (const { gen, workers } of matrix()) {
   describe(`connection — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = new ConnectionPool(gen);
-
-    beforeAll(async () => {
-      srv = await sharedServers.get(`workers ${workers}`, () =>
-        startServer({ workers, config: 'server_name: petrel-it' }),
-      );
-    });
-    afterEach(() => pool.closeAll());
-    afterAll(() => pool.closeAll());
+    const pool = onSharedServer(sharedServers, gen, workers, (s) => (srv = s), 'server_name: petrel-it');
 
     it('exposes the server INFO fields', async () => {
       const nc = await pool.connect({ servers: srv.url });

@@ -1,10 +1,9 @@
 // Drain: a subscription or a whole connection stops taking new interest but still processes
 // what the server sent before the drain's round trip, then closes without an error.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../support/server.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../support/server.ts';
 import { matrix } from './clients.ts';
-import { ConnectionPool, SharedServers, collect, within } from './util.ts';
+import { collect, onSharedServer, SharedServers, within } from './util.ts';
 
 const IN_FLIGHT = 200;
 
@@ -14,15 +13,7 @@ afterAll(() => sharedServers.stopAll());
 for (const { gen, workers } of matrix()) {
   describe(`drain — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = new ConnectionPool(gen);
-
-    beforeAll(async () => {
-      srv = await sharedServers.get(`workers ${workers}`, () => startServer({ workers }));
-    });
-    afterEach(() => pool.closeAll());
-    afterAll(async () => {
-      await pool.closeAll();
-    });
+    const pool = onSharedServer(sharedServers, gen, workers, (s) => (srv = s));
 
     it('subscription drain delivers the messages in flight, then stops the subscription', async () => {
       const nc = await pool.connect({ servers: srv.url });

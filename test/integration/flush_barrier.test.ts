@@ -2,11 +2,10 @@
 // visible to every publisher on the node, whichever worker owns the publisher's connection.
 // Fresh connections each round land on different workers, so both same-worker and
 // cross-worker paths are exercised.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../support/server.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../support/server.ts';
 import { matrix } from './clients.ts';
-import { ConnectionPool, SharedServers, collect } from './util.ts';
+import { collect, onSharedServer, SharedServers } from './util.ts';
 
 const ROUNDS = 20;
 
@@ -16,15 +15,7 @@ afterAll(() => sharedServers.stopAll());
 for (const { gen, workers } of matrix()) {
   describe(`flush barrier — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = new ConnectionPool(gen);
-
-    beforeAll(async () => {
-      srv = await sharedServers.get(`workers ${workers}`, () => startServer({ workers }));
-    });
-    afterEach(() => pool.closeAll());
-    afterAll(async () => {
-      await pool.closeAll();
-    });
+    const pool = onSharedServer(sharedServers, gen, workers, (s) => (srv = s));
 
     it(`a subscription flushed on one connection receives the next publish from another (${ROUNDS} rounds)`, async () => {
       for (let round = 0; round < ROUNDS; round++) {

@@ -1,9 +1,8 @@
 // Large payloads near max_payload, across workers, and what happens above the limit.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../support/server.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../support/server.ts';
 import { matrix } from './clients.ts';
-import { ConnectionPool, SharedServers, collect, within } from './util.ts';
+import { collect, onSharedServer, SharedServers, within } from './util.ts';
 
 const MAX_PAYLOAD_BYTES = 1024 * 1024; // `max_payload: 1MB` in NATS conf units
 const LARGE_BYTES = 900 * 1024;
@@ -29,15 +28,7 @@ afterAll(() => sharedServers.stopAll());
 for (const { gen, workers } of matrix()) {
   describe(`payload limits — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = new ConnectionPool(gen);
-
-    beforeAll(async () => {
-      srv = await sharedServers.get(`workers ${workers}`, () => startServer({ workers, config: 'max_payload: 1MB' }));
-    });
-    afterEach(() => pool.closeAll());
-    afterAll(async () => {
-      await pool.closeAll();
-    });
+    const pool = onSharedServer(sharedServers, gen, workers, (s) => (srv = s), 'max_payload: 1MB');
 
     it('announces max_payload to the client', async () => {
       const nc = await pool.connect({ servers: srv.url });

@@ -1,9 +1,8 @@
 // Publish/subscribe and queue groups through the official clients.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../support/server.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../support/server.ts';
 import { matrix } from './clients.ts';
-import { collect, ConnectionPool, deferred, SharedServers, within } from './util.ts';
+import { collect, deferred, onSharedServer, SharedServers, within } from './util.ts';
 
 const sharedServers = new SharedServers();
 afterAll(() => sharedServers.stopAll());
@@ -11,15 +10,7 @@ afterAll(() => sharedServers.stopAll());
 for (const { gen, workers } of matrix()) {
   describe(`pub/sub — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = new ConnectionPool(gen);
-
-    beforeAll(async () => {
-      srv = await sharedServers.get(`workers ${workers}`, () => startServer({ workers }));
-    });
-    afterEach(() => pool.closeAll());
-    afterAll(async () => {
-      await pool.closeAll();
-    });
+    const pool = onSharedServer(sharedServers, gen, workers, (s) => (srv = s));
 
     it('delivers to a full wildcard and a literal subscription with subject and payload intact', async () => {
       const sub = await pool.connect({ servers: srv.url });

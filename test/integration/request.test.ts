@@ -1,9 +1,8 @@
 // Request/reply, no-responders, timeouts and headers through the official clients.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../support/server.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../support/server.ts';
 import { matrix } from './clients.ts';
-import { ConnectionPool, SharedServers, collect, deferred, within } from './util.ts';
+import { collect, deferred, onSharedServer, SharedServers, within } from './util.ts';
 
 /** A request timeout short enough to keep the file fast; only the "times out" case waits it out. */
 const SHORT_TIMEOUT_MS = 250;
@@ -16,15 +15,7 @@ afterAll(() => sharedServers.stopAll());
 for (const { gen, workers } of matrix()) {
   describe(`request/reply — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = new ConnectionPool(gen);
-
-    beforeAll(async () => {
-      srv = await sharedServers.get(`workers ${workers}`, () => startServer({ workers }));
-    });
-    afterEach(() => pool.closeAll());
-    afterAll(async () => {
-      await pool.closeAll();
-    });
+    const pool = onSharedServer(sharedServers, gen, workers, (s) => (srv = s));
 
     it('answers requests through a responder on another connection', async () => {
       const svc = await pool.connect({ servers: srv.url });

@@ -3,9 +3,11 @@
 // nothing waits on time to make a passing test pass.
 
 import net from 'node:net';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import { startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
-import type { ConnectOpts } from './clients.ts';
+import type { ClientGeneration, ConnectOpts } from './clients.ts';
 
 /** How long an expected event may take before the test fails (generous: CI boxes are slow). */
 export const EVENT_BOUND_MS = 5_000;
@@ -105,4 +107,25 @@ export class SharedServers {
     this.started.clear();
     await Promise.all(all.map((p) => p.then((s) => s.stop(), () => undefined)));
   }
+}
+
+/**
+ * The hooks of a describe block that runs one client generation against the file's shared
+ * server for `workers` (started with `config` on first use): `onServer` gets the server before
+ * the first test, and the returned pool's connections close after every test.
+ */
+export function onSharedServer(
+  servers: SharedServers,
+  gen: ClientGeneration,
+  workers: number,
+  onServer: (srv: RunningServer) => void,
+  config?: string,
+): ConnectionPool {
+  const pool = new ConnectionPool(gen);
+  beforeAll(async () => {
+    onServer(await servers.get(`workers ${workers}`, () => startServer({ workers, config })));
+  });
+  afterEach(() => pool.closeAll());
+  afterAll(() => pool.closeAll());
+  return pool;
 }
