@@ -9,7 +9,7 @@ import { startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
 import { GENERATIONS, WORKER_COUNTS, matrix } from './clients.ts';
 import type { ConnectOpts, PermissionEvent } from './clients.ts';
-import { ConnectionPool, SharedServers, collect, within } from './util.ts';
+import { collect, ConnectionPool, connectRefusal, SharedServers, within } from './util.ts';
 
 /** The lowest cost bcrypt allows: the test checks verification, not hashing strength. */
 const BCRYPT_TEST_COST = 4;
@@ -61,15 +61,8 @@ for (const { gen, workers } of matrix()) {
     const pool = new ConnectionPool(gen);
 
     /** Connects and returns the rejection, or fails the test if the connection was accepted. */
-    async function rejection(opts: ConnectOpts): Promise<unknown> {
-      try {
-        const nc = await gen.connect({ ...opts, reconnect: false });
-        await nc.close();
-      } catch (err) {
-        return err;
-      }
-      throw new Error(`connection with ${JSON.stringify({ ...opts, authenticator: undefined })} was accepted`);
-    }
+    const rejection = (opts: ConnectOpts): Promise<unknown> =>
+      connectRefusal(gen, opts, `connection with ${JSON.stringify({ ...opts, authenticator: undefined })} was accepted`);
 
     beforeAll(async () => {
       [tokenSrv, usersSrv] = await Promise.all([

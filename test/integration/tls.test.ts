@@ -9,7 +9,7 @@ import { matrix } from './clients.ts';
 import type { ConnectOpts } from './clients.ts';
 import { makeTestPki, tlsBlock } from './tls_certs.ts';
 import type { TestPki } from './tls_certs.ts';
-import { ConnectionPool, SharedServers, collect } from './util.ts';
+import { collect, ConnectionPool, connectRefusal, SharedServers } from './util.ts';
 
 let pki: TestPki;
 beforeAll(() => {
@@ -27,15 +27,8 @@ for (const { gen, workers } of matrix()) {
     let tlsFirst: RunningServer;
     const pool = new ConnectionPool(gen);
 
-    async function rejection(opts: ConnectOpts): Promise<unknown> {
-      try {
-        const nc = await gen.connect({ ...opts, reconnect: false });
-        await nc.close();
-      } catch (err) {
-        return err;
-      }
-      throw new Error(`connection with ${JSON.stringify(opts.tls)} was accepted`);
-    }
+    const rejection = (opts: ConnectOpts): Promise<unknown> =>
+      connectRefusal(gen, opts, `connection with ${JSON.stringify(opts.tls)} was accepted`);
 
     beforeAll(async () => {
       [verifying, tlsFirst] = await Promise.all([

@@ -50,6 +50,24 @@ interface Connector<Opts> {
   connect(opts: Opts): Promise<NatsConnection>;
 }
 
+/** Runs `fn`, expecting it to reject; returns the rejection (fails the test with `whenResolved` if it resolved). */
+export async function rejection(fn: () => Promise<unknown>, whenResolved = 'expected a rejection, but the call resolved'): Promise<unknown> {
+  try {
+    await fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error(whenResolved);
+}
+
+/** Connects once (no reconnects) expecting a refusal; an accepted connection is closed and fails the test with `whenAccepted`. */
+export function connectRefusal(gen: ClientGeneration, opts: ConnectOpts, whenAccepted: string): Promise<unknown> {
+  return rejection(async () => {
+    const nc = await gen.connect({ ...opts, reconnect: false });
+    await nc.close();
+  }, whenAccepted);
+}
+
 /** Opens connections and closes whatever is still open at the end of a test. */
 export class ConnectionPool<Opts = ConnectOpts> {
   private readonly open: NatsConnection[] = [];

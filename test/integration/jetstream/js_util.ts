@@ -7,8 +7,8 @@ import type { RunningServer, StartOptions } from '../../support/server.ts';
 import { ConnectionPool, EVENT_BOUND_MS } from '../util.ts';
 import type { JsConnectOpts } from './js_clients.ts';
 
-// The failure bound and the per-file server sharing are the core integration tests' own.
-export { EVENT_BOUND_MS, SharedServers, within } from '../util.ts';
+// The failure bound, rejection and the per-file server sharing are the core integration tests' own.
+export { EVENT_BOUND_MS, rejection, SharedServers, within } from '../util.ts';
 
 /** Starts a server with JetStream storing under `<dir>/js`; pass `dir` to restart on one store. */
 export function startJsServer(opts: StartOptions & { dir?: string } = {}): Promise<RunningServer> {
@@ -19,16 +19,6 @@ export function startJsServer(opts: StartOptions & { dir?: string } = {}): Promi
 
 /** The core tests' pool, typed for the JetStream adapters' connect options. */
 export class JsConnectionPool extends ConnectionPool<JsConnectOpts> {}
-
-/** Runs `fn`, expecting it to reject; returns the rejection (fails the test if it resolved). */
-export async function rejection(fn: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection, but the call resolved');
-}
 
 /** Unique names per test, so tests sharing one server never collide. */
 let nameCounter = 0;
