@@ -3,9 +3,9 @@
 // TCP with hand-built protocol bytes, and it answers with counts, timestamps and its own CPU.
 // Timestamps are process.hrtime (one monotonic clock shared by every thread of the process).
 
-import net from 'node:net';
 import { parentPort } from 'node:worker_threads';
 import { closeJsConns, jsPublish, jsPull, jsRequest } from './js-roles.ts';
+import { RawConn } from './raw-conn.ts';
 import { RecordCounter, SeqTally, buildPubBatch, stampSeqs } from './wire.ts';
 import type { AgentReply, AgentRequest, SubsResult, Target } from './protocol.ts';
 
@@ -20,56 +20,25 @@ const CONNECT_JSON = JSON.stringify({ verbose: false, pedantic: false, echo: tru
 
 const nowNs = (): number => Number(process.hrtime.bigint());
 
-/** A raw client connection: bytes in go through a RecordCounter; PING/PONG are handled here. */
-class Conn {
-  readonly sock: net.Socket;
+/** A raw client connection whose bytes in go through a RecordCounter. */
+class Conn extends RawConn {
   readonly counter: RecordCounter;
   /** When the last complete record arrived (control lines such as PONG do not count). */
   lastRecordNs = 0;
-  closedWith: string | null = null;
-  errors: string[] = [];
-  private pongWaiters: (() => void)[] = [];
 
   constructor(target: Target, recordBytes: number, seq?: { offset: number; onSeq: (seq: number) => void }) {
+    super(target, CONNECT_JSON);
     this.counter = new RecordCounter(recordBytes, {
       seqOffset: seq?.offset,
       onSeq: seq?.onSeq,
       onControl: (line) => this.onControl(line),
     });
-    this.sock = net.connect({ host: target.host, port: target.port, noDelay: true });
-    this.sock.on('data', (d: Buffer) => {
-      const before = this.counter.records;
-      this.counter.push(d);
-      if (this.counter.records !== before) this.lastRecordNs = nowNs();
-    });
-    this.sock.on('error', (e) => (this.closedWith ??= e.message));
-    this.sock.on('close', () => {
-      this.closedWith ??= 'closed by server';
-      for (const w of this.pongWaiters.splice(0)) w();
-    });
   }
 
-  private onControl(line: string): void {
-    if (line === 'PING') this.sock.write('PONG\r\n');
-    else if (line === 'PONG') this.pongWaiters.shift()?.();
-    else if (line.startsWith('-ERR')) this.errors.push(line);
-  }
-
-  /** Sends `lines` (CONNECT first on a new connection) then PING, resolves on the PONG. */
-  handshake(lines: string): Promise<void> {
-    return this.ping(`CONNECT ${CONNECT_JSON}\r\n${lines}`);
-  }
-
-  ping(before = ''): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.closedWith) return reject(new Error(this.closedWith));
-      this.pongWaiters.push(() => (this.closedWith ? reject(new Error(`${this.closedWith} ${this.errors.join(' ')}`)) : resolve()));
-      this.sock.write(`${before}PING\r\n`);
-    });
-  }
-
-  close(): void {
-    this.sock.destroy();
+  protected onData(d: Buffer): void {
+    const before = this.counter.records;
+    this.counter.push(d);
+    if (this.counter.records !== before) this.lastRecordNs = nowNs();
   }
 }
 

@@ -2,10 +2,10 @@
 // request, a publisher that keeps a window of PUBs awaiting their acks, and a pull consumer
 // that keeps MSG.NEXT requests open and acks every delivery on its reply subject.
 
-import net from 'node:net';
 import { MsgParser, containsBytes, parseDecimal, statusCode } from './msg-parser.ts';
 import type { MsgFields } from './msg-parser.ts';
 import type { AgentReply, AgentRequest, JsPubResult, JsPullResult, Target } from './protocol.ts';
+import { RawConn } from './raw-conn.ts';
 import { SeqTally } from './wire.ts';
 
 // Headers on: a pull request's end (408, 404, 409) only reaches a client that takes HMSG.
@@ -26,52 +26,22 @@ const STATUS_CONFLICT = 409;
 const nowNs = (): number => Number(process.hrtime.bigint());
 
 /** A raw client connection whose messages are parsed; `afterChunk` runs once per received chunk. */
-class JsConn {
-  readonly sock: net.Socket;
+class JsConn extends RawConn {
   readonly parser: MsgParser;
-  closedWith: string | null = null;
-  errors: string[] = [];
   afterChunk: () => void = () => {};
-  private pongWaiters: (() => void)[] = [];
 
   constructor(target: Target, onMsg: (m: MsgFields) => void) {
+    super(target, CONNECT_JSON);
     this.parser = new MsgParser(onMsg, (line) => this.onControl(line));
-    this.sock = net.connect({ host: target.host, port: target.port, noDelay: true });
-    this.sock.on('data', (d: Buffer) => {
-      this.parser.push(d);
-      this.afterChunk();
-    });
-    this.sock.on('error', (e) => (this.closedWith ??= e.message));
-    this.sock.on('close', () => {
-      this.closedWith ??= 'closed by server';
-      for (const w of this.pongWaiters.splice(0)) w();
-    });
   }
 
-  private onControl(line: string): void {
-    if (line === 'PING') this.sock.write('PONG\r\n');
-    else if (line === 'PONG') this.pongWaiters.shift()?.();
-    else if (line.startsWith('-ERR')) this.errors.push(line);
-  }
-
-  handshake(lines: string): Promise<void> {
-    return this.ping(`CONNECT ${CONNECT_JSON}\r\n${lines}`);
-  }
-
-  ping(before = ''): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.closedWith) return reject(new Error(this.closedWith));
-      this.pongWaiters.push(() => (this.closedWith ? reject(new Error(`${this.closedWith} ${this.errors.join(' ')}`)) : resolve()));
-      this.sock.write(`${before}PING\r\n`);
-    });
+  protected onData(d: Buffer): void {
+    this.parser.push(d);
+    this.afterChunk();
   }
 
   faults(): string[] {
     return [this.parser.fault, this.closedWith, ...this.errors].filter((x): x is string => !!x);
-  }
-
-  close(): void {
-    this.sock.destroy();
   }
 }
 
