@@ -11,7 +11,9 @@ afterAll(() => sharedServers.stopAll());
 for (const { gen, workers } of matrix()) {
   describe(`connection — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = onSharedServer(sharedServers, gen, workers, (s) => (srv = s), 'server_name: petrel-it');
+    const pool = onSharedServer(sharedServers, gen, workers, (s) => (srv = s), () =>
+      startServer({ workers, config: 'server_name: petrel-it' }),
+    );
 
     it('exposes the server INFO fields', async () => {
       const nc = await pool.connect({ servers: srv.url });

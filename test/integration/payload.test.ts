@@ -1,5 +1,6 @@
 // Large payloads near max_payload, across workers, and what happens above the limit.
 import { afterAll, describe, expect, it } from 'vitest';
+import { startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
 import { matrix } from './clients.ts';
 import { collect, onSharedServer, SharedServers, within } from './util.ts';
@@ -28,7 +29,9 @@ afterAll(() => sharedServers.stopAll());
 for (const { gen, workers } of matrix()) {
   describe(`payload limits — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = onSharedServer(sharedServers, gen, workers, (s) => (srv = s), 'max_payload: 1MB');
+    const pool = onSharedServer(sharedServers, gen, workers, (s) => (srv = s), () =>
+      startServer({ workers, config: 'max_payload: 1MB' }),
+    );
 
     it('announces max_payload to the client', async () => {
       const nc = await pool.connect({ servers: srv.url });

@@ -46,7 +46,7 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
 }
 
 /** Anything that opens a connection from options: a core or a JetStream client generation. */
-interface Connector<Opts> {
+export interface Connector<Opts> {
   connect(opts: Opts): Promise<NatsConnection>;
 }
 
@@ -129,19 +129,19 @@ export class SharedServers {
 
 /**
  * The hooks of a describe block that runs one client generation against the file's shared
- * server for `workers` (started with `config` on first use): `onServer` gets the server before
- * the first test, and the returned pool's connections close after every test.
+ * server for `workers` (made by `start` on first use): `onServer` gets the server before the
+ * first test, and the returned pool's connections close after every test.
  */
-export function onSharedServer(
+export function onSharedServer<Opts = ConnectOpts>(
   servers: SharedServers,
-  gen: ClientGeneration,
+  gen: Connector<Opts>,
   workers: number,
   onServer: (srv: RunningServer) => void,
-  config?: string,
-): ConnectionPool {
+  start: () => Promise<RunningServer> = () => startServer({ workers }),
+): ConnectionPool<Opts> {
   const pool = new ConnectionPool(gen);
   beforeAll(async () => {
-    onServer(await servers.get(`workers ${workers}`, () => startServer({ workers, config })));
+    onServer(await servers.get(`workers ${workers}`, start));
   });
   afterEach(() => pool.closeAll());
   afterAll(() => pool.closeAll());

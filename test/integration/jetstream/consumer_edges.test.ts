@@ -1,7 +1,7 @@
 // Consumer edge cases through the official clients: max_ack_pending, ack_policy all and none,
 // headers_only, fetch by bytes, by_start_time, consumer update/list/names, and ordered push
 // consumers (flow control and heartbeats) carrying a larger volume.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as v2 from 'nats';
 import { AckPolicy, DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { ConsumerConfig, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
@@ -9,7 +9,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { RunningServer } from '../../support/server.ts';
 import { jsMatrix, jsV2 } from './js_clients.ts';
 import type { JsGeneration } from './js_clients.ts';
-import { JsConnectionPool, nanos, SharedServers, sleep, startJsServer, uniqueName, within } from './js_util.ts';
+import { nanos, onSharedJsServer, SharedServers, sleep, uniqueName, within } from './js_util.ts';
 
 const servers = new SharedServers();
 afterAll(() => servers.stopAll());
@@ -45,12 +45,7 @@ async function readOrderedPush(gen: JsGeneration, nc: NatsConnection, stream: st
 for (const { gen, workers } of jsMatrix()) {
   describe(`consumer edges — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = new JsConnectionPool(gen);
-
-    beforeAll(async () => {
-      srv = await servers.get(`workers ${workers}`, () => startJsServer({ workers }));
-    });
-    afterEach(() => pool.closeAll());
+    const pool = onSharedJsServer(servers, gen, workers, (s) => (srv = s));
 
     const setup = async () => {
       const nc = await pool.connect({ servers: srv.url });

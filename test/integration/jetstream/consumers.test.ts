@@ -2,13 +2,13 @@
 // with deliver subject and group, ordered consumers, consumer info counters, multi-filter and
 // deliver policies. Time-driven behaviour (naks with delay, ack_wait, inactive_threshold) is in
 // consumer_timing.test.ts.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { RunningServer } from '../../support/server.ts';
 import { connectWithStream, durable, publishAll } from './consumer_fixture.ts';
 import { jsMatrix } from './js_clients.ts';
-import { JsConnectionPool, nanos, pollUntil, SharedServers, startJsServer, within } from './js_util.ts';
+import { nanos, onSharedJsServer, pollUntil, SharedServers, within } from './js_util.ts';
 
 const servers = new SharedServers();
 afterAll(() => servers.stopAll());
@@ -27,12 +27,7 @@ async function fetchAll(js: JetStreamClient, stream: string, durable: string, ma
 for (const { gen, workers } of jsMatrix()) {
   describe(`consumers — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = new JsConnectionPool(gen);
-
-    beforeAll(async () => {
-      srv = await servers.get(`workers ${workers}`, () => startJsServer({ workers }));
-    });
-    afterEach(() => pool.closeAll());
+    const pool = onSharedJsServer(servers, gen, workers, (s) => (srv = s));
 
     const setup = (subjects?: (name: string) => string[]) => connectWithStream(gen, pool, srv.url, subjects);
 

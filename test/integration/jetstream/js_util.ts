@@ -4,8 +4,9 @@
 
 import { startServer, tempDir } from '../../support/server.ts';
 import type { RunningServer, StartOptions } from '../../support/server.ts';
-import { ConnectionPool, EVENT_BOUND_MS } from '../util.ts';
-import type { JsConnectOpts } from './js_clients.ts';
+import { ConnectionPool, EVENT_BOUND_MS, onSharedServer } from '../util.ts';
+import type { SharedServers } from '../util.ts';
+import type { JsConnectOpts, JsGeneration } from './js_clients.ts';
 
 // The failure bound, rejection and the per-file server sharing are the core integration tests' own.
 export { EVENT_BOUND_MS, rejection, SharedServers, within } from '../util.ts';
@@ -19,6 +20,16 @@ export function startJsServer(opts: StartOptions & { dir?: string } = {}): Promi
 
 /** The core tests' pool, typed for the JetStream adapters' connect options. */
 export class JsConnectionPool extends ConnectionPool<JsConnectOpts> {}
+
+/** onSharedServer with a JetStream-enabled server: the describe block's hooks and its pool. */
+export function onSharedJsServer(
+  servers: SharedServers,
+  gen: JsGeneration,
+  workers: number,
+  onServer: (srv: RunningServer) => void,
+): JsConnectionPool {
+  return onSharedServer(servers, gen, workers, onServer, () => startJsServer({ workers }));
+}
 
 /** Unique names per test, so tests sharing one server never collide. */
 let nameCounter = 0;

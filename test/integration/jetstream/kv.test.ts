@@ -1,12 +1,12 @@
 // Key-value buckets through the official clients' KV APIs (v2 `js.views.kv`, v3 `Kvm`): the
 // stream conventions they rely on (`KV_<bucket>`, `$KV.<bucket>.<key>`, CAS through expected
 // last subject sequence, delete/purge markers, rollups, per-subject history, max_age).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { KvWatchInclude } from '@nats-io/kv';
 import type { KV, KvEntry, KvWatchEntry, KvWatchOptions } from '@nats-io/kv';
 import type { RunningServer } from '../../support/server.ts';
 import { jsMatrix } from './js_clients.ts';
-import { JsConnectionPool, pollUntil, rejection, SharedServers, startJsServer, uniqueName, within } from './js_util.ts';
+import { onSharedJsServer, pollUntil, rejection, SharedServers, uniqueName, within } from './js_util.ts';
 
 const servers = new SharedServers();
 afterAll(() => servers.stopAll());
@@ -35,12 +35,7 @@ async function watch(kv: KV, opts: KvWatchOptions) {
 for (const { gen, workers } of jsMatrix()) {
   describe(`kv — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = new JsConnectionPool(gen);
-
-    beforeAll(async () => {
-      srv = await servers.get(`workers ${workers}`, () => startJsServer({ workers }));
-    });
-    afterEach(() => pool.closeAll());
+    const pool = onSharedJsServer(servers, gen, workers, (s) => (srv = s));
 
     const bucket = async (opts: Parameters<typeof gen.kv>[2] = {}) => {
       const nc = await pool.connect({ servers: srv.url });

@@ -2,11 +2,11 @@
 // streams with chunk subjects and rolled-up meta, multi-chunk put/get with the SHA-256 digest
 // the clients check, list, info, delete, links and watch.
 import { createHash } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { ObjectStore, ObjectWatchInfo } from '@nats-io/obj';
 import type { RunningServer } from '../../support/server.ts';
 import { jsMatrix } from './js_clients.ts';
-import { JsConnectionPool, SharedServers, startJsServer, uniqueName, within } from './js_util.ts';
+import { onSharedJsServer, SharedServers, uniqueName, within } from './js_util.ts';
 
 const servers = new SharedServers();
 afterAll(() => servers.stopAll());
@@ -55,12 +55,7 @@ async function readAll(rs: ReadableStream<Uint8Array>): Promise<Uint8Array> {
 for (const { gen, workers } of jsMatrix()) {
   describe(`object store — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = new JsConnectionPool(gen);
-
-    beforeAll(async () => {
-      srv = await servers.get(`workers ${workers}`, () => startJsServer({ workers }));
-    });
-    afterEach(() => pool.closeAll());
+    const pool = onSharedJsServer(servers, gen, workers, (s) => (srv = s));
 
     const bucket = async () => {
       const nc = await pool.connect({ servers: srv.url });

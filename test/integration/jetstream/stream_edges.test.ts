@@ -1,14 +1,14 @@
 // Stream edge cases through the official clients: idempotent and conflicting creates, invalid
 // updates, errors for missing things, headers kept through the store, per-subject limits,
 // max_bytes, rollups, deny_delete / deny_purge, sealed streams, mirrors and sources.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DiscardPolicy, StorageType } from '@nats-io/jetstream';
 import type { JetStreamClient, StreamUpdateConfig } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { RunningServer } from '../../support/server.ts';
 import { natsV2, natsV3 } from '../clients.ts';
 import { jsMatrix, jsV2 } from './js_clients.ts';
-import { JsConnectionPool, pollUntil, rejection, SharedServers, startJsServer, uniqueName } from './js_util.ts';
+import { onSharedJsServer, pollUntil, rejection, SharedServers, uniqueName } from './js_util.ts';
 
 type UpdateConfig = Partial<StreamUpdateConfig>;
 
@@ -26,13 +26,8 @@ const ERR = {
 for (const { gen, workers } of jsMatrix()) {
   describe(`stream edges — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
-    const pool = new JsConnectionPool(gen);
+    const pool = onSharedJsServer(servers, gen, workers, (s) => (srv = s));
     const headers = gen === jsV2 ? natsV2.headers : natsV3.headers;
-
-    beforeAll(async () => {
-      srv = await servers.get(`workers ${workers}`, () => startJsServer({ workers }));
-    });
-    afterEach(() => pool.closeAll());
 
     const setup = async () => {
       const nc: NatsConnection = await pool.connect({ servers: srv.url });

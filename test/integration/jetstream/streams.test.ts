@@ -1,11 +1,11 @@
 // Streams through the official clients: the stream API, publish acks and their expectations,
 // limits, retention through real consumers, direct get, and bad input answered with errors.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { AckPolicy, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { RunningServer } from '../../support/server.ts';
 import { jsMatrix } from './js_clients.ts';
-import { JsConnectionPool, rejection, SharedServers, startJsServer, uniqueName } from './js_util.ts';
+import { onSharedJsServer, rejection, SharedServers, uniqueName } from './js_util.ts';
 
 const servers = new SharedServers();
 afterAll(() => servers.stopAll());
@@ -29,12 +29,7 @@ for (const { gen, workers } of jsMatrix()) {
   describe(`streams — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
     let nc: NatsConnection;
-    const pool = new JsConnectionPool(gen);
-
-    beforeAll(async () => {
-      srv = await servers.get(`workers ${workers}`, () => startJsServer({ workers }));
-    });
-    afterEach(() => pool.closeAll());
+    const pool = onSharedJsServer(servers, gen, workers, (s) => (srv = s));
 
     const setup = async () => {
       nc = await pool.connect({ servers: srv.url });
