@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pino from 'pino';
+import { afterEach, beforeEach } from 'vitest';
 import { InMemoryBus, type Scheduler } from '../../../src/jetstream/bus.ts';
 import { JetStream, type JetStreamOptions } from '../../../src/jetstream/jetstream.ts';
 import { buildHeaders, parseHeaders } from '../../../src/protocol/headers.ts';
@@ -173,4 +174,17 @@ export async function waitFor(check: () => boolean | Promise<boolean>, ms = 5000
     if (Date.now() > deadline) throw new Error('waitFor: condition not met');
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/** Gives each test of the calling file a started Harness (handed over through `use`) and closes it after. */
+export function harnessPerTest(use: (h: Harness) => void): void {
+  let current: Harness;
+  beforeEach(async () => {
+    current = new Harness();
+    await current.start();
+    use(current);
+  });
+  afterEach(async () => {
+    await current.close();
+  });
 }

@@ -1,16 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Harness, errCode } from './js_harness.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { Harness, errCode, harnessPerTest } from './js_harness.ts';
 
 let h: Harness;
-
-beforeEach(async () => {
-  h = new Harness();
-  await h.start();
-});
-
-afterEach(async () => {
-  await h.close();
-});
+harnessPerTest((x) => (h = x));
 
 type Obj = Record<string, unknown>;
 const state = (r: Obj): Obj => r['state'] as Obj;

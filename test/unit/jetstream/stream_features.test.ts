@@ -1,19 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { ConsumerForStream, StreamChange } from '../../../src/jetstream/seams.ts';
-import { Harness, errCode, settle, waitFor } from './js_harness.ts';
+import { Harness, errCode, harnessPerTest, settle, waitFor } from './js_harness.ts';
 
 let h: Harness;
-
-beforeEach(async () => {
-  h = new Harness();
-  await h.start();
-});
-
-afterEach(async () => {
-  await h.close();
-});
+harnessPerTest((x) => (h = x));
 
 type Obj = Record<string, unknown>;
 const state = (r: Obj): Obj => r['state'] as Obj;

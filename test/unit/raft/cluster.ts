@@ -5,6 +5,7 @@
 import { KvStateMachine, encodeKvCommand } from '../../../src/raft/kv.ts';
 import { deriveSeed, seededRandom } from '../../../src/raft/prng.ts';
 import { Raft } from '../../../src/raft/raft.ts';
+import { RaftError } from '../../../src/raft/errors.ts';
 import type { RaftConfig } from '../../../src/raft/raft.ts';
 import { MemoryStorage } from '../../../src/raft/storage.ts';
 import type { Message, NodeId, ReadState } from '../../../src/raft/types.ts';
@@ -201,4 +202,15 @@ export class TestCluster {
     }
     throw new Error('no leader elected');
   }
+}
+
+/** The RaftError code `fn` throws, or 'ok' when it returns. */
+export function raftErrorCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof RaftError) return e.code;
+    throw e;
+  }
+  return 'ok';
 }

@@ -5,19 +5,11 @@ import { seededRandom } from '../../../src/raft/prng.ts';
 import { Raft } from '../../../src/raft/raft.ts';
 import { MemoryStorage } from '../../../src/raft/storage.ts';
 import { ConfChangeType, MessageType, StateType } from '../../../src/raft/types.ts';
-import { TestCluster } from './cluster.ts';
+import { TestCluster, raftErrorCode } from './cluster.ts';
 
 const IDS3 = ['n1', 'n2', 'n3'];
 
-function errCode(fn: () => void): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof RaftError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
+const errCode = raftErrorCode;
 
 describe('raft core: elections', () => {
   it('elects one leader and replicates a proposal to all', () => {

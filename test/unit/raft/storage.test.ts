@@ -9,6 +9,7 @@ import { MemoryStorage, bootstrapSnapshot } from '../../../src/raft/storage.ts';
 import type { RaftStorage } from '../../../src/raft/storage.ts';
 import { EntryType } from '../../../src/raft/types.ts';
 import type { Entry } from '../../../src/raft/types.ts';
+import { raftErrorCode } from './cluster.ts';
 
 const dirs: string[] = [];
 function tmpDir(): string {
@@ -26,15 +27,7 @@ function ents(from: number, to: number, term: number): Entry[] {
   return out;
 }
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof RaftError) return e.code;
-    throw e;
-  }
-  return 'ok';
-}
+const code = raftErrorCode;
 
 // one suite, both implementations (the seam's contract)
 const impls: [string, () => RaftStorage][] = [

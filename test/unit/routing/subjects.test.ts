@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { bruteMatch } from './brute_match.ts';
 import {
   isSubsetMatch,
   isValidPublishSubject,
@@ -14,17 +15,6 @@ import {
   tokenizeSubject,
 } from '../../../src/routing/subjects.ts';
 
-/** Reference matcher over token arrays. */
-function bruteMatch(subject: string, pattern: string): boolean {
-  const s = subject.split('.');
-  const p = pattern.split('.');
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '>') return s.length > i;
-    if (i >= s.length) return false;
-    if (p[i] !== '*' && p[i] !== s[i]) return false;
-  }
-  return s.length === p.length;
-}
 
 /** All literal subjects of 1..maxLen tokens over `alphabet`. */
 function literalUniverse(alphabet: string[], maxLen: number): string[] {

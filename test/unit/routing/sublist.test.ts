@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { bruteMatch } from './brute_match.ts';
 import { SUBLIST_CACHE_MAX, Sublist, SublistError, type SublistResult } from '../../../src/routing/sublist.ts';
 
 interface Sub {
@@ -11,17 +12,6 @@ interface Sub {
 let nextId = 1;
 const sub = (subject: string, queue: string | null = null): Sub => ({ subject, queue, id: nextId++ });
 
-/** Reference matcher over token arrays. */
-function bruteMatch(subject: string, pattern: string): boolean {
-  const s = subject.split('.');
-  const p = pattern.split('.');
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '>') return s.length > i;
-    if (i >= s.length) return false;
-    if (p[i] !== '*' && p[i] !== s[i]) return false;
-  }
-  return s.length === p.length;
-}
 
 /** Order-free view of a result: sorted plain ids, and queue name → sorted ids. */
 function canon(r: SublistResult<Sub>): { p: number[]; q: Record<string, number[]> } {
