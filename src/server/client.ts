@@ -248,8 +248,13 @@ export class ClientConnection implements Outbox, ClientParserHandler {
     this.state.outBytes += msg.length;
     this.markDirty();
     if (sub.max > 0 && sub.delivered >= sub.max) this.dropSub(sub);
-    const pending = this.out.pending;
+    let pending = this.out.pending;
     const max = this.host.options.maxPending;
+    if (pending > max && this.out.unflushed > 0) {
+      // Many reads can land in one event-loop turn: hand the backlog to the socket before judging.
+      this.flush();
+      pending = this.out.pending;
+    }
     if (pending > max) this.slowConsumer();
     else if (pending > max - (max >> 2)) this.stallProducer();
   }
@@ -274,7 +279,11 @@ export class ClientConnection implements Outbox, ClientParserHandler {
     if (this.stalledProducers.length === 0) return;
     const list = this.stalledProducers;
     this.stalledProducers = [];
-    for (const p of list) p.unstall();
+    // Not inline: this runs inside the worker's flush loop (or a delivery), and a producer parsing
+    // its backlog right now would pile more onto readers that loop has not flushed yet.
+    queueMicrotask(() => {
+      for (const p of list) p.unstall();
+    });
   }
 
   /** Parses what arrived while stalled, then reads again (unless stalled anew meanwhile). */

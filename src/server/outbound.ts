@@ -60,6 +60,11 @@ export class Outbound {
     return this.sealedBytes + this.pos - this.start + this.sinkQueued;
   }
 
+  /** Bytes not yet handed to the sink. */
+  get unflushed(): number {
+    return this.sealedBytes + this.pos - this.start;
+  }
+
   private roll(n: number): void {
     if (this.pos > this.start) {
       this.sealed.push(this.slab.subarray(this.start, this.pos));

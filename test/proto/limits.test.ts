@@ -154,6 +154,30 @@ describe('connection limits', () => {
     expect(sub.c.closed).toBe(false);
   });
 
+  it('cuts no reading subscriber when one burst is many times max_pending', async () => {
+    // The burst arrives as many reads in one event-loop turn and stalls the publisher; the first
+    // subscriber flushed must not let the publisher go on before the others are flushed too.
+    srv = await startServer({ workers: 1, config: 'max_payload: 16KB\nmax_pending: 32KB' });
+    const subs = [await open(srv.port), await open(srv.port), await open(srv.port)];
+    const received = [0, 0, 0];
+    for (const [i, s] of subs.entries()) {
+      s.c.send('CONNECT {}\r\nSUB burst 1\r\n');
+      await s.c.flush();
+      s.c.sock.on('data', (d: string) => (received[i]! += d.length));
+    }
+    const pub = await open(srv.port);
+    pub.c.send('CONNECT {}\r\n');
+    const payload = 'z'.repeat(1024);
+    const count = 4096; // 4 MiB in one write, 128x max_pending
+    pub.c.send(`PUB burst ${payload.length}\r\n${payload}\r\n`.repeat(count));
+    await pub.c.flush(30_000);
+    const want = count * `MSG burst 1 ${payload.length}\r\n${payload}\r\n`.length;
+    const done = () => subs.every((s, i) => s.c.closed || received[i] === want);
+    for (let i = 0; i < 600 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(subs.map((s) => s.c.closed)).toEqual([false, false, false]);
+    expect(received).toEqual([want, want, want]);
+  });
+
   it('cuts a slow consumer that never reads, and the publisher carries on', async () => {
     srv = await startServer({ config: 'max_payload: 64KB\nmax_pending: 256KB\nwrite_deadline: "500ms"' });
     const slow = await open(srv.port);
