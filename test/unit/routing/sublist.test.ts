@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { bruteMatch } from './brute_match.ts';
-import { SUBLIST_CACHE_MAX, Sublist, SublistError, type SublistResult } from '../../../src/routing/sublist.ts';
+import { SUBLIST_CACHE_MAX, Sublist, SublistError, subjectHash, tokenHash, type SublistResult } from '../../../src/routing/sublist.ts';
 
 interface Sub {
   readonly subject: string;
@@ -169,6 +169,46 @@ describe('Sublist basics', () => {
     sl.insert(w2);
     expect(canon(sl.match('s.7')).p).toEqual([w.id, w2.id]);
     expect(canon(sl.match(`s.${3 * SUBLIST_CACHE_MAX - 1}`)).p).toEqual([w.id, w2.id]);
+  });
+
+  it('keeps tokens apart whose hashes collide, in the trie and in the cache', () => {
+    // Two tokens with the same trie hash, and two subjects sharing a cache slot.
+    const firstCollision = (hash: (s: string) => number, prefix: string): [string, string] => {
+      const seen = new Map<number, string>();
+      for (let i = 0; ; i++) {
+        const t = `${prefix}${i}`;
+        const h = hash(t);
+        const other = seen.get(h);
+        if (other !== undefined) return [other, t];
+        seen.set(h, t);
+      }
+    };
+    const [t1, t2] = firstCollision(tokenHash, 't');
+    expect(tokenHash(t1)).toBe(tokenHash(t2));
+    const sl = new Sublist<Sub>();
+    const a = sub(`x.${t1}.y`);
+    const b = sub(`x.${t2}.y`);
+    const c = sub(`x.${t2}.>`);
+    for (const s of [a, b, c]) sl.insert(s);
+    expect(sl.match(`x.${t1}.y`).psubs).toEqual([a]);
+    expect(canon(sl.match(`x.${t2}.y`)).p).toEqual([b.id, c.id].sort((m, n) => m - n));
+    sl.remove(b);
+    expect(sl.match(`x.${t2}.y`).psubs).toEqual([c]);
+    expect(sl.match(`x.${t1}.y`).psubs).toEqual([a]);
+    sl.remove(a);
+    expect(sl.match(`x.${t1}.y`).psubs).toEqual([]);
+    expect(new Set(sl.all())).toEqual(new Set([c]));
+
+    const [s1, s2] = firstCollision((s) => subjectHash(s) & (SUBLIST_CACHE_MAX - 1), 'k.');
+    const cached = new Sublist<Sub>();
+    const ws = sub('k.*');
+    const l1 = sub(s1);
+    cached.insert(ws);
+    cached.insert(l1);
+    for (let round = 0; round < 2; round++) {
+      expect(canon(cached.match(s1)).p).toEqual([ws.id, l1.id].sort((m, n) => m - n));
+      expect(cached.match(s2).psubs).toEqual([ws]);
+    }
   });
 
   it('removes in batches and enumerates all subscriptions', () => {
