@@ -132,12 +132,30 @@ function storeRefusal(err: unknown): ApiError | null {
   }
 }
 
-function ackBody(stream: string, seq: number, domain: string | undefined, duplicate: boolean): Buffer {
+/** `{"stream":…[,"domain":…],"seq":` — the part of a publish ack that is the same for every message. */
+function ackPrefix(stream: string, domain: string | undefined): Buffer {
   let s = `{"stream":${JSON.stringify(stream)}`;
   if (domain) s += `,"domain":${JSON.stringify(domain)}`;
-  s += `,"seq":${seq}`;
-  if (duplicate) s += ',"duplicate":true';
-  return Buffer.from(`${s}}`);
+  return Buffer.from(`${s},"seq":`, 'utf8');
+}
+
+const DUPLICATE_TAIL = Buffer.from(',"duplicate":true}');
+
+/** The publish ack; built from bytes because every stored message sends one. */
+function ackBody(prefix: Buffer, seq: number, duplicate: boolean): Buffer {
+  let digits = 1;
+  for (let v = seq; v >= 10; v = Math.floor(v / 10)) digits++;
+  const tail = duplicate ? DUPLICATE_TAIL.length : 1;
+  const buf = Buffer.allocUnsafe(prefix.length + digits + tail);
+  prefix.copy(buf, 0);
+  let v = seq;
+  for (let i = prefix.length + digits - 1; i >= prefix.length; i--) {
+    buf[i] = 48 + (v % 10);
+    v = Math.floor(v / 10);
+  }
+  if (duplicate) DUPLICATE_TAIL.copy(buf, prefix.length + digits);
+  else buf[prefix.length + digits] = 125; // }
+  return buf;
 }
 
 function ackErrorBody(stream: string, error: ApiError): Buffer {
@@ -274,6 +292,7 @@ export class Stream implements StreamForConsumers {
   private readonly listeners = new Set<(ev: StreamChange) => void>();
   private readonly consumers = new Map<string, ConsumerForStream>();
   private readonly dedup = new Map<string, DedupEntry>();
+  private ackPrefixBytes: Buffer | null = null;
   private readonly corruption: CorruptionReport[];
   private subs: BusSubscription[] = [];
   private expiryTimer: unknown = null;
@@ -447,7 +466,10 @@ export class Stream implements StreamForConsumers {
     const duplicate = res.kind === 'duplicate';
     res.ready.then(
       () => {
-        if (respond) this.ctx.bus.publish(reply, null, null, ackBody(this.cfg.name, res.seq, this.ctx.domain, duplicate));
+        if (respond) {
+          this.ackPrefixBytes ??= ackPrefix(this.cfg.name, this.ctx.domain);
+          this.ctx.bus.publish(reply, null, null, ackBody(this.ackPrefixBytes, res.seq, duplicate));
+        }
       },
       (err: unknown) => {
         if (respond && err !== undefined && err !== null && typeof err === 'object' && 'err_code' in err) {

@@ -360,14 +360,19 @@ export class FileStore extends IndexedStore<FileEntry> {
       if (created) await syncDir(this.msgsDir);
     }
     const bufs = appends.map((a) => a.buf);
-    const data = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
+    let total = 0;
+    for (const b of bufs) total += b.length;
     const at = appends[0]!.offset;
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await seg.fh.write(data, done, data.length - done, at + done);
-      done += bytesWritten;
+    // One gathered write, no copy; libuv already loops over partial writes and IOV_MAX.
+    let done = bufs.length === 1 ? 0 : (await seg.fh.writev(bufs, at)).bytesWritten;
+    if (done < total) {
+      const data = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
+      while (done < total) {
+        const { bytesWritten } = await seg.fh.write(data, done, total - done, at + done);
+        done += bytesWritten;
+      }
     }
-    seg.written = at + data.length;
+    seg.written = at + total;
     for (const a of appends) seg.pending.delete(a.offset);
     this.unsynced.add(seg);
   }

@@ -30,6 +30,45 @@ export const RecordFlag = {
 
 const SEQ_STATE_BODY_BYTES = 8;
 
+// Buffer's BigInt readers and writers convert through BigInt arithmetic (~50 ns each); a typed
+// array over 8 scratch bytes moves a 64-bit value in a few ns. Sequences are below 2^53.
+const SCRATCH_I64 = new BigInt64Array(1);
+const SCRATCH_U64 = new BigUint64Array(SCRATCH_I64.buffer);
+const SCRATCH_BYTES = new Uint8Array(SCRATCH_I64.buffer);
+
+function writeI64(buf: Buffer, off: number, v: bigint): void {
+  SCRATCH_I64[0] = v;
+  buf.set(SCRATCH_BYTES, off);
+}
+
+function readI64(buf: Buffer, off: number): bigint {
+  for (let i = 0; i < 8; i++) SCRATCH_BYTES[i] = buf[off + i]!;
+  return SCRATCH_I64[0]!;
+}
+
+function writeSeq(buf: Buffer, off: number, seq: number): void {
+  const hi = Math.floor(seq / 0x1_0000_0000);
+  buf[off] = seq;
+  buf[off + 1] = seq >>> 8;
+  buf[off + 2] = seq >>> 16;
+  buf[off + 3] = seq >>> 24;
+  buf[off + 4] = hi;
+  buf[off + 5] = hi >>> 8;
+  buf[off + 6] = hi >>> 16;
+  buf[off + 7] = hi >>> 24;
+}
+
+function readSeq(buf: Buffer, off: number): number {
+  const lo = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16)) + buf[off + 3]! * 0x100_0000;
+  const hi = (buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16)) + buf[off + 7]! * 0x100_0000;
+  if (hi >= 0x20_0000) {
+    // Past 2^53: not a sequence we wrote; let the slow path say what it is.
+    for (let i = 0; i < 8; i++) SCRATCH_BYTES[i] = buf[off + i]!;
+    return Number(SCRATCH_U64[0]!);
+  }
+  return hi * 0x1_0000_0000 + lo;
+}
+
 export interface RecordHeader {
   length: number;
   type: number;
@@ -71,7 +110,7 @@ export function encodeSeqState(firstSeq: number, lastSeq: number, lastTime: bigi
   const length = RECORD_HEADER_BYTES + SEQ_STATE_BODY_BYTES;
   const buf = Buffer.allocUnsafe(length);
   writeHeader(buf, length, RecordType.SeqState, 0, 0, 0, firstSeq, lastTime);
-  buf.writeBigUInt64LE(BigInt(lastSeq), RECORD_HEADER_BYTES);
+  writeSeq(buf, RECORD_HEADER_BYTES, lastSeq);
   seal(buf);
   return buf;
 }
@@ -91,8 +130,8 @@ export function readHeader(buf: Buffer, off: number): RecordHeader {
     flags: buf.readUInt8(off + 9),
     subjectLength: buf.readUInt16LE(off + 10),
     hdrLength: buf.readUInt32LE(off + 12),
-    seq: Number(buf.readBigUInt64LE(off + 16)),
-    ts: buf.readBigInt64LE(off + 24),
+    seq: readSeq(buf, off + 16),
+    ts: readI64(buf, off + 24),
   };
 }
 
@@ -122,7 +161,7 @@ export function wellFormed(h: RecordHeader): boolean {
 }
 
 export function seqStateLastSeq(buf: Buffer, off: number): number {
-  return Number(buf.readBigUInt64LE(off + RECORD_HEADER_BYTES));
+  return readSeq(buf, off + RECORD_HEADER_BYTES);
 }
 
 export function decodeMsgBody(
@@ -155,8 +194,8 @@ function writeHeader(
   buf.writeUInt8(flags, 9);
   buf.writeUInt16LE(subjectLength, 10);
   buf.writeUInt32LE(hdrLength, 12);
-  buf.writeBigUInt64LE(BigInt(seq), 16);
-  buf.writeBigInt64LE(ts, 24);
+  writeSeq(buf, 16, seq);
+  writeI64(buf, 24, ts);
 }
 
 function seal(buf: Buffer): void {
