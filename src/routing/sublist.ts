@@ -218,6 +218,10 @@ export class Sublist<S extends SubscriptionLike> {
   #root: Level<S> = newLevel();
   #cache: (CacheEntry<S> | undefined)[] | null;
   #cacheSize = 0;
+  /** The last match, for publishers repeating one subject (the common case): no hashing. */
+  #lastSubject = '';
+  #lastResult: SublistResult<S> = EMPTY_RESULT;
+  #lastGen = -1;
   #count = 0;
   #genId = 0;
   #inserts = 0;
@@ -327,11 +331,15 @@ export class Sublist<S extends SubscriptionLike> {
     const cache = this.#cache;
     let hash = 0;
     if (cache !== null) {
+      if (subject === this.#lastSubject && this.#lastGen === this.#genId) {
+        this.#cacheHits++;
+        return this.#lastResult;
+      }
       hash = subjectHash(subject);
       const e = cache[hash & CACHE_MASK];
       if (e !== undefined && e.hash === hash && e.subject === subject) {
         this.#cacheHits++;
-        return e.result;
+        return this.#remember(subject, e.result);
       }
     }
     const count = tokenize(subject);
@@ -350,7 +358,15 @@ export class Sublist<S extends SubscriptionLike> {
         e.hash = hash;
         e.result = result;
       }
+      this.#remember(subject, result);
     }
+    return result;
+  }
+
+  #remember(subject: string, result: SublistResult<S>): SublistResult<S> {
+    this.#lastSubject = subject;
+    this.#lastResult = result;
+    this.#lastGen = this.#genId;
     return result;
   }
 
