@@ -3,6 +3,7 @@
 // in unit tests by InMemoryBus. The engine never sees sockets, threads or rings.
 
 import { Sublist } from '../routing/sublist.ts';
+import { subjectIsLiteral, subjectMatches } from '../routing/subjects.ts';
 
 /**
  * A message handed to a subscription handler. `hdr` and `data` are views valid only during the
@@ -19,6 +20,52 @@ export interface JsBus {
   publish(subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void;
   /** True when any subscription on the node (client or internal) matches `subject`. */
   hasInterest(subject: string): boolean;
+  /**
+   * Calls `onChange` whenever a subscription that could match the literal `subject` is added or
+   * removed (possibly from inside subscribe/unsubscribe: re-check with hasInterest, do little).
+   * Returns the function that stops watching.
+   */
+  watchInterest(subject: string, onChange: () => void): () => void;
+}
+
+/**
+ * Who follows interest in which literal subject; one registry per bus. Indexed by subject, so a
+ * literal subscription coming or going costs one lookup however many push consumers there are.
+ */
+export class InterestWatchers {
+  private readonly bySubject = new Map<string, Set<() => void>>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  watch(subject: string, onChange: () => void): () => void {
+    let set = this.bySubject.get(subject);
+    if (set === undefined) this.bySubject.set(subject, (set = new Set()));
+    // A wrapper per watch, so the same callback can watch twice and stop each once.
+    const cb = () => onChange();
+    set.add(cb);
+    this.count++;
+    return () => {
+      if (!set.delete(cb)) return;
+      this.count--;
+      if (set.size === 0) this.bySubject.delete(subject);
+    };
+  }
+
+  /** A subscription on `pattern` came or went. */
+  changed(pattern: string): void {
+    if (this.count === 0) return;
+    const told: (() => void)[] = [];
+    if (subjectIsLiteral(pattern)) {
+      const set = this.bySubject.get(pattern);
+      if (set !== undefined) told.push(...set);
+    } else {
+      for (const [subject, set] of this.bySubject) if (subjectMatches(subject, pattern)) told.push(...set);
+    }
+    for (const cb of told) cb();
+  }
 }
 
 /** Timers the engine uses (ack waits, heartbeats, expiries): injectable for deterministic tests. */
@@ -68,11 +115,21 @@ interface BusSub {
  */
 export class InMemoryBus implements JsBus {
   private readonly sl = new Sublist<BusSub>();
+  private readonly watchers = new InterestWatchers();
 
   subscribe(subject: string, queue: string | null, handler: BusHandler): BusSubscription {
     const sub: BusSub = { subject, queue, handler };
     this.sl.insert(sub);
-    return { unsubscribe: () => void this.sl.remove(sub) };
+    this.watchers.changed(subject);
+    return {
+      unsubscribe: () => {
+        if (this.sl.remove(sub)) this.watchers.changed(subject);
+      },
+    };
+  }
+
+  watchInterest(subject: string, onChange: () => void): () => void {
+    return this.watchers.watch(subject, onChange);
   }
 
   publish(subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void {

@@ -110,12 +110,16 @@ export class Router implements LaneHandler {
     return (this.sublists[account] ??= new Sublist<Subscription>());
   }
 
+  /** Told after every subscription added or removed here or on a peer (the JetStream worker's push consumers listen). */
+  onInterestChange: ((subject: string, account: number) => void) | null = null;
+
   addSubscription(owner: Outbox, subject: string, queue: string | null, sid: Uint8Array, account = 0, max = -1): Subscription {
     const id = this.index * ID_WORKER_FACTOR + this.nextLocalId++;
     const sub: Subscription = { subject, queue, account, id, worker: this.index, owner, sid, max, delivered: 0 };
     this.local.set(id, sub);
     this.sublist(account).insert(sub);
     for (const lane of this.out) lane?.sub(id, subject, queue, account);
+    this.onInterestChange?.(subject, account);
     return sub;
   }
 
@@ -123,6 +127,7 @@ export class Router implements LaneHandler {
     if (!this.local.delete(sub.id)) return;
     this.sublist(sub.account).remove(sub);
     for (const lane of this.out) lane?.unsub(sub.id);
+    this.onInterestChange?.(sub.subject, sub.account);
   }
 
   /**
@@ -248,6 +253,7 @@ export class Router implements LaneHandler {
     const sub: Subscription = { subject, queue, account, id, worker: from, owner: null, sid: null, max: -1, delivered: 0 };
     this.remote.set(id, sub);
     this.sublist(account).insert(sub);
+    this.onInterestChange?.(subject, account);
   }
 
   onRemoteUnsub(_from: number, id: number): void {
@@ -255,6 +261,7 @@ export class Router implements LaneHandler {
     if (!sub) return;
     this.remote.delete(id);
     this.sublist(sub.account).remove(sub);
+    this.onInterestChange?.(sub.subject, sub.account);
   }
 
   onRemoteMsg(

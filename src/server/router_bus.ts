@@ -4,7 +4,7 @@
 
 import type { Outbox, Router, Subscription } from '../routing/router.ts';
 import { NO_HEADERS } from '../routing/router.ts';
-import type { BusHandler, BusSubscription } from '../jetstream/bus.ts';
+import { InterestWatchers, type BusHandler, type BusSubscription } from '../jetstream/bus.ts';
 import type { DeliverAsBus } from '../jetstream/consumers/consumer.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -17,10 +17,15 @@ export class RouterBus implements DeliverAsBus, Outbox {
   private nextSid = 1;
   /** Called after every publish so the host flushes lanes once per turn. */
   private readonly onPublish: () => void;
+  private readonly watchers = new InterestWatchers();
 
   constructor(router: Router, onPublish: () => void) {
     this.router = router;
     this.onPublish = onPublish;
+    // JetStream serves the global account (0) only.
+    router.onInterestChange = (subject, account) => {
+      if (account === 0) this.watchers.changed(subject);
+    };
   }
 
   subscribe(subject: string, queue: string | null, handler: BusHandler): BusSubscription {
@@ -56,6 +61,10 @@ export class RouterBus implements DeliverAsBus, Outbox {
 
   hasInterest(subject: string): boolean {
     return this.router.hasInterest(subject);
+  }
+
+  watchInterest(subject: string, onChange: () => void): () => void {
+    return this.watchers.watch(subject, onChange);
   }
 
   // Outbox: messages for internal subscriptions.

@@ -40,10 +40,6 @@ const EPHEMERAL_NAME_LENGTH = 8;
 
 export const DEFAULT_CONSUMER_OPTIONS: ConsumerOptions = {
   flowControlMaxPendingBytes: 32 * 1024 * 1024,
-  // The bus has no interest notifications yet, so a push consumer polls: 50 ms keeps the start
-  // of delivery after a client subscribes (KV history/keys, ordered push) close to nats-server's
-  // immediate start, at 20 cheap sublist lookups a second per push consumer.
-  pushInterestPollMs: 50,
 };
 
 interface Entry {

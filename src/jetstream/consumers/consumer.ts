@@ -38,8 +38,6 @@ function hasPublishAs(bus: JsBus): bus is DeliverAsBus {
 export interface ConsumerOptions {
   /** nats-server JsFlowControlMaxPending: the push window ceiling, bytes. */
   flowControlMaxPendingBytes: number;
-  /** How often a push consumer re-checks that its deliver subject has a subscriber, ms. */
-  pushInterestPollMs: number;
 }
 
 export interface ConsumerDeps {
@@ -136,7 +134,8 @@ export class Consumer implements ConsumerForStream {
   private fcId: string | null = null;
   private fcBytes = 0;
   private heartbeatTimer: unknown = null;
-  private interestTimer: unknown = null;
+  private unwatchInterest: (() => void) | null = null;
+  private interestCheckQueued = false;
   private fcSub: { unsubscribe(): void } | null = null;
 
   // ---- timers and pacing ----
@@ -191,7 +190,7 @@ export class Consumer implements ConsumerForStream {
   start(): void {
     if (!isPullMode(this.cfg)) {
       this.active = this.bus.hasInterest(this.cfg.deliverSubject);
-      this.armInterestPoll();
+      this.watchDeliverInterest();
       this.armHeartbeat();
       if (!this.active) this.armInactive(this.inactiveThresholdMs());
     } else if (this.inactiveThresholdMs() > 0) {
@@ -1016,19 +1015,20 @@ export class Consumer implements ConsumerForStream {
     else if (threshold > 0 && this.inactiveTimer === null) this.armInactive(threshold);
   }
 
-  private armInterestPoll(): void {
-    if (this.closed || isPullMode(this.cfg)) return;
-    this.interestTimer = this.ctx.scheduler.setTimeout(() => {
-      this.interestTimer = null;
-      if (this.closed) return;
-      const was = this.active;
-      const now = this.bus.hasInterest(this.cfg.deliverSubject);
-      if (now !== was) {
-        this.setActive(now);
-        if (now) this.drive();
-      }
-      this.armInterestPoll();
-    }, this.deps.options.pushInterestPollMs);
+  /** Push delivery starts or stops as soon as the deliver subject gains or loses its last subscriber. */
+  private watchDeliverInterest(): void {
+    this.unwatchInterest?.();
+    this.unwatchInterest = this.bus.watchInterest(this.cfg.deliverSubject, () => {
+      // Told from inside the router's subscription bookkeeping: act once it is done.
+      if (this.interestCheckQueued) return;
+      this.interestCheckQueued = true;
+      queueMicrotask(() => {
+        this.interestCheckQueued = false;
+        if (this.closed) return;
+        const was = this.active;
+        if (this.checkPushActive() && !was) this.drive();
+      });
+    });
   }
 
   private armHeartbeat(): void {
@@ -1133,6 +1133,10 @@ export class Consumer implements ConsumerForStream {
       if (t > 0 && (this.waiting !== null || !this.active)) this.armInactive(t);
     }
     if (prev.ackWaitNs !== next.ackWaitNs && this.pending.size > 0) this.armAckTimer(0);
+    if (prev.deliverSubject !== next.deliverSubject && !isPullMode(next)) {
+      this.watchDeliverInterest();
+      this.checkPushActive();
+    }
     this.drive();
   }
 
@@ -1238,9 +1242,11 @@ export class Consumer implements ConsumerForStream {
     this.unsubscribeStream();
     if (this.stream.retention !== 'limits') this.stream.unregisterConsumer(this.name);
     const s = this.ctx.scheduler;
-    for (const t of [this.ackTimer, this.waitTimer, this.heartbeatTimer, this.interestTimer, this.inactiveTimer, this.resumeTimer]) {
+    this.unwatchInterest?.();
+    this.unwatchInterest = null;
+    for (const t of [this.ackTimer, this.waitTimer, this.heartbeatTimer, this.inactiveTimer, this.resumeTimer]) {
       if (t !== null) s.clearTimeout(t);
     }
-    this.ackTimer = this.waitTimer = this.heartbeatTimer = this.interestTimer = this.inactiveTimer = this.resumeTimer = null;
+    this.ackTimer = this.waitTimer = this.heartbeatTimer = this.inactiveTimer = this.resumeTimer = null;
   }
 }

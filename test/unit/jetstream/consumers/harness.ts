@@ -2,7 +2,7 @@
 // subject (as the server's bus must), a small stream over a real store, and a recording client.
 
 import type { Logger } from '../../../../src/log.ts';
-import type { BusHandler, BusSubscription, Scheduler } from '../../../../src/jetstream/bus.ts';
+import { InterestWatchers, type BusHandler, type BusSubscription, type Scheduler } from '../../../../src/jetstream/bus.ts';
 import type { DeliverAsBus } from '../../../../src/jetstream/consumers/consumer.ts';
 import { createConsumerApi, type ConsumerManager } from '../../../../src/jetstream/consumers/index.ts';
 import type { ApiError, ConsumerForStream, JsContext, Retention, StreamChange, StreamForConsumers } from '../../../../src/jetstream/seams.ts';
@@ -60,12 +60,24 @@ interface Sub {
 
 export class TestBus implements DeliverAsBus {
   private readonly sl = new Sublist<Sub>();
+  private readonly watchers = new InterestWatchers();
   published: { subject: string; reply: string | null }[] = [];
 
   subscribe(subject: string, queue: string | null, handler: BusHandler): BusSubscription {
     const sub: Sub = { subject, queue, handler };
     this.sl.insert(sub);
-    return { unsubscribe: () => void this.sl.remove(sub) };
+    this.watchers.changed(subject);
+    return {
+      unsubscribe: () => {
+        if (this.sl.remove(sub)) this.watchers.changed(subject);
+      },
+    };
+  }
+  watchInterest(subject: string, onChange: () => void): () => void {
+    return this.watchers.watch(subject, onChange);
+  }
+  get interestWatchers(): number {
+    return this.watchers.size;
   }
   publish(subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void {
     this.publishAs(subject, subject, reply, hdr, data);

@@ -23,8 +23,25 @@ describe('push consumers', () => {
     rig.create({ durable_name: 'P', deliver_subject: 'deliver.x', ack_policy: 'explicit' });
     expect(rig.bus.published.filter((p) => p.subject === 'deliver.x').length).toBe(0);
     const sub = new Inbox(rig.bus, 'deliver.x');
-    rig.sched.advance(300);
+    // Told by the bus, not by a poll: no clock advance, only the microtask the consumer defers to.
+    await Promise.resolve();
     expect(sub.data.map((m) => m.data)).toEqual(['1']);
+  });
+
+  it('a wildcard subscriber counts as interest, and a deleted consumer stops listening', async () => {
+    const rig = makeRig();
+    await rig.stream.publish('foo.a', '1');
+    rig.create({ durable_name: 'P', deliver_subject: 'deliver.w', ack_policy: 'none' });
+    const sub = new Inbox(rig.bus, 'deliver.*');
+    await Promise.resolve();
+    expect(sub.data.map((m) => m.data)).toEqual(['1']);
+    sub.close();
+    await Promise.resolve();
+    await rig.stream.publish('foo.a', '2');
+    expect(rig.bus.published.filter((p) => p.subject === 'deliver.w').length).toBe(1);
+    expect(rig.bus.interestWatchers).toBe(1);
+    expect(rig.call('CONSUMER.DELETE.S.P')).toMatchObject({ success: true });
+    expect(rig.bus.interestWatchers).toBe(0);
   });
 
   it('a queue group gets each message once', async () => {
