@@ -152,6 +152,8 @@ export class Router implements LaneHandler {
     this.stats.inBytes += msg.length;
     // JetStream delivers a stored message to an inbox while the MSG line keeps its own subject.
     const r = this.sublist(account).match(routeSubject);
+    // Nobody listening (pub-only traffic, requests without responders): nothing to set up.
+    if (r.psubs.length === 0 && r.qsubs.length === 0) return 0;
     const depth = this.depth++;
     try {
       let delivered = 0;
