@@ -1,8 +1,9 @@
-// The JetStream engine of one server (account `$G`): owns the streams, recovers them from the
-// store directory at start-up, serves the JSON API through JsApi, and reports account info and
-// /jsz. Consumers are a separate engine behind the ConsumerApi seam.
+// The JetStream engine of one account (`$G` unless configured otherwise): owns the account's
+// streams, recovers them from the store directory at start-up, serves the JSON API through JsApi,
+// and reports account info and /jsz. Consumers are a separate engine behind the ConsumerApi seam.
+// A server runs one engine per JetStream-enabled account, each on a bus bound to that account.
 //
-// Layout on disk: <storeDir>/$G/streams/<stream>/ holds the file store's segments (msgs/), the
+// Layout on disk: <storeDir>/<account>/streams/<stream>/ holds the file store's segments (msgs/), the
 // stream's config and creation time (meta.json, checksummed, written atomically) and the
 // consumers' state (obs/). Memory streams keep nothing on disk and, as in nats-server's
 // single-server mode, do not survive a restart.
@@ -67,6 +68,18 @@ export interface JetStreamOptions {
   /** Reported as the stream leader and in /jsz. */
   serverName?: string;
   serverId?: string;
+  /** The account this engine serves (default `$G`): names its directory, logs and /jsz entry. */
+  account?: string;
+  /**
+   * Storage in use on the whole server, for the server-wide limits when several accounts share
+   * them. Default: this engine's own usage.
+   */
+  serverUsage?: () => StorageUsage;
+}
+
+export interface StorageUsage {
+  file: number;
+  memory: number;
 }
 
 export interface JszOptions {
@@ -112,6 +125,7 @@ export class JetStream implements ApiHost {
   readonly ctx: JsContext;
   readonly consumers: ConsumerApi;
   private readonly opts: JetStreamOptions;
+  readonly account: string;
   private readonly api: JsApi;
   private readonly streamMap = new Map<string, Stream>();
   private readonly env: StreamEnv;
@@ -124,6 +138,7 @@ export class JetStream implements ApiHost {
 
   constructor(opts: JetStreamOptions) {
     this.opts = opts;
+    this.account = opts.account ?? GLOBAL_ACCOUNT;
     this.ctx = new EngineContext(opts);
     const c = opts.consumers;
     this.consumers = c === undefined ? new ConsumerManager(this.ctx) : typeof c === 'function' ? c(this.ctx) : c;
@@ -138,7 +153,7 @@ export class JetStream implements ApiHost {
   }
 
   get streamsDir(): string {
-    return path.join(this.opts.storeDir, GLOBAL_ACCOUNT, STREAMS_DIR);
+    return path.join(this.opts.storeDir, this.account, STREAMS_DIR);
   }
 
   /** Recovers streams from the store directory, then starts answering the API. */
@@ -302,11 +317,11 @@ export class JetStream implements ApiHost {
       messages: u.messages,
       bytes: u.bytes,
     };
-    const wantAccount = opts.accounts || opts.account === GLOBAL_ACCOUNT || opts.streams || opts.consumers || opts.config;
-    if (wantAccount && (opts.account === undefined || opts.account === GLOBAL_ACCOUNT)) {
+    const wantAccount = opts.accounts || opts.account === this.account || opts.streams || opts.consumers || opts.config;
+    if (wantAccount && (opts.account === undefined || opts.account === this.account)) {
       const detail: Record<string, unknown> = {
-        name: GLOBAL_ACCOUNT,
-        id: GLOBAL_ACCOUNT,
+        name: this.account,
+        id: this.account,
         memory: u.memory,
         storage: u.storage,
         reserved_memory: u.reservedMemory,
@@ -393,13 +408,18 @@ export class JetStream implements ApiHost {
    * every stream's bytes is too much work per publish, so the sum is reused while the clock
    * stays within USAGE_CACHE_MS.
    */
+  /** File and memory bytes this engine's streams hold. */
+  storageUsage(): StorageUsage {
+    const u = this.usage();
+    return { file: u.storage, memory: u.memory };
+  }
+
   private resourcesExceeded(storage: 'file' | 'memory'): boolean {
     const limit = storage === 'memory' ? this.opts.maxMemory : this.opts.maxStore;
     if (limit < 0) return false;
     const now = this.ctx.scheduler.now();
     if (this.usageAt === null || now - this.usageAt >= USAGE_CACHE_MS || now < this.usageAt) {
-      const u = this.usage();
-      this.usageCache = { file: u.storage, memory: u.memory };
+      this.usageCache = this.opts.serverUsage?.() ?? this.storageUsage();
       this.usageAt = now;
     }
     return this.usageCache[storage] > limit;
@@ -433,7 +453,7 @@ export class JetStream implements ApiHost {
         limits,
         syncIntervalMs: this.opts.syncIntervalMs,
         onCorruption: (r) =>
-          this.ctx.logger.error({ stream: cfg.name, ...r }, `JetStream stream '${GLOBAL_ACCOUNT} > ${cfg.name}' found a damaged record`),
+          this.ctx.logger.error({ stream: cfg.name, ...r }, `JetStream stream '${this.account} > ${cfg.name}' found a damaged record`),
       });
       corruption = fs.recovery.corrupt;
       store = fs;
@@ -476,10 +496,10 @@ export class JetStream implements ApiHost {
         const stream = await this.openStream(cfg, created, false);
         const corrupt = stream.corruptionReports();
         if (corrupt.length > 0) {
-          this.ctx.logger.warn({ stream: cfg.name, damaged: corrupt.length }, `JetStream stream '${GLOBAL_ACCOUNT} > ${cfg.name}' recovered with damaged records skipped`);
+          this.ctx.logger.warn({ stream: cfg.name, damaged: corrupt.length }, `JetStream stream '${this.account} > ${cfg.name}' recovered with damaged records skipped`);
         }
         this.streamMap.set(cfg.name, stream);
-        this.ctx.logger.info({ stream: cfg.name, msgs: stream.store.state().msgs }, `Restored stream '${GLOBAL_ACCOUNT} > ${cfg.name}'`);
+        this.ctx.logger.info({ stream: cfg.name, msgs: stream.store.state().msgs }, `Restored stream '${this.account} > ${cfg.name}'`);
       } catch (err) {
         this.ctx.logger.error({ stream: cfg.name, err: String(err) }, 'JetStream could not open a stream store, stream not recovered');
       }
@@ -498,4 +518,28 @@ export class JetStream implements ApiHost {
   private streamAdvisory(what: 'CREATED' | 'UPDATED' | 'DELETED', stream: string, action: string): void {
     this.ctx.advisory(`STREAM.${what}.${stream}`, { type: STREAM_ACTION_ADVISORY_TYPE, stream, action });
   }
+}
+
+const JSZ_SUMS = ['memory', 'storage', 'reserved_memory', 'reserved_storage', 'streams', 'consumers', 'messages', 'bytes', 'total'] as const;
+
+/** One /jsz document for a server whose accounts each have an engine (nats-server sums them). */
+export function mergeJsz(engines: readonly JetStream[], opts: JszOptions = {}): Record<string, unknown> {
+  const docs = engines.map((e) => e.jsz(opts));
+  const out = { ...docs[0]! };
+  const api = { total: 0, errors: 0 };
+  const details: unknown[] = [];
+  for (const k of JSZ_SUMS) out[k] = 0;
+  for (const d of docs) {
+    for (const k of JSZ_SUMS) out[k] = (out[k] as number) + ((d[k] as number | undefined) ?? 0);
+    const a = d['api'] as { total: number; errors: number };
+    api.total += a.total;
+    api.errors += a.errors;
+    const ad = d['account_details'] as unknown[] | undefined;
+    if (ad) details.push(...ad);
+  }
+  out['api'] = api;
+  out['accounts'] = engines.length;
+  if (details.length > 0) out['account_details'] = details;
+  else delete out['account_details'];
+  return out;
 }

@@ -11,3 +11,22 @@ export function accountNumbers(options: ServerOptions): Map<string, number> {
   for (const name of Object.keys(options.accounts ?? {})) if (!table.has(name)) table.set(name, table.size);
   return table;
 }
+
+/**
+ * The accounts JetStream serves, as nats-server decides: the global account alone when no
+ * accounts are configured; otherwise each account whose block enables it (`jetstream: enabled`,
+ * `true`, or a limits block).
+ */
+export function jetStreamAccounts(options: ServerOptions): string[] {
+  if (!options.jetstream.enabled) return [];
+  const accounts = options.accounts ?? {};
+  const names = Object.keys(accounts);
+  if (names.length === 0) return [GLOBAL_ACCOUNT];
+  return names.filter((n) => enablesJetStream((accounts[n] as Record<string, unknown> | null | undefined)?.['jetstream']));
+}
+
+function enablesJetStream(v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string') return ['enabled', 'enable', 'true'].includes(v.toLowerCase());
+  return v !== null && typeof v === 'object';
+}

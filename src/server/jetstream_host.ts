@@ -1,6 +1,8 @@
 // The inside of the JetStream worker thread: a peer in the lane mesh with no sockets. Its Router
-// carries the engine's internal subscriptions ($JS.API.>, stream subjects, acks) and publishes;
-// the engine itself (src/jetstream/) only sees the bus.
+// carries the engines' internal subscriptions ($JS.API.>, stream subjects, acks) and publishes;
+// each engine (src/jetstream/) only sees its bus. There is one engine per JetStream-enabled
+// account, on a bus bound to that account; the other accounts get nats-server's answer to
+// $JS.API.INFO (JetStream not enabled for account).
 
 import type { MessagePort } from 'node:worker_threads';
 import type { Router } from '../routing/router.ts';
@@ -12,21 +14,24 @@ import type { Logger } from '../log.ts';
 import type { WorkerInit } from './worker_host.ts';
 import type { MainToWorker, WorkerToMain } from './worker_protocol.ts';
 import { realScheduler } from '../jetstream/bus.ts';
-import { JetStream } from '../jetstream/jetstream.ts';
+import { JetStream, mergeJsz, type StorageUsage } from '../jetstream/jetstream.ts';
 import type { JszOptions } from '../jetstream/jetstream.ts';
 import { createConsumerApi } from '../jetstream/consumers/index.ts';
+import { JS_ERR } from '../jetstream/errors.ts';
+import { accountNumbers, jetStreamAccounts } from './accounts.ts';
 
 
 export class JetStreamHost {
   private readonly port: MessagePort;
   private readonly router: Router;
-  private readonly bus: RouterBus;
+  /** By account number. */
+  private readonly buses = new Map<number, RouterBus>();
   private readonly logger: Logger;
   private readonly closeLog: () => void;
   private readonly reopenLog: () => void;
   private readonly ownBell: Doorbell;
   private readonly pump: LanePump;
-  readonly engine: JetStream;
+  readonly engines: JetStream[] = [];
 
   constructor(port: MessagePort, init: WorkerInit) {
     this.port = port;
@@ -37,26 +42,49 @@ export class JetStreamHost {
     this.reopenLog = log.reopen;
     ({ router: this.router, ownBell: this.ownBell } = joinMesh(init));
     this.pump = new LanePump(this.router, this.ownBell);
-    this.bus = new RouterBus(this.router, () => this.pump.scheduleFlush());
-    this.engine = new JetStream({
-      bus: this.bus,
-      scheduler: realScheduler,
-      logger: this.logger,
-      storeDir: o.jetstream.storeDir,
-      maxMemory: o.jetstream.maxMemoryStore,
-      maxStore: o.jetstream.maxFileStore,
-      domain: o.jetstream.domain,
-      syncIntervalMs: o.jetstream.syncIntervalMs,
-      serverName: o.serverName || String(init.info.server_id ?? ''),
-      serverId: String(init.info.server_id ?? ''),
-      consumers: (ctx) => createConsumerApi(ctx),
-    });
+    const flush = () => this.pump.scheduleFlush();
+    this.router.onInterestChange = (subject, account) => this.buses.get(account)?.interestChanged(subject);
+    const serverUsage = (): StorageUsage => {
+      const total = { file: 0, memory: 0 };
+      for (const e of this.engines) {
+        const u = e.storageUsage();
+        total.file += u.file;
+        total.memory += u.memory;
+      }
+      return total;
+    };
+    const enabled = new Set(jetStreamAccounts(o));
+    for (const [name, number] of accountNumbers(o)) {
+      const bus = new RouterBus(this.router, flush, number);
+      this.buses.set(number, bus);
+      if (!enabled.has(name)) {
+        answerNotEnabled(bus);
+        continue;
+      }
+      this.engines.push(
+        new JetStream({
+          bus,
+          scheduler: realScheduler,
+          logger: this.logger,
+          storeDir: o.jetstream.storeDir,
+          maxMemory: o.jetstream.maxMemoryStore,
+          maxStore: o.jetstream.maxFileStore,
+          domain: o.jetstream.domain,
+          syncIntervalMs: o.jetstream.syncIntervalMs,
+          serverName: o.serverName || String(init.info.server_id ?? ''),
+          serverId: String(init.info.server_id ?? ''),
+          consumers: (ctx) => createConsumerApi(ctx),
+          account: name,
+          serverUsage,
+        }),
+      );
+    }
     port.on('message', (m: MainToWorker) => void this.onMain(m));
     void this.pump.run();
   }
 
   async start(): Promise<void> {
-    await this.engine.start();
+    for (const e of this.engines) await e.start();
     this.pump.scheduleFlush();
   }
 
@@ -67,14 +95,14 @@ export class JetStreamHost {
   private async onMain(m: MainToWorker): Promise<void> {
     switch (m.t) {
       case 'query':
-        this.post({ t: 'reply', id: m.id, data: m.what === 'jsz' ? this.engine.jsz(m.args as JszOptions) : null });
+        this.post({ t: 'reply', id: m.id, data: m.what === 'jsz' ? this.jsz(m.args as JszOptions) : null });
         return;
       case 'reopen-log':
         this.reopenLog();
         return;
       case 'shutdown':
         try {
-          await this.engine.stop();
+          for (const e of this.engines) await e.stop();
         } catch (err) {
           this.logger.error({ err }, 'JetStream stop failed');
         }
@@ -87,4 +115,16 @@ export class JetStreamHost {
         return;
     }
   }
+
+  private jsz(opts: JszOptions): Record<string, unknown> | null {
+    return this.engines.length === 0 ? null : mergeJsz(this.engines, opts);
+  }
+}
+
+/** An account without JetStream still answers $JS.API.INFO, with nats-server's error. */
+function answerNotEnabled(bus: RouterBus): void {
+  const body = Buffer.from(JSON.stringify({ type: 'io.nats.jetstream.api.v1.account_info_response', error: JS_ERR.NOT_ENABLED_FOR_ACCOUNT }));
+  bus.subscribe('$JS.API.INFO', null, (_subject, reply) => {
+    if (reply) bus.publish(reply, null, null, body);
+  });
 }

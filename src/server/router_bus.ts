@@ -18,19 +18,24 @@ export class RouterBus implements DeliverAsBus, Outbox {
   /** Called after every publish so the host flushes lanes once per turn. */
   private readonly onPublish: () => void;
   private readonly watchers = new InterestWatchers();
+  /** The account (by number) whose subjects this bus subscribes and publishes in. */
+  readonly account: number;
 
-  constructor(router: Router, onPublish: () => void) {
+  /** The host forwards the Router's onInterestChange for this bus's account to interestChanged. */
+  constructor(router: Router, onPublish: () => void, account = 0) {
     this.router = router;
     this.onPublish = onPublish;
-    // JetStream serves the global account (0) only.
-    router.onInterestChange = (subject, account) => {
-      if (account === 0) this.watchers.changed(subject);
-    };
+    this.account = account;
+  }
+
+  /** A subscription on `subject` in this bus's account came or went. */
+  interestChanged(subject: string): void {
+    this.watchers.changed(subject);
   }
 
   subscribe(subject: string, queue: string | null, handler: BusHandler): BusSubscription {
     const sid = Buffer.from(String(this.nextSid++));
-    const sub = this.router.addSubscription(this, subject, queue, sid);
+    const sub = this.router.addSubscription(this, subject, queue, sid, this.account);
     this.handlers.set(sub.id, handler);
     this.onPublish();
     return {
@@ -49,18 +54,18 @@ export class RouterBus implements DeliverAsBus, Outbox {
   /** Routes by `routeSubject` while receivers see `subject` (JetStream deliveries to inboxes). */
   publishAs(routeSubject: string, subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void {
     if (hdr === null || hdr.length === 0) {
-      this.router.publish(null, subject, reply, NO_HEADERS, data, routeSubject);
+      this.router.publish(null, subject, reply, NO_HEADERS, data, routeSubject, this.account);
     } else {
       const msg = new Uint8Array(hdr.length + data.length);
       msg.set(hdr, 0);
       msg.set(data, hdr.length);
-      this.router.publish(null, subject, reply, hdr.length, msg, routeSubject);
+      this.router.publish(null, subject, reply, hdr.length, msg, routeSubject, this.account);
     }
     this.onPublish();
   }
 
   hasInterest(subject: string): boolean {
-    return this.router.hasInterest(subject);
+    return this.router.hasInterest(subject, this.account);
   }
 
   watchInterest(subject: string, onChange: () => void): () => void {

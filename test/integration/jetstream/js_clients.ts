@@ -18,6 +18,8 @@ import type { NatsConnection } from '@nats-io/nats-core';
 export interface JsConnectOpts {
   servers: string;
   name?: string;
+  user?: string;
+  pass?: string;
   reconnect?: boolean;
   maxReconnectAttempts?: number;
   reconnectTimeWait?: number;

@@ -13,6 +13,9 @@ describe('RouterBus interest watching', () => {
     const routing = new Router(0, 2, lanes);
     const js = new Router(1, 2, lanes);
     const bus = new RouterBus(js, () => js.commitLanes());
+    js.onInterestChange = (subject, account) => {
+      if (account === bus.account) bus.interestChanged(subject);
+    };
     const seen: boolean[] = [];
     const stop = bus.watchInterest('deliver.p', () => seen.push(bus.hasInterest('deliver.p')));
     const sync = () => {
