@@ -103,7 +103,7 @@ export const realScheduler: Scheduler = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
-interface BusSub {
+export interface BusSub {
   readonly subject: string;
   readonly queue: string | null;
   readonly handler: BusHandler;
@@ -116,6 +116,10 @@ interface BusSub {
 export class InMemoryBus implements JsBus {
   private readonly sl = new Sublist<BusSub>();
   private readonly watchers = new InterestWatchers();
+  /** Which member of a queue group gets a message (random, as the server picks). */
+  protected pickMember(group: readonly BusSub[]): BusSub {
+    return group[Math.floor(Math.random() * group.length)]!;
+  }
 
   subscribe(subject: string, queue: string | null, handler: BusHandler): BusSubscription {
     const sub: BusSub = { subject, queue, handler };
@@ -133,10 +137,19 @@ export class InMemoryBus implements JsBus {
   }
 
   publish(subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void {
-    const r = this.sl.match(subject);
+    this.route(subject, subject, reply, hdr, data);
+  }
+
+  /** Delivers to the subscriptions matching `routeSubject`; handlers see `subject`. */
+  protected route(routeSubject: string, subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void {
+    const r = this.sl.match(routeSubject);
     const targets: BusSub[] = [...r.psubs];
-    for (const g of r.qsubs) if (g.length > 0) targets.push(g[Math.floor(Math.random() * g.length)]!);
+    for (const g of r.qsubs) if (g.length > 0) targets.push(this.pickMember(g));
     for (const t of targets) t.handler(subject, reply, hdr, data);
+  }
+
+  get interestWatchers(): number {
+    return this.watchers.size;
   }
 
   hasInterest(subject: string): boolean {

@@ -2,13 +2,12 @@
 // subject (as the server's bus must), a small stream over a real store, and a recording client.
 
 import type { Logger } from '../../../../src/log.ts';
-import { InterestWatchers, type BusHandler, type BusSubscription, type Scheduler } from '../../../../src/jetstream/bus.ts';
+import { InMemoryBus, type BusSub, type BusSubscription, type Scheduler } from '../../../../src/jetstream/bus.ts';
 import type { DeliverAsBus } from '../../../../src/jetstream/consumers/consumer.ts';
 import { createConsumerApi, type ConsumerManager } from '../../../../src/jetstream/consumers/index.ts';
 import type { ApiError, ConsumerForStream, JsContext, Retention, StreamChange, StreamForConsumers } from '../../../../src/jetstream/seams.ts';
 import { MemoryStore, type StreamStore } from '../../../../src/jetstream/store/index.ts';
 import { parseHeaders } from '../../../../src/protocol/headers.ts';
-import { Sublist } from '../../../../src/routing/sublist.ts';
 import { subjectMatches } from '../../../../src/routing/subjects.ts';
 
 export const START_MS = 1_700_000_000_000;
@@ -52,45 +51,19 @@ export class FakeScheduler implements Scheduler {
   }
 }
 
-interface Sub {
-  readonly subject: string;
-  readonly queue: string | null;
-  readonly handler: BusHandler;
-}
-
-export class TestBus implements DeliverAsBus {
-  private readonly sl = new Sublist<Sub>();
-  private readonly watchers = new InterestWatchers();
+/** The in-memory bus, with the first queue member always picked and every publish recorded. */
+export class TestBus extends InMemoryBus implements DeliverAsBus {
   published: { subject: string; reply: string | null }[] = [];
 
-  subscribe(subject: string, queue: string | null, handler: BusHandler): BusSubscription {
-    const sub: Sub = { subject, queue, handler };
-    this.sl.insert(sub);
-    this.watchers.changed(subject);
-    return {
-      unsubscribe: () => {
-        if (this.sl.remove(sub)) this.watchers.changed(subject);
-      },
-    };
+  protected override pickMember(group: readonly BusSub[]): BusSub {
+    return group[0]!;
   }
-  watchInterest(subject: string, onChange: () => void): () => void {
-    return this.watchers.watch(subject, onChange);
-  }
-  get interestWatchers(): number {
-    return this.watchers.size;
-  }
-  publish(subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void {
+  override publish(subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void {
     this.publishAs(subject, subject, reply, hdr, data);
   }
   publishAs(route: string, subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void {
     this.published.push({ subject: route, reply });
-    const r = this.sl.match(route);
-    const targets: Sub[] = [...r.psubs];
-    for (const g of r.qsubs) if (g.length > 0) targets.push(g[0]!);
-    for (const t of targets) t.handler(subject, reply, hdr, data);
-  }
-  hasInterest(subject: string): boolean {
-    return this.sl.hasInterest(subject);
+    this.route(route, subject, reply, hdr, data);
   }
 }
 
