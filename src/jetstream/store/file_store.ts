@@ -38,10 +38,42 @@ export const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 /** Rewrite a sealed segment once at least this fraction of its bytes are dead messages. */
 const REWRITE_DEAD_FRACTION = 0.5;
 /**
- * Bytes read at once when a record is not in the read window. Consumers read in sequence order,
- * which is file order, so one read serves the next ~2,000 small messages instead of one pread each.
+ * Bytes read at once when a reader goes forward through a segment. Consumers read in sequence
+ * order, which is file order, so one read serves the next ~2,000 small messages instead of one
+ * pread each. A read that does not follow the previous one (a KV get, a direct get) reads only
+ * its record.
  */
 const READ_WINDOW_BYTES = 256 * 1024;
+/** Read-ahead windows kept for the whole process (all streams): bounds their memory at 4 MiB. */
+const READ_WINDOWS = 16;
+
+interface ReadWindow {
+  seg: Segment;
+  generation: number;
+  start: number;
+  buf: Buffer;
+}
+
+/** The most recent read-ahead windows of every file store, newest first. */
+const readWindows: ReadWindow[] = [];
+
+function findWindow(seg: Segment, offset: number, length: number): Buffer | null {
+  for (const w of readWindows) {
+    if (w.seg === seg && w.generation === seg.generation && offset >= w.start && offset + length <= w.start + w.buf.length) {
+      return w.buf.subarray(offset - w.start, offset - w.start + length);
+    }
+  }
+  return null;
+}
+
+function keepWindow(w: ReadWindow): void {
+  readWindows.unshift(w);
+  if (readWindows.length > READ_WINDOWS) readWindows.pop();
+}
+
+function dropWindows(seg: Segment): void {
+  for (let i = readWindows.length - 1; i >= 0; i--) if (readWindows[i]!.seg === seg) readWindows.splice(i, 1);
+}
 /** Read descriptors kept open for sealed segments; the oldest is closed beyond this. */
 const MAX_READ_FDS = 64;
 const SEGMENT_SUFFIX = '.seg';
@@ -145,8 +177,9 @@ export class FileStore extends IndexedStore<FileEntry> {
   private failure: unknown = null;
   private syncTimer: NodeJS.Timeout | null = null;
   private readonly readFds: Segment[] = [];
-  /** The bytes of the last read-ahead; records are still checksummed one by one when served. */
-  private readAhead: { seg: Segment; generation: number; start: number; buf: Buffer } | null = null;
+  /** Where the last read from disk ended, to tell a reader going forward from a random one. */
+  private lastReadSeg: Segment | null = null;
+  private lastReadEnd = 0;
 
   private constructor(opts: FileStoreOptions) {
     super(opts.limits ?? UNLIMITED);
@@ -401,7 +434,7 @@ export class FileStore extends IndexedStore<FileEntry> {
     eraseInPlace(copy);
     const fh = seg.fh ?? (await fsp.open(seg.path, 'r+'));
     await fh.write(copy, 0, copy.length, entry.offset);
-    if (this.readAhead?.seg === seg) this.readAhead = null;
+    dropWindows(seg);
     if (seg.fh === null) {
       await this.syncData(fh);
       await fh.close();
@@ -416,13 +449,15 @@ export class FileStore extends IndexedStore<FileEntry> {
     const seg = entry.seg;
     const { offset, length } = entry;
     if (offset >= seg.written) return seg.pending.get(offset) ?? null;
-    const w = this.readAhead;
-    if (w !== null && w.seg === seg && w.generation === seg.generation && offset >= w.start && offset + length <= w.start + w.buf.length) {
-      return w.buf.subarray(offset - w.start, offset - w.start + length);
-    }
-    // Never past what is written: the window must not hold bytes a later append puts there.
-    const size = Math.max(length, Math.min(READ_WINDOW_BYTES, seg.written - offset));
-    // A fresh buffer each time: records served from the previous window may still be in use.
+    // Served records are still checksummed one by one by the caller.
+    const cached = findWindow(seg, offset, length);
+    if (cached !== null) return cached;
+    const forward = this.lastReadSeg === seg && offset >= this.lastReadEnd && offset - this.lastReadEnd < READ_WINDOW_BYTES;
+    this.lastReadSeg = seg;
+    this.lastReadEnd = offset + length;
+    // Never past what is written: a window must not hold bytes a later append puts there.
+    const size = forward ? Math.max(length, Math.min(READ_WINDOW_BYTES, seg.written - offset)) : length;
+    // A fresh buffer each time: records served from an older window may still be in use.
     const buf = Buffer.allocUnsafe(size);
     let n: number;
     try {
@@ -431,7 +466,7 @@ export class FileStore extends IndexedStore<FileEntry> {
       return null;
     }
     if (n < length) return null;
-    this.readAhead = { seg, generation: seg.generation, start: offset, buf: buf.subarray(0, n) };
+    if (size > length) keepWindow({ seg, generation: seg.generation, start: offset, buf: buf.subarray(0, n) });
     return buf.subarray(0, length);
   }
 
@@ -456,6 +491,7 @@ export class FileStore extends IndexedStore<FileEntry> {
   }
 
   private async closeSegmentHandles(seg: Segment): Promise<void> {
+    dropWindows(seg);
     this.dropReadFd(seg);
     if (seg.fh !== null) {
       await seg.fh.close();
