@@ -403,17 +403,17 @@ export class JetStream implements ApiHost {
     return null;
   }
 
-  /**
-   * nats-server limitsExceeded: usage already above the server's limit for that storage. Summing
-   * every stream's bytes is too much work per publish, so the sum is reused while the clock
-   * stays within USAGE_CACHE_MS.
-   */
   /** File and memory bytes this engine's streams hold. */
   storageUsage(): StorageUsage {
     const u = this.usage();
     return { file: u.storage, memory: u.memory };
   }
 
+  /**
+   * nats-server limitsExceeded: usage already above the server's limit for that storage (all
+   * accounts together). Summing every stream's bytes is too much work per publish, so the sum is
+   * reused while the clock stays within USAGE_CACHE_MS.
+   */
   private resourcesExceeded(storage: 'file' | 'memory'): boolean {
     const limit = storage === 'memory' ? this.opts.maxMemory : this.opts.maxStore;
     if (limit < 0) return false;
