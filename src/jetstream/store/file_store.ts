@@ -177,7 +177,7 @@ export class FileStore extends IndexedStore<FileEntry> {
   private failure: unknown = null;
   private syncTimer: NodeJS.Timeout | null = null;
   private readonly readFds: Segment[] = [];
-  /** Where the last read from disk ended, to tell a reader going forward from a random one. */
+  /** Where the last record read ended, to tell a reader going forward from a random one. */
   private lastReadSeg: Segment | null = null;
   private lastReadEnd = 0;
 
@@ -450,11 +450,11 @@ export class FileStore extends IndexedStore<FileEntry> {
     const { offset, length } = entry;
     if (offset >= seg.written) return seg.pending.get(offset) ?? null;
     // Served records are still checksummed one by one by the caller.
-    const cached = findWindow(seg, offset, length);
-    if (cached !== null) return cached;
     const forward = this.lastReadSeg === seg && offset >= this.lastReadEnd && offset - this.lastReadEnd < READ_WINDOW_BYTES;
     this.lastReadSeg = seg;
     this.lastReadEnd = offset + length;
+    const cached = findWindow(seg, offset, length);
+    if (cached !== null) return cached;
     // Never past what is written: a window must not hold bytes a later append puts there.
     const size = forward ? Math.max(length, Math.min(READ_WINDOW_BYTES, seg.written - offset)) : length;
     // A fresh buffer each time: records served from an older window may still be in use.

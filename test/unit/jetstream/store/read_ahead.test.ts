@@ -47,6 +47,15 @@ describe('file store read-ahead', () => {
     // The first read is a single record; from the second on, windows of up to 256 KiB.
     expect(reads.sizes.length).toBeLessThanOrEqual(3);
 
+    // Across several windows, each costs one read: the reader stays "forward" through window hits.
+    const big = (await filledStore(6_000, 64 * 1024 * 1024)).store;
+    reads.sizes.length = 0;
+    for (let seq = 1; seq <= 6_000; seq++) big.load(seq);
+    const windows = reads.sizes.filter((n) => n > 1024).length;
+    expect(windows).toBeGreaterThan(1);
+    expect(reads.sizes.length).toBe(windows + 1);
+    await big.close();
+
     reads.sizes.length = 0;
     const order = [1_500, 3, 999, 42, 1_999, 700];
     for (const seq of order) expect(Buffer.from(store.load(seq)!.data).toString()).toBe(`payload-${seq}`);
