@@ -147,34 +147,40 @@ function removeLiteralChild<S>(l: Level<S>, node: TrieNode<S>): void {
   l.count--;
 }
 
-// Scratch for one match: token i of the subject is [TOK_START[i], TOK_END[i]) with hash TOK_HASH[i].
+// Scratch for one match: token i of the subject is [TOK_START[i], TOK_END[i]); TOK_HASH[i] is its
+// tokenHash once a level with literal children asked for it (-1 before). Hashing lazily matters
+// for long unique subjects such as acks: a walk usually ends at a '>' or '*' well before the end.
 // A match never re-enters itself, so one set of arrays serves every sublist in the thread.
 let TOK_START = new Int32Array(32);
 let TOK_END = new Int32Array(32);
 let TOK_HASH = new Int32Array(32);
 
-/** Fills the scratch arrays; returns the token count, or -1 for an empty token. */
+/** Fills the scratch token bounds; returns the token count, or -1 for an empty token. */
 function tokenize(subject: string): number {
-  const len = subject.length;
   let count = 0;
   let start = 0;
-  let h = 0x811c9dc5;
-  for (let i = 0; i <= len; i++) {
-    const c = i === len ? 46 : subject.charCodeAt(i);
-    if (c !== 46) {
-      h = Math.imul(h ^ c, 0x01000193);
-      continue;
-    }
-    if (i === start) return -1;
+  for (;;) {
+    const dot = subject.indexOf('.', start);
+    const end = dot < 0 ? subject.length : dot;
+    if (end === start) return -1;
     if (count === TOK_START.length) growScratch();
     TOK_START[count] = start;
-    TOK_END[count] = i;
-    TOK_HASH[count] = h & 0x3fffffff;
+    TOK_END[count] = end;
+    TOK_HASH[count] = -1;
     count++;
-    start = i + 1;
-    h = 0x811c9dc5;
+    if (dot < 0) return count;
+    start = dot + 1;
   }
-  return count;
+}
+
+function scratchTokenHash(subject: string, i: number): number {
+  let h = TOK_HASH[i]!;
+  if (h >= 0) return h;
+  h = 0x811c9dc5;
+  for (let k = TOK_START[i]!, end = TOK_END[i]!; k < end; k++) h = Math.imul(h ^ subject.charCodeAt(k), 0x01000193);
+  h &= 0x3fffffff;
+  TOK_HASH[i] = h;
+  return h;
 }
 
 function growScratch(): void {
@@ -191,7 +197,7 @@ function growScratch(): void {
 
 /** The literal child for scratch token i of `subject`, compared in place. */
 function childForToken<S>(l: Level<S>, subject: string, i: number): TrieNode<S> | null {
-  let n = l.nodes.get(TOK_HASH[i]!) ?? null;
+  let n = l.nodes.get(scratchTokenHash(subject, i)) ?? null;
   if (n === null) return null;
   const start = TOK_START[i]!;
   const len = TOK_END[i]! - start;
