@@ -53,11 +53,16 @@ interface CacheEntry<S> {
   result: SublistResult<S>;
 }
 
-/** FNV-1a over the subject's UTF-16 code units. */
-export function subjectHash(subject: string): number {
+/** FNV-1a over the UTF-16 code units of s[start, end). */
+function fnv1a(s: string, start: number, end: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < subject.length; i++) h = Math.imul(h ^ subject.charCodeAt(i), 0x01000193);
-  return h >>> 0;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/** The match cache's hash of a whole subject. */
+export function subjectHash(subject: string): number {
+  return fnv1a(subject, 0, subject.length) >>> 0;
 }
 
 export const SublistErrorCode = {
@@ -113,9 +118,7 @@ function newNode<S>(token = ''): TrieNode<S> {
 
 /** FNV-1a of one token, kept within V8's small integers so Map keys stay cheap. */
 export function tokenHash(token: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < token.length; i++) h = Math.imul(h ^ token.charCodeAt(i), 0x01000193);
-  return h & 0x3fffffff;
+  return fnv1a(token, 0, token.length) & 0x3fffffff;
 }
 
 function literalChild<S>(l: Level<S>, token: string): TrieNode<S> | null {
@@ -176,9 +179,8 @@ function tokenize(subject: string): number {
 function scratchTokenHash(subject: string, i: number): number {
   let h = TOK_HASH[i]!;
   if (h >= 0) return h;
-  h = 0x811c9dc5;
-  for (let k = TOK_START[i]!, end = TOK_END[i]!; k < end; k++) h = Math.imul(h ^ subject.charCodeAt(k), 0x01000193);
-  h &= 0x3fffffff;
+  // The same hash as tokenHash, over the token in place.
+  h = fnv1a(subject, TOK_START[i]!, TOK_END[i]!) & 0x3fffffff;
   TOK_HASH[i] = h;
   return h;
 }
