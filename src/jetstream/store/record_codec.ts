@@ -41,8 +41,13 @@ function writeI64(buf: Buffer, off: number, v: bigint): void {
   buf.set(SCRATCH_BYTES, off);
 }
 
-function readI64(buf: Buffer, off: number): bigint {
+/** Copies the 8 bytes at `off` into the scratch, for reading through its typed views. */
+function loadScratch(buf: Buffer, off: number): void {
   for (let i = 0; i < 8; i++) SCRATCH_BYTES[i] = buf[off + i]!;
+}
+
+function readI64(buf: Buffer, off: number): bigint {
+  loadScratch(buf, off);
   return SCRATCH_I64[0]!;
 }
 
@@ -63,7 +68,7 @@ function readSeq(buf: Buffer, off: number): number {
   const hi = (buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16)) + buf[off + 7]! * 0x100_0000;
   if (hi >= 0x20_0000) {
     // Past 2^53: not a sequence we wrote; let the slow path say what it is.
-    for (let i = 0; i < 8; i++) SCRATCH_BYTES[i] = buf[off + i]!;
+    loadScratch(buf, off);
     return Number(SCRATCH_U64[0]!);
   }
   return hi * 0x1_0000_0000 + lo;
