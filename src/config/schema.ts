@@ -396,6 +396,11 @@ function tlsOptions(t: CanonicalTls, routes: boolean): TlsOptions {
   return tls;
 }
 
+/** nats-server getDefaultAuthTimeout: 2s, or with TLS one second more than the handshake may take. */
+export function defaultRouteAuthTimeoutMs(tls: TlsOptions | undefined): number {
+  return tls !== undefined ? tls.timeoutMs + 1000 : AUTH_TIMEOUT_MS;
+}
+
 function clusterOptions(c: CanonicalCluster): ClusterOptions {
   const cluster: ClusterOptions = {
     name: c.name,
@@ -410,9 +415,7 @@ function clusterOptions(c: CanonicalCluster): ClusterOptions {
   if (c.tls.enabled) cluster.tls = tlsOptions(c.tls, true);
   const a = c.authorization;
   if (a.user !== '' || a.password !== '') {
-    // nats-server getDefaultAuthTimeout: with TLS, one second more than the handshake may take.
-    const derived = cluster.tls !== undefined ? cluster.tls.timeoutMs + 1000 : AUTH_TIMEOUT_MS;
-    cluster.authorization = { timeoutMs: a.timeout > 0 ? Math.round(a.timeout) : derived };
+    cluster.authorization = { timeoutMs: a.timeout > 0 ? Math.round(a.timeout) : defaultRouteAuthTimeoutMs(cluster.tls) };
     if (a.user !== '') cluster.authorization.user = a.user;
     if (a.password !== '') cluster.authorization.password = a.password;
   }

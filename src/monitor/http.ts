@@ -9,6 +9,7 @@ import { goDuration } from '../server/conn_state.ts';
 import { authConfigured } from '../server/client_auth.ts';
 import { NATS_COMPAT_VERSION, PETREL_VERSION, PROTO_VERSION } from '../version.ts';
 import type { WorkerVarz } from '../server/worker_protocol.ts';
+import { clusterVarz } from './cluster_varz.ts';
 
 const MS_TO_NS = 1_000_000;
 const CONNZ_DEFAULT_LIMIT = 1024;
@@ -168,7 +169,7 @@ export class MonitorServer {
       max_control_line: o.maxControlLine,
       max_payload: o.maxPayload,
       max_pending: o.maxPending,
-      cluster: {},
+      cluster: clusterVarz(o.cluster),
       gateway: {},
       leaf: {},
       mqtt: {},
