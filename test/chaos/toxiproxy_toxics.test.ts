@@ -5,8 +5,7 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Toxiproxy } from 'toxiproxy-node-client';
-import type { ICreateToxicBody } from 'toxiproxy-node-client';
-import type Proxy from 'toxiproxy-node-client/dist/Proxy.js';
+import type { ICreateToxicBody, Proxy } from 'toxiproxy-node-client';
 import { startToxiproxy } from '../../chaos/toxiproxy/server.ts';
 import type { ToxiproxyServer } from '../../chaos/toxiproxy/server.ts';
 import { connect, portOf, startUpstream, until } from './tcp.ts';
