@@ -8,10 +8,9 @@
 // echoed --pingpongs times, one at a time. "noop toxic" measures the toxic path (a chain of one
 // toxic that passes everything) that a proxy takes once any toxic is set on its direction.
 
-import { spawn } from 'node:child_process';
 import net from 'node:net';
-import path from 'node:path';
 import { Toxiproxy } from 'toxiproxy-node-client';
+import { spawnToxiproxy } from './spawn.ts';
 
 interface Args {
   mb: number;
@@ -116,21 +115,6 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function startProxyProcess(): Promise<{ url: string; stop: () => void }> {
-  const server = path.join(import.meta.dirname, 'server.ts');
-  const proc = spawn(process.execPath, [server, '--host', '127.0.0.1', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /"address":"([^"]+)"/.exec(out);
-      if (m) resolve(`http://${m[1]}`);
-    });
-    proc.once('exit', (code) => reject(new Error(`toxiproxy exited ${code}`)));
-  });
-  return { url, stop: () => proc.kill('SIGTERM') };
-}
-
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const sink = sinkServer();
@@ -140,7 +124,7 @@ async function main(): Promise<void> {
     s.pipe(s);
   });
   const echoPort = await listen(echo);
-  const proxy = await startProxyProcess();
+  const proxy = await spawnToxiproxy();
   try {
     const tp = new Toxiproxy(proxy.url);
     const toSink = await tp.createProxy({ name: 'sink', listen: '127.0.0.1:0', upstream: `127.0.0.1:${sinkPort}` });
@@ -168,7 +152,7 @@ async function main(): Promise<void> {
     }
     await measure('proxy, noop toxic', sinkProxyPort, echoProxyPort);
   } finally {
-    proxy.stop();
+    await proxy.stop();
     sink.server.close();
     echo.close();
   }

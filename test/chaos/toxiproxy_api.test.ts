@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startToxiproxy, TOXIPROXY_VERSION } from '../../chaos/toxiproxy/server.ts';
+import { spawnToxiproxy } from '../../chaos/toxiproxy/spawn.ts';
 import type { ToxiproxyServer } from '../../chaos/toxiproxy/server.ts';
 import { connect, portOf, startUpstream } from './tcp.ts';
 import type { TestUpstream } from './tcp.ts';
@@ -397,24 +398,13 @@ describe('standalone server', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'toxiproxy-'));
     const config = path.join(dir, 'proxies.json');
     fs.writeFileSync(config, JSON.stringify([{ name: 'from_file', listen: '127.0.0.1:0', upstream: upstream.address }]));
-    const proc = spawn(NODE, [SERVER, '-host', '127.0.0.1', '--port=0', '--config', config, '--seed', '7']);
+    const tp = await spawnToxiproxy(['-host', '127.0.0.1', '--port=0', '--config', config, '--seed', '7']);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        proc.stdout.on('data', (d) => {
-          out += d;
-          const m = /"address":"([^"]+)"/.exec(out);
-          if (m) resolve(`http://${m[1]}`);
-        });
-        proc.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-      });
-      const remote = new Toxiproxy(url);
+      const remote = new Toxiproxy(tp.url);
       expect(Object.keys(await remote.getAll())).toEqual(['from_file']);
       expect(await remote.getVersion()).toContain(TOXIPROXY_VERSION);
     } finally {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await tp.stop()).toBe(0);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
