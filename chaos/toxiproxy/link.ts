@@ -90,7 +90,8 @@ export class Link {
 
   private readonly writer: Pipe = {
     push: (data) => {
-      if (this.outputEnded) return;
+      // A disabled proxy destroys its sockets under running links.
+      if (this.outputEnded || this.ends.dest.destroyed) return;
       this.ends.stats.bytesOut += data.length;
       this.ends.stats.writes++;
       this.ends.dest.write(data);
