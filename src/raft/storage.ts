@@ -211,6 +211,18 @@ export class MemoryStorage implements RaftStorage {
     for (const e of entries) this.ents.push(e);
   }
 
+  /**
+   * Fault injection (tests, simulation): a damaged disk lost every entry after `index` (never
+   * below the snapshot). The commit index is cut to what is left, as FileStorage recovery does.
+   */
+  discardAfter(index: number): void {
+    const offset = this.ents[0]!.index;
+    const keep = Math.max(index, offset);
+    if (keep >= this.lastIndex()) return;
+    this.ents.length = keep - offset + 1;
+    if (this.hardState.commit > keep) this.hardState = { ...this.hardState, commit: keep };
+  }
+
   persist(batch: PersistBatch): void {
     if (batch.snapshot) this.applySnapshot(batch.snapshot);
     this.append(batch.entries);
