@@ -21,6 +21,14 @@ export const RaftErrorCode = {
   /** step/tick/propose called while a Ready is handed out but not advanced. */
   ReadyOutstanding: 'RAFT_READY_OUTSTANDING',
   Corrupt: 'RAFT_CORRUPT',
+  /** This node stopped leading before the proposal committed; it may still commit under the next leader. */
+  LeadershipLost: 'RAFT_LEADERSHIP_LOST',
+  /** The group's storage failed a write; proposals waiting on it are not known to be committed. */
+  StorageFailed: 'RAFT_STORAGE_FAILED',
+  /** A leadership transfer or read did not complete in time. */
+  Timeout: 'RAFT_TIMEOUT',
+  /** The group's driver was closed. */
+  Closed: 'RAFT_CLOSED',
   UnknownVersion: 'RAFT_UNKNOWN_VERSION',
   Internal: 'RAFT_INTERNAL',
 } as const;

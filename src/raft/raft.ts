@@ -198,6 +198,8 @@ export class Raft {
     this.term = hardState.term;
     this.vote = hardState.vote;
     const applied = config.applied ?? 0;
+    // a state machine that applied an entry proves it committed, whatever the (unsynced) commit index says
+    if (applied > this.raftLog.committed && applied <= this.raftLog.lastIndex()) this.raftLog.committed = applied;
     if (applied > this.raftLog.applied) {
       // the state machine already reflects these entries: replay their conf changes
       const lo = this.raftLog.applied + 1;
