@@ -156,6 +156,8 @@ interface Transfer {
   done: (err: RaftError | null, leader: NodeId) => void;
 }
 
+const TICK: Input = { kind: 'tick' };
+
 /** Messages a leader may send before its own fsync: they only carry its log and term. */
 function sendsBeforePersist(m: Message): boolean {
   return m.type === MessageType.App || m.type === MessageType.Heartbeat || m.type === MessageType.Snap;
@@ -432,13 +434,15 @@ export class RaftDriver {
   }
 
   private scheduleTick(): void {
-    this.tickTimer = this.scheduler.setTimeout(() => {
-      this.tickTimer = null;
-      if (this.closed) return;
-      this.scheduleTick();
-      this.submit({ kind: 'tick' }, false);
-    }, this.tickMs);
+    this.tickTimer = this.scheduler.setTimeout(this.onTickTimer, this.tickMs);
   }
+
+  private readonly onTickTimer = (): void => {
+    this.tickTimer = null;
+    if (this.closed) return;
+    this.scheduleTick();
+    this.submit(TICK, false);
+  };
 
   /** Runs `input` now, or queues it while the core waits for storage. */
   private submit(input: Input, isProposal: boolean): void {

@@ -39,7 +39,12 @@ export class RaftError extends Error {
   /** The leader as known by the node that raised it, when useful for redirecting clients. */
   readonly leader: NodeId;
   constructor(code: RaftErrorCode, message: string, leader: NodeId = '') {
+    // Most codes are answers in normal operation (a client asked a follower): a stack trace
+    // costs more than the rest of the call and says nothing. Bugs and damage keep theirs.
+    const limit = Error.stackTraceLimit;
+    if (code !== RaftErrorCode.Internal && code !== RaftErrorCode.Corrupt) Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = 'RaftError';
     this.code = code;
     this.leader = leader;
