@@ -25,9 +25,9 @@ import { sharedGroupSync } from '../storage/group_sync.ts';
 import type { GroupSync } from '../storage/group_sync.ts';
 import { decodeHardState, decodeSnapshot, decodeWalRecord, encodeEntry, encodeHardState, encodeSnapshot } from './codec.ts';
 import { RaftError, RaftErrorCode, isRaftError } from './errors.ts';
-import { MemoryStorage, emptyHardState } from './storage.ts';
-import type { AsyncRaftStorage, InitialState, LogDamage, PersistBatch } from './storage.ts';
-import type { ConfState, Entry, HardState, Snapshot } from './types.ts';
+import { MemoryBackedStorage, MemoryStorage, emptyHardState } from './storage.ts';
+import type { AsyncRaftStorage, LogDamage, PersistBatch } from './storage.ts';
+import type { ConfState, HardState, Snapshot } from './types.ts';
 
 /** a new segment starts past this size so compaction can delete whole files */
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
@@ -148,11 +148,10 @@ function toError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-export class FileStorage implements AsyncRaftStorage {
+export class FileStorage extends MemoryBackedStorage implements AsyncRaftStorage {
   readonly dir: string;
   readonly recovery: RecoveryReport;
   readonly stats: FileStorageStats = { walWrites: 0, syncRequests: 0, hardStateWrites: 0, commitRecords: 0 };
-  private readonly mem: MemoryStorage;
   private readonly segmentBytes: number;
   private readonly groupSync: GroupSync;
   private readonly onError: (err: Error) => void;
@@ -172,8 +171,8 @@ export class FileStorage implements AsyncRaftStorage {
   private broken: Error | null = null;
 
   private constructor(dir: string, mem: MemoryStorage, segments: Segment[], report: RecoveryReport, fileHs: HardState, options: FileStorageOptions) {
+    super(mem);
     this.dir = dir;
-    this.mem = mem;
     this.segments = segments;
     this.recovery = report;
     this.fileHardState = fileHs;
@@ -331,29 +330,8 @@ export class FileStorage implements AsyncRaftStorage {
     this.fd = fs.openSync(seg.file, 'a');
   }
 
-  // ---------------------------------------------------------------- Storage (reads)
+  // ---------------------------------------------------------------- reads: MemoryBackedStorage
 
-  initialState(): InitialState {
-    return this.mem.initialState();
-  }
-  entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    return this.mem.entries(lo, hi, maxBytes);
-  }
-  term(index: number): number {
-    return this.mem.term(index);
-  }
-  firstIndex(): number {
-    return this.mem.firstIndex();
-  }
-  lastIndex(): number {
-    return this.mem.lastIndex();
-  }
-  snapshot(): Snapshot {
-    return this.mem.snapshot();
-  }
-  getHardState(): HardState {
-    return this.mem.getHardState();
-  }
   damage(): LogDamage | null {
     const d = this.recovery.damage;
     return d ? { index: d.index, term: d.term, reason: d.reason } : null;

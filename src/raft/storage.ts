@@ -102,6 +102,38 @@ export function limitSize(ents: Entry[], maxBytes: number): Entry[] {
 }
 
 /**
+ * The read side of a storage that keeps everything readable in a MemoryStorage and only adds
+ * durability (FileStorage, the simulator's disk, the persistence benchmark's baseline).
+ */
+export abstract class MemoryBackedStorage implements Storage {
+  protected readonly mem: MemoryStorage;
+  constructor(mem: MemoryStorage) {
+    this.mem = mem;
+  }
+  initialState(): InitialState {
+    return this.mem.initialState();
+  }
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    return this.mem.entries(lo, hi, maxBytes);
+  }
+  term(index: number): number {
+    return this.mem.term(index);
+  }
+  firstIndex(): number {
+    return this.mem.firstIndex();
+  }
+  lastIndex(): number {
+    return this.mem.lastIndex();
+  }
+  snapshot(): Snapshot {
+    return this.mem.snapshot();
+  }
+  getHardState(): HardState {
+    return this.mem.getHardState();
+  }
+}
+
+/**
  * Entries in memory with a dummy entry at position 0 holding the snapshot's index
  * and term. Also the cache behind FileStorage.
  */

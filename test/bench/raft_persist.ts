@@ -20,10 +20,10 @@ import { RaftDriver, bootstrap } from '../../src/raft/driver.ts';
 import type { DriverScheduler, StateMachine } from '../../src/raft/driver.ts';
 import { FileStorage } from '../../src/raft/file_storage.ts';
 import { deriveSeed, seededRandom } from '../../src/raft/prng.ts';
-import { MemoryStorage } from '../../src/raft/storage.ts';
-import type { AsyncRaftStorage, InitialState, LogDamage, PersistBatch } from '../../src/raft/storage.ts';
+import { MemoryBackedStorage, MemoryStorage } from '../../src/raft/storage.ts';
+import type { AsyncRaftStorage, LogDamage, PersistBatch } from '../../src/raft/storage.ts';
 import type { Transport } from '../../src/raft/transport.ts';
-import type { ConfState, Entry, Message, NodeId, Snapshot } from '../../src/raft/types.ts';
+import type { ConfState, Message, NodeId, Snapshot } from '../../src/raft/types.ts';
 import { writeFramedFileSync } from '../../src/storage/atomic_file.ts';
 import { encodeFrames } from '../../src/storage/framing.ts';
 import { GroupSync, fdatasyncAsync } from '../../src/storage/group_sync.ts';
@@ -68,12 +68,12 @@ function parseFlags(argv: string[]): Flags {
 const counts = { fsyncs: 0 };
 
 /** The previous FileStorage.persist: synchronous, and the hard state file on every change. */
-class BeforeStorage implements AsyncRaftStorage {
-  private readonly mem = new MemoryStorage();
+class BeforeStorage extends MemoryBackedStorage implements AsyncRaftStorage {
   private readonly dir: string;
   private readonly fd: number;
 
   constructor(dir: string, snap: Snapshot) {
+    super(new MemoryStorage());
     this.dir = dir;
     fs.mkdirSync(dir, { recursive: true });
     this.mem.applySnapshot(snap);
@@ -81,24 +81,6 @@ class BeforeStorage implements AsyncRaftStorage {
     this.fd = fs.openSync(path.join(dir, 'wal-0000000001.log'), 'a');
   }
 
-  initialState(): InitialState {
-    return this.mem.initialState();
-  }
-  entries(lo: number, hi: number, max: number): Entry[] {
-    return this.mem.entries(lo, hi, max);
-  }
-  term(i: number): number {
-    return this.mem.term(i);
-  }
-  firstIndex(): number {
-    return this.mem.firstIndex();
-  }
-  lastIndex(): number {
-    return this.mem.lastIndex();
-  }
-  snapshot(): Snapshot {
-    return this.mem.snapshot();
-  }
   damage(): LogDamage | null {
     return null;
   }

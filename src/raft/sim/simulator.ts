@@ -14,7 +14,7 @@ import type { RaftError } from '../errors.ts';
 import { KvStateMachine, encodeKvCommand } from '../kv.ts';
 import { deriveSeed, seededRandom } from '../prng.ts';
 import type { Random } from '../prng.ts';
-import { MemoryStorage } from '../storage.ts';
+import { MemoryBackedStorage, MemoryStorage } from '../storage.ts';
 import type { AsyncRaftStorage, InitialState, LogDamage, PersistBatch } from '../storage.ts';
 import type { Transport } from '../transport.ts';
 import { ConfChangeType, NONE } from '../types.ts';
@@ -690,41 +690,20 @@ function isNotLeader(err: RaftError): boolean {
  * alone is written at once and kept only if a later fsync covers it; a crash drops what is in
  * flight. Snapshots and compaction are durable at once.
  */
-class SimDisk implements AsyncRaftStorage {
+class SimDisk extends MemoryBackedStorage implements AsyncRaftStorage {
   private readonly sim: Simulation;
   private readonly node: SimNode;
   private readonly incarnation: number;
   private readonly lost: LogDamage | null;
 
   constructor(sim: Simulation, node: SimNode, incarnation: number, lost: LogDamage | null) {
+    super(node.storage);
     this.sim = sim;
     this.node = node;
     this.incarnation = incarnation;
     this.lost = lost;
   }
 
-  private get mem(): MemoryStorage {
-    return this.node.storage;
-  }
-
-  initialState(): InitialState {
-    return this.mem.initialState();
-  }
-  entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    return this.mem.entries(lo, hi, maxBytes);
-  }
-  term(index: number): number {
-    return this.mem.term(index);
-  }
-  firstIndex(): number {
-    return this.mem.firstIndex();
-  }
-  lastIndex(): number {
-    return this.mem.lastIndex();
-  }
-  snapshot(): Snapshot {
-    return this.mem.snapshot();
-  }
   damage(): LogDamage | null {
     return this.lost;
   }

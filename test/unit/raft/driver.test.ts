@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RaftError, RaftErrorCode } from '../../../src/raft/errors.ts';
 import type { LeaderChange } from '../../../src/raft/driver.ts';
 import { StateType } from '../../../src/raft/types.ts';
+import { FRAME_HEADER_BYTES, scanFrames } from '../../../src/storage/framing.ts';
 import { DriverCluster, TICK_MS } from './driver_cluster.ts';
 import type { TestMember } from './driver_cluster.ts';
 
@@ -40,6 +41,15 @@ function track<T>(p: Promise<T>): { value: T | undefined; error: unknown; settle
 
 function errCode(e: unknown): string {
   return e instanceof RaftError ? e.code : String(e);
+}
+
+function newestSegment(dir: string): string {
+  const seg = fs
+    .readdirSync(dir)
+    .filter((f) => /^wal-\d+\.log$/.test(f))
+    .sort()
+    .at(-1)!;
+  return path.join(dir, seg);
 }
 
 function followers(c: DriverCluster, l: TestMember): TestMember[] {
@@ -185,12 +195,7 @@ describe('raft driver', () => {
     const witness = followers(c, l)[1]!;
     await c.kill(victim.id);
     // flip a bit inside the fourth-to-last entry record of its newest segment
-    const seg = fs
-      .readdirSync(victim.dir)
-      .filter((f) => /^wal-\d+\.log$/.test(f))
-      .sort()
-      .at(-1)!;
-    const file = path.join(victim.dir, seg);
+    const file = newestSegment(victim.dir);
     const buf = fs.readFileSync(file);
     buf[Math.floor(buf.length * 0.7)]! ^= 0x20;
     fs.writeFileSync(file, buf);
@@ -225,16 +230,10 @@ describe('raft driver', () => {
     const victim = followers(c, l)[0]!;
     await c.kill(victim.id);
     // cut the newest segment back to its first half, at a record boundary, as a lost tail would
-    const seg = fs
-      .readdirSync(victim.dir)
-      .filter((f) => /^wal-\d+\.log$/.test(f))
-      .sort()
-      .at(-1)!;
-    const file = path.join(victim.dir, seg);
-    const { scanFrames } = await import('../../../src/storage/framing.ts');
+    const file = newestSegment(victim.dir);
     const ends: number[] = [];
     const buf = fs.readFileSync(file);
-    scanFrames(buf, 0, (p, at) => ends.push(at + 8 + p.length));
+    scanFrames(buf, 0, (p, at) => ends.push(at + FRAME_HEADER_BYTES + p.length));
     fs.truncateSync(file, ends[Math.floor(ends.length / 2)]!);
     const back = await c.restart(victim.id);
     await c.tick(3);

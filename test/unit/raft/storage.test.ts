@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeEntry, encodeHardState, encodeSnapshot } from '../../../src/raft/codec.ts';
 import { RaftErrorCode } from '../../../src/raft/errors.ts';
 import { FileStorage } from '../../../src/raft/file_storage.ts';
@@ -15,16 +14,9 @@ import { writeFramedFileSync } from '../../../src/storage/atomic_file.ts';
 import { encodeFrames, scanFrames } from '../../../src/storage/framing.ts';
 import { GroupSync } from '../../../src/storage/group_sync.ts';
 import { raftErrorCode } from './cluster.ts';
+import { tempDirsPerTest } from '../../support/temp_dirs.ts';
 
-const dirs: string[] = [];
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-raft-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmpDir = tempDirsPerTest('petrel-raft-');
 
 function ents(from: number, to: number, term: number): Entry[] {
   const out: Entry[] = [];

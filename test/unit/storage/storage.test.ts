@@ -1,8 +1,7 @@
 // The shared checksummed framing, atomic file replacement and fsync group commit (src/storage/).
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CorruptFileError,
   readFramedFile,
@@ -24,16 +23,9 @@ import {
   scanFrames,
 } from '../../../src/storage/framing.ts';
 import { GroupSync } from '../../../src/storage/group_sync.ts';
+import { tempDirsPerTest } from '../../support/temp_dirs.ts';
 
-const dirs: string[] = [];
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-storage-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmpDir = tempDirsPerTest('petrel-storage-');
 
 const bytes = (...xs: number[]) => new Uint8Array(xs);
 
