@@ -147,10 +147,10 @@ export class OutLane {
 }
 
 export interface LaneHandler {
-  onRemoteSub(from: number, id: number, subject: string, queue: string | null, account: number): void;
-  onRemoteUnsub(from: number, id: number): void;
+  onPeerSub(from: number, id: number, subject: string, queue: string | null, account: number): void;
+  onPeerUnsub(from: number, id: number): void;
   /** `msg` is a view into shared memory, valid only during the call. */
-  onRemoteMsg(
+  onPeerMsg(
     from: number,
     subject: string,
     reply: string | null,
@@ -199,7 +199,7 @@ export class InLane {
           reply = latin1String(b, p, p + rlRaw);
           p += rlRaw;
         }
-        h.onRemoteMsg(this.from, subject, reply, hdrLen, b.subarray(p, p + ml), this.targets, n);
+        h.onPeerMsg(this.from, subject, reply, hdrLen, b.subarray(p, p + ml), this.targets, n);
         return;
       }
       case Rec.Sub: {
@@ -209,11 +209,11 @@ export class InLane {
         const p = at + SUB_FIXED;
         const subject = latin1String(b, p, p + sl);
         const queue = ql === 0xffff ? null : latin1String(b, p + sl, p + sl + ql);
-        h.onRemoteSub(this.from, id, subject, queue, b.readUInt16LE(at + 13));
+        h.onPeerSub(this.from, id, subject, queue, b.readUInt16LE(at + 13));
         return;
       }
       case Rec.Unsub:
-        h.onRemoteUnsub(this.from, b.readDoubleLE(at + 1));
+        h.onPeerUnsub(this.from, b.readDoubleLE(at + 1));
         return;
       case Rec.Barrier:
         h.onBarrier(this.from, b.readUInt32LE(at + 1));

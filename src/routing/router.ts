@@ -56,11 +56,11 @@ export class Router implements LaneHandler {
   /** One interest trie per account, indexed by account number (0 is the global account). */
   private readonly sublists: Sublist<Subscription>[] = [new Sublist<Subscription>()];
   private readonly local = new Map<number, Subscription>();
-  private readonly remote = new Map<number, Subscription>();
+  private readonly peer = new Map<number, Subscription>();
   private readonly out: (OutLane | null)[] = [];
   private readonly inl: (InLane | null)[] = [];
   private nextLocalId = 1;
-  /** Per remote worker, the targets of the message being routed (reused). */
+  /** Per peer worker, the targets of the message being routed (reused). */
   private readonly scratchTargets: number[][] = [];
   private readonly scratchCounts: number[] = [];
   /** Local queue-group picks per publish nesting depth (publish may re-enter from a delivery). */
@@ -136,7 +136,7 @@ export class Router implements LaneHandler {
    *
    * `routeSubject`, when given, is what subscriptions are matched against (JetStream's
    * deliver-to-inbox); `subject` is what receivers see.
-   * Remote targets are written to the lanes before any local delivery runs, because a local
+   * Peer-worker targets are written to the lanes before any local delivery runs, because a local
    * owner (an internal JetStream subscriber) may publish again from inside its delivery.
    */
   publish(
@@ -157,14 +157,14 @@ export class Router implements LaneHandler {
     const depth = this.depth++;
     try {
       let delivered = 0;
-      let anyRemote = false;
+      let anyPeer = false;
       const counts = this.scratchCounts;
       const localQueue = (this.localQueues[depth] ??= []);
       let nLocalQueue = 0;
       for (const sub of r.psubs) {
         if (sub.owner !== null) continue;
         this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
-        anyRemote = true;
+        anyPeer = true;
         delivered++;
       }
       for (const group of r.qsubs) {
@@ -174,11 +174,11 @@ export class Router implements LaneHandler {
           localQueue[nLocalQueue++] = sub;
         } else {
           this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
-          anyRemote = true;
+          anyPeer = true;
         }
         delivered++;
       }
-      if (anyRemote) {
+      if (anyPeer) {
         for (let w = 0; w < this.workers; w++) {
           const n = counts[w]!;
           if (n === 0) continue;
@@ -251,22 +251,22 @@ export class Router implements LaneHandler {
 
   // LaneHandler: records from other workers.
 
-  onRemoteSub(from: number, id: number, subject: string, queue: string | null, account: number): void {
+  onPeerSub(from: number, id: number, subject: string, queue: string | null, account: number): void {
     const sub: Subscription = { subject, queue, account, id, worker: from, owner: null, sid: null, max: -1, delivered: 0 };
-    this.remote.set(id, sub);
+    this.peer.set(id, sub);
     this.sublist(account).insert(sub);
     this.onInterestChange?.(subject, account);
   }
 
-  onRemoteUnsub(_from: number, id: number): void {
-    const sub = this.remote.get(id);
+  onPeerUnsub(_from: number, id: number): void {
+    const sub = this.peer.get(id);
     if (!sub) return;
-    this.remote.delete(id);
+    this.peer.delete(id);
     this.sublist(sub.account).remove(sub);
     this.onInterestChange?.(sub.subject, sub.account);
   }
 
-  onRemoteMsg(
+  onPeerMsg(
     _from: number,
     subject: string,
     reply: string | null,

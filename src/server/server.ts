@@ -43,7 +43,7 @@ export class PetrelServer {
   readonly serverId = makeServerId();
   readonly startTime = new Date();
   private readonly slots: WorkerSlot[] = [];
-  /** The JetStream worker, a peer in the lane mesh that takes no sockets. */
+  /** The JetStream worker, a peer worker on the lanes that takes no sockets. */
   private jsSlot: WorkerSlot | null = null;
   private listener: net.Server | null = null;
   private monitor: MonitorServer | null = null;

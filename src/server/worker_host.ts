@@ -11,7 +11,7 @@ import type { RouterLanes } from '../routing/router.ts';
 import type { Doorbell } from '../routing/ring.ts';
 import { ClientConnection } from './client.ts';
 import { LanePump } from './lane_pump.ts';
-import { joinMesh, workerLogger } from './mesh.ts';
+import { joinLanes, workerLogger } from './lane_member.ts';
 import { accountNumbers } from './accounts.ts';
 import { ClosedState, connzEntry } from './conn_state.ts';
 import { ClientAuth } from './client_auth.ts';
@@ -67,7 +67,7 @@ export class WorkerHost {
     this.logger = log.logger;
     this.closeLog = log.close;
     this.reopenLog = log.reopen;
-    ({ router: this.router, ownBell: this.ownBell } = joinMesh(init));
+    ({ router: this.router, ownBell: this.ownBell } = joinLanes(init));
     this.auth = new ClientAuth(init.options.auth);
     this.accounts = accountNumbers(init.options);
     this.loadTls();

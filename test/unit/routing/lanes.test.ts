@@ -5,9 +5,9 @@ import type { LaneHandler } from '../../../src/routing/lanes.ts';
 
 function collector(out: string[]): LaneHandler {
   return {
-    onRemoteSub: (_f, id, subject, queue, account) => out.push(`sub ${id} ${subject} ${queue} ${account}`),
-    onRemoteUnsub: (_f, id) => out.push(`unsub ${id}`),
-    onRemoteMsg: (_f, subject, reply, hdrLen, msg, targets, n) =>
+    onPeerSub: (_f, id, subject, queue, account) => out.push(`sub ${id} ${subject} ${queue} ${account}`),
+    onPeerUnsub: (_f, id) => out.push(`unsub ${id}`),
+    onPeerMsg: (_f, subject, reply, hdrLen, msg, targets, n) =>
       out.push(`msg ${subject} ${reply} ${hdrLen === NO_HEADERS ? '-' : hdrLen} ${Buffer.from(msg).toString()} ${Array.from(targets.subarray(0, n)).join(',')}`),
     onBarrier: (_f, t) => out.push(`barrier ${t}`),
     onBarrierAck: (_f, t) => out.push(`ack ${t}`),
