@@ -236,7 +236,7 @@ export class PetrelServer {
     this.totalConnections++;
     const ip = sock.remoteAddress ?? '';
     const port = sock.remotePort ?? 0;
-    this.post(best, { t: 'conn', sock, cid, ip, port }, [sock]);
+    this.post(best, { t: 'conn', kind: 'client', sock, cid, ip, port }, [sock]);
   }
 
   /** Asks workers (the routing workers, or the given ones) and collects their answers. */

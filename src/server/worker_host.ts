@@ -1,6 +1,7 @@
-// The inside of one routing worker thread: it receives sockets from the main thread, owns those
-// connections, runs the Router over its replica of the node's interest, pumps the rings from the
-// other workers, flushes outbound buffers once per event-loop turn, and answers monitoring queries.
+// The inside of one routing worker thread: it receives sockets from the main thread (accepted or
+// dialled, each with its connection kind), owns those connections, runs the Router over its
+// replica of the node's interest, pumps the lanes from the peer workers, flushes outbound buffers
+// once per event-loop turn, and answers monitoring queries.
 
 import fs from 'node:fs';
 import tls from 'node:tls';
@@ -10,6 +11,8 @@ import type { Router } from '../routing/router.ts';
 import type { RouterLanes } from '../routing/router.ts';
 import type { Doorbell } from '../routing/ring.ts';
 import { ClientConnection } from './client.ts';
+import type { ClientHost } from './client.ts';
+import type { Connection, ConnectionKind } from './connection.ts';
 import { LanePump } from './lane_pump.ts';
 import { joinLanes, workerLogger } from './lane_member.ts';
 import { accountNumbers } from './accounts.ts';
@@ -32,7 +35,7 @@ export interface WorkerInit {
   info: Record<string, unknown>;
 }
 
-export class WorkerHost {
+export class WorkerHost implements ClientHost {
   readonly index: number;
   options: ServerOptions;
   readonly router: Router;
@@ -44,19 +47,21 @@ export class WorkerHost {
   private reopenLog: () => void;
   readonly counters = { slowConsumers: 0, totalConnections: 0 };
   private readonly port: MessagePort;
+  /** Every connection this worker owns, of any kind, by cid. */
+  private readonly conns = new Map<number, Connection>();
   private readonly clients = new Map<number, ClientConnection>();
   private readonly closed: ClosedState[] = [];
-  private dirty: ClientConnection[] = [];
+  private dirty: Connection[] = [];
   private readonly pump: LanePump;
   private readonly ownBell: Doorbell;
   private info: Record<string, unknown>;
   private sweepTimer: NodeJS.Timeout | null = null;
-  private readonly writeBlocked = new Map<ClientConnection, number>();
+  private readonly writeBlocked = new Map<Connection, number>();
   private stopping = false;
   private lameDuck = false;
   readsPaused = false;
-  /** The client whose bytes are being parsed right now (the producer a congested reader stalls). */
-  inbound: ClientConnection | null = null;
+  /** The connection whose bytes are being parsed right now (the producer a congested reader stalls). */
+  inbound: Connection | null = null;
 
   constructor(port: MessagePort, init: WorkerInit) {
     this.port = port;
@@ -122,7 +127,7 @@ export class WorkerHost {
   private onMain(m: MainToWorker): void {
     switch (m.t) {
       case 'conn':
-        this.accept(m.sock, m.cid, m.ip, m.port);
+        this.accept(m.kind, m.sock, m.cid, m.ip, m.port);
         return;
       case 'reload':
         this.reload(m.options, m.info);
@@ -142,21 +147,30 @@ export class WorkerHost {
     }
   }
 
-  private accept(sock: net.Socket, cid: number, ip: string, port: number): void {
+  private accept(kind: ConnectionKind, sock: net.Socket, cid: number, ip: string, port: number): void {
     if (this.stopping) {
       sock.destroy();
       return;
     }
-    const c = new ClientConnection(this, cid, sock, { ip, port });
-    this.clients.set(cid, c);
-    this.counters.totalConnections++;
-    this.logger.debug({ cid, ip, port }, 'Client connection created');
-    c.start();
+    switch (kind) {
+      case 'client': {
+        const c = new ClientConnection(this, cid, sock, { ip, port });
+        this.conns.set(cid, c);
+        this.clients.set(cid, c);
+        this.counters.totalConnections++;
+        this.logger.debug({ cid, ip, port }, 'Client connection created');
+        c.start();
+        return;
+      }
+      default:
+        this.logger.error({ cid, kind }, 'connection of an unknown kind refused');
+        sock.destroy();
+    }
   }
 
   // --- flushing -----------------------------------------------------------------
 
-  markDirty(c: ClientConnection): void {
+  markDirty(c: Connection): void {
     this.dirty.push(c);
     this.scheduleFlush();
   }
@@ -165,10 +179,10 @@ export class WorkerHost {
     this.pump.scheduleFlush();
   }
 
-  /** While a peer's ring is full, client sockets are not read: TCP pushes back on publishers. */
+  /** While a peer's ring is full, sockets are not read: TCP pushes back on publishers. */
   private setReadsPaused(paused: boolean): void {
     this.readsPaused = paused;
-    for (const c of this.clients.values()) c.setReadPaused(paused);
+    for (const c of this.conns.values()) c.setReadPaused(paused);
   }
 
   private flushClients(): void {
@@ -177,7 +191,7 @@ export class WorkerHost {
     for (const c of list) if (c.out.dirty) c.flush();
   }
 
-  watchWrite(c: ClientConnection): void {
+  watchWrite(c: Connection): void {
     if (c.socket.writableLength > 0) {
       if (!this.writeBlocked.has(c)) this.writeBlocked.set(c, this.now());
     } else {
@@ -185,7 +199,7 @@ export class WorkerHost {
     }
   }
 
-  writeDrained(c: ClientConnection): void {
+  writeDrained(c: Connection): void {
     this.writeBlocked.delete(c);
   }
 
@@ -202,7 +216,7 @@ export class WorkerHost {
 
   private sweep(): void {
     const now = this.now();
-    for (const c of this.clients.values()) c.sweep(now);
+    for (const c of this.conns.values()) c.sweep(now);
     for (const [c, since] of this.writeBlocked) {
       if (c.closed) this.writeBlocked.delete(c);
       else if (now - since > this.options.writeDeadlineMs) c.writeDeadlineExceeded();
@@ -210,13 +224,16 @@ export class WorkerHost {
     this.scheduleFlush();
   }
 
-  connectionClosed(c: ClientConnection, closed: ClosedState): void {
-    this.clients.delete(c.id);
+  connectionClosed(c: Connection, closed: ClosedState): void {
+    this.conns.delete(c.id);
     this.writeBlocked.delete(c);
-    this.closed.push(closed);
-    if (this.closed.length > CLOSED_RING) this.closed.shift();
-    this.logger.debug({ cid: c.id, reason: closed.reason }, 'Client connection closed');
-    this.post({ t: 'closed', cid: c.id });
+    if (c.kind === 'client') {
+      this.clients.delete(c.id);
+      this.closed.push(closed);
+      if (this.closed.length > CLOSED_RING) this.closed.shift();
+      this.logger.debug({ cid: c.id, reason: closed.reason }, 'Client connection closed');
+    }
+    this.post({ t: 'closed', cid: c.id, kind: c.kind });
     this.scheduleFlush();
   }
 
@@ -253,7 +270,7 @@ export class WorkerHost {
 
   private shutdown(): void {
     this.stopping = true;
-    for (const c of [...this.clients.values()]) c.close('Server Shutdown', true);
+    for (const c of [...this.conns.values()]) c.close('Server Shutdown', true);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     void this.auth.close().finally(() => {
       this.closeLog();

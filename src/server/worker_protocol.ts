@@ -3,6 +3,7 @@
 
 import type net from 'node:net';
 import type { ServerOptions } from '../config/options.ts';
+import type { ConnectionKind } from './connection.ts';
 
 export interface ConnzQuery {
   state: 'open' | 'closed' | 'any';
@@ -11,7 +12,8 @@ export interface ConnzQuery {
 }
 
 export type MainToWorker =
-  | { t: 'conn'; sock: net.Socket; cid: number; ip: string; port: number }
+  /** A socket for the worker to own: accepted on a listener or dialled by the main thread. */
+  | { t: 'conn'; kind: ConnectionKind; sock: net.Socket; cid: number; ip: string; port: number }
   | { t: 'reload'; options: ServerOptions; info: Record<string, unknown> }
   | { t: 'query'; id: number; what: 'connz' | 'varz' | 'subsz' | 'jsz'; args: unknown }
   | { t: 'reopen-log' }
@@ -20,7 +22,7 @@ export type MainToWorker =
 
 export type WorkerToMain =
   | { t: 'ready' }
-  | { t: 'closed'; cid: number }
+  | { t: 'closed'; cid: number; kind: ConnectionKind }
   | { t: 'reply'; id: number; data: unknown }
   | { t: 'lameduck-done' }
   | { t: 'stopped' };
