@@ -9,7 +9,7 @@ import type { ClientParserHandler, PubArgs } from '../protocol/client_parser.ts'
 import type { ProtocolError } from '../protocol/errors.ts';
 import { isValidSubject, isValidPublishSubject, isValidQueueName } from '../routing/subjects.ts';
 import type { Outbox, Subscription } from '../routing/router.ts';
-import { NO_HEADERS } from '../routing/router.ts';
+import { NO_HEADERS, SubKind } from '../routing/router.ts';
 import { AUTHORIZATION_VIOLATION } from '../auth/authenticator.ts';
 import type { AuthResult } from '../auth/authenticator.ts';
 import { pubViolation, subViolation } from '../auth/permissions.ts';
@@ -53,6 +53,7 @@ export interface ClientHost extends ConnectionHost {
 
 export class ClientConnection extends Connection implements Outbox, ClientParserHandler {
   readonly kind = 'client' as const;
+  readonly subKind = SubKind.CLIENT;
   declare readonly host: ClientHost;
   readonly parser: ClientParser;
   readonly subs = new Map<string, Subscription>();

@@ -5,7 +5,7 @@
 
 import tls from 'node:tls';
 import type net from 'node:net';
-import type { Outbox, Router, Subscription } from '../routing/router.ts';
+import type { Outbox, Router, SubKind, Subscription } from '../routing/router.ts';
 import type { ServerOptions } from '../config/options.ts';
 import type { Logger } from '../log.ts';
 import { errLine, PING_LINE } from '../protocol/encode.ts';
@@ -55,6 +55,7 @@ export interface TlsUpgrade {
 
 export abstract class Connection implements Outbox {
   abstract readonly kind: ConnectionKind;
+  abstract readonly subKind: SubKind;
   readonly id: number;
   readonly host: ConnectionHost;
   socket: net.Socket | tls.TLSSocket;
