@@ -53,6 +53,27 @@ export interface AuthOptions {
   noAuthUser?: string;
 }
 
+/** The `cluster {}` block: routes to the other servers of this cluster. */
+export interface ClusterOptions {
+  /** '' = none configured (a dynamic one is generated, as nats-server). */
+  name: string;
+  /** Default '0.0.0.0'. */
+  host: string;
+  /** Default 6222; -1 = pick a free port. */
+  port: number;
+  /** host:port other servers are told to connect to. */
+  advertise?: string;
+  noAdvertise: boolean;
+  /** nats-route://[user:pass@]host:port, as given. */
+  routes: string[];
+  connectRetries: number;
+  /** Parsed and validated; nats-server 2.9 (the protocol Petrel speaks) has no route pools. */
+  poolSize: number;
+  authorization?: { user?: string; password?: string; timeoutMs: number };
+  tls?: TlsOptions;
+  permissions?: { import?: SubjectPermission; export?: SubjectPermission };
+}
+
 /** Parsed and validated, but served only once the issue that adds it lands. */
 export interface ListenBlock {
   host: string;
@@ -115,8 +136,11 @@ export interface ServerOptions {
 
   jetstream: JetStreamOptions;
 
+  cluster?: ClusterOptions;
+  /** The system account's name (nats-server `system_account`), default `$SYS`. */
+  systemAccount: string;
+
   // Blocks parsed and validated now, served by later issues.
-  cluster?: ListenBlock;
   gateway?: ListenBlock;
   leafnodes?: ListenBlock;
   websocket?: ListenBlock;

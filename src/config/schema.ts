@@ -10,6 +10,7 @@ import type { ConfigDraft } from './draft.ts';
 import { LISTEN_BLOCKS } from './conf-reader.ts';
 import type { ListenBlockName } from './conf-reader.ts';
 import type { ListenBlock, LogLevel, ServerOptions, UserEntry } from './options.ts';
+import { interimClusterOptions } from './cluster_interim.ts';
 import { formatGoDuration } from './units.ts';
 
 // nats-server defaults (server/const.go), named with their units.
@@ -358,6 +359,7 @@ export function toServerOptions(c: CanonicalConfig, facts: RuntimeFacts, choices
     pretty: choices.pretty ?? facts.isTTY,
     logtime: c.logtime,
     workers: c.workers,
+    systemAccount: '$SYS',
     jetstream: {
       enabled: js.enabled,
       // As nats-server: data lives in `<store_dir>/jetstream`, by default under the temp dir.
@@ -373,7 +375,7 @@ export function toServerOptions(c: CanonicalConfig, facts: RuntimeFacts, choices
     pidFile: orUndefined(c.pid_file),
     portsFileDir: orUndefined(c.ports_file_dir),
     logFile: orUndefined(c.log_file),
-    cluster: listenBlock(c, 'cluster'),
+    cluster: interimClusterOptions(listenBlock(c, 'cluster'), c.no_advertise),
     gateway: listenBlock(c, 'gateway'),
     leafnodes: listenBlock(c, 'leafnodes'),
     websocket: listenBlock(c, 'websocket'),
