@@ -101,7 +101,7 @@ export class MonitorServer {
         body = await this.subsz(q);
         break;
       case '/routez':
-        body = { server_id: this.server.serverId, now: new Date().toISOString(), num_routes: 0, routes: [] };
+        body = { server_id: this.server.serverId, now: new Date().toISOString(), num_routes: this.server.cluster?.routeCount ?? 0, routes: [] };
         break;
       case '/healthz':
         body = { status: 'ok' };

@@ -16,6 +16,7 @@ import { pubViolation, subViolation } from '../auth/permissions.ts';
 import type { CompiledPermissions } from '../auth/permissions.ts';
 import { subjectMatches } from '../routing/subjects.ts';
 import { latin1String } from '../protocol/bytes.ts';
+import { LastString } from '../protocol/string_cache.ts';
 import { hmsgPrefixLength, msgPrefixLength, OK_LINE, PONG_LINE, writeHMsgPrefix, writeMsgPrefix } from '../protocol/encode.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionHost } from './connection.ts';
@@ -23,9 +24,6 @@ import type { ClientAuth } from './client_auth.ts';
 
 /** Status header a requester gets when nobody listens (nats-server's no-responders reply). */
 const NO_RESPONDERS_HDR = Buffer.from('NATS/1.0 503\r\n\r\n');
-
-/** Longest subject the per-connection last-subject cache keeps. */
-const LAST_SUBJECT_BYTES = 64;
 
 export interface ConnectOptions {
   verbose: boolean;
@@ -49,6 +47,8 @@ export interface ClientHost extends ConnectionHost {
   infoFor(c: ClientConnection): Uint8Array;
   /** The number of a named account (unknown or absent: the global account). */
   accountNumber(name: string | undefined): number;
+  /** When the cluster's connect URLs last changed (ms since the epoch; 0 = never). */
+  readonly urlsChangedAt: number;
 }
 
 export class ClientConnection extends Connection implements Outbox, ClientParserHandler {
@@ -73,12 +73,11 @@ export class ClientConnection extends Connection implements Outbox, ClientParser
   private creds: Record<string, unknown> = {};
   connectReceived = false;
   authorized = false;
+  private firstPongSent = false;
   nonce: Uint8Array | null = null;
   permissions: CompiledPermissions | null = null;
   user: string | undefined;
-  private readonly lastSubjectBytes = new Uint8Array(LAST_SUBJECT_BYTES);
-  private lastSubjectLength = -1;
-  private lastSubject = '';
+  private readonly lastSubject = new LastString();
   /** The account's number (0 = global): which subject space this client lives in. */
   account = 0;
   /** Set when this client changed interest or sent to other workers since its last PONG. */
@@ -155,7 +154,23 @@ export class ClientConnection extends Connection implements Outbox, ClientParser
   }
 
   barrierDone(): void {
-    if (!this.closed) this.enqueue(PONG_LINE);
+    if (!this.closed) this.pong();
+  }
+
+  /**
+   * A PONG; after the first one, a client that follows INFO updates (protocol 1) and connected
+   * before the cluster's connect URLs last changed gets a fresh INFO, as nats-server.
+   */
+  private pong(): void {
+    this.enqueue(PONG_LINE);
+    if (this.firstPongSent) return;
+    this.firstPongSent = true;
+    if (this.followsInfo && this.host.urlsChangedAt >= this.state.start) this.enqueue(this.host.infoFor(this));
+  }
+
+  /** Whether async INFO updates (connect URLs, lame duck) go to this client. */
+  get followsInfo(): boolean {
+    return this.opts.protocol >= 1 && this.firstPongSent;
   }
 
   // --- parser callbacks ------------------------------------------------------
@@ -295,7 +310,7 @@ export class ClientConnection extends Connection implements Outbox, ClientParser
   private processPub(args: PubArgs, hdrLen: number, msg: Uint8Array): void {
     if (this.needsConnectFirst()) return;
     const src = args.src;
-    const subject = this.subjectString(src, args.subjectStart, args.subjectEnd);
+    const subject = this.lastSubject.get(src, args.subjectStart, args.subjectEnd);
     const reply = args.replyStart < 0 ? null : latin1String(src, args.replyStart, args.replyEnd);
     this.state.inMsgs++;
     this.state.inBytes += msg.length;
@@ -324,27 +339,6 @@ export class ClientConnection extends Connection implements Outbox, ClientParser
         return;
       }
     }
-  }
-
-  /**
-   * Publishers mostly repeat subjects: the last one's string is reused when the bytes match,
-   * which saves a string allocation per message.
-   */
-  private subjectString(src: Uint8Array, start: number, end: number): string {
-    const n = end - start;
-    const last = this.lastSubjectBytes;
-    if (n === this.lastSubjectLength) {
-      let i = 0;
-      while (i < n && last[i] === src[start + i]) i++;
-      if (i === n) return this.lastSubject;
-    }
-    const s = latin1String(src, start, end);
-    if (n <= last.length) {
-      for (let i = 0; i < n; i++) last[i] = src[start + i]!;
-      this.lastSubjectLength = n;
-      this.lastSubject = s;
-    }
-    return s;
   }
 
   onSub(subjectBytes: Uint8Array, queueBytes: Uint8Array | null, sidBytes: Uint8Array): void {
@@ -402,7 +396,7 @@ export class ClientConnection extends Connection implements Outbox, ClientParser
       this.crossWorkerDirty = false;
       this.host.router.barrier(this);
     } else {
-      this.enqueue(PONG_LINE);
+      this.pong();
     }
   }
 

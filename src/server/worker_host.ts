@@ -13,6 +13,13 @@ import type { Doorbell } from '../routing/ring.ts';
 import { ClientConnection } from './client.ts';
 import type { ClientHost } from './client.ts';
 import type { Connection, ConnectionKind } from './connection.ts';
+import { RouteConnection } from '../cluster/route.ts';
+import type { RouteHost, RouteLink } from '../cluster/route.ts';
+import type { RouteInfo } from '../cluster/route_info.ts';
+import { WorkerRoutes } from '../cluster/worker_routes.ts';
+import type { ClusterState } from '../cluster/worker_routes.ts';
+import type { InterestExport } from '../routing/interest_export.ts';
+import type { ClusterOptions } from '../config/options.ts';
 import { LanePump } from './lane_pump.ts';
 import { joinLanes, workerLogger } from './lane_member.ts';
 import { accountNumbers } from './accounts.ts';
@@ -21,6 +28,8 @@ import { ClientAuth } from './client_auth.ts';
 import type { Logger } from '../log.ts';
 import type { ServerOptions } from '../config/options.ts';
 import type { MainToWorker, WorkerToMain, ConnzQuery, WorkerConnz, WorkerVarz, WorkerSubsz, SublistStats } from './worker_protocol.ts';
+import type { WorkerRoutez } from '../cluster/worker_routes.ts';
+import type { TlsOptions } from '../config/options.ts';
 import { subjectMatches } from '../routing/subjects.ts';
 
 /** Closed connections kept for /connz?state=closed, as nats-server's default. */
@@ -33,15 +42,22 @@ export interface WorkerInit {
   bells: SharedArrayBuffer[];
   options: ServerOptions;
   info: Record<string, unknown>;
+  /** Present when the node is clustered. */
+  cluster?: ClusterState;
 }
 
-export class WorkerHost implements ClientHost {
+export class WorkerHost implements ClientHost, RouteHost {
   readonly index: number;
   options: ServerOptions;
   readonly router: Router;
   auth: ClientAuth;
   private accounts: Map<string, number>;
+  private accountNames: string[] = [];
   secureContext: tls.SecureContext | null = null;
+  routeSecureContext: tls.SecureContext | null = null;
+  /** The cluster side of this worker; null when the node is not clustered. */
+  private readonly routes: WorkerRoutes | null;
+  readonly serverId: string;
   logger: Logger;
   private closeLog: () => void;
   private reopenLog: () => void;
@@ -73,8 +89,11 @@ export class WorkerHost implements ClientHost {
     this.closeLog = log.close;
     this.reopenLog = log.reopen;
     ({ router: this.router, ownBell: this.ownBell } = joinLanes(init));
+    this.serverId = String(init.info.server_id ?? '');
     this.auth = new ClientAuth(init.options.auth);
     this.accounts = accountNumbers(init.options);
+    this.setAccounts();
+    this.routes = init.cluster ? new WorkerRoutes(this.router, init.cluster) : null;
     this.loadTls();
     this.startSweep();
     port.on('message', (m: MainToWorker) => this.onMain(m));
@@ -96,28 +115,63 @@ export class WorkerHost implements ClientHost {
     return name === undefined ? 0 : (this.accounts.get(name) ?? 0);
   }
 
+  knownAccount(name: string): number | undefined {
+    return this.accounts.get(name);
+  }
+
+  accountName(account: number): string {
+    return this.accountNames[account] ?? '';
+  }
+
+  private setAccounts(): void {
+    this.accountNames = [];
+    for (const [name, n] of this.accounts) this.accountNames[n] = name;
+    this.router.systemAccount = this.accounts.get(this.options.systemAccount) ?? -1;
+  }
+
+  // --- RouteHost ----------------------------------------------------------------------
+
+  get cluster(): ClusterOptions {
+    return this.options.cluster!;
+  }
+
+  get clusterName(): string {
+    return this.routes?.state.name ?? '';
+  }
+
+  get clusterDynamic(): boolean {
+    return this.routes?.state.dynamic ?? false;
+  }
+
+  routeInfo(): RouteInfo {
+    return this.routes!.state.routeInfo;
+  }
+
+  get interest(): InterestExport | null {
+    return this.routes?.interest ?? null;
+  }
+
+  routeInfoReceived(c: RouteConnection, info: RouteInfo, first: boolean): void {
+    this.post({ t: 'route-info', cid: c.id, info, first, solicited: c.link.solicited, url: c.link.url, ip: c.state.ip });
+  }
+
   makeNonce(): Uint8Array {
     return this.auth.makeNonce();
   }
 
   infoFor(c: ClientConnection): Buffer {
     const info: Record<string, unknown> = { ...this.info, client_id: c.id, client_ip: c.state.ip };
+    const urls = this.routes?.state.connectUrls;
+    if (urls) info.connect_urls = urls;
+    if (this.routes) info.cluster = this.routes.state.name;
     if (c.nonce) info.nonce = Buffer.from(c.nonce).toString('latin1');
     if (this.lameDuck) info.ldm = true;
     return Buffer.from(`INFO ${JSON.stringify(info)}\r\n`);
   }
 
   private loadTls(): void {
-    const t = this.options.tls;
-    if (!t) {
-      this.secureContext = null;
-      return;
-    }
-    this.secureContext = tls.createSecureContext({
-      cert: fs.readFileSync(t.certFile),
-      key: fs.readFileSync(t.keyFile),
-      ca: t.caFile ? fs.readFileSync(t.caFile) : undefined,
-    });
+    this.secureContext = secureContextFor(this.options.tls);
+    this.routeSecureContext = secureContextFor(this.options.cluster?.tls);
   }
 
   private post(m: WorkerToMain): void {
@@ -127,8 +181,23 @@ export class WorkerHost implements ClientHost {
   private onMain(m: MainToWorker): void {
     switch (m.t) {
       case 'conn':
-        this.accept(m.kind, m.sock, m.cid, m.ip, m.port);
+        this.accept(m.kind, m.sock, m.cid, m.ip, m.port, m.link);
         return;
+      case 'cluster':
+        this.clusterChanged(m.state, m.announce);
+        return;
+      case 'route-verdict':
+        this.routes?.verdict(m.cid, m.ok, m.reason);
+        this.scheduleFlush();
+        return;
+      case 'route-send-info':
+        this.routes?.sendInfo(m.cid, m.info);
+        this.scheduleFlush();
+        return;
+      case 'route-close':
+        this.routes?.close(m.cid, m.reason);
+        return;
+
       case 'reload':
         this.reload(m.options, m.info);
         return;
@@ -147,7 +216,7 @@ export class WorkerHost implements ClientHost {
     }
   }
 
-  private accept(kind: ConnectionKind, sock: net.Socket, cid: number, ip: string, port: number): void {
+  private accept(kind: ConnectionKind, sock: net.Socket, cid: number, ip: string, port: number, link?: RouteLink): void {
     if (this.stopping) {
       sock.destroy();
       return;
@@ -162,10 +231,33 @@ export class WorkerHost implements ClientHost {
         c.start();
         return;
       }
-      default:
-        this.logger.error({ cid, kind }, 'connection of an unknown kind refused');
-        sock.destroy();
+      case 'route': {
+        if (!this.routes) break;
+        const r = new RouteConnection(this, cid, sock, { ip, port }, link ?? { solicited: false });
+        this.conns.set(cid, r);
+        this.routes.add(r);
+        this.logger.debug({ cid, ip, port, solicited: r.link.solicited }, 'Route connection created');
+        r.start();
+        return;
+      }
     }
+    this.logger.error({ cid, kind }, 'connection of an unknown kind refused');
+    sock.destroy();
+  }
+
+  /** The main thread's new cluster state: clients that follow cluster changes get a fresh INFO. */
+  private clusterChanged(state: ClusterState, announce: boolean): void {
+    if (!this.routes) return;
+    const urlsChanged = JSON.stringify(state.connectUrls) !== JSON.stringify(this.routes.state.connectUrls);
+    this.routes.state = state;
+    if (!urlsChanged || !announce) return;
+    for (const c of this.clients.values()) if (c.followsInfo) c.enqueue(this.infoFor(c));
+    this.scheduleFlush();
+  }
+
+  /** When the cluster's connect URLs last changed (a client older than that gets INFO after its first PONG). */
+  get urlsChangedAt(): number {
+    return this.routes?.state.urlsChangedAt ?? 0;
   }
 
   // --- flushing -----------------------------------------------------------------
@@ -232,6 +324,9 @@ export class WorkerHost implements ClientHost {
       this.closed.push(closed);
       if (this.closed.length > CLOSED_RING) this.closed.shift();
       this.logger.debug({ cid: c.id, reason: closed.reason }, 'Client connection closed');
+    } else if (c instanceof RouteConnection) {
+      this.routes?.remove(c);
+      this.logger.info({ cid: c.id, remote: c.remote?.server_id, reason: closed.reason }, 'Route connection closed');
     }
     this.post({ t: 'closed', cid: c.id, kind: c.kind });
     this.scheduleFlush();
@@ -244,6 +339,7 @@ export class WorkerHost implements ClientHost {
     this.info = info;
     this.auth = new ClientAuth(options.auth);
     this.accounts = accountNumbers(options);
+    this.setAccounts();
     this.loadTls();
     this.startSweep();
     for (const c of this.clients.values()) {
@@ -281,8 +377,9 @@ export class WorkerHost implements ClientHost {
 
   // --- monitoring ------------------------------------------------------------------
 
-  private query(what: string, args: unknown): WorkerConnz | WorkerVarz | WorkerSubsz {
+  private query(what: string, args: unknown): WorkerConnz | WorkerVarz | WorkerSubsz | WorkerRoutez[] {
     const now = this.now();
+    if (what === 'routez') return this.routes?.routez(now, (args as { subs: boolean }).subs) ?? [];
     if (what === 'connz') {
       const q = args as ConnzQuery;
       const conns: Record<string, unknown>[] = [];
@@ -343,4 +440,13 @@ export class WorkerHost implements ClientHost {
       subscriptions: this.router.totalCount,
     };
   }
+}
+
+function secureContextFor(t: TlsOptions | undefined): tls.SecureContext | null {
+  if (!t) return null;
+  return tls.createSecureContext({
+    cert: fs.readFileSync(t.certFile),
+    key: fs.readFileSync(t.keyFile),
+    ca: t.caFile ? fs.readFileSync(t.caFile) : undefined,
+  });
 }

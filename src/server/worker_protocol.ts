@@ -4,6 +4,9 @@
 import type net from 'node:net';
 import type { ServerOptions } from '../config/options.ts';
 import type { ConnectionKind } from './connection.ts';
+import type { RouteLink } from '../cluster/route.ts';
+import type { RouteInfo } from '../cluster/route_info.ts';
+import type { ClusterState } from '../cluster/worker_routes.ts';
 
 export interface ConnzQuery {
   state: 'open' | 'closed' | 'any';
@@ -13,9 +16,17 @@ export interface ConnzQuery {
 
 export type MainToWorker =
   /** A socket for the worker to own: accepted on a listener or dialled by the main thread. */
-  | { t: 'conn'; kind: ConnectionKind; sock: net.Socket; cid: number; ip: string; port: number }
+  | { t: 'conn'; kind: ConnectionKind; sock: net.Socket; cid: number; ip: string; port: number; link?: RouteLink }
+  /** The cluster's name, our route INFO, the connect URLs clients see. */
+  | { t: 'cluster'; state: ClusterState; announce: boolean }
+  /** The answer to a route's first INFO: registered, or closed for `reason`. */
+  | { t: 'route-verdict'; cid: number; ok: boolean; reason?: string }
+  /** An INFO for the route to send (gossip of a new route, lame duck). */
+  | { t: 'route-send-info'; cid: number; info: RouteInfo }
+  | { t: 'route-close'; cid: number; reason: string }
+
   | { t: 'reload'; options: ServerOptions; info: Record<string, unknown> }
-  | { t: 'query'; id: number; what: 'connz' | 'varz' | 'subsz' | 'jsz'; args: unknown }
+  | { t: 'query'; id: number; what: 'connz' | 'varz' | 'subsz' | 'jsz' | 'routez'; args: unknown }
   | { t: 'reopen-log' }
   | { t: 'lameduck'; graceMs: number; durationMs: number }
   | { t: 'shutdown' };
@@ -23,6 +34,8 @@ export type MainToWorker =
 export type WorkerToMain =
   | { t: 'ready' }
   | { t: 'closed'; cid: number; kind: ConnectionKind }
+  /** A route's INFO: the first asks the main thread to register the route, later ones gossip. */
+  | { t: 'route-info'; cid: number; info: RouteInfo; first: boolean; solicited: boolean; url?: string; ip: string }
   | { t: 'reply'; id: number; data: unknown }
   | { t: 'lameduck-done' }
   | { t: 'stopped' };
