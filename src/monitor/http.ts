@@ -33,7 +33,7 @@ const CONNZ_SORTS: Record<string, (e: Json) => number> = {
 /** Sorts nats-server applies in descending order; cid and start ascend. */
 const ASCENDING = new Set(['cid', 'start']);
 
-function sumVarz(parts: WorkerVarz[]): WorkerVarz {
+export function sumVarz(parts: WorkerVarz[]): WorkerVarz {
   const t: WorkerVarz = { connections: 0, totalConnections: 0, inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0, slowConsumers: 0, subscriptions: 0 };
   for (const p of parts) {
     t.connections += p.connections;

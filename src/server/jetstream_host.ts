@@ -55,6 +55,8 @@ export class JetStreamHost {
     };
     const enabled = new Set(jetStreamAccounts(o));
     for (const [name, number] of accountNumbers(o)) {
+      // The system account has no JetStream; its internal traffic is the node's own (issue 8's Raft).
+      if (name === o.systemAccount) continue;
       const bus = new RouterBus(this.router, flush, number);
       this.buses.set(number, bus);
       if (!enabled.has(name)) {

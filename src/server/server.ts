@@ -16,6 +16,7 @@ import type { Logger } from '../log.ts';
 import type { MainToWorker, WorkerToMain, WorkerVarz, WorkerConnz, WorkerSubsz, ConnzQuery } from './worker_protocol.ts';
 import type { WorkerInit } from './worker_host.ts';
 import { MonitorServer } from '../monitor/http.ts';
+import { buildStatsz } from '../monitor/statsz.ts';
 import { Authenticator } from '../auth/authenticator.ts';
 import { PETREL_VERSION, NATS_COMPAT_VERSION, PROTO_VERSION } from '../version.ts';
 import { ClusterMembership, interfaceAddresses } from '../cluster/membership.ts';
@@ -57,6 +58,8 @@ export class PetrelServer implements MembershipHost {
   readonly cluster: ClusterMembership | null;
   /** Which worker owns each route connection. */
   private readonly routeSlots = new Map<number, WorkerSlot>();
+  /** nats-server numbers the messages its system client sends. */
+  private statszSeq = 1;
   private nextCid = 1;
   private connections = 0;
   totalConnections = 0;
@@ -199,7 +202,9 @@ export class PetrelServer implements MembershipHost {
       case 'route-info':
         this.cluster?.onRouteInfo(m.cid, m.info, m.first, m.ip);
         return;
-
+      case 'statsz':
+        void buildStatsz(this, this.statszSeq++).then((data) => this.post(slot, { t: 'statsz', id: m.id, data }));
+        return;
       case 'reply': {
         const p = this.pending.get(m.id);
         if (!p) return;

@@ -17,6 +17,7 @@ import { RouteConnection } from '../cluster/route.ts';
 import type { RouteHost, RouteLink } from '../cluster/route.ts';
 import type { RouteInfo } from '../cluster/route_info.ts';
 import { WorkerRoutes } from '../cluster/worker_routes.ts';
+import { SystemClient } from './system_client.ts';
 import type { ClusterState } from '../cluster/worker_routes.ts';
 import type { InterestExport } from '../routing/interest_export.ts';
 import type { ClusterOptions } from '../config/options.ts';
@@ -104,6 +105,8 @@ export class WorkerHost implements ClientHost, RouteHost {
       (backlogged) => this.setReadsPaused(backlogged),
     );
     if (init.workers > 1) void this.pump.run();
+    // One system client per node, in the first routing worker.
+    if (init.index === 0) new SystemClient(this.router, () => this.scheduleFlush(), this.router.systemAccount, this.serverId, () => this.statsz());
   }
 
   now(): number {
@@ -178,6 +181,18 @@ export class WorkerHost implements ClientHost, RouteHost {
     this.port.postMessage(m);
   }
 
+  private statszSeq = 1;
+  private readonly statszWaiting = new Map<number, (data: unknown) => void>();
+
+  /** The node's statsz, from the main thread (which holds the node-wide numbers). */
+  private statsz(): Promise<unknown> {
+    const id = this.statszSeq++;
+    return new Promise((resolve) => {
+      this.statszWaiting.set(id, resolve);
+      this.post({ t: 'statsz', id });
+    });
+  }
+
   private onMain(m: MainToWorker): void {
     switch (m.t) {
       case 'conn':
@@ -197,7 +212,12 @@ export class WorkerHost implements ClientHost, RouteHost {
       case 'route-close':
         this.routes?.close(m.cid, m.reason);
         return;
-
+      case 'statsz': {
+        const done = this.statszWaiting.get(m.id);
+        this.statszWaiting.delete(m.id);
+        done?.(m.data);
+        return;
+      }
       case 'reload':
         this.reload(m.options, m.info);
         return;

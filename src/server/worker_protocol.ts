@@ -24,7 +24,8 @@ export type MainToWorker =
   /** An INFO for the route to send (gossip of a new route, lame duck). */
   | { t: 'route-send-info'; cid: number; info: RouteInfo }
   | { t: 'route-close'; cid: number; reason: string }
-
+  /** The answer to a worker's statsz request. */
+  | { t: 'statsz'; id: number; data: unknown }
   | { t: 'reload'; options: ServerOptions; info: Record<string, unknown> }
   | { t: 'query'; id: number; what: 'connz' | 'varz' | 'subsz' | 'jsz' | 'routez'; args: unknown }
   | { t: 'reopen-log' }
@@ -34,6 +35,8 @@ export type MainToWorker =
 export type WorkerToMain =
   | { t: 'ready' }
   | { t: 'closed'; cid: number; kind: ConnectionKind }
+  /** The system client needs this node's statsz. */
+  | { t: 'statsz'; id: number }
   /** A route's INFO: the first asks the main thread to register the route, later ones gossip. */
   | { t: 'route-info'; cid: number; info: RouteInfo; first: boolean; solicited: boolean; url?: string; ip: string }
   | { t: 'reply'; id: number; data: unknown }
