@@ -101,7 +101,7 @@ export class MonitorServer {
         body = await this.subsz(q);
         break;
       case '/routez':
-        body = { server_id: this.server.serverId, now: new Date().toISOString(), num_routes: this.server.cluster?.routeCount ?? 0, routes: [] };
+        body = await this.routez(q);
         break;
       case '/healthz':
         body = { status: 'ok' };
@@ -168,7 +168,7 @@ export class MonitorServer {
       max_control_line: o.maxControlLine,
       max_payload: o.maxPayload,
       max_pending: o.maxPending,
-      cluster: {},
+      cluster: this.clusterVarz(),
       gateway: {},
       leaf: {},
       mqtt: {},
@@ -195,8 +195,8 @@ export class MonitorServer {
       cpu: this.cpuPercent(),
       connections: t.connections,
       total_connections: s.totalConnections,
-      routes: 0,
-      remotes: 0,
+      routes: s.cluster?.routeCount ?? 0,
+      remotes: s.cluster?.routeCount ?? 0,
       leafnodes: 0,
       in_msgs: t.inMsgs,
       out_msgs: t.outMsgs,
@@ -204,11 +204,47 @@ export class MonitorServer {
       out_bytes: t.outBytes,
       slow_consumers: t.slowConsumers,
       subscriptions: t.subscriptions,
+      connect_urls: s.cluster?.connectUrls(),
       http_req_stats: { ...this.reqStats },
       config_load_time: s.configLoadTime.toISOString(),
       tags: o.serverTags.length ? o.serverTags : undefined,
       workers: s.workerCount,
     };
+  }
+
+  /** nats-server's ClusterOptsVarz (empty when the node is not clustered). */
+  private clusterVarz(): Json {
+    const s = this.server;
+    const c = s.options.cluster;
+    if (!c || !s.cluster) return {};
+    const out: Json = {
+      name: s.cluster.clusterName,
+      addr: c.host,
+      cluster_port: s.cluster.port,
+      auth_timeout: (c.authorization?.timeoutMs ?? 2000) / 1000,
+    };
+    const urls = s.cluster.configuredUrls();
+    if (urls.length > 0) out.urls = urls;
+    if (c.tls) {
+      out.tls_timeout = c.tls.timeoutMs / 1000;
+      out.tls_required = true;
+      out.tls_verify = true;
+    }
+    return out;
+  }
+
+  /** nats-server's Routez; `subs=1` lists each route's subscriptions. */
+  async routez(q: URLSearchParams): Promise<Json> {
+    const s = this.server;
+    const subs = q.get('subs') === '1' || q.get('subs') === 'true' || q.get('subs') === 'detail';
+    const routes = await s.routez(subs);
+    const out: Json = { server_id: s.serverId, now: new Date().toISOString() };
+    const perms = s.options.cluster?.permissions;
+    if (perms?.import) out.import = perms.import;
+    if (perms?.export) out.export = perms.export;
+    out.num_routes = routes.length;
+    out.routes = routes;
+    return out;
   }
 
   async connz(q: URLSearchParams): Promise<Json> {
@@ -294,6 +330,8 @@ export class MonitorServer {
       ['mem', 'gauge', 'Resident memory in bytes'],
       ['cpu', 'gauge', 'CPU usage percent'],
       ['workers', 'gauge', 'Routing worker threads'],
+      ['routes', 'gauge', 'Routes to other servers of the cluster'],
+      ['remotes', 'gauge', 'Servers of the cluster connected by a route'],
       ['total_connections', 'counter', 'Client connections accepted'],
       ['in_msgs', 'counter', 'Messages received from clients'],
       ['out_msgs', 'counter', 'Messages delivered to clients'],
