@@ -3,21 +3,24 @@
 // cluster names.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import { monitor } from '../../support/server.ts';
+import { monitor, tempDir } from '../../support/server.ts';
 import { eventually, fullMesh, routesOf, startNode, stopAll, TEST_ACCOUNTS } from '../../support/cluster.ts';
 import type { ClusterNode } from '../../support/cluster.ts';
 import { TcpProxy } from '../../support/tcp_proxy.ts';
 import { crossNodeChecks, remoteInterest } from './cross_node.ts';
 import { collect } from '../util.ts';
+import { RawClient } from '../../support/raw.ts';
 
 const enc = new TextEncoder();
 
 describe('a Petrel cluster of three', () => {
   let nodes: ClusterNode[] = [];
   beforeAll(async () => {
-    const seed = await startNode({ name: 'n1', config: TEST_ACCOUNTS });
+    // n1 runs JetStream (in APP), which stays on n1 until JetStream is replicated.
+    const seed = await startNode({ name: 'n1', config: TEST_ACCOUNTS.replace('APP: {', 'APP: { jetstream: enabled,') + `\njetstream { store_dir: "${tempDir()}" }` });
     // n2 and n3 know only the seed: the mesh is completed by gossip.
-    const rest = await Promise.all(['n2', 'n3'].map((name) => startNode({ name, routes: [seed.routeUrl], config: TEST_ACCOUNTS })));
+    const ldm = `${TEST_ACCOUNTS}\nlame_duck_duration: "30s"\nlame_duck_grace_period: "10s"`;
+    const rest = await Promise.all(['n2', 'n3'].map((name) => startNode({ name, routes: [seed.routeUrl], config: name === 'n3' ? ldm : TEST_ACCOUNTS })));
     nodes = [seed, ...rest];
     await fullMesh(nodes);
   });
@@ -32,6 +35,18 @@ describe('a Petrel cluster of three', () => {
   });
 
   crossNodeChecks('petrel', () => nodes);
+
+  it("keeps a node's JetStream to its own clients: its API does not answer other nodes", async () => {
+    const [here, there] = await Promise.all([0, 1].map((i) => connect({ servers: `127.0.0.1:${nodes[i]!.port}`, user: 'app', pass: 'app' })));
+    const info = JSON.parse((await here!.request('$JS.API.INFO', new Uint8Array(0), { timeout: 5000 })).string()) as { type: string };
+    expect(info.type).toBe('io.nats.jetstream.api.v1.account_info_response');
+    const err = await there!.request('$JS.API.INFO', new Uint8Array(0), { timeout: 5000 }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(String(err)).toMatch(/no responders/i);
+    await Promise.all([here!.close(), there!.close()]);
+  });
 
   it('reports routes with nats-server names in /routez, /varz and /metrics', async () => {
     const [n1] = nodes;
@@ -75,7 +90,7 @@ describe('a Petrel cluster of three', () => {
     const old = nodes[2]!;
     await old.kill();
     await eventually('n1 drops n3', async () => (await routesOf(nodes[0]!)).num === 1);
-    const n3 = await startNode({ name: 'n3', routes: [nodes[0]!.routeUrl], config: TEST_ACCOUNTS, dir: old.dir });
+    const n3 = await startNode({ name: 'n3', routes: [nodes[0]!.routeUrl], config: `${TEST_ACCOUNTS}\nlame_duck_duration: "30s"\nlame_duck_grace_period: "10s"`, dir: old.dir });
     nodes[2] = n3;
     await fullMesh(nodes);
     const sub = await connect({ servers: `127.0.0.1:${n3.port}`, user: 'app', pass: 'app' });
@@ -86,6 +101,22 @@ describe('a Petrel cluster of three', () => {
     pub.publish('back.again', enc.encode('hi'));
     expect((await collect(s, 1))[0]!.string()).toBe('hi');
     await Promise.all([sub.close(), pub.close()]);
+  });
+
+  it('lame duck tells the peers (their clients drop its URL) and its own clients (ldm, the others only)', async () => {
+    const ldm = nodes[2]!;
+    const watcher = await connect({ servers: `127.0.0.1:${nodes[0]!.port}`, user: 'app', pass: 'app' });
+    await watcher.flush();
+    await eventually('watcher knows n3', async () => watcher.info?.connect_urls?.includes(`127.0.0.1:${ldm.port}`));
+    const { c } = await RawClient.open(ldm.port);
+    c.send('CONNECT {"user":"app","pass":"app","protocol":1}\r\n');
+    await c.flush();
+    ldm.signal('SIGUSR2');
+    const m = await c.expect(/INFO (\{.*"ldm":true.*\})\r\n/);
+    expect(JSON.parse(m[1]!).connect_urls.sort()).toEqual([`127.0.0.1:${nodes[0]!.port}`, `127.0.0.1:${nodes[1]!.port}`].sort());
+    await eventually('watcher drops n3', async () => !watcher.info?.connect_urls?.includes(`127.0.0.1:${ldm.port}`));
+    c.close();
+    await watcher.close();
   });
 });
 
