@@ -6,7 +6,7 @@
 
 import { RingReader, RingWriter } from './ring.ts';
 import { latin1String, writeLatin1 } from '../protocol/bytes.ts';
-import type { RingBuffers } from './ring.ts';
+import type { DrainGate, RingBuffers } from './ring.ts';
 import type { SubKind } from './router.ts';
 
 export const Rec = {
@@ -190,8 +190,8 @@ export class InLane {
     this.from = from;
   }
 
-  drain(h: LaneHandler, max: number): number {
-    return this.r.drain((off, _len) => this.decode(h, off), max);
+  drain(h: LaneHandler, max: number, gate?: DrainGate): number {
+    return this.r.drain((off, _len) => this.decode(h, off), max, gate);
   }
 
   private decode(h: LaneHandler, at: number): void {

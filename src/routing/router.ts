@@ -11,7 +11,7 @@
 import { Sublist } from './sublist.ts';
 import { InLane, NO_HEADERS, OutLane } from './lanes.ts';
 import type { LaneHandler } from './lanes.ts';
-import type { RingBuffers } from './ring.ts';
+import type { DrainGate, RingBuffers } from './ring.ts';
 import { InterestExport } from './interest_export.ts';
 import type { ExportListener } from './interest_export.ts';
 
@@ -396,10 +396,16 @@ export class Router implements LaneHandler {
     for (const lane of this.out) lane?.barrier(token, false);
   }
 
+  /**
+   * Set while a local connection is congested by deliveries from the lanes: draining stops at
+   * once (mid-batch), so the rings fill and the writing workers stop reading their sockets.
+   */
+  readonly lanesHeld: DrainGate = { held: false };
+
   /** Reads every incoming lane, at most `budget` records each. Returns records processed. */
   drainLanes(budget: number): number {
     let n = 0;
-    for (const lane of this.inl) if (lane) n += lane.drain(this, budget);
+    for (const lane of this.inl) if (lane && !this.lanesHeld.held) n += lane.drain(this, budget, this.lanesHeld);
     return n;
   }
 

@@ -33,6 +33,13 @@ export interface ConnectionHost {
   watchWrite(c: Connection): void;
   writeDrained(c: Connection): void;
   connectionClosed(c: Connection, closed: ClosedState): void;
+  /**
+   * A delivery that came through the lanes (no producer on this worker to stall) pushed `c`
+   * past the stall mark: stop draining the lanes until `releaseLanes(c)`, so the rings fill and
+   * the producing workers stop reading their sockets.
+   */
+  holdLanes(c: Connection): void;
+  releaseLanes(c: Connection): void;
 }
 
 /** The part of a kind's parser the transport drives. */
@@ -66,6 +73,8 @@ export abstract class Connection implements Outbox {
   stalledBy: Connection | null = null;
   /** Producers paused because this connection's outbound is past the stall mark. */
   private stalledProducers: Connection[] = [];
+  /** This connection holds the worker's lanes (its backlog came from other workers). */
+  private holdsLanes = false;
   pingsOut = 0;
   lastPingSent = 0;
   nextPingAt = 0;
@@ -191,7 +200,7 @@ export abstract class Connection implements Outbox {
     this.host.watchWrite(this);
     // Stalled producers go again once the backlog is down to half; when it is not, the socket
     // is above its high-water mark and its 'drain' will release them.
-    if (this.stalledProducers.length > 0 && this.out.pending <= this.host.options.maxPending >> 1) this.releaseProducers();
+    if ((this.stalledProducers.length > 0 || this.holdsLanes) && this.out.pending <= this.host.options.maxPending >> 1) this.releaseProducers();
   }
 
   /** After a delivery was written to the outbound: the slow-consumer and stall rules. */
@@ -215,7 +224,16 @@ export abstract class Connection implements Outbox {
    */
   private stallProducer(): void {
     const p = this.host.inbound;
-    if (p === null || p === this || p.stalledBy !== null || p.closed) return;
+    if (p === null) {
+      // Delivered from the lanes: the producers are on other workers (or other servers, through
+      // a route on another worker); stop taking their messages until this backlog drains.
+      if (!this.holdsLanes) {
+        this.holdsLanes = true;
+        this.host.holdLanes(this);
+      }
+      return;
+    }
+    if (p === this || p.stalledBy !== null || p.closed) return;
     p.stalledBy = this;
     // Stop right after the message being delivered: the rest of the chunk waits in the parser.
     p.parser.pause();
@@ -224,6 +242,10 @@ export abstract class Connection implements Outbox {
   }
 
   private releaseProducers(): void {
+    if (this.holdsLanes) {
+      this.holdsLanes = false;
+      this.host.releaseLanes(this);
+    }
     if (this.stalledProducers.length === 0) return;
     const list = this.stalledProducers;
     this.stalledProducers = [];

@@ -303,6 +303,18 @@ export class WorkerHost implements ClientHost, RouteHost {
     for (const c of list) if (c.out.dirty) c.flush();
   }
 
+  /** Connections whose backlog holds the lanes (see ConnectionHost.holdLanes). */
+  private readonly laneHolders = new Set<Connection>();
+
+  holdLanes(c: Connection): void {
+    this.laneHolders.add(c);
+    this.pump.hold();
+  }
+
+  releaseLanes(c: Connection): void {
+    if (this.laneHolders.delete(c) && this.laneHolders.size === 0) this.pump.release();
+  }
+
   watchWrite(c: Connection): void {
     if (c.socket.writableLength > 0) {
       if (!this.writeBlocked.has(c)) this.writeBlocked.set(c, this.now());
