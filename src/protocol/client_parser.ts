@@ -8,8 +8,8 @@
 
 import { parseSize } from './bytes.ts';
 import { ProtocolErrorCode } from './errors.ts';
-import type { ProtocolError } from './errors.ts';
-import { ArgForm, isJson, MsgLineError, OpTable, ParserCore } from './parser_core.ts';
+import { ArgForm, isJson, MsgLineError, OpRole, OpTable, ParserCore } from './parser_core.ts';
+import type { CoreHandler } from './parser_core.ts';
 
 export { CoreState } from './parser_core.ts';
 
@@ -23,12 +23,7 @@ const Op = {
   HPUB: 1,
   SUB: 2,
   UNSUB: 3,
-  PING: 4,
-  PONG: 5,
-  CONNECT: 6,
-  INFO: 7,
-  OK: 8,
-  ERR: 9,
+  INFO: 4,
 } as const;
 
 /** The client operations, in `Op` order. */
@@ -38,12 +33,12 @@ export const CLIENT_OPS = new OpTable([
   { keyword: 'HPUB', form: ArgForm.MSG, blank: true, fast: true, minArgs: 3, maxArgs: 4, headers: true },
   { keyword: 'SUB', form: ArgForm.LINE, blank: true },
   { keyword: 'UNSUB', form: ArgForm.LINE, blank: true },
-  { keyword: 'PING', form: ArgForm.NONE, blank: false },
-  { keyword: 'PONG', form: ArgForm.NONE, blank: false },
-  { keyword: 'CONNECT', form: ArgForm.LINE, blank: false },
   { keyword: 'INFO', form: ArgForm.LINE, blank: false },
-  { keyword: '+OK', form: ArgForm.NONE, blank: false },
-  { keyword: '-ERR', form: ArgForm.LINE, blank: true },
+  { keyword: 'PING', form: ArgForm.NONE, blank: false, role: OpRole.PING },
+  { keyword: 'PONG', form: ArgForm.NONE, blank: false, role: OpRole.PONG },
+  { keyword: 'CONNECT', form: ArgForm.LINE, blank: false, role: OpRole.CONNECT },
+  { keyword: '+OK', form: ArgForm.NONE, blank: false, role: OpRole.OK },
+  { keyword: '-ERR', form: ArgForm.LINE, blank: true, role: OpRole.ERR },
 ]);
 
 /**
@@ -71,20 +66,14 @@ class PendingPub implements PubArgs {
   }
 }
 
-export interface ClientParserHandler {
+export interface ClientParserHandler extends CoreHandler {
   // All Uint8Array arguments are subarray views valid only during the call: copy what you keep.
-  /** Return true to pause parsing (e.g. while authenticating); call resume() to continue. */
-  onConnect(json: Uint8Array): boolean | void;
   onPub(args: PubArgs, payload: Uint8Array): void;
   /** `message` is headers followed by body; its first `headerSize` bytes are the headers. */
   onHPub(args: PubArgs, headerSize: number, message: Uint8Array): void;
   onSub(subject: Uint8Array, queue: Uint8Array | null, sid: Uint8Array): void;
   /** `max` is -1 when absent or not a valid size (nats-server then unsubscribes at once). */
   onUnsub(sid: Uint8Array, max: number): void;
-  onPing(): void;
-  onPong(): void;
-  /** The parser is closed when this is called; nothing more will be reported. */
-  onProtocolError(err: ProtocolError): void;
 }
 
 export interface ClientParserLimits {
@@ -104,7 +93,7 @@ export class ClientParser extends ParserCore {
   private readonly pub = new PendingPub(this.argBuf);
 
   constructor(handler: ClientParserHandler, limits: ClientParserLimits) {
-    super(CLIENT_OPS, 'Client', limits);
+    super(CLIENT_OPS, 'Client', limits, handler);
     this.handler = handler;
     this.setLimits(limits);
   }
@@ -118,14 +107,6 @@ export class ClientParser extends ParserCore {
   protected onLineOp(op: number, src: Uint8Array, start: number, end: number): void {
     const h = this.handler;
     switch (op) {
-      case Op.PING:
-        h.onPing();
-        return;
-      case Op.PONG:
-        h.onPong();
-        return;
-      case Op.OK:
-        return;
       case Op.SUB: {
         const n = this.tokenize(src, start, end, true);
         if (n !== 2 && n !== 3) {
@@ -151,15 +132,8 @@ export class ClientParser extends ParserCore {
         h.onUnsub(src.subarray(ts[0]!, te[0]!), max);
         return;
       }
-      case Op.CONNECT:
-        if (h.onConnect(src.subarray(start, end)) === true) this.pause();
-        return;
-      case Op.INFO:
-        // nats-server parses a client's INFO and otherwise ignores it.
+      default: // INFO: nats-server parses a client's INFO and otherwise ignores it.
         if (!isJson(src, start, end)) this.badArgs(ProtocolErrorCode.INVALID_INFO, 'INFO is not valid JSON', src, start, end);
-        return;
-      default: // ERR
-        this.peerError(src, start, end);
     }
   }
 
@@ -184,9 +158,5 @@ export class ClientParser extends ParserCore {
     }
     if (this.headerSize < 0) this.handler.onPub(pub, payload);
     else this.handler.onHPub(pub, this.headerSize, payload);
-  }
-
-  protected onError(err: ProtocolError): void {
-    this.handler.onProtocolError(err);
   }
 }

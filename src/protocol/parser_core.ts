@@ -40,10 +40,35 @@ export const ArgForm = {
 } as const;
 export type ArgForm = (typeof ArgForm)[keyof typeof ArgForm];
 
+/** Operations every kind has, handled by the core; others go to the kind's onLineOp. */
+export const OpRole = {
+  KIND: 0,
+  PING: 1,
+  PONG: 2,
+  /** +OK: ignored. */
+  OK: 3,
+  /** -ERR: logged and the connection closed (Parse Error), as nats-server. */
+  ERR: 4,
+  /** CONNECT: the handler may pause parsing (authentication). */
+  CONNECT: 5,
+} as const;
+export type OpRole = (typeof OpRole)[keyof typeof OpRole];
+
+/** What the core reports to every kind's handler. */
+export interface CoreHandler {
+  onPing(): void;
+  onPong(): void;
+  /** Return true to pause parsing (e.g. while authenticating); call resume() to continue. */
+  onConnect(json: Uint8Array): boolean | void;
+  /** The parser is closed when this is called; nothing more will be reported. */
+  onProtocolError(err: ProtocolError): void;
+}
+
 export interface OpSpec {
   /** The keyword as on the wire; letters match in any case. */
   readonly keyword: string;
   readonly form: ArgForm;
+  readonly role?: OpRole;
   /** MSG operations: the line's token count, sizes included (no max: no bound). */
   readonly minArgs?: number;
   readonly maxArgs?: number;
@@ -115,6 +140,8 @@ export class OpTable {
    * no bound), a header size (bit 16), a kind check (bit 17).
    */
   readonly msgInfo: Int32Array;
+  /** Per operation: its OpRole. */
+  readonly role: Uint8Array;
   /**
    * By first byte, the fast operation it may start: its keyword's letters in upper case packed
    * into an int (0 = none; a 4-letter word is above 0xffffff), and its argument state (the blank
@@ -135,6 +162,7 @@ export class OpTable {
     this.argState = new Uint16Array(max);
     this.fastWord = new Int32Array(256);
     this.fastArg = new Uint16Array(256);
+    this.role = Uint8Array.from(ops, (o) => o.role ?? OpRole.KIND);
     this.msgInfo = Int32Array.from(ops, (o) => {
       const max = o.maxArgs === undefined || o.maxArgs >= UNBOUNDED_ARGS ? UNBOUNDED_ARGS : o.maxArgs;
       return (o.minArgs ?? 0) | (max << 8) | (o.headers ? MSG_HEADERS : 0) | (o.check ? MSG_CHECK : 0);
@@ -217,6 +245,7 @@ export interface ParserLimits {
 
 export abstract class ParserCore {
   protected readonly table: OpTable;
+  private readonly core: CoreHandler;
   /** How the log names this kind's peer and parser ("Client", "Route"), as nats-server. */
   private readonly peerName: string;
   protected maxPayload: number;
@@ -251,14 +280,15 @@ export abstract class ParserCore {
   private tokCount = 0;
   private lineEnd = 0;
 
-  constructor(table: OpTable, peerName: string, limits: ParserLimits) {
+  constructor(table: OpTable, peerName: string, limits: ParserLimits, handler: CoreHandler) {
     this.table = table;
+    this.core = handler;
     this.peerName = peerName;
     this.maxPayload = limits.maxPayload;
     this.maxControlLine = limits.maxControlLine;
   }
 
-  /** A control line of a NONE or LINE operation is complete (`start === end` for NONE). */
+  /** A control line of one of the kind's own NONE or LINE operations is complete. */
   protected abstract onLineOp(op: number, src: Uint8Array, start: number, end: number): void;
   /**
    * A MSG operation is complete: its control line is `msgSrc` split into `msgTokens` tokens
@@ -272,8 +302,6 @@ export abstract class ParserCore {
   protected checkMsgLine(_op: number, _src: Uint8Array, _n: number): boolean {
     return true;
   }
-  /** The parser is closed when this is called; nothing more will be reported. */
-  protected abstract onError(err: ProtocolError): void;
 
   get paused(): boolean {
     return this.isPaused;
@@ -318,7 +346,7 @@ export abstract class ParserCore {
     }
   }
 
-  /** Feed bytes. Never throws for bad input; errors go to onError. */
+  /** Feed bytes. Never throws for bad input; errors go to the handler's onProtocolError. */
   parse(chunk: Uint8Array): void {
     if (this.st === CoreState.CLOSED || chunk.length === 0) return;
     if (this.isPaused || this.inParse) {
@@ -412,7 +440,7 @@ export abstract class ParserCore {
           if (nl < 0) return;
           this.st = CoreState.OP_START;
           i = nl;
-          this.onLineOp(t.op[st]!, buf, 0, 0);
+          this.lineOp(t.op[st]!, buf, 0, 0);
           if (this.mustStop(buf, i + 1)) return;
           break;
         }
@@ -511,7 +539,7 @@ export abstract class ParserCore {
           if (end - start > this.maxControlLine) return this.maxControlLineExceeded();
           i = nl;
           this.st = CoreState.OP_START;
-          this.onLineOp(op, src, start, end);
+          this.lineOp(op, src, start, end);
           if (this.mustStop(buf, i + 1)) return;
           break;
         }
@@ -545,6 +573,29 @@ export abstract class ParserCore {
               return;
           }
       }
+    }
+  }
+
+  /** A complete control line: the operations every kind has are handled here. */
+  private lineOp(op: number, src: Uint8Array, start: number, end: number): void {
+    const h = this.core;
+    switch (this.table.role[op]) {
+      case OpRole.PING:
+        h.onPing();
+        return;
+      case OpRole.PONG:
+        h.onPong();
+        return;
+      case OpRole.OK:
+        return;
+      case OpRole.ERR:
+        this.peerError(src, start, end);
+        return;
+      case OpRole.CONNECT:
+        if (h.onConnect(src.subarray(start, end)) === true) this.pause();
+        return;
+      default:
+        this.onLineOp(op, src, start, end);
     }
   }
 
@@ -749,7 +800,7 @@ export abstract class ParserCore {
   }
 
   /** The peer sent `-ERR`: nats-server logs it and closes (Parse Error). */
-  protected peerError(src: Uint8Array, start: number, end: number): void {
+  private peerError(src: Uint8Array, start: number, end: number): void {
     this.fail(
       ProtocolErrorCode.PEER_ERROR,
       `${this.peerName} Error ${Buffer.from(src.buffer, src.byteOffset + start, end - start).toString('latin1')}`,
@@ -760,7 +811,7 @@ export abstract class ParserCore {
 
   protected fail(code: ProtocolErrorCode, logMessage: string, errText: string | null, reason: CloseReason): void {
     this.close();
-    this.onError(new ProtocolError(code, logMessage, errText, reason));
+    this.core.onProtocolError(new ProtocolError(code, logMessage, errText, reason));
   }
 }
 

@@ -8,8 +8,8 @@
 
 import { parseSize } from './bytes.ts';
 import { ProtocolErrorCode } from './errors.ts';
-import type { ProtocolError } from './errors.ts';
-import { ArgForm, MsgLineError, OpTable, ParserCore } from './parser_core.ts';
+import { ArgForm, MsgLineError, OpRole, OpTable, ParserCore } from './parser_core.ts';
+import type { CoreHandler } from './parser_core.ts';
 
 /**
  * nats-server sets no control-line limit on routes; a route line still ends somewhere, so an
@@ -29,12 +29,7 @@ const Op = {
   LS_MINUS: 6,
   A_PLUS: 7,
   A_MINUS: 8,
-  PING: 9,
-  PONG: 10,
-  CONNECT: 11,
-  INFO: 12,
-  OK: 13,
-  ERR: 14,
+  INFO: 9,
 } as const;
 
 /** The route operations, in `Op` order. */
@@ -50,12 +45,12 @@ export const ROUTE_OPS = new OpTable([
   { keyword: 'LS-', form: ArgForm.LINE, blank: true },
   { keyword: 'A+', form: ArgForm.LINE, blank: true },
   { keyword: 'A-', form: ArgForm.LINE, blank: true },
-  { keyword: 'PING', form: ArgForm.NONE, blank: false },
-  { keyword: 'PONG', form: ArgForm.NONE, blank: false },
-  { keyword: 'CONNECT', form: ArgForm.LINE, blank: false },
   { keyword: 'INFO', form: ArgForm.LINE, blank: false },
-  { keyword: '+OK', form: ArgForm.NONE, blank: false },
-  { keyword: '-ERR', form: ArgForm.LINE, blank: true },
+  { keyword: 'PING', form: ArgForm.NONE, blank: false, role: OpRole.PING },
+  { keyword: 'PONG', form: ArgForm.NONE, blank: false, role: OpRole.PONG },
+  { keyword: 'CONNECT', form: ArgForm.LINE, blank: false, role: OpRole.CONNECT },
+  { keyword: '+OK', form: ArgForm.NONE, blank: false, role: OpRole.OK },
+  { keyword: '-ERR', form: ArgForm.LINE, blank: true, role: OpRole.ERR },
 ]);
 
 /**
@@ -107,20 +102,14 @@ export interface RemoteInterest {
   weight: number;
 }
 
-export interface RouteParserHandler {
+export interface RouteParserHandler extends CoreHandler {
   onInfo(json: Uint8Array): void;
-  /** Return true to pause parsing (e.g. while the route is authorized); call resume() to continue. */
-  onConnect(json: Uint8Array): boolean | void;
-  onPing(): void;
-  onPong(): void;
   /** RS+ (origin null) or LS+. */
   onRemoteSub(interest: RemoteInterest): void;
   /** RS- or LS-. */
   onRemoteUnsub(interest: RemoteInterest): void;
   /** RMSG (`headerSize` -1), HMSG or LMSG: `message` is headers then body. */
   onRoutedMsg(args: RoutedMsgArgs, headerSize: number, message: Uint8Array): void;
-  /** The parser is closed when this is called; nothing more will be reported. */
-  onProtocolError(err: ProtocolError): void;
 }
 
 const PLUS = 0x2b;
@@ -135,23 +124,15 @@ export class RouteParser extends ParserCore {
   private readonly interest: RemoteInterest = { origin: null, account: new Uint8Array(0), subject: new Uint8Array(0), queue: null, weight: 0 };
 
   constructor(handler: RouteParserHandler) {
-    super(ROUTE_OPS, 'Route', { maxPayload: ROUTE_MAX_PAYLOAD, maxControlLine: ROUTE_MAX_CONTROL_LINE });
+    super(ROUTE_OPS, 'Route', { maxPayload: ROUTE_MAX_PAYLOAD, maxControlLine: ROUTE_MAX_CONTROL_LINE }, handler);
     this.handler = handler;
   }
 
   protected onLineOp(op: number, src: Uint8Array, start: number, end: number): void {
-    const h = this.handler;
     switch (op) {
-      case Op.PING:
-        h.onPing();
-        return;
-      case Op.PONG:
-        h.onPong();
-        return;
-      case Op.OK:
       case Op.A_PLUS:
       case Op.A_MINUS:
-        // Account interest (A+/A-) is a gateway matter; nats-server ignores it on routes.
+        // Account interest (A+/A-) is a gateway matter: nats-server ignores it on routes.
         return;
       case Op.RS_PLUS:
       case Op.LS_PLUS:
@@ -161,14 +142,8 @@ export class RouteParser extends ParserCore {
       case Op.LS_MINUS:
         this.remoteUnsub(src, start, end);
         return;
-      case Op.CONNECT:
-        if (h.onConnect(src.subarray(start, end)) === true) this.pause();
-        return;
-      case Op.INFO:
-        h.onInfo(src.subarray(start, end));
-        return;
-      default: // ERR
-        this.peerError(src, start, end);
+      default: // INFO
+        this.handler.onInfo(src.subarray(start, end));
     }
   }
 
@@ -263,9 +238,4 @@ export class RouteParser extends ParserCore {
     }
     this.handler.onRoutedMsg(m, this.headerSize, payload);
   }
-
-  protected onError(err: ProtocolError): void {
-    this.handler.onProtocolError(err);
-  }
 }
-
