@@ -142,21 +142,21 @@ export class ClientParser extends ParserCore {
     else this.badArgs(ProtocolErrorCode.INVALID_PUB, `processPub ${PUB_ERRORS[what]}`, src, start, end);
   }
 
-  protected onMsg(op: number, payload: Uint8Array): void {
+  protected onMsg(op: number, src: Uint8Array, n: number, headerSize: number, payload: Uint8Array): void {
     const ts = this.tokStart;
     const te = this.tokEnd;
     const pub = this.pub;
-    pub.src = this.msgSrc;
+    pub.src = src;
     pub.subjectStart = ts[0]!;
     pub.subjectEnd = te[0]!;
-    if (this.msgTokens === (op === Op.HPUB ? 4 : 3)) {
+    if (n === (op === Op.HPUB ? 4 : 3)) {
       pub.replyStart = ts[1]!;
       pub.replyEnd = te[1]!;
     } else {
       pub.replyStart = -1;
       pub.replyEnd = -1;
     }
-    if (this.headerSize < 0) this.handler.onPub(pub, payload);
-    else this.handler.onHPub(pub, this.headerSize, payload);
+    if (headerSize < 0) this.handler.onPub(pub, payload);
+    else this.handler.onHPub(pub, headerSize, payload);
   }
 }

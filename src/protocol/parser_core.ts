@@ -262,12 +262,11 @@ export abstract class ParserCore {
   private argLen = 0;
   private argCarried = false;
 
-  /** The operation whose payload is being read, its sizes, and where its control line is. */
+  /** The operation whose payload is being read across reads: its sizes and token count (its line is in argBuf). */
   private msgOp = 0;
   protected size = 0;
-  protected headerSize = -1;
-  protected msgSrc: Uint8Array = this.argBuf;
-  protected msgTokens = 0;
+  private headerSize = -1;
+  private msgTokens = 0;
 
   // Payload carried over a read boundary.
   private msgBuf: Uint8Array | null = null;
@@ -291,11 +290,12 @@ export abstract class ParserCore {
   /** A control line of one of the kind's own NONE or LINE operations is complete. */
   protected abstract onLineOp(op: number, src: Uint8Array, start: number, end: number): void;
   /**
-   * A MSG operation is complete: its control line is `msgSrc` split into `msgTokens` tokens
-   * (tokStart/tokEnd), `headerSize` is -1 without headers, `payload` excludes the CRLF. Views
-   * valid only during the call.
+   * A MSG operation is complete: its control line is in `src`, split into `n` tokens
+   * (tokStart/tokEnd); `headerSize` is -1 without headers; `payload` excludes the CRLF. Views
+   * valid only during the call. (Arguments, not fields: storing the caller's buffer in a field
+   * costs a write barrier a message.)
    */
-  protected abstract onMsg(op: number, payload: Uint8Array): void;
+  protected abstract onMsg(op: number, src: Uint8Array, n: number, headerSize: number, payload: Uint8Array): void;
   /** A MSG line failed the shared checks: close with the kind's error for `what`. */
   protected abstract badMsgLine(op: number, what: MsgLineError, src: Uint8Array, start: number, end: number): void;
   /** For ops with `check`: the kind's own checks of the line; false after failing. */
@@ -498,9 +498,6 @@ export abstract class ParserCore {
             return this.maxPayloadExceeded();
           }
           this.size = size;
-          this.headerSize = hdr;
-          this.msgSrc = src;
-          this.msgTokens = n;
           const payloadStart = nl + 1;
           const payloadEnd = payloadStart + size;
           if (payloadEnd + CRLF_LENGTH <= len) {
@@ -510,9 +507,11 @@ export abstract class ParserCore {
             }
             i = payloadEnd + 1;
             // A plain Uint8Array view: Buffer#subarray would build a FastBuffer, ~10 ns more a message.
-            this.onMsg(op, new Uint8Array(buf.buffer, buf.byteOffset + payloadStart, size));
+            this.onMsg(op, src, n, hdr, new Uint8Array(buf.buffer, buf.byteOffset + payloadStart, size));
             if (this.mustStop(buf, i + 1)) return;
           } else {
+            this.headerSize = hdr;
+            this.msgTokens = n;
             this.startSplitPayload(op, src, start, end, buf, payloadStart);
             return;
           }
@@ -563,7 +562,7 @@ export abstract class ParserCore {
               if (b !== Byte.LF) return this.unknownOperation(buf, i);
               this.st = CoreState.OP_START;
               const msgBuf = this.msgBuf!;
-              this.onMsg(this.msgOp, msgBuf.subarray(0, this.size));
+              this.onMsg(this.msgOp, this.argBuf, this.msgTokens, this.headerSize, msgBuf.subarray(0, this.size));
               if (msgBuf.length > RETAINED_PAYLOAD_SCRATCH_BYTES && this.msgBuf === msgBuf) this.msgBuf = null;
               this.msgLen = 0;
               if (this.mustStop(buf, i + 1)) return;
@@ -607,7 +606,6 @@ export abstract class ParserCore {
       this.argBuf.set(src.subarray(start, end), 0);
       this.msgTokens = this.tokenize(this.argBuf, 0, end - start, false);
     }
-    this.msgSrc = this.argBuf;
     this.msgOp = op;
     const size = this.size;
     if (this.msgBuf === null || this.msgBuf.length < size) {

@@ -200,13 +200,12 @@ export class RouteParser extends ParserCore {
     this.badArgs(ProtocolErrorCode.INVALID_ROUTED_MSG, `${MSG_FUNCS[op]} ${MSG_ERRORS[what]}`, src, start, end);
   }
 
-  protected onMsg(op: number, payload: Uint8Array): void {
+  protected onMsg(op: number, src: Uint8Array, n: number, headerSize: number, payload: Uint8Array): void {
     const ts = this.tokStart;
     const te = this.tokEnd;
-    const n = this.msgTokens;
     const off = op === Op.LMSG ? 1 : 0;
     const m = this.msg;
-    m.src = this.msgSrc;
+    m.src = src;
     m.tokStart = ts;
     m.tokEnd = te;
     m.originStart = off ? ts[0]! : -1;
@@ -219,7 +218,7 @@ export class RouteParser extends ParserCore {
     m.replyEnd = -1;
     m.queueFirst = 0;
     m.queueCount = 0;
-    const sizes = this.headerSize < 0 ? 1 : 2;
+    const sizes = headerSize < 0 ? 1 : 2;
     const extra = n - off - 2 - sizes;
     const at = off + 2;
     if (extra === 1) {
@@ -227,7 +226,7 @@ export class RouteParser extends ParserCore {
       m.replyEnd = te[at]!;
     } else if (extra > 1) {
       // Checked by checkMsgLine: '+' then the reply, or '|'; then the queues.
-      if (this.msgSrc[ts[at]!] === PLUS) {
+      if (src[ts[at]!] === PLUS) {
         m.replyStart = ts[at + 1]!;
         m.replyEnd = te[at + 1]!;
         m.queueFirst = at + 2;
@@ -236,6 +235,6 @@ export class RouteParser extends ParserCore {
       }
       m.queueCount = n - sizes - m.queueFirst;
     }
-    this.handler.onRoutedMsg(m, this.headerSize, payload);
+    this.handler.onRoutedMsg(m, headerSize, payload);
   }
 }
