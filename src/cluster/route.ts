@@ -103,13 +103,15 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
     if (!this.link.solicited && this.authRequired) this.authDeadline = h.now() + h.cluster.authorization!.timeoutMs;
     const t = h.cluster.tls;
     if (t && h.routeSecureContext) {
-      const url = this.link.url ? new URL(this.link.url) : null;
+      // As nats-server, TLS comes first on a route and is always mutual and verified: each side
+      // presents its certificate and checks the other's against the CA (the dialling side also
+      // checks that the certificate names the host it dialled).
       this.upgradeTls({
         isServer: !this.link.solicited,
         secureContext: h.routeSecureContext,
-        verify: t.verify || this.link.solicited,
+        verify: true,
         timeoutMs: t.timeoutMs,
-        servername: url && !/^[\d.]+$|^\[/.test(url.hostname) ? url.hostname : undefined,
+        host: this.link.url ? new URL(this.link.url).hostname.replace(/^\[|\]$/g, '') : undefined,
       });
       return;
     }

@@ -9,6 +9,8 @@ import { parseGoDuration } from './units.ts';
 const DEFAULT_CLUSTER_PORT = 6222;
 /** nats-server's AUTH_TIMEOUT, also the default for routes. */
 const DEFAULT_ROUTE_AUTH_TIMEOUT_MS = 2000;
+/** nats-server's TLS_TIMEOUT for routes. */
+const DEFAULT_ROUTE_TLS_TIMEOUT_MS = 2000;
 /** nats-server 2.10's default pool_size (validated only: Petrel speaks the 2.9 route protocol). */
 const DEFAULT_POOL_SIZE = 3;
 
@@ -17,6 +19,7 @@ export function interimClusterOptions(block: ListenBlock | undefined, noAdvertis
   const raw = lowerKeys(block.raw);
   const routes = raw.routes;
   const auth = raw.authorization !== undefined ? lowerKeys(raw.authorization) : undefined;
+  const tls = raw.tls !== undefined ? lowerKeys(raw.tls) : undefined;
   return {
     name: typeof raw.name === 'string' ? raw.name : '',
     host: block.host || '0.0.0.0',
@@ -33,6 +36,17 @@ export function interimClusterOptions(block: ListenBlock | undefined, noAdvertis
           timeoutMs: seconds(auth.timeout) ?? DEFAULT_ROUTE_AUTH_TIMEOUT_MS,
         }
       : undefined,
+    tls:
+      tls && typeof tls.cert_file === 'string' && typeof tls.key_file === 'string'
+        ? {
+            certFile: tls.cert_file,
+            keyFile: tls.key_file,
+            caFile: typeof tls.ca_file === 'string' ? tls.ca_file : undefined,
+            verify: true,
+            timeoutMs: seconds(tls.timeout) ?? DEFAULT_ROUTE_TLS_TIMEOUT_MS,
+            handshakeFirst: true,
+          }
+        : undefined,
   };
 }
 

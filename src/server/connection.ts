@@ -4,7 +4,7 @@
 // reaches its worker only through the small ConnectionHost interface.
 
 import tls from 'node:tls';
-import type net from 'node:net';
+import net from 'node:net';
 import type { Outbox, Router, SubKind, Subscription } from '../routing/router.ts';
 import type { ServerOptions } from '../config/options.ts';
 import type { Logger } from '../log.ts';
@@ -56,8 +56,8 @@ export interface TlsUpgrade {
   /** Check the peer's certificate (mutual TLS on the server side). */
   verify: boolean;
   timeoutMs: number;
-  /** Client side: the name the server certificate must carry. */
-  servername?: string;
+  /** Client side: the host dialled, which the server certificate must name (DNS or IP). */
+  host?: string;
 }
 
 export abstract class Connection implements Outbox {
@@ -120,7 +120,14 @@ export abstract class Connection implements Outbox {
     const raw = this.socket as net.Socket;
     const secure = t.isServer
       ? new tls.TLSSocket(raw, { isServer: true, secureContext: t.secureContext, requestCert: t.verify, rejectUnauthorized: t.verify })
-      : tls.connect({ socket: raw, secureContext: t.secureContext, servername: t.servername, rejectUnauthorized: t.verify });
+      : tls.connect({
+          socket: raw,
+          secureContext: t.secureContext,
+          host: t.host,
+          // SNI carries DNS names only.
+          servername: t.host && !net.isIP(t.host) ? t.host : undefined,
+          rejectUnauthorized: t.verify,
+        });
     this.socket = secure;
     const timer = setTimeout(() => {
       if (this.tlsPending) this.close('TLS Handshake Error', false);
