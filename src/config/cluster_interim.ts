@@ -2,7 +2,7 @@
 // loader already keeps (`raw`). The config work (branch `config`) replaces this file with the
 // schema's own typed parsing and errors; until then this keeps the cluster usable end to end.
 
-import type { ClusterOptions, ListenBlock } from './options.ts';
+import type { ClusterOptions, ListenBlock, SubjectPermission } from './options.ts';
 import { parseGoDuration } from './units.ts';
 
 /** nats-server's default cluster port. */
@@ -20,6 +20,7 @@ export function interimClusterOptions(block: ListenBlock | undefined, noAdvertis
   const routes = raw.routes;
   const auth = raw.authorization !== undefined ? lowerKeys(raw.authorization) : undefined;
   const tls = raw.tls !== undefined ? lowerKeys(raw.tls) : undefined;
+  const perms = raw.permissions !== undefined ? lowerKeys(raw.permissions) : undefined;
   return {
     name: typeof raw.name === 'string' ? raw.name : '',
     host: block.host || '0.0.0.0',
@@ -36,6 +37,7 @@ export function interimClusterOptions(block: ListenBlock | undefined, noAdvertis
           timeoutMs: seconds(auth.timeout) ?? DEFAULT_ROUTE_AUTH_TIMEOUT_MS,
         }
       : undefined,
+    permissions: perms ? { import: subjectPermission(perms.import), export: subjectPermission(perms.export) } : undefined,
     tls:
       tls && typeof tls.cert_file === 'string' && typeof tls.key_file === 'string'
         ? {
@@ -48,6 +50,16 @@ export function interimClusterOptions(block: ListenBlock | undefined, noAdvertis
           }
         : undefined,
   };
+}
+
+/** `"a.>"`, `["a", "b"]` or `{ allow: [...], deny: [...] }`, as nats-server reads a permission. */
+function subjectPermission(v: unknown): SubjectPermission | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return { allow: [v] };
+  if (Array.isArray(v)) return { allow: v.map(String) };
+  const m = lowerKeys(v);
+  const list = (x: unknown): string[] | undefined => (x === undefined ? undefined : Array.isArray(x) ? x.map(String) : [String(x)]);
+  return { allow: list(m.allow), deny: list(m.deny) };
 }
 
 function lowerKeys(v: unknown): Record<string, unknown> {

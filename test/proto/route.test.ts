@@ -178,6 +178,20 @@ describe('route protocol on the wire', () => {
     first.close();
   });
 
+  it('registers a nats-server 2.10 peer as a 2.9 route: its pool, account and compression fields are not answered', async () => {
+    const r = await RawClient.connect(srv.clusterPort);
+    open.push(r);
+    const m = await r.expect(/^INFO (\{.*\})\r\n/);
+    const ours = JSON.parse(m[1]!);
+    for (const field of ['route_pool_size', 'route_pool_idx', 'route_account', 'compression']) expect(ours[field]).toBeUndefined();
+    const id = fakeId(40);
+    r.send(`CONNECT ${JSON.stringify({ echo: true, headers: true, name: id, cluster: 'c1', lnoc: true })}\r\n`);
+    r.send(`INFO ${JSON.stringify({ server_id: id, server_name: 'v210', cluster: 'c1', proto: 2, headers: true, lnoc: true, route_pool_size: 3, route_pool_idx: 0, compression: 's2_auto', version: '2.10.0' })}\r\n`);
+    await r.flush();
+    expect((await routes()).routes.map((x: any) => x.remote_name)).toContain('v210');
+    r.close();
+  });
+
   it('tells a client on the route port it is on the wrong port', async () => {
     const c = await RawClient.connect(srv.clusterPort);
     open.push(c);
@@ -214,5 +228,32 @@ describe('route authorization on the wire', () => {
     const quiet = await RawClient.connect(srv.clusterPort);
     await quiet.expect(/-ERR 'Authentication Timeout'\r\n/);
     await quiet.whenClosed();
+  });
+});
+
+describe('route permissions on the wire', () => {
+  let srv: RunningServer;
+  beforeAll(async () => {
+    srv = await startServer({ workers: 2, config: 'cluster { name: c1, listen: "127.0.0.1:-1", permissions { import: ["in.>"], export: { allow: ["out.>"], deny: ["out.secret"] } } }' });
+  });
+  afterAll(() => srv.stop());
+
+  it('announces only imported subjects and keeps only exported remote interest, as nats-server', async () => {
+    const { c } = await RawClient.open(srv.port);
+    c.send('CONNECT {}\r\nSUB in.a 1\r\nSUB other.a 2\r\n');
+    await c.flush();
+    const { r, info } = await routeIn(srv, fakeId(50));
+    expect(info.import).toEqual({ allow: ['in.>'] });
+    expect(info.export).toEqual({ allow: ['out.>'], deny: ['out.secret'] });
+    const dump = await r.flush();
+    expect(dump).toContain('RS+ $G in.a\r\n');
+    expect(dump).not.toContain('other.a');
+    r.send('RS+ $G out.x\r\nRS+ $G out.secret\r\nRS+ $G nope.x\r\n');
+    await r.flush();
+    const routez = (await fetch(`http://127.0.0.1:${srv.httpPort}/routez?subs=1`).then((x) => x.json())) as any;
+    expect(routez.routes[0].subscriptions_list).toEqual(['out.x']);
+    expect(routez.import).toEqual({ allow: ['in.>'] });
+    r.close();
+    c.close();
   });
 });
