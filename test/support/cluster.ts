@@ -20,6 +20,7 @@ export interface NodeSpec {
   workers?: number;
   /** Routes to dial (nats-route://...). */
   routes?: string[];
+  /** Default 'c1'; '' configures none (a dynamic name). */
   clusterName?: string;
   /** Extra lines inside cluster { }. */
   clusterExtra?: string;
@@ -45,7 +46,7 @@ export async function startNode(spec: NodeSpec): Promise<ClusterNode> {
   const routes = spec.routes?.length ? `routes: [${spec.routes.map((r) => JSON.stringify(r)).join(', ')}]` : '';
   const config = [
     `server_name: ${spec.name}`,
-    `cluster {\n  name: ${spec.clusterName ?? 'c1'}\n  listen: "127.0.0.1:${spec.clusterPort ?? -1}"\n  ${routes}\n  ${spec.clusterExtra ?? ''}\n}`,
+    `cluster {\n  ${spec.clusterName === '' ? '' : `name: ${spec.clusterName ?? 'c1'}`}\n  listen: "127.0.0.1:${spec.clusterPort ?? -1}"\n  ${routes}\n  ${spec.clusterExtra ?? ''}\n}`,
     spec.config ?? '',
   ].join('\n');
   const srv = await startServer({ config, workers: spec.workers ?? 2, dir: spec.dir, binary: spec.go ? GO_SERVER : undefined });

@@ -186,6 +186,15 @@ describe('route authorization and cluster names', () => {
     expect((await routesOf(a)).names).toEqual(['sr']);
   });
 
+  it('lets a node without a cluster name join, taking the configured name', async () => {
+    const url = new URL(a.routeUrl);
+    const nameless = await startNode({ name: 'sn', clusterName: '', workers: 1, routes: [`nats-route://ruser:rpass@${url.host}`] });
+    others.push(nameless);
+    // Its dynamic name is refused first; it takes the configured one from the INFO and redials.
+    await eventually('joined under the configured name', async () => (await routesOf(a)).names.includes('sn'));
+    expect((await monitor(nameless, '/varz')).cluster.name).toBe('secure');
+  });
+
   it('refuses a route from another cluster', async () => {
     const url = new URL(a.routeUrl);
     const stranger = await startNode({ name: 'sx', clusterName: 'elsewhere', workers: 1, routes: [`nats-route://ruser:rpass@${url.host}`] });
