@@ -8,7 +8,7 @@
 
 import { parseSize } from './bytes.ts';
 import { ProtocolErrorCode } from './errors.ts';
-import { ArgForm, isJson, MsgLineError, OpRole, OpTable, ParserCore } from './parser_core.ts';
+import { ArgForm, COMMON_OPS, isJson, MsgLineError, OpTable, ParserCore } from './parser_core.ts';
 import type { CoreHandler } from './parser_core.ts';
 
 export { CoreState } from './parser_core.ts';
@@ -34,11 +34,7 @@ export const CLIENT_OPS = new OpTable([
   { keyword: 'SUB', form: ArgForm.LINE, blank: true },
   { keyword: 'UNSUB', form: ArgForm.LINE, blank: true },
   { keyword: 'INFO', form: ArgForm.LINE, blank: false },
-  { keyword: 'PING', form: ArgForm.NONE, blank: false, role: OpRole.PING },
-  { keyword: 'PONG', form: ArgForm.NONE, blank: false, role: OpRole.PONG },
-  { keyword: 'CONNECT', form: ArgForm.LINE, blank: false, role: OpRole.CONNECT },
-  { keyword: '+OK', form: ArgForm.NONE, blank: false, role: OpRole.OK },
-  { keyword: '-ERR', form: ArgForm.LINE, blank: true, role: OpRole.ERR },
+  ...COMMON_OPS,
 ]);
 
 /**

@@ -103,6 +103,15 @@ export const MsgLineError = {
 } as const;
 export type MsgLineError = (typeof MsgLineError)[keyof typeof MsgLineError];
 
+/** The operations every kind's table ends with. */
+export const COMMON_OPS: readonly OpSpec[] = [
+  { keyword: 'PING', form: ArgForm.NONE, blank: false, role: OpRole.PING },
+  { keyword: 'PONG', form: ArgForm.NONE, blank: false, role: OpRole.PONG },
+  { keyword: 'CONNECT', form: ArgForm.LINE, blank: false, role: OpRole.CONNECT },
+  { keyword: '+OK', form: ArgForm.NONE, blank: false, role: OpRole.OK },
+  { keyword: '-ERR', form: ArgForm.LINE, blank: true, role: OpRole.ERR },
+];
+
 /** States every op table shares; keyword states are numbered after them. */
 export const CoreState = {
   OP_START: 0,

@@ -8,7 +8,7 @@
 
 import { parseSize } from './bytes.ts';
 import { ProtocolErrorCode } from './errors.ts';
-import { ArgForm, MsgLineError, OpRole, OpTable, ParserCore } from './parser_core.ts';
+import { ArgForm, COMMON_OPS, MsgLineError, OpTable, ParserCore } from './parser_core.ts';
 import type { CoreHandler } from './parser_core.ts';
 
 /**
@@ -46,11 +46,7 @@ export const ROUTE_OPS = new OpTable([
   { keyword: 'A+', form: ArgForm.LINE, blank: true },
   { keyword: 'A-', form: ArgForm.LINE, blank: true },
   { keyword: 'INFO', form: ArgForm.LINE, blank: false },
-  { keyword: 'PING', form: ArgForm.NONE, blank: false, role: OpRole.PING },
-  { keyword: 'PONG', form: ArgForm.NONE, blank: false, role: OpRole.PONG },
-  { keyword: 'CONNECT', form: ArgForm.LINE, blank: false, role: OpRole.CONNECT },
-  { keyword: '+OK', form: ArgForm.NONE, blank: false, role: OpRole.OK },
-  { keyword: '-ERR', form: ArgForm.LINE, blank: true, role: OpRole.ERR },
+  ...COMMON_OPS,
 ]);
 
 /**

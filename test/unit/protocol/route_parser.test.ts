@@ -3,11 +3,11 @@ import fc from 'fast-check';
 import { ROUTE_MAX_CONTROL_LINE, RouteParser, type RemoteInterest, type RouteParserHandler, type RoutedMsgArgs } from '../../../src/protocol/route_parser.ts';
 import { ProtocolErrorCode } from '../../../src/protocol/errors.ts';
 import type { ProtocolError } from '../../../src/protocol/errors.ts';
+import { bytes, everyByte, feedPieces, itParsesAnySplit } from './feed.ts';
 
 type Event = readonly (string | number | null | readonly string[])[];
 
 const text = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('latin1'));
-const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 const field = (a: RoutedMsgArgs, start: number, end: number): string | null =>
   start < 0 ? null : Buffer.from(a.src.subarray(start, end)).toString('latin1');
 
@@ -56,25 +56,12 @@ class Recorder implements RouteParserHandler {
 function feed(input: Uint8Array, cuts: number[]): Recorder {
   const rec = new Recorder();
   const p = new RouteParser(rec);
-  let prev = 0;
-  for (const c of [...cuts].sort((a, b) => a - b)) {
-    // Callers reuse their read buffers: hand out copies and scribble over them afterwards.
-    const piece = input.slice(prev, c);
-    p.parse(piece);
-    piece.fill(0x21);
-    prev = c;
-  }
-  const last = input.slice(prev);
-  p.parse(last);
-  last.fill(0x21);
+  feedPieces((chunk) => p.parse(chunk), input, cuts);
   return rec;
 }
 
 const whole = (s: string) => feed(bytes(s), []);
-const byteAtATime = (s: string) => {
-  const b = bytes(s);
-  return feed(b, Array.from({ length: b.length }, (_, i) => i));
-};
+const byteAtATime = (s: string) => feed(bytes(s), everyByte(bytes(s)));
 
 // What a Go nats-server 2.9 route sends (route.go: sendRouteConnect, sendSubsToRoute, msgHeaderForRouteOrLeaf).
 const MIXED =
@@ -129,25 +116,7 @@ const MIXED_EVENTS: Event[] = [
 ];
 
 describe('RouteParser: operations', () => {
-  it('parses every route operation fed whole', () => {
-    const rec = whole(MIXED);
-    expect(rec.errors).toEqual([]);
-    expect(rec.events).toEqual(MIXED_EVENTS);
-  });
-
-  it('gives the same callbacks fed one byte at a time', () => {
-    expect(byteAtATime(MIXED).events).toEqual(MIXED_EVENTS);
-  });
-
-  it('gives the same callbacks for random split points (seeded)', () => {
-    const input = bytes(MIXED);
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: input.length }), { maxLength: 40 }), (cuts) => {
-        expect(feed(input, cuts).events).toEqual(MIXED_EVENTS);
-      }),
-      { seed: 0x7a11, numRuns: 300 },
-    );
-  });
+  itParsesAnySplit('route', feed, MIXED, MIXED_EVENTS, 0x7a11);
 
   it('carries a long queue list and a large payload split over many reads', () => {
     const queues = Array.from({ length: 200 }, (_, i) => `queue-${i}`);
