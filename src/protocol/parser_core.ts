@@ -23,11 +23,11 @@ const INITIAL_ARG_SCRATCH_BYTES = 512;
  */
 const RETAINED_PAYLOAD_SCRATCH_BYTES = 64 * 1024;
 /**
- * Token slots the one-pass line scan fills; a line with more is tokenized again into grown slots
- * (only a route's queue list needs many). A constant bound here measured ~10% faster per message
- * than bounding by the slots' current length.
+ * Token slots the one-pass line scan fills. A line with more (only a route's queue list) is
+ * tokenized again by the kind's checkMsgLine: a call for it on the message path, even one never
+ * taken, measured ~300 instructions a message more (V8 optimizes the scan loop less).
  */
-const SCAN_TOKENS = 8;
+export const SCAN_TOKENS = 8;
 
 /** How an operation's arguments end. */
 export const ArgForm = {
@@ -74,7 +74,10 @@ export interface OpSpec {
   readonly maxArgs?: number;
   /** MSG operations: a header size comes before the total size. */
   readonly headers?: boolean;
-  /** MSG operations: the kind checks more of the line (`checkMsgLine`) before the payload is read. */
+  /**
+   * MSG operations: the kind checks more of the line (`checkMsgLine`) before the sizes are read;
+   * required when the line may have more than SCAN_TOKENS tokens.
+   */
   readonly check?: boolean;
   /** A blank must follow the keyword (PUB, SUB, RS+); CONNECT and INFO take theirs after optional blanks. */
   readonly blank: boolean;
@@ -174,6 +177,7 @@ export class OpTable {
     this.role = Uint8Array.from(ops, (o) => o.role ?? OpRole.KIND);
     this.msgInfo = Int32Array.from(ops, (o) => {
       const max = o.maxArgs === undefined || o.maxArgs >= UNBOUNDED_ARGS ? UNBOUNDED_ARGS : o.maxArgs;
+      if (o.form === ArgForm.MSG && max > SCAN_TOKENS && !o.check) throw new Error(`op table: ${o.keyword} may have more tokens than the scan records: it needs check`);
       return (o.minArgs ?? 0) | (max << 8) | (o.headers ? MSG_HEADERS : 0) | (o.check ? MSG_CHECK : 0);
     });
     this.kind[CoreState.OP_START] = KIND_START;
@@ -307,9 +311,13 @@ export abstract class ParserCore {
   protected abstract onMsg(op: number, src: Uint8Array, n: number, headerSize: number, payload: Uint8Array): void;
   /** A MSG line failed the shared checks: close with the kind's error for `what`. */
   protected abstract badMsgLine(op: number, what: MsgLineError, src: Uint8Array, start: number, end: number): void;
-  /** For ops with `check`: the kind's own checks of the line; false after failing. */
-  protected checkMsgLine(_op: number, _src: Uint8Array, _n: number): boolean {
-    return true;
+  /**
+   * For ops with `check`: the kind's own checks of the line `src[start, end)` of `n` tokens, of
+   * which the first SCAN_TOKENS are recorded (tokenize records them all). Returns the token
+   * count, or -1 after failing.
+   */
+  protected checkMsgLine(_op: number, _src: Uint8Array, _start: number, _end: number, n: number): number {
+    return n;
   }
 
   get paused(): boolean {
@@ -489,6 +497,10 @@ export abstract class ParserCore {
           const info = msgInfo[op]!;
           const maxArgs = (info >> 8) & 0xff;
           if (n < (info & 0xff) || (n > maxArgs && maxArgs !== UNBOUNDED_ARGS)) return this.badMsgLine(op, MsgLineError.ARGS, src, start, end);
+          if ((info & MSG_CHECK) !== 0) {
+            n = this.checkMsgLine(op, src, start, end, n);
+            if (n < 0) return;
+          }
           const ts = this.tokStart;
           const te = this.tokEnd;
           const size = parseSize(src, ts[n - 1]!, te[n - 1]!);
@@ -501,7 +513,6 @@ export abstract class ParserCore {
           } else if (size < 0) {
             return this.badMsgLine(op, MsgLineError.SIZE, src, start, end);
           }
-          if ((info & MSG_CHECK) !== 0 && !this.checkMsgLine(op, src, n)) return;
           if (this.maxPayload >= 0 && size > this.maxPayload) {
             this.size = size;
             return this.maxPayloadExceeded();
@@ -730,8 +741,6 @@ export abstract class ParserCore {
           }
           n++;
         }
-        // More tokens than the scan records (a route's long queue list): record them all.
-        if (n > SCAN_TOKENS) n = this.tokenize(buf, from, end, false);
         this.tokCount = n;
         this.lineEnd = end;
         return j;

@@ -8,7 +8,7 @@
 
 import { parseSize } from './bytes.ts';
 import { ProtocolErrorCode } from './errors.ts';
-import { ArgForm, COMMON_OPS, MsgLineError, OpTable, ParserCore } from './parser_core.ts';
+import { ArgForm, COMMON_OPS, MsgLineError, OpTable, ParserCore, SCAN_TOKENS } from './parser_core.ts';
 import type { CoreHandler } from './parser_core.ts';
 
 /**
@@ -181,15 +181,19 @@ export class RouteParser extends ParserCore {
     this.handler.onRemoteUnsub(it);
   }
 
-  /** The reply indicator of a line with queues must be '+' (a reply follows) or '|' (queues only). */
-  protected override checkMsgLine(op: number, src: Uint8Array, n: number): boolean {
+  /**
+   * Records every token of a line with a long queue list, and checks the reply indicator of a
+   * line with queues: '+' (a reply follows) or '|' (queues only).
+   */
+  protected override checkMsgLine(op: number, src: Uint8Array, start: number, end: number, n: number): number {
+    if (n > SCAN_TOKENS) n = this.tokenize(src, start, end, false);
     const at = (op === Op.LMSG ? 1 : 0) + 2;
-    if (n - at - (op === Op.RMSG ? 1 : 2) <= 1) return true;
+    if (n - at - (op === Op.RMSG ? 1 : 2) <= 1) return n;
     const ts = this.tokStart[at]!;
     const ind = this.tokEnd[at]! - ts === 1 ? src[ts] : 0;
-    if (ind === PLUS || ind === BAR) return true;
-    this.badArgs(ProtocolErrorCode.INVALID_ROUTED_MSG, `${MSG_FUNCS[op]} Bad or Missing Reply Indicator`, src, this.tokStart[0]!, this.tokEnd[n - 1]!);
-    return false;
+    if (ind === PLUS || ind === BAR) return n;
+    this.badArgs(ProtocolErrorCode.INVALID_ROUTED_MSG, `${MSG_FUNCS[op]} Bad or Missing Reply Indicator`, src, start, end);
+    return -1;
   }
 
   protected badMsgLine(op: number, what: MsgLineError, src: Uint8Array, start: number, end: number): void {
