@@ -93,3 +93,21 @@ export async function fullMesh(nodes: ClusterNode[]): Promise<void> {
 export async function stopAll(nodes: (RunningServer | undefined)[]): Promise<void> {
   await Promise.all(nodes.map((n) => n?.stop()));
 }
+
+/**
+ * Every node a test file starts, so all are stopped even when a beforeAll fails halfway
+ * (stop them in afterAll with stopAll()).
+ */
+export class StartedNodes {
+  private readonly nodes: ClusterNode[] = [];
+
+  async start(spec: NodeSpec): Promise<ClusterNode> {
+    const n = await startNode(spec);
+    this.nodes.push(n);
+    return n;
+  }
+
+  stopAll(): Promise<void> {
+    return stopAll(this.nodes.splice(0));
+  }
+}

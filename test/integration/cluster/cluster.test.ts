@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { monitor, tempDir } from '../../support/server.ts';
-import { eventually, fullMesh, routesOf, startNode, stopAll, TEST_ACCOUNTS } from '../../support/cluster.ts';
+import { eventually, fullMesh, routesOf, StartedNodes, TEST_ACCOUNTS } from '../../support/cluster.ts';
+import type { NodeSpec } from '../../support/cluster.ts';
 import type { ClusterNode } from '../../support/cluster.ts';
 import { TcpProxy } from '../../support/tcp_proxy.ts';
 import { crossNodeChecks, remoteInterest } from './cross_node.ts';
@@ -14,6 +15,9 @@ import { RawClient } from '../../support/raw.ts';
 const enc = new TextEncoder();
 
 describe('a Petrel cluster of three', () => {
+  const started = new StartedNodes();
+  const startNode = (spec: NodeSpec) => started.start(spec);
+  afterAll(() => started.stopAll());
   let nodes: ClusterNode[] = [];
   beforeAll(async () => {
     // n1 runs JetStream (in APP), which stays on n1 until JetStream is replicated.
@@ -24,7 +28,6 @@ describe('a Petrel cluster of three', () => {
     nodes = [seed, ...rest];
     await fullMesh(nodes);
   });
-  afterAll(() => stopAll(nodes));
 
   it('builds the full mesh from one seed: n2 and n3 find each other through gossip', async () => {
     const n2 = await routesOf(nodes[1]!);
@@ -121,6 +124,9 @@ describe('a Petrel cluster of three', () => {
 });
 
 describe('a route cut mid-stream', () => {
+  const started = new StartedNodes();
+  const startNode = (spec: NodeSpec) => started.start(spec);
+  afterAll(() => started.stopAll());
   let a: ClusterNode;
   let b: ClusterNode;
   let proxy: TcpProxy;
@@ -133,7 +139,6 @@ describe('a route cut mid-stream', () => {
   });
   afterAll(async () => {
     await proxy?.close();
-    await stopAll([a, b]);
   });
 
   it('reconnects, restores interest, and keeps the publisher order', async () => {
@@ -167,21 +172,20 @@ describe('a route cut mid-stream', () => {
 });
 
 describe('route authorization and cluster names', () => {
+  const started = new StartedNodes();
+  const startNode = (spec: NodeSpec) => started.start(spec);
+  afterAll(() => started.stopAll());
   let a: ClusterNode;
-  const others: ClusterNode[] = [];
   beforeAll(async () => {
     a = await startNode({ name: 'sa', clusterName: 'secure', workers: 1, clusterExtra: 'authorization { user: ruser, password: rpass }' });
   });
-  afterAll(() => stopAll([a, ...others]));
 
   it('refuses a route with a wrong password and accepts the right one', async () => {
     const url = new URL(a.routeUrl);
     const wrong = await startNode({ name: 'sw', clusterName: 'secure', workers: 1, routes: [`nats-route://ruser:wrong@${url.host}`] });
-    others.push(wrong);
     await eventually('the refusal is logged', async () => /Authorization Violation/.test(wrong.output()) && /authentication error/.test(a.output()));
     expect((await routesOf(a)).num).toBe(0);
     const right = await startNode({ name: 'sr', clusterName: 'secure', workers: 1, routes: [`nats-route://ruser:rpass@${url.host}`] });
-    others.push(right);
     await fullMesh([a, right]);
     expect((await routesOf(a)).names).toEqual(['sr']);
   });
@@ -189,7 +193,6 @@ describe('route authorization and cluster names', () => {
   it('lets a node without a cluster name join, taking the configured name', async () => {
     const url = new URL(a.routeUrl);
     const nameless = await startNode({ name: 'sn', clusterName: '', workers: 1, routes: [`nats-route://ruser:rpass@${url.host}`] });
-    others.push(nameless);
     // Its dynamic name is refused first; it takes the configured one from the INFO and redials.
     await eventually('joined under the configured name', async () => (await routesOf(a)).names.includes('sn'));
     expect((await monitor(nameless, '/varz')).cluster.name).toBe('secure');
@@ -198,7 +201,6 @@ describe('route authorization and cluster names', () => {
   it('refuses a route from another cluster', async () => {
     const url = new URL(a.routeUrl);
     const stranger = await startNode({ name: 'sx', clusterName: 'elsewhere', workers: 1, routes: [`nats-route://ruser:rpass@${url.host}`] });
-    others.push(stranger);
     await eventually('the refusal is logged', async () => /Rejecting connection, cluster name \\"elsewhere\\" does not match \\"secure\\"/.test(a.output()));
     expect((await routesOf(a)).names).not.toContain('sx');
     expect((await routesOf(stranger)).num).toBe(0);

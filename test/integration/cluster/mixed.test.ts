@@ -2,7 +2,8 @@
 // Petrel node joins a Go cluster, and the cross-node checks pass in both. Without the Go server
 // installed these tests report themselves skipped.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fullMesh, GO_SERVER, HAS_GO, routesOf, startNode, stopAll, TEST_ACCOUNTS } from '../../support/cluster.ts';
+import { fullMesh, GO_SERVER, HAS_GO, routesOf, StartedNodes, TEST_ACCOUNTS } from '../../support/cluster.ts';
+import type { NodeSpec } from '../../support/cluster.ts';
 import type { ClusterNode } from '../../support/cluster.ts';
 import { crossNodeChecks } from './cross_node.ts';
 
@@ -13,6 +14,9 @@ if (!HAS_GO) {
 }
 
 describe.runIf(HAS_GO)('a Go node joins a cluster of two Petrel nodes', () => {
+  const started = new StartedNodes();
+  const startNode = (spec: NodeSpec) => started.start(spec);
+  afterAll(() => started.stopAll());
   let nodes: ClusterNode[] = [];
   beforeAll(async () => {
     const seed = await startNode({ name: 'p1', config: TEST_ACCOUNTS });
@@ -22,7 +26,6 @@ describe.runIf(HAS_GO)('a Go node joins a cluster of two Petrel nodes', () => {
     nodes = [go, seed, p2];
     await fullMesh(nodes);
   });
-  afterAll(() => stopAll(nodes));
 
   it('forms the full mesh', async () => {
     expect((await routesOf(nodes[0]!)).num).toBe(2);
@@ -32,6 +35,9 @@ describe.runIf(HAS_GO)('a Go node joins a cluster of two Petrel nodes', () => {
 });
 
 describe.runIf(HAS_GO)('a Petrel node joins a cluster of two Go nodes', () => {
+  const started = new StartedNodes();
+  const startNode = (spec: NodeSpec) => started.start(spec);
+  afterAll(() => started.stopAll());
   let nodes: ClusterNode[] = [];
   beforeAll(async () => {
     const g1 = await startNode({ name: 'g1', go: true, config: TEST_ACCOUNTS });
@@ -41,7 +47,6 @@ describe.runIf(HAS_GO)('a Petrel node joins a cluster of two Go nodes', () => {
     nodes = [p1, g1, g2];
     await fullMesh(nodes);
   });
-  afterAll(() => stopAll(nodes));
 
   it('forms the full mesh', async () => {
     expect((await routesOf(nodes[0]!)).names.sort()).toEqual(['g1', 'g2']);

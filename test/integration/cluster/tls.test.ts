@@ -2,7 +2,8 @@
 // nodes and with a Go node when one is installed; a node without the cluster's TLS stays out.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import { eventually, fullMesh, HAS_GO, routesOf, startNode, stopAll } from '../../support/cluster.ts';
+import { eventually, fullMesh, HAS_GO, routesOf, StartedNodes } from '../../support/cluster.ts';
+import type { NodeSpec } from '../../support/cluster.ts';
 import type { ClusterNode } from '../../support/cluster.ts';
 import { tempDir } from '../../support/server.ts';
 import { makeTestPki } from '../tls_certs.ts';
@@ -11,6 +12,9 @@ import { remoteInterest } from './cross_node.ts';
 import { collect } from '../util.ts';
 
 describe('routes over TLS', () => {
+  const started = new StartedNodes();
+  const startNode = (spec: NodeSpec) => started.start(spec);
+  afterAll(() => started.stopAll());
   let pki: TestPki;
   let nodes: ClusterNode[] = [];
   const tls = () => `tls { cert_file: "${pki.nodeCert}", key_file: "${pki.nodeKey}", ca_file: "${pki.caFile}", timeout: 2 }`;
@@ -23,7 +27,6 @@ describe('routes over TLS', () => {
     nodes = [seed, ...(await Promise.all(others))];
     await fullMesh(nodes);
   });
-  afterAll(() => stopAll(nodes));
 
   it(`form a full mesh and carry messages (${HAS_GO ? 'with' : 'without'} a Go node)`, async () => {
     const last = nodes[nodes.length - 1]!;
@@ -41,12 +44,8 @@ describe('routes over TLS', () => {
 
   it('keeps out a node that does not speak TLS on its routes', async () => {
     const plain = await startNode({ name: 'tp', clusterName: 'ct', workers: 1, routes: [nodes[0]!.routeUrl] });
-    try {
-      await eventually('the failed handshake is logged', async () => /TLS Handshake Error|Route connection closed/.test(nodes[0]!.output()));
-      expect((await routesOf(plain)).num).toBe(0);
-      expect((await routesOf(nodes[0]!)).names).not.toContain('tp');
-    } finally {
-      await plain.stop();
-    }
+    await eventually('the failed handshake is logged', async () => /TLS Handshake Error|Route connection closed/.test(nodes[0]!.output()));
+    expect((await routesOf(plain)).num).toBe(0);
+    expect((await routesOf(nodes[0]!)).names).not.toContain('tp');
   });
 });
