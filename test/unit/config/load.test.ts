@@ -96,6 +96,7 @@ describe('defaults', () => {
       httpPort: 0,
       noAdvertise: false,
       serverTags: [],
+      systemAccount: '$SYS',
       maxPayload: 1024 * 1024,
       maxControlLine: 4096,
       maxConnections: 64 * 1024,
@@ -111,7 +112,6 @@ describe('defaults', () => {
       pretty: false,
       logtime: true,
       workers: 2, // half of the 4 cores in FACTS
-      systemAccount: '$SYS',
       jetstream: {
         enabled: false,
         storeDir: '/tmp/nats/jetstream',
@@ -303,6 +303,9 @@ describe('blocks served later', () => {
     expect(options.mqtt).toMatchObject({ host: '127.0.0.1', port: 1883 });
     // The raw block is the parsed object itself, so later code can still locate keys.
     expect(positionOf(options.gateway!.raw, 'gateways')).toMatchObject({ line: 1, column: 33 });
+  });
+  it('reads cluster no_advertise', () => {
+    expect(load('cluster { port: 1, no_advertise: true }').options.noAdvertise).toBe(true);
   });
   it.each([
     ['leafnodes: 5', /leafnodes: Expected map to define leafnodes, got integer/],
