@@ -20,6 +20,7 @@ import { ConsumerManager } from '../../../../src/jetstream/consumers/api.ts';
 import { isApiError } from '../../../../src/jetstream/consumers/errors.ts';
 import { RaftConsumerReplicator, raftStateMachine } from '../../../../src/jetstream/consumers/raft_replicator.ts';
 import type { JsContext } from '../../../../src/jetstream/seams.ts';
+import { settleGroup, tickGroup, untilTicked } from '../../../support/raft_settle.ts';
 import { SyncGate } from '../../raft/driver_cluster.ts';
 import { FakeScheduler, FakeStream, Inbox, seqOf, silentLogger, TestBus, type Received } from './harness.ts';
 
@@ -41,9 +42,6 @@ export interface RigOptions {
   snapshot?: Partial<SnapshotPolicy>;
   seed?: number;
 }
-
-const realTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
-const realPause = (): Promise<void> => new Promise((r) => setTimeout(r, 1));
 
 export class ReplicatedConsumerRig {
   readonly clock = new FakeScheduler();
@@ -156,35 +154,16 @@ export class ReplicatedConsumerRig {
   }
 
   /** Delivers Raft messages, waits for disk writes (except held ones) and for promise callbacks, until nothing moves. */
-  async settle(): Promise<void> {
-    const deadline = Date.now() + 10_000; // only bounds a broken test
-    let quiet = 0;
-    while (quiet < 3) {
-      if (Date.now() > deadline) throw new Error('settle: the group did not quiesce');
-      const delivered = this.transport.deliverAll();
-      await realTurn();
-      const busy = this.up().some((r) => r.driver.busy && !r.gate.held);
-      if (delivered === 0 && this.transport.pending() === 0 && !busy) quiet++;
-      else {
-        quiet = 0;
-        if (busy) await realPause();
-      }
-    }
+  settle(): Promise<void> {
+    return settleGroup(this.transport, () => this.up());
   }
 
-  async tick(n = 1): Promise<void> {
-    for (let i = 0; i < n; i++) {
-      this.clock.advance(TICK_MS);
-      await this.settle();
-    }
+  tick(n = 1): Promise<void> {
+    return tickGroup(this.clock, TICK_MS, () => this.settle(), n);
   }
 
-  async until(cond: () => boolean, what: string, maxTicks = 600): Promise<void> {
-    for (let i = 0; i < maxTicks; i++) {
-      if (cond()) return;
-      await this.tick();
-    }
-    throw new Error(`not reached within ${maxTicks} ticks: ${what}`);
+  until(cond: () => boolean, what: string, maxTicks = 600): Promise<void> {
+    return untilTicked(cond, what, maxTicks, () => this.tick());
   }
 
   /** Hands leadership away (to `to`, or the most caught-up), ticking until the transfer is over. */
