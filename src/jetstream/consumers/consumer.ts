@@ -158,6 +158,8 @@ export class Consumer implements ConsumerForStream {
   /** Deliveries of this drive pass, proposed together as one DELIVERED entry (replicated). */
   private batch: Delivery[] = [];
   private batchItems: number[] = [];
+  /** DELIVERED entries proposed and not yet sent: a pull request is not finished before they are. */
+  private batchesInFlight = 0;
   /** Pull requests that started (true) or stopped (false) waiting this turn (replicated). */
   private requestChanges = new Map<string, boolean>();
   /** The scratch DELIVERED entry of local proposals (applied at once, never kept). */
@@ -524,6 +526,7 @@ export class Consumer implements ConsumerForStream {
     this.rdqSet.clear();
     this.batch = [];
     this.batchItems = [];
+    this.batchesInFlight = 0;
     this.npcValid = false;
   }
 
@@ -718,7 +721,8 @@ export class Consumer implements ConsumerForStream {
       }
       this.deliver({ target, reply, msg, hdr, data, dc, size, request });
     }
-    if (pull) this.processWaiting(!stalledOnAckPending);
+    // The end of the stream finishes no-wait requests, but only once what they got was sent.
+    if (pull) this.processWaiting(!stalledOnAckPending && this.batch.length === 0 && this.batchesInFlight === 0);
   }
 
   /** nats-server getNextMsg: redeliveries first, then the skip list, then the stream. */
@@ -835,8 +839,10 @@ export class Consumer implements ConsumerForStream {
     const items = this.batchItems;
     this.batch = [];
     this.batchItems = [];
+    this.batchesInFlight++;
     this.propose({ kind: EntryKind.Delivered, ts: this.ctx.scheduler.now(), items }, (current) => {
       if (!current) return;
+      this.batchesInFlight--;
       const now = this.ctx.scheduler.now();
       for (const d of batch) {
         if (d.dc === 1) this.inflightNew--;
@@ -848,6 +854,7 @@ export class Consumer implements ConsumerForStream {
         if (d.dc > 1 && !(sm.pending.has(d.msg.seq) && sm.redelivered.get(d.msg.seq) === d.dc)) continue;
         this.sendDelivery(d, now);
       }
+      if (this.batchesInFlight === 0 && this.waiting !== null) this.drive();
     });
   }
 

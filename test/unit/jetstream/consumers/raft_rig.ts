@@ -247,8 +247,15 @@ export class PullClient {
     const l = this.rig.leader();
     if (!l || !l.consumer.started) return false;
     this.pullExpiresAt = now + expiresMs;
-    const body = Buffer.from(JSON.stringify({ batch, expires: expiresMs * 1_000_000 }));
-    l.manager.handle(this.rig.stream, { tokens: ['CONSUMER', 'MSG', 'NEXT', this.rig.stream.name, l.consumer.name], reply: '_INBOX.pull', data: body, hdr: null });
+    return this.request({ batch, expires: expiresMs * 1_000_000 });
+  }
+
+  /** Sends a MSG.NEXT request with this body to the leader. */
+  request(body: Record<string, unknown>): boolean {
+    const l = this.rig.leader();
+    if (!l || !l.consumer.started) return false;
+    const data = Buffer.from(JSON.stringify(body));
+    l.manager.handle(this.rig.stream, { tokens: ['CONSUMER', 'MSG', 'NEXT', this.rig.stream.name, l.consumer.name], reply: '_INBOX.pull', data, hdr: null });
     return true;
   }
 

@@ -137,6 +137,19 @@ describe('replicated consumer over raft', () => {
     await expectIdentical(r);
   });
 
+  it('a no-wait pull gets its messages before the status that ends it', async () => {
+    rig = await ReplicatedConsumerRig.create(IDS, CONFIG);
+    const r = rig;
+    await r.waitForLeader();
+    await publish(r, 1, 3);
+    client = new PullClient(r);
+    const c = client;
+    expect(c.request({ batch: 10, no_wait: true })).toBe(true);
+    await r.until(() => c.statuses().length > 0, 'the request ends');
+    await r.tick(2);
+    expect(c.events.filter((e) => e.kind !== 'acked').map((e) => (e.kind === 'msg' ? e.sseq : e.status))).toEqual([1, 2, 3, 408]);
+  });
+
   it('a leader that steps down mid-stream: the new one redelivers what was unacked and nothing that was acked', async () => {
     await resumesExactly(async (r, leader) => {
       // a pull request waits at the old leader: the new one tells its client to ask again
