@@ -86,6 +86,16 @@ interface Delivery {
 
 type AckKind = typeof EntryKind.Ack | typeof EntryKind.Term;
 
+/** An ack waiting to be proposed with the others of its turn (replicated). */
+interface QueuedAck {
+  sseq: number;
+  dseq: number;
+  dc: number;
+  answerTo: string | null;
+  sample: { dseq: number; atMs: number } | null;
+  stalled: boolean;
+}
+
 const EMPTY = new Uint8Array(0);
 const ACK = Buffer.from('+ACK');
 const OK = Buffer.from('+OK');
@@ -160,6 +170,8 @@ export class Consumer implements ConsumerForStream {
   private batchItems: number[] = [];
   /** DELIVERED entries proposed and not yet sent: a pull request is not finished before they are. */
   private batchesInFlight = 0;
+  /** Acks of this turn, proposed together as one ACK entry (replicated). */
+  private ackBatch: QueuedAck[] = [];
   /** Pull requests that started (true) or stopped (false) waiting this turn (replicated). */
   private requestChanges = new Map<string, boolean>();
   /** The scratch DELIVERED entry of local proposals (applied at once, never kept). */
@@ -527,6 +539,7 @@ export class Consumer implements ConsumerForStream {
     this.batch = [];
     this.batchItems = [];
     this.batchesInFlight = 0;
+    this.ackBatch = [];
     this.npcValid = false;
   }
 
@@ -1017,6 +1030,11 @@ export class Consumer implements ConsumerForStream {
     } else {
       for (const seq of [...this.rdq]) if (seq <= sseq) this.removeFromRdq(seq);
     }
+    if (!this.local && kind === EntryKind.Ack) {
+      if (this.ackBatch.length === 0) queueMicrotask(() => this.proposeAcks());
+      this.ackBatch.push({ sseq, dseq, dc, answerTo, sample, stalled });
+      return 'proposed';
+    }
     this.propose({ kind, ts: this.ctx.scheduler.now(), items: [sseq, dseq] }, (current) => {
       if (current) this.acking.delete(sseq);
       if (sample !== null) this.sampleAck(sseq, sample, dc);
@@ -1025,6 +1043,28 @@ export class Consumer implements ConsumerForStream {
       if (current && stalled) this.drive();
     });
     return 'proposed';
+  }
+
+  /** Replicated: the acks of one turn (say, all those of one read from a client) as one entry. */
+  private proposeAcks(): void {
+    const acks = this.ackBatch;
+    if (acks.length === 0) return;
+    this.ackBatch = [];
+    if (!this.leading || this.closed) return;
+    const items: number[] = [];
+    let stalled = false;
+    for (const a of acks) {
+      items.push(a.sseq, a.dseq);
+      stalled ||= a.stalled;
+    }
+    this.propose({ kind: EntryKind.Ack, ts: this.ctx.scheduler.now(), items }, (current) => {
+      for (const a of acks) {
+        if (current) this.acking.delete(a.sseq);
+        if (a.sample !== null) this.sampleAck(a.sseq, a.sample, a.dc);
+        if (a.answerTo !== null) this.answer(a.answerTo);
+      }
+      if (current && stalled) this.drive();
+    });
   }
 
   private nakMsg(sseq: number, dseq: number, dc: number, arg: Uint8Array, answerTo: string | null): void {
