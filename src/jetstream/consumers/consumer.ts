@@ -211,6 +211,7 @@ export class Consumer implements ConsumerForStream {
   closed = false;
 
   private ackSub: { unsubscribe(): void } | null = null;
+  private startWaiters: (() => void)[] = [];
   private readonly unsubscribeStream: () => void;
   private unwatchLeader: (() => void) | null = null;
 
@@ -268,6 +269,12 @@ export class Consumer implements ConsumerForStream {
   /** Its starting position is decided (a replicated consumer's first leader proposes it). */
   get started(): boolean {
     return this.sm.started;
+  }
+
+  /** Resolves once the starting position is applied here (what a create answer should show). */
+  whenStarted(): Promise<void> {
+    if (this.sm.started) return Promise.resolve();
+    return new Promise((resolve) => this.startWaiters.push(resolve));
   }
 
   /** Starts following leadership; a leader starts timers and delivery. Call once registered. */
@@ -408,6 +415,11 @@ export class Consumer implements ConsumerForStream {
       case EntryKind.State:
         this.npcValid = false;
         this.filters = filtersOf(this.sm.cfg);
+        if (this.sm.started && this.startWaiters.length > 0) {
+          const waiters = this.startWaiters;
+          this.startWaiters = [];
+          for (const w of waiters) w();
+        }
         // Only a leader's own starting position reaches it while it leads.
         if (this.leading) {
           this.resetView();

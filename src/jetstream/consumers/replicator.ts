@@ -19,7 +19,10 @@
 //      (409 Leadership Change, as nats-server), starts its timers, subscribes to acks and
 //      delivers; a replica that loses leadership stops all of that and drops its pull requests.
 //   5. Route `CONSUMER.INFO` and `CONSUMER.MSG.NEXT` to the leader (consumer.isLeader);
-//      acks reach it through the ack subscription it holds while it leads.
+//      acks reach it through the ack subscription it holds while it leads. A new consumer has
+//      no position until its first leader's STATE entry is applied: answer the create request
+//      from the leader after `await consumer.whenStarted()` (info shows the real start then).
+//      clusterInfo() supplies the `cluster` object of info ({ name, leader, replicas }).
 //   6. A config update from the meta group: consumers.updateReplicaConfig(stream, name, cfg)
 //      on every replica (the leader proposes it; a follower remembers it for when it leads).
 //   7. Delete: consumers.deleteConsumer(stream, name), then close the driver and its storage.

@@ -86,7 +86,11 @@ describe('replicated consumer over raft', () => {
   it('applies every decision on every replica: delivered, floors, pending and redelivery counts end identical', async () => {
     rig = await ReplicatedConsumerRig.create(IDS, CONFIG);
     const r = rig;
+    const started = r.up().map((x) => x.consumer.whenStarted());
     const l = await r.waitForLeader();
+    await r.converged();
+    // the first leader decided the starting position for everyone
+    await Promise.all(started);
     await publish(r, 1, 10);
     client = new PullClient(r, [2, 4, 6]);
     const c = client;
@@ -138,6 +142,23 @@ describe('replicated consumer over raft', () => {
     expect(r.up().filter((x) => x.storage.lastIndex() >= commit).length).toBeGreaterThanOrEqual(2);
     expect(l.consumer.info()['num_ack_pending']).toBe(0);
     followers[1]!.gate.release();
+    await expectIdentical(r);
+  });
+
+  it('the first leader decides the starting position (deliver_policy new) for every replica', async () => {
+    rig = await ReplicatedConsumerRig.create(IDS, { ...CONFIG, deliver_policy: 'new' });
+    const r = rig;
+    // already in the stream while no replica has a position
+    await publish(r, 1, 5);
+    expect(r.up().some((x) => x.consumer.started)).toBe(false);
+    await r.waitForLeader();
+    await r.converged();
+    expect(r.up().every((x) => x.consumer.info()['num_pending'] === 0)).toBe(true);
+    await publish(r, 6, 8);
+    client = new PullClient(r);
+    const c = client;
+    await work(r, c, () => c.acked.size === 3, 'the new ones acked');
+    expect(c.messages().map((m) => m.sseq)).toEqual([6, 7, 8]);
     await expectIdentical(r);
   });
 
