@@ -41,6 +41,8 @@ export interface Replica {
 export interface RigOptions {
   snapshot?: Partial<SnapshotPolicy>;
   seed?: number;
+  /** how soon a driver retries a failed disk write (ms) */
+  storageRetryMs?: number;
 }
 
 export class ReplicatedConsumerRig {
@@ -117,6 +119,7 @@ export class ReplicatedConsumerRig {
       random: seededRandom(deriveSeed(this.opts.seed ?? 7, ++this.incarnation)),
       tickMs: TICK_MS,
       snapshot: this.opts.snapshot ?? { entries: 0, bytes: 0 },
+      ...(this.opts.storageRetryMs !== undefined ? { storageRetryMs: this.opts.storageRetryMs } : {}),
       onError: (e) => errors.push(e),
     });
     const r: Replica = { id, gate, storage, driver, replicator, manager, consumer, errors, up: true };

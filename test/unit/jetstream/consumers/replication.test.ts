@@ -3,7 +3,12 @@
 // no confirmed ack is ever undone, nothing unacked is lost, every replica ends byte-identical.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { PullClient, ReplicatedConsumerRig } from './raft_rig.ts';
+import { parseConsumerConfig } from '../../../../src/jetstream/consumers/config.ts';
+import { decodeEntry, EntryKind } from '../../../../src/jetstream/consumers/entries.ts';
+import { isApiError } from '../../../../src/jetstream/consumers/errors.ts';
+import type { ConsumerReplicator, ReplicatedConsumer } from '../../../../src/jetstream/consumers/replicator.ts';
+import { Inbox, makeRig, seqOf } from './harness.ts';
+import { PullClient, ReplicatedConsumerRig, TICK_MS } from './raft_rig.ts';
 
 const IDS = ['a', 'b', 'c'];
 const ACK_WAIT_MS = 1_000;
@@ -204,6 +209,33 @@ describe('replicated consumer over raft', () => {
     });
   });
 
+  it("a leader whose disk fails for a moment re-reads the committed state and goes on: nothing confirmed undone, nothing lost", async () => {
+    const N = 20;
+    rig = await ReplicatedConsumerRig.create(IDS, CONFIG, { storageRetryMs: 2 * TICK_MS });
+    const r = rig;
+    const l = await r.waitForLeader();
+    await publish(r, 1, N);
+    client = new PullClient(r, [3, 9]);
+    const c = client;
+    await work(r, c, () => c.acked.size >= 5, 'some acked');
+    // deliveries and acks proposed now fail (their entries may still commit once the write is retried)
+    l.gate.failing = true;
+    for (let i = 0; i < 4; i++) {
+      c.pull(5, 300, true);
+      await r.tick();
+    }
+    l.gate.failing = false;
+    expect(l.errors.some((e) => /storage write failed/.test(e.message))).toBe(true);
+    const done = (): boolean => {
+      const x = r.leader();
+      return x !== null && x.consumer.info()['num_ack_pending'] === 0 && infoOf(r, x.id)['ackFloor'] === N;
+    };
+    await work(r, c, done, 'every message acked on the replicas', 2_000);
+    expect(c.redeliveredAfterAck()).toEqual([]);
+    for (const seq of [3, 9]) expect(c.messages().filter((m) => m.sseq === seq).length).toBeGreaterThanOrEqual(2);
+    await expectIdentical(r);
+  });
+
   it('a replica restarted behind a snapshot installs it and ends identical', async () => {
     rig = await ReplicatedConsumerRig.create(IDS, CONFIG, { snapshot: { entries: 8, bytes: 0, keepEntries: 2 } });
     const r = rig;
@@ -239,5 +271,75 @@ describe('replicated consumer over raft', () => {
     await r.stepDown(l.id, f.id);
     await r.until(() => r.up().every((x) => x.consumer.cfg.description === 'again'), 'the new leader proposed it');
     await expectIdentical(r);
+  });
+});
+
+/** A replicator the test drives by hand: proposals wait until it commits (applies) or refuses them. */
+class HandReplicator implements ConsumerReplicator {
+  isLeader = true;
+  target: ReplicatedConsumer | null = null;
+  queue: { entry: Uint8Array; resolve: () => void; reject: (e: Error) => void }[] = [];
+  propose(entry: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => this.queue.push({ entry, resolve, reject }));
+  }
+  onLeaderChange(): () => void {
+    return () => {};
+  }
+  commitAll(): void {
+    for (const p of this.queue.splice(0)) {
+      this.target!.applyEntry(p.entry);
+      p.resolve();
+    }
+  }
+  /** Never reached the log (a full queue, a failed disk before the write). */
+  refuseAll(): void {
+    for (const p of this.queue.splice(0)) p.reject(new Error('refused'));
+  }
+}
+
+describe('a replicated leader whose proposals fail', () => {
+  async function turn(): Promise<void> {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  }
+
+  it('delivers nothing until a barrier commits, then starts again from the committed state: refused deliveries are not lost', async () => {
+    const h = makeRig();
+    const rep = new HandReplicator();
+    const cfg = parseConsumerConfig({ durable_name: 'R', ack_policy: 'explicit', num_replicas: 3 });
+    if (isApiError(cfg)) throw new Error(cfg.description);
+    const c = h.api.addReplica(h.stream, { ...cfg, name: 'R', maxWaiting: 512, ackWaitNs: 30e9, maxAckPending: 1000, maxDeliver: -1 }, 0, { replicator: rep });
+    if (isApiError(c)) throw new Error(c.description);
+    rep.target = c.replicated;
+    // the first leader's starting position
+    rep.commitAll();
+    await turn();
+    expect(c.started).toBe(true);
+    for (let i = 1; i <= 3; i++) await h.stream.publish('foo.a', `m${i}`);
+    const inbox = new Inbox(h.bus, '_INBOX.r');
+    h.next('R', '_INBOX.r', { batch: 3, expires: 60e9 });
+    await turn();
+    // the deliveries (and the request note) never reach the log
+    expect(rep.queue.length).toBeGreaterThan(0);
+    rep.refuseAll();
+    await turn();
+    expect(inbox.data.length).toBe(0);
+    // fenced: only the barrier is proposed, and a new request is served by nothing yet
+    expect(rep.queue.length).toBe(1);
+    h.next('R', '_INBOX.r', { batch: 3, expires: 60e9 });
+    await turn();
+    expect(rep.queue.map((p) => decodeEntry(p.entry).kind)).not.toContain(EntryKind.Delivered);
+    // once the barrier commits, the three are handed out again (the request that took them
+    // before is spent), once each
+    rep.commitAll();
+    await turn();
+    rep.commitAll();
+    await turn();
+    expect(inbox.data.map((m) => [m.data, seqOf(m).dc])).toEqual([
+      ['m1', 1],
+      ['m2', 1],
+      ['m3', 1],
+    ]);
+    expect(c.info()).toMatchObject({ num_ack_pending: 3, delivered: { consumer_seq: 3, stream_seq: 3 } });
+    await h.api.stop();
   });
 });
