@@ -8,6 +8,8 @@
 //   1. const replicator = new RaftConsumerReplicator();                   (raft_replicator.ts)
 //   2. const consumer = consumers.addReplica(stream, cfg, createdMs, {
 //        replicator, clusterInfo: () => ({ name, leader, replicas }), onInactive });
+//      `cfg` as the meta leader checked it (config.ts: parseConsumerConfig, applyDefaults,
+//      checkConsumerConfig, checkUpdate are the single-node API's own checks).
 //      The consumer exists before the driver: the driver restores its snapshot into it.
 //      No files are written for it (durability is the group's log; memory-storage consumers
 //      simply use a memory log).
@@ -25,8 +27,8 @@
 //      clusterInfo() supplies the `cluster` object of info ({ name, leader, replicas }).
 //   6. A config update from the meta group: consumers.updateReplicaConfig(stream, name, cfg)
 //      on every replica (the leader proposes it; a follower remembers it for when it leads).
-//   7. Delete: consumers.deleteConsumer(stream, name), then close the driver and its storage.
-//      Step-down: driver.stepDown().
+//   7. Delete: consumers.deleteConsumer(stream, name) (the leader sends the advisory), then
+//      replicator.detach() and close the driver and its storage. Step-down: driver.stepDown().
 //   8. apply() calls stream.consumerDone(name, seq) on every replica in log order (interest and
 //      work-queue retention): each replica's stream removes what its own consumers finished.
 //   9. A consumer whose replica count is 1 keeps the LocalReplicator and its files, as on a
