@@ -27,6 +27,8 @@ import type { InterestExport } from '../routing/interest_export.ts';
 import { compilePermissions } from '../auth/permissions.ts';
 import type { CompiledPermissions } from '../auth/permissions.ts';
 import type { ClusterOptions } from '../config/options.ts';
+import { parseRouteUrl } from '../config/route-url.ts';
+import type { RouteUrl } from '../config/route-url.ts';
 import { Connection } from '../server/connection.ts';
 import type { ConnectionHost } from '../server/connection.ts';
 import { AUTHORIZATION_VIOLATION } from '../auth/authenticator.ts';
@@ -111,7 +113,7 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
         secureContext: h.routeSecureContext,
         verify: true,
         timeoutMs: t.timeoutMs,
-        host: this.link.url ? new URL(this.link.url).hostname.replace(/^\[|\]$/g, '') : undefined,
+        host: this.dialled()?.host,
       });
       return;
     }
@@ -130,13 +132,19 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
     this.enqueue(Buffer.from(`INFO ${JSON.stringify(info)}\r\n`));
   }
 
+  /** The URL this route was dialled at (solicited routes; membership dials only URLs that parse). */
+  private dialled(): RouteUrl | undefined {
+    const parsed = this.link.url === undefined ? undefined : parseRouteUrl(this.link.url);
+    return parsed?.ok ? parsed.url : undefined;
+  }
+
   /** nats-server's route CONNECT: credentials from the route URL, our id as the name. */
   private connectJson(): RouteConnect {
     const h = this.host;
-    const url = this.link.url ? new URL(this.link.url) : null;
+    const url = this.dialled();
     const c: RouteConnect = { echo: true, verbose: false, pedantic: false };
-    if (url?.username) c.user = decodeURIComponent(url.username);
-    if (url?.password) c.pass = decodeURIComponent(url.password);
+    if (url?.user) c.user = url.user;
+    if (url?.password) c.pass = url.password;
     c.tls_required = Boolean(h.cluster.tls);
     c.headers = true;
     c.name = h.serverId;
