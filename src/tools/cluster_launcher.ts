@@ -1,7 +1,8 @@
 // `npm run cluster`: the docker-compose topology as local processes, for people without Docker and
-// for tests. Writes one config per node into a data directory, starts `bin/nats-server -c <config>`
-// for each, waits until every node's monitoring answers, prints the URLs, and on Ctrl-C/SIGTERM
-// stops every node by pid: SIGTERM, then SIGKILL after a grace period.
+// for tests and the cross-node bench. Writes one config per node into a data directory, starts
+// `bin/nats-server -c <config>` for each, waits until every node's monitoring answers and shows a
+// route to every other node, prints the URLs, and on Ctrl-C/SIGTERM stops every node by pid:
+// SIGTERM, then SIGKILL after a grace period.
 //
 //   npm run cluster                      3 nodes: clients 4222-4224, cluster 6222-6224, monitoring 8222-8224
 //   npm run cluster -- --nodes 5         5 nodes
@@ -41,6 +42,10 @@ export interface LaunchOptions {
   stopGraceMs?: number;
   /** Aborting while the nodes start stops the ones already started; launchCluster then rejects. */
   signal?: AbortSignal;
+  /** The server's command line before `-c <config>` (default bin/nats-server; the bench runs the Go server the same way). */
+  command?: readonly string[];
+  /** JetStream on every node (default true). */
+  jetstream?: boolean;
 }
 
 export interface NodePorts {
@@ -79,17 +84,15 @@ export function defaultDataDir(basePort: number): string {
 }
 
 /** The same shape as conf/cluster-3/n1.conf, with this launch's ports and directories. */
-export function nodeConfig(name: string, ports: NodePorts, peers: NodePorts[], nodeDir: string): string {
+export function nodeConfig(name: string, ports: NodePorts, peers: NodePorts[], nodeDir: string, jetstream = true): string {
   const routes = peers.map((p) => `    nats-route://127.0.0.1:${p.cluster}`).join('\n');
+  const js = jetstream ? `jetstream {\n  store_dir: ${JSON.stringify(nodeDir)}\n}\n` : '';
   return `# Written by \`npm run cluster\`; see conf/cluster-3/ for the commented example.
 server_name: ${name}
 listen: 127.0.0.1:${ports.client}
 http: 127.0.0.1:${ports.monitor}
 pid_file: ${JSON.stringify(path.join(nodeDir, `${name}.pid`))}
-jetstream {
-  store_dir: ${JSON.stringify(nodeDir)}
-}
-cluster {
+${js}cluster {
   name: ${CLUSTER_NAME}
   listen: 127.0.0.1:${ports.cluster}
   routes: [
@@ -149,12 +152,13 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
       const nodeDir = path.resolve(opts.dir, name);
       fs.mkdirSync(nodeDir, { recursive: true });
       const configFile = path.join(nodeDir, `${name}.conf`);
-      fs.writeFileSync(configFile, nodeConfig(name, ports, all.filter((_, j) => j !== i), nodeDir));
+      fs.writeFileSync(configFile, nodeConfig(name, ports, all.filter((_, j) => j !== i), nodeDir, opts.jetstream ?? true));
       const logFile = path.join(nodeDir, `${name}.log`);
       const log = fs.openSync(logFile, 'a');
       // Its own process group: a Ctrl-C in the terminal reaches the launcher, which stops the
       // nodes itself, instead of every node receiving the SIGINT at once.
-      const proc = spawn(BIN, ['-c', configFile], { stdio: ['ignore', log, log], detached: true });
+      const [file, ...lead] = opts.command ?? [BIN];
+      const proc = spawn(file!, [...lead, '-c', configFile], { stdio: ['ignore', log, log], detached: true });
       fs.closeSync(log);
       const node: LaunchedNode = {
         name,
@@ -181,6 +185,8 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
     }
     const deadline = Date.now() + (opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
     await Promise.all(running.map((r) => waitReady(r, deadline, opts.signal)));
+    // Up means clustered: every node has a route to each of the others.
+    await Promise.all(running.map((r) => waitRoutes(r, opts.nodes - 1, deadline, opts.signal)));
   } catch (err) {
     await stop();
     throw err;
@@ -203,6 +209,23 @@ async function waitReady(r: Running, deadline: number, signal: AbortSignal | und
       // Not listening yet.
     }
     if (Date.now() > deadline) throw new Error(`${r.node.name} did not answer ${r.node.monitorUrl}/healthz in time:\n${tail(r.node.logFile)}`);
+    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+  }
+}
+
+async function waitRoutes(r: Running, routes: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+  let seen = 0;
+  for (;;) {
+    signal?.throwIfAborted();
+    if (r.done) throw new Error(`${r.node.name} exited while joining the cluster:\n${tail(r.node.logFile)}`);
+    try {
+      const res = await fetch(`${r.node.monitorUrl}/routez`, { signal: AbortSignal.timeout(1000) });
+      seen = ((await res.json()) as { num_routes?: number }).num_routes ?? 0;
+      if (seen === routes) return;
+    } catch {
+      // Answered /healthz a moment ago; try again.
+    }
+    if (Date.now() > deadline) throw new Error(`${r.node.name} has ${seen} of ${routes} routes after the start-up timeout:\n${tail(r.node.logFile)}`);
     await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
   }
 }
