@@ -121,6 +121,16 @@ export function allPorts(basePort: number, nodes: number): number[] {
   return Array.from({ length: nodes }, (_, i) => nodePorts(basePort, i)).flatMap((p) => [p.client, p.cluster, p.monitor]);
 }
 
+/** A base port in 10000-20000 whose client, cluster and monitoring ranges are all free right now (tests, bench). */
+export async function freeBasePort(nodes: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    // Every derived port (up to base + 4000 + nodes) stays below Linux's ephemeral range.
+    const base = 10_000 + Math.floor(Math.random() * 10_000);
+    if ((await portsInUse(allPorts(base, nodes))).length === 0) return base;
+  }
+  throw new Error('no free port range found');
+}
+
 interface Running {
   node: LaunchedNode;
   proc: ChildProcess;

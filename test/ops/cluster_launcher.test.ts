@@ -10,21 +10,11 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { resolveOptions } from '../../src/config/load.ts';
-import { allPorts, nodeConfig, nodePorts, portsInUse } from '../../src/tools/cluster_launcher.ts';
+import { freeBasePort, nodeConfig, nodePorts } from '../../src/tools/cluster_launcher.ts';
 import { ROOT, tempDir } from '../support/server.ts';
 import { eventually } from '../support/cluster.ts';
 
 const LAUNCHER = path.join(ROOT, 'src', 'tools', 'cluster_launcher.ts');
-
-/** A base port whose client, cluster and monitoring ranges are all free right now. */
-async function freeBasePort(nodes: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // 10000-20000: every derived port (up to base + 4000 + nodes) stays below Linux's ephemeral range.
-    const base = 10_000 + Math.floor(Math.random() * 10_000);
-    if ((await portsInUse(allPorts(base, nodes))).length === 0) return base;
-  }
-  throw new Error('no free port range found');
-}
 
 function isAlive(pid: number): boolean {
   try {
