@@ -208,36 +208,55 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
   };
 }
 
-async function waitReady(r: Running, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+/** Polls the node's monitoring until `ready` says yes; fails if the node exits or the deadline passes. */
+async function waitFor(
+  r: Running,
+  deadline: number,
+  signal: AbortSignal | undefined,
+  doing: string,
+  ready: (monitorUrl: string) => Promise<boolean>,
+  late: () => string,
+): Promise<void> {
   for (;;) {
     signal?.throwIfAborted();
-    if (r.done) throw new Error(`${r.node.name} exited while starting:\n${tail(r.node.logFile)}`);
+    if (r.done) throw new Error(`${r.node.name} exited while ${doing}:\n${tail(r.node.logFile)}`);
     try {
-      const res = await fetch(`${r.node.monitorUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
+      if (await ready(r.node.monitorUrl)) return;
     } catch {
-      // Not listening yet.
+      // Not listening yet, or busy: try again.
     }
-    if (Date.now() > deadline) throw new Error(`${r.node.name} did not answer ${r.node.monitorUrl}/healthz in time:\n${tail(r.node.logFile)}`);
+    if (Date.now() > deadline) throw new Error(`${r.node.name} ${late()}:\n${tail(r.node.logFile)}`);
     await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
   }
 }
 
-async function waitRoutes(r: Running, routes: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+const MONITOR_REQUEST_MS = 1000;
+
+function waitReady(r: Running, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+  return waitFor(
+    r,
+    deadline,
+    signal,
+    'starting',
+    async (url) => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(MONITOR_REQUEST_MS) })).ok,
+    () => `did not answer ${r.node.monitorUrl}/healthz in time`,
+  );
+}
+
+function waitRoutes(r: Running, routes: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
   let seen = 0;
-  for (;;) {
-    signal?.throwIfAborted();
-    if (r.done) throw new Error(`${r.node.name} exited while joining the cluster:\n${tail(r.node.logFile)}`);
-    try {
-      const res = await fetch(`${r.node.monitorUrl}/routez`, { signal: AbortSignal.timeout(1000) });
+  return waitFor(
+    r,
+    deadline,
+    signal,
+    'joining the cluster',
+    async (url) => {
+      const res = await fetch(`${url}/routez`, { signal: AbortSignal.timeout(MONITOR_REQUEST_MS) });
       seen = ((await res.json()) as { num_routes?: number }).num_routes ?? 0;
-      if (seen === routes) return;
-    } catch {
-      // Answered /healthz a moment ago; try again.
-    }
-    if (Date.now() > deadline) throw new Error(`${r.node.name} has ${seen} of ${routes} routes after the start-up timeout:\n${tail(r.node.logFile)}`);
-    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
-  }
+      return seen === routes;
+    },
+    () => `has ${seen} of ${routes} routes after the start-up timeout`,
+  );
 }
 
 async function stopAll(running: Running[], graceMs: number): Promise<void> {
