@@ -86,6 +86,8 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
   private readonly lastSubject = new LastString();
   private readonly lastAccount = new LastString();
   private readonly queueNames: string[] = [];
+  /** The queue names of the previous RMSG, position by position: a route repeats them message after message. */
+  private readonly lastQueues: LastString[] = [];
 
   constructor(host: RouteHost, id: number, socket: net.Socket, remote: { ip: string; port: number }, link: RouteLink) {
     super(host, id, socket, remote);
@@ -336,7 +338,9 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
     const subject = this.lastSubject.get(a.src, a.subjectStart, a.subjectEnd);
     const reply = a.replyStart < 0 ? null : latin1String(a.src, a.replyStart, a.replyEnd);
     const q = this.queueNames;
-    for (let i = 0; i < a.queueCount; i++) q[i] = latin1String(a.src, a.tokStart[a.queueFirst + i]!, a.tokEnd[a.queueFirst + i]!);
+    for (let i = 0; i < a.queueCount; i++) {
+      q[i] = (this.lastQueues[i] ??= new LastString()).get(a.src, a.tokStart[a.queueFirst + i]!, a.tokEnd[a.queueFirst + i]!);
+    }
     this.host.router.publish(this, subject, reply, headerSize < 0 ? NO_HEADERS : headerSize, msg, subject, account, q, a.queueCount);
   }
 
