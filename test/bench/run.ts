@@ -178,11 +178,14 @@ function sourceState(): string {
   }
 }
 
-/** Warnings and errors the server logged (pino levels ≥ 40, or Go's [WRN]/[ERR]), for a run that went wrong. */
+/**
+ * Warnings and errors the server logged (pino levels ≥ 40, or Go's [WRN]/[ERR]), and Go's slow
+ * consumer notices (logged at [INF]), for a run that went wrong.
+ */
 function serverComplaints(log: string): string[] {
   return log
     .split('\n')
-    .filter((l) => /"level":(4|5|6)0|\[(WRN|ERR|FTL)\]/.test(l))
+    .filter((l) => /"level":(4|5|6)0|\[(WRN|ERR|FTL)\]|Slow Consumer/.test(l))
     .map((l) => {
       const m = /"msg":"([^"]*)"/.exec(l);
       return (m ? m[1]! : l).slice(0, 200);
