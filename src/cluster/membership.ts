@@ -12,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import crypto from 'node:crypto';
 import type { ClusterOptions, ServerOptions } from '../config/options.ts';
+import { formatRouteUrl, joinHostPort, parseRouteUrl, redactRouteUrl, routeHostPort } from '../config/route-url.ts';
 import type { Logger } from '../log.ts';
 import { NATS_COMPAT_VERSION } from '../version.ts';
 import type { RouteLink } from './route.ts';
@@ -205,14 +206,12 @@ export class ClusterMembership {
     let attempts = 0;
     const attempt = (): void => {
       if (this.stopping || this.selfUrls.has(url)) return;
-      let target: URL;
-      try {
-        target = new URL(url);
-      } catch {
-        this.host.logger.error(`Error parsing route URL ${redact(url)}`);
+      const target = parseRouteUrl(url);
+      if (!target.ok) {
+        this.host.logger.error(`Error parsing route URL ${redactRouteUrl(url)}: ${target.problem}`);
         return;
       }
-      const sock = net.connect({ host: target.hostname.replace(/^\[|\]$/g, ''), port: Number(target.port), noDelay: true });
+      const sock = net.connect({ host: target.url.host, port: target.url.port, noDelay: true });
       // Not read here: the worker that gets it reads everything, the peer's INFO included.
       sock.pause();
       this.dialling.add(sock);
@@ -225,7 +224,7 @@ export class ClusterMembership {
           sock.destroy();
           return;
         }
-        this.host.logger.debug(`Connected to route ${redact(url)}`);
+        this.host.logger.debug(`Connected to route ${redactRouteUrl(url)}`);
         this.track(this.host.handOver(sock, { solicited: true, url }), { solicited: true, url }, explicit);
       });
       sock.once('error', (err) => {
@@ -291,7 +290,7 @@ export class ClusterMembership {
     rec.info = info;
     if (info.server_id === this.host.serverId) {
       if (rec.url) this.selfUrls.add(rec.url);
-      log.debug(`Detected route to self, ignoring ${rec.url ? redact(rec.url) : ''}`);
+      log.debug(`Detected route to self, ignoring ${rec.url ? redactRouteUrl(rec.url) : ''}`);
       return RouteClose.DUPLICATE_ROUTE;
     }
     const theirs = info.cluster ?? '';
@@ -347,24 +346,24 @@ export class ClusterMembership {
   private implicitRoute(info: RouteInfo): void {
     if (this.stopping || info.server_id === this.host.serverId || this.remotes.has(info.server_id)) return;
     if (info.host !== undefined && info.port !== undefined) {
-      const hp = `${info.host}:${info.port}`.toLowerCase();
+      const hp = joinHostPort(info.host, info.port).toLowerCase();
       if (this.opts.routes.some((r) => hostPortOf(r) === hp)) return;
     }
     if (!info.ip) return;
-    let url: URL;
-    try {
-      url = new URL(info.ip);
-    } catch {
+    const parsed = parseRouteUrl(info.ip);
+    if (!parsed.ok) {
       this.host.logger.error(`Error parsing URL from INFO: ${info.ip}`);
       return;
     }
+    const url = parsed.url;
     const auth = this.opts.authorization;
     if (info.auth_required && auth?.user) {
-      url.username = encodeURIComponent(auth.user);
-      url.password = encodeURIComponent(auth.password ?? '');
+      url.user = auth.user;
+      url.password = auth.password ?? '';
     }
-    for (const rec of this.routes.values()) if (rec.solicited && !rec.registered && rec.url && hostPortOf(rec.url) === hostPortOf(url.href)) return;
-    this.connect(url.href, false, true, 0);
+    const hp = routeHostPort(url).toLowerCase();
+    for (const rec of this.routes.values()) if (rec.solicited && !rec.registered && rec.url && hostPortOf(rec.url) === hp) return;
+    this.connect(formatRouteUrl(url), false, true, 0);
   }
 
   /** A dynamic cluster name gives way to a configured or greater one; routes under the old name go. */
@@ -391,7 +390,7 @@ export class ClusterMembership {
     if (rec.remoteId !== undefined && (this.remotes.has(rec.remoteId) || rec.remoteId === this.host.serverId)) return;
     const explicit = rec.explicit || this.isExplicit(rec.url);
     const jitter = Math.floor(Math.random() * RECONNECT_JITTER_MS);
-    this.host.logger.debug(`Attempting reconnect for solicited route ${redact(rec.url)}`);
+    this.host.logger.debug(`Attempting reconnect for solicited route ${redactRouteUrl(rec.url)}`);
     this.connect(rec.url, explicit, false, jitter + (explicit ? ROUTE_RECONNECT_DELAY_MS : 0));
   }
 
@@ -479,27 +478,8 @@ export class ClusterMembership {
 
 /** host:port of a route URL, lower case, for comparisons (nats-server compares URL hosts). */
 function hostPortOf(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port}`.toLowerCase();
-  } catch {
-    return url.toLowerCase();
-  }
-}
-
-/** A URL without its password, for logs. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = 'xxxxx';
-    return u.href;
-  } catch {
-    return url;
-  }
-}
-
-function joinHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const parsed = parseRouteUrl(url);
+  return (parsed.ok ? routeHostPort(parsed.url) : url).toLowerCase();
 }
 
 function splitHostPort(hp: string, defaultPort: number): { host: string; port: number } {

@@ -27,6 +27,8 @@ import type { InterestExport } from '../routing/interest_export.ts';
 import { compilePermissions } from '../auth/permissions.ts';
 import type { CompiledPermissions } from '../auth/permissions.ts';
 import type { ClusterOptions } from '../config/options.ts';
+import { parseRouteUrl } from '../config/route-url.ts';
+import type { RouteUrl } from '../config/route-url.ts';
 import { Connection } from '../server/connection.ts';
 import type { ConnectionHost } from '../server/connection.ts';
 import { AUTHORIZATION_VIOLATION } from '../auth/authenticator.ts';
@@ -84,6 +86,8 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
   private readonly lastSubject = new LastString();
   private readonly lastAccount = new LastString();
   private readonly queueNames: string[] = [];
+  /** The queue names of the previous RMSG, position by position: a route repeats them message after message. */
+  private readonly lastQueues: LastString[] = [];
 
   constructor(host: RouteHost, id: number, socket: net.Socket, remote: { ip: string; port: number }, link: RouteLink) {
     super(host, id, socket, remote);
@@ -111,7 +115,7 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
         secureContext: h.routeSecureContext,
         verify: true,
         timeoutMs: t.timeoutMs,
-        host: this.link.url ? new URL(this.link.url).hostname.replace(/^\[|\]$/g, '') : undefined,
+        host: this.dialled()?.host,
       });
       return;
     }
@@ -130,13 +134,19 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
     this.enqueue(Buffer.from(`INFO ${JSON.stringify(info)}\r\n`));
   }
 
+  /** The URL this route was dialled at (solicited routes; membership dials only URLs that parse). */
+  private dialled(): RouteUrl | undefined {
+    const parsed = this.link.url === undefined ? undefined : parseRouteUrl(this.link.url);
+    return parsed?.ok ? parsed.url : undefined;
+  }
+
   /** nats-server's route CONNECT: credentials from the route URL, our id as the name. */
   private connectJson(): RouteConnect {
     const h = this.host;
-    const url = this.link.url ? new URL(this.link.url) : null;
+    const url = this.dialled();
     const c: RouteConnect = { echo: true, verbose: false, pedantic: false };
-    if (url?.username) c.user = decodeURIComponent(url.username);
-    if (url?.password) c.pass = decodeURIComponent(url.password);
+    if (url?.user) c.user = url.user;
+    if (url?.password) c.pass = url.password;
     c.tls_required = Boolean(h.cluster.tls);
     c.headers = true;
     c.name = h.serverId;
@@ -328,7 +338,9 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
     const subject = this.lastSubject.get(a.src, a.subjectStart, a.subjectEnd);
     const reply = a.replyStart < 0 ? null : latin1String(a.src, a.replyStart, a.replyEnd);
     const q = this.queueNames;
-    for (let i = 0; i < a.queueCount; i++) q[i] = latin1String(a.src, a.tokStart[a.queueFirst + i]!, a.tokEnd[a.queueFirst + i]!);
+    for (let i = 0; i < a.queueCount; i++) {
+      q[i] = (this.lastQueues[i] ??= new LastString()).get(a.src, a.tokStart[a.queueFirst + i]!, a.tokEnd[a.queueFirst + i]!);
+    }
     this.host.router.publish(this, subject, reply, headerSize < 0 ? NO_HEADERS : headerSize, msg, subject, account, q, a.queueCount);
   }
 

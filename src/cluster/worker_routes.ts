@@ -4,7 +4,8 @@
 
 import type { Router } from '../routing/router.ts';
 import type { InterestExport } from '../routing/interest_export.ts';
-import { goDuration } from '../server/conn_state.ts';
+import { formatGoDuration } from '../config/units.ts';
+import { goUptime } from '../server/conn_state.ts';
 import type { RouteConnection } from './route.ts';
 import type { RouteInfo } from './route_info.ts';
 
@@ -88,9 +89,9 @@ export class WorkerRoutes {
         port: st.port,
         start: new Date(st.start).toISOString(),
         last_activity: new Date(st.lastActivity).toISOString(),
-        rtt: goDuration(st.rttMs),
-        uptime: goDuration(now - st.start),
-        idle: goDuration(now - st.lastActivity),
+        rtt: formatGoDuration(st.rttMs),
+        uptime: goUptime(now - st.start),
+        idle: goUptime(now - st.lastActivity),
         pending_size: r.out.pending,
         in_msgs: st.inMsgs,
         out_msgs: st.outMsgs,

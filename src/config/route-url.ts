@@ -63,6 +63,27 @@ function fail(problem: string): RouteUrlResult {
   return { ok: false, problem };
 }
 
+/** `host:port`, an IPv6 host in brackets (as Go's net.JoinHostPort). */
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** `host:port` of a route URL. */
+export function routeHostPort(url: RouteUrl): string {
+  return joinHostPort(url.host, url.port);
+}
+
+/** The URL written out again, `scheme://[user[:password]@]host:port`, credentials escaped. */
+export function formatRouteUrl(url: RouteUrl): string {
+  let auth = '';
+  if (url.user !== undefined) {
+    auth = encodeURIComponent(url.user);
+    if (url.password !== undefined) auth += `:${encodeURIComponent(url.password)}`;
+    auth += '@';
+  }
+  return `${url.scheme}://${auth}${routeHostPort(url)}`;
+}
+
 /** The URL with its password replaced, for messages and logs (nats-server writes `xxxxx`). */
 export function redactRouteUrl(text: string): string {
   return text.replace(/^(\s*(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?[^:@/]*):[^@/]*@/, '$1:xxxxx@');

@@ -51,16 +51,32 @@ export function parseGoDuration(text: string): number {
 
 /** Formats milliseconds the way Go prints a time.Duration, for messages (`1m30s`, `500ms`). */
 export function formatGoDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  const sign = ms < 0 ? '-' : '';
-  let rest = Math.abs(ms);
-  if (rest < 1000) return `${sign}${rest}ms`;
-  const h = Math.floor(rest / 3_600_000);
-  rest -= h * 3_600_000;
-  const m = Math.floor(rest / 60_000);
-  rest -= m * 60_000;
-  const s = rest / 1000;
+  return formatGoDurationNs(Math.round(ms * NANOS_PER_MILLI));
+}
+
+/**
+ * Formats nanoseconds exactly as Go's time.Duration.String: `0s`, `800ns`, `150µs`, `1.5ms`,
+ * `1m0s`, `2h0m3.5s` (no days; fractions as long as needed, trailing zeros dropped).
+ */
+export function formatGoDurationNs(ns: number): string {
+  if (ns === 0) return '0s';
+  const sign = ns < 0 ? '-' : '';
+  const u = Math.abs(ns);
+  if (u < 1e3) return `${sign}${u}ns`;
+  if (u < 1e6) return `${sign}${decimalFraction(u, 1e3)}µs`;
+  if (u < 1e9) return `${sign}${decimalFraction(u, 1e6)}ms`;
+  const h = Math.floor(u / 3.6e12);
+  const m = Math.floor((u % 3.6e12) / 6e10);
+  const s = decimalFraction(u % 6e10, 1e9);
   return `${sign}${h > 0 ? `${h}h` : ''}${h > 0 || m > 0 ? `${m}m` : ''}${s}s`;
+}
+
+/** `n / unit` (unit a power of ten) in decimal, without float rounding and without trailing zeros. */
+function decimalFraction(n: number, unit: number): string {
+  const whole = Math.floor(n / unit);
+  const rest = n - whole * unit;
+  if (rest === 0) return String(whole);
+  return `${whole}.${String(rest).padStart(String(unit).length - 1, '0').replace(/0+$/, '')}`;
 }
 
 /**

@@ -5,7 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { PetrelServer } from '../server/server.ts';
-import { goDuration } from '../server/conn_state.ts';
+import { goUptime } from '../server/conn_state.ts';
 import { authConfigured } from '../server/client_auth.ts';
 import { NATS_COMPAT_VERSION, PETREL_VERSION, PROTO_VERSION } from '../version.ts';
 import type { WorkerVarz } from '../server/worker_protocol.ts';
@@ -189,7 +189,7 @@ export class MonitorServer {
       write_deadline: o.writeDeadlineMs * MS_TO_NS,
       start: s.startTime.toISOString(),
       now: now.toISOString(),
-      uptime: goDuration(now.getTime() - s.startTime.getTime()),
+      uptime: goUptime(now.getTime() - s.startTime.getTime()),
       mem: process.memoryUsage().rss,
       cores: os.availableParallelism(),
       gomaxprocs: s.workerCount,

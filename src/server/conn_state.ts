@@ -1,6 +1,8 @@
 // What monitoring reports about a connection, kept as plain counters on the connection so the
 // hot path only increments numbers; /connz builds JSON from it on request.
 
+import { formatGoDuration } from '../config/units.ts';
+
 export class ConnectionState {
   readonly cid: number;
   readonly ip: string;
@@ -44,23 +46,21 @@ export class ClosedState {
   }
 }
 
-/** A Go-style duration string ("1h2m3s", "150ms") as nats-server prints uptime and rtt. */
-export function goDuration(ms: number): string {
-  if (ms < 1) return `${Math.round(ms * 1000)}µs`;
-  if (ms < 1000) return `${Math.round(ms * 1000) / 1000}ms`;
-  let s = Math.floor(ms / 1000);
-  const d = Math.floor(s / 86400);
-  s -= d * 86400;
-  const h = Math.floor(s / 3600);
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  s -= m * 60;
-  let out = '';
-  if (d) out += `${d}d`;
-  if (h) out += `${h}h`;
-  if (m) out += `${m}m`;
-  out += `${s}s`;
-  return out;
+const SECONDS_PER_YEAR = 365 * 86_400;
+
+/** Whole seconds with years and days, as nats-server prints uptime and idle ("0s", "5m3s", "2d0h0m1s"). */
+export function goUptime(ms: number): string {
+  const secs = Math.max(0, Math.floor(ms / 1000));
+  const y = Math.floor(secs / SECONDS_PER_YEAR);
+  const d = Math.floor((secs % SECONDS_PER_YEAR) / 86_400);
+  const h = Math.floor((secs % 86_400) / 3600);
+  const m = Math.floor((secs % 3600) / 60);
+  const s = secs % 60;
+  if (y > 0) return `${y}y${d}d${h}h${m}m${s}s`;
+  if (d > 0) return `${d}d${h}h${m}m${s}s`;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  if (m > 0) return `${m}m${s}s`;
+  return `${s}s`;
 }
 
 /** One connection's /connz entry, with nats-server's JSON field names. */
@@ -77,9 +77,9 @@ export function connzEntry(
     port: st.port,
     start: new Date(st.start).toISOString(),
     last_activity: new Date(st.lastActivity).toISOString(),
-    rtt: goDuration(st.rttMs),
-    uptime: goDuration((extra.stop ?? now) - st.start),
-    idle: goDuration(now - st.lastActivity),
+    rtt: formatGoDuration(st.rttMs),
+    uptime: goUptime((extra.stop ?? now) - st.start),
+    idle: goUptime(now - st.lastActivity),
     pending_bytes: extra.pendingBytes,
     in_msgs: st.inMsgs,
     out_msgs: st.outMsgs,

@@ -1,7 +1,8 @@
 // `npm run cluster`: the docker-compose topology as local processes, for people without Docker and
-// for tests. Writes one config per node into a data directory, starts `bin/nats-server -c <config>`
-// for each, waits until every node's monitoring answers, prints the URLs, and on Ctrl-C/SIGTERM
-// stops every node by pid: SIGTERM, then SIGKILL after a grace period.
+// for tests and the cross-node bench. Writes one config per node into a data directory, starts
+// `bin/nats-server -c <config>` for each, waits until every node's monitoring answers and shows a
+// route to every other node, prints the URLs, and on Ctrl-C/SIGTERM stops every node by pid:
+// SIGTERM, then SIGKILL after a grace period.
 //
 //   npm run cluster                      3 nodes: clients 4222-4224, cluster 6222-6224, monitoring 8222-8224
 //   npm run cluster -- --nodes 5         5 nodes
@@ -41,6 +42,10 @@ export interface LaunchOptions {
   stopGraceMs?: number;
   /** Aborting while the nodes start stops the ones already started; launchCluster then rejects. */
   signal?: AbortSignal;
+  /** The server's command line before `-c <config>` (default bin/nats-server; the bench runs the Go server the same way). */
+  command?: readonly string[];
+  /** JetStream on every node (default true). */
+  jetstream?: boolean;
 }
 
 export interface NodePorts {
@@ -79,17 +84,15 @@ export function defaultDataDir(basePort: number): string {
 }
 
 /** The same shape as conf/cluster-3/n1.conf, with this launch's ports and directories. */
-export function nodeConfig(name: string, ports: NodePorts, peers: NodePorts[], nodeDir: string): string {
+export function nodeConfig(name: string, ports: NodePorts, peers: NodePorts[], nodeDir: string, jetstream = true): string {
   const routes = peers.map((p) => `    nats-route://127.0.0.1:${p.cluster}`).join('\n');
+  const js = jetstream ? `jetstream {\n  store_dir: ${JSON.stringify(nodeDir)}\n}\n` : '';
   return `# Written by \`npm run cluster\`; see conf/cluster-3/ for the commented example.
 server_name: ${name}
 listen: 127.0.0.1:${ports.client}
 http: 127.0.0.1:${ports.monitor}
 pid_file: ${JSON.stringify(path.join(nodeDir, `${name}.pid`))}
-jetstream {
-  store_dir: ${JSON.stringify(nodeDir)}
-}
-cluster {
+${js}cluster {
   name: ${CLUSTER_NAME}
   listen: 127.0.0.1:${ports.cluster}
   routes: [
@@ -116,6 +119,16 @@ function canListen(port: number): Promise<boolean> {
 
 export function allPorts(basePort: number, nodes: number): number[] {
   return Array.from({ length: nodes }, (_, i) => nodePorts(basePort, i)).flatMap((p) => [p.client, p.cluster, p.monitor]);
+}
+
+/** A base port in 10000-20000 whose client, cluster and monitoring ranges are all free right now (tests, bench). */
+export async function freeBasePort(nodes: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    // Every derived port (up to base + 4000 + nodes) stays below Linux's ephemeral range.
+    const base = 10_000 + Math.floor(Math.random() * 10_000);
+    if ((await portsInUse(allPorts(base, nodes))).length === 0) return base;
+  }
+  throw new Error('no free port range found');
 }
 
 interface Running {
@@ -149,12 +162,13 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
       const nodeDir = path.resolve(opts.dir, name);
       fs.mkdirSync(nodeDir, { recursive: true });
       const configFile = path.join(nodeDir, `${name}.conf`);
-      fs.writeFileSync(configFile, nodeConfig(name, ports, all.filter((_, j) => j !== i), nodeDir));
+      fs.writeFileSync(configFile, nodeConfig(name, ports, all.filter((_, j) => j !== i), nodeDir, opts.jetstream ?? true));
       const logFile = path.join(nodeDir, `${name}.log`);
       const log = fs.openSync(logFile, 'a');
       // Its own process group: a Ctrl-C in the terminal reaches the launcher, which stops the
       // nodes itself, instead of every node receiving the SIGINT at once.
-      const proc = spawn(BIN, ['-c', configFile], { stdio: ['ignore', log, log], detached: true });
+      const [file, ...lead] = opts.command ?? [BIN];
+      const proc = spawn(file!, [...lead, '-c', configFile], { stdio: ['ignore', log, log], detached: true });
       fs.closeSync(log);
       const node: LaunchedNode = {
         name,
@@ -181,6 +195,8 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
     }
     const deadline = Date.now() + (opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
     await Promise.all(running.map((r) => waitReady(r, deadline, opts.signal)));
+    // Up means clustered: every node has a route to each of the others.
+    await Promise.all(running.map((r) => waitRoutes(r, opts.nodes - 1, deadline, opts.signal)));
   } catch (err) {
     await stop();
     throw err;
@@ -192,19 +208,55 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
   };
 }
 
-async function waitReady(r: Running, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+/** Polls the node's monitoring until `ready` says yes; fails if the node exits or the deadline passes. */
+async function waitFor(
+  r: Running,
+  deadline: number,
+  signal: AbortSignal | undefined,
+  doing: string,
+  ready: (monitorUrl: string) => Promise<boolean>,
+  late: () => string,
+): Promise<void> {
   for (;;) {
     signal?.throwIfAborted();
-    if (r.done) throw new Error(`${r.node.name} exited while starting:\n${tail(r.node.logFile)}`);
+    if (r.done) throw new Error(`${r.node.name} exited while ${doing}:\n${tail(r.node.logFile)}`);
     try {
-      const res = await fetch(`${r.node.monitorUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
+      if (await ready(r.node.monitorUrl)) return;
     } catch {
-      // Not listening yet.
+      // Not listening yet, or busy: try again.
     }
-    if (Date.now() > deadline) throw new Error(`${r.node.name} did not answer ${r.node.monitorUrl}/healthz in time:\n${tail(r.node.logFile)}`);
+    if (Date.now() > deadline) throw new Error(`${r.node.name} ${late()}:\n${tail(r.node.logFile)}`);
     await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
   }
+}
+
+const MONITOR_REQUEST_MS = 1000;
+
+function waitReady(r: Running, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+  return waitFor(
+    r,
+    deadline,
+    signal,
+    'starting',
+    async (url) => (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(MONITOR_REQUEST_MS) })).ok,
+    () => `did not answer ${r.node.monitorUrl}/healthz in time`,
+  );
+}
+
+function waitRoutes(r: Running, routes: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+  let seen = 0;
+  return waitFor(
+    r,
+    deadline,
+    signal,
+    'joining the cluster',
+    async (url) => {
+      const res = await fetch(`${url}/routez`, { signal: AbortSignal.timeout(MONITOR_REQUEST_MS) });
+      seen = ((await res.json()) as { num_routes?: number }).num_routes ?? 0;
+      return seen === routes;
+    },
+    () => `has ${seen} of ${routes} routes after the start-up timeout`,
+  );
 }
 
 async function stopAll(running: Running[], graceMs: number): Promise<void> {

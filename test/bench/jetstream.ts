@@ -68,7 +68,7 @@ function pubFaults(r: { errors: number; firstError: string; duplicatedAcks: numb
 async function runJsPublishOnce(pool: AgentPool, server: RunningServer, s: JsSettings): Promise<ThroughputResult> {
   const target = targetOf(server);
   await createStream(pool, target);
-  const endCpu = await cpuWindow(pool, server);
+  const endCpu = await cpuWindow(pool, [server.pid]);
   const { jsPub: r } = await pool.pub.call({
     op: 'jsPublish',
     target,
@@ -123,7 +123,7 @@ async function runJsPullOnce(pool: AgentPool, server: RunningServer, s: JsSettin
     config: { durable_name: JS_CONSUMER, ack_policy: 'explicit', deliver_policy: 'all', max_ack_pending: 20_000 },
   });
 
-  const endCpu = await cpuWindow(pool, server);
+  const endCpu = await cpuWindow(pool, [server.pid]);
   const { jsPull: r } = await pool.subs[0]!.call({
     op: 'jsPull',
     target,

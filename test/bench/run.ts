@@ -1,6 +1,7 @@
 // Petrel's side-by-side benchmark: every scenario runs against Petrel and, when installed, the
-// Go reference nats-server, one server at a time, with the same raw-TCP load generator.
-//   npm run bench -- [--only pub,fanout,…] [--duration 3] [--workers 1,2] [--conns 5000]
+// Go reference nats-server, one server (or one 3-node cluster, for the cross-node scenarios) at a
+// time, with the same raw-TCP load generator.
+//   npm run bench -- [--only pub,fanout,…|cluster] [--duration 3] [--workers 1,2] [--conns 5000]
 //                    [--js-msgs 200000] [--sub-threads 1] [--petrel-workers N] [--no-go] [--json <file>]
 // See test/bench/README.md for what each scenario measures and how to read the CPU columns.
 
@@ -10,15 +11,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { JS_DEFAULTS, JS_DURABILITY_NOTE, runJsPublish, runJsPull } from './jetstream.ts';
 import { AgentPool } from './loadgen/pool.ts';
-import { THROUGHPUT, runLatency, runMemory, runThroughput } from './scenarios.ts';
+import { THROUGHPUT, onServer, runLatency, runMemory, runThroughput } from './scenarios.ts';
 import type { CpuFigures, LatencyResult, MemoryResult, ScenarioResult, ThroughputResult } from './scenarios.ts';
 import { goServerVersion, readFdLimit, startServer } from './servers.ts';
-import type { RunningServer, ServerSpec } from './servers.ts';
+import type { ServerSpec } from './servers.ts';
+import { CLUSTER_IDS, CLUSTER_NODES, CROSS_NODE, CROSS_NODE_RESPONDER, startCluster } from './cluster.ts';
 
-/** Scenario ids in the order they run; the numbers are the brief's numbering. */
-const ALL_IDS = ['pub', 'pubsub16', 'pubsub1k', 'fanout', 'queue', 'reqrep', 'memory', 'jspub', 'jspull', 'workers'] as const;
+/** Single-node scenario ids in the order they run; the numbers are the brief's numbering. */
+const SINGLE_IDS = ['pub', 'pubsub16', 'pubsub1k', 'fanout', 'queue', 'reqrep', 'memory', 'jspub', 'jspull', 'workers'] as const;
+/** Every id; the cross-node ones (a cluster per measurement) run only when asked for. */
+const ALL_IDS = [...SINGLE_IDS, ...CLUSTER_IDS] as const;
 type ScenarioId = (typeof ALL_IDS)[number];
 const NUMBERED: Record<string, ScenarioId[]> = {
+  cluster: [...CLUSTER_IDS],
+  '10': [...CLUSTER_IDS],
   '1': ['pub'],
   '2': ['pubsub16', 'pubsub1k'],
   '3': ['fanout'],
@@ -34,7 +40,17 @@ const WORKER_SCENARIOS = ['pub', 'pubsub16', 'pubsub1k', 'fanout'];
 /** Sockets the generator keeps for itself besides the idle crowd (agents, servers' pipes). */
 const FD_MARGIN = 200;
 
-const TARGETS = { throughputRatio: 0.5, p50Ratio: 1.5, memoryRatio: 1 } as const;
+interface Targets {
+  /** Petrel/Go msgs/s at least this. */
+  throughputRatio: number;
+  /** Petrel/Go p50 latency at most this. */
+  p50Ratio: number;
+  /** Petrel/Go bytes per idle connection at most this. */
+  memoryRatio?: number;
+}
+const TARGETS: Targets = { throughputRatio: 0.5, p50Ratio: 1.5, memoryRatio: 1 };
+/** Issue 7's targets for the cross-node scenarios. */
+const CLUSTER_TARGETS: Targets = { throughputRatio: 0.7, p50Ratio: 1.4 };
 
 interface Flags {
   only: Set<ScenarioId>;
@@ -51,7 +67,8 @@ interface Flags {
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --only <ids>          comma list of: ${ALL_IDS.join(', ')} (or the numbers 1-9)
+  --only <ids>          comma list of: ${SINGLE_IDS.join(', ')} (or the numbers 1-9; default all of them),
+                        or the cross-node ones (3-node clusters): ${CLUSTER_IDS.join(', ')}, or cluster (= 10) for all five
   --duration <s>        seconds each throughput run publishes (default 3)
   --workers <list>      Petrel worker counts compared in scenario 7 (default 1,2)
   --petrel-workers <n>  Petrel's --workers for scenarios 1-6 (default: Petrel's own default)
@@ -66,7 +83,7 @@ const USAGE = `usage: npm run bench -- [options]
 
 function parseFlags(argv: string[]): Flags {
   const f: Flags = {
-    only: new Set(ALL_IDS),
+    only: new Set(SINGLE_IDS),
     durationMs: 3000,
     workers: [1, 2],
     conns: 5000,
@@ -161,11 +178,14 @@ function sourceState(): string {
   }
 }
 
-/** Warnings and errors the server logged (pino levels ≥ 40, or Go's [WRN]/[ERR]), for a run that went wrong. */
+/**
+ * Warnings and errors the server logged (pino levels ≥ 40, or Go's [WRN]/[ERR]), and Go's slow
+ * consumer notices (logged at [INF]), for a run that went wrong.
+ */
 function serverComplaints(log: string): string[] {
   return log
     .split('\n')
-    .filter((l) => /"level":(4|5|6)0|\[(WRN|ERR|FTL)\]/.test(l))
+    .filter((l) => /"level":(4|5|6)0|\[(WRN|ERR|FTL)\]|Slow Consumer/.test(l))
     .map((l) => {
       const m = /"msg":"([^"]*)"/.exec(l);
       return (m ? m[1]! : l).slice(0, 200);
@@ -183,6 +203,8 @@ interface Row {
 }
 
 const rows: Row[] = [];
+/** Sequential 16 B requests: 1,000 warm-up, then up to 20,000 or 3 s. */
+const LATENCY = { count: 20_000, warmup: 1_000, durationMs: 3_000 } as const;
 const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const fmtRatio = (a: number, b: number | undefined): string => (b && Number.isFinite(a / b) ? (a / b).toFixed(2) : '—');
 const fmtCpu = (c: CpuFigures): string =>
@@ -219,19 +241,26 @@ function score(r: ScenarioResult): number {
   }
 }
 
-async function withServer<T extends ScenarioResult>(
+/** What a measurement runs against: one server, or a cluster. */
+interface UnderTest {
+  stop(): Promise<void>;
+  logTail(lines?: number): string;
+}
+
+async function withServer<S extends UnderTest, T extends ScenarioResult>(
   spec: ServerSpec,
   scenario: string,
   title: string,
-  body: (s: RunningServer) => Promise<T>,
+  body: (s: S) => Promise<T>,
   repeat: number,
+  start: (spec: ServerSpec) => Promise<S>,
 ): Promise<Row['result']> {
   const attempts: Row['result'][] = [];
   for (let i = 0; i < repeat; i++) {
-    let server: RunningServer | null = null;
+    let server: S | null = null;
     let result: Row['result'];
     try {
-      server = await startServer(spec);
+      server = await start(spec);
       result = await body(server);
       if (result.kind === 'throughput' && result.faults.length) {
         for (const c of serverComplaints(server.logTail(500))) result.faults.push(`server log: ${c}`);
@@ -273,6 +302,63 @@ function table(headers: string[], body: string[][]): string {
   return [line(headers), `|${widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + 1) + (i === 0 ? '' : ':')).join('|')}|`, ...body.map(line)].join('\n');
 }
 
+/** Petrel against Go for each scenario that ran, with the verdicts against the targets. */
+function comparison(ids: readonly string[], targets: Targets, petrelLabel: string, go: string | undefined): { table: string[][]; verdicts: string[] } {
+  const mainRows: string[][] = [];
+  const verdicts: string[] = [];
+  for (const id of ids) {
+    const p = find(id, petrelLabel);
+    if (!p) continue;
+    const g = go ? find(id, go) : undefined;
+    const title = rows.find((r) => r.scenario === id)!.title;
+    if (p.kind === 'throughput') {
+      const gt = g?.kind === 'throughput' ? g : undefined;
+      const ratio = gt ? p.msgsPerSec / gt.msgsPerSec : NaN;
+      mainRows.push([
+        `${title} (msgs/s)`,
+        fmtInt(p.msgsPerSec),
+        gt ? fmtInt(gt.msgsPerSec) : '—',
+        fmtRatio(p.msgsPerSec, gt?.msgsPerSec),
+        `${p.cpu.serverPct.toFixed(0)}% / ${gt ? gt.cpu.serverPct.toFixed(0) + '%' : '—'}`,
+        `${p.cpu.busiestThreadPct.toFixed(0)}% / ${gt ? gt.cpu.busiestThreadPct.toFixed(0) + '%' : '—'}`,
+      ]);
+      if (gt) verdicts.push(`${title}: ratio ${ratio.toFixed(2)} ${ratio >= targets.throughputRatio ? 'meets' : 'MISSES'} ≥ ${targets.throughputRatio}`);
+      if (p.exactlyOnce) {
+        const e = p.exactlyOnce;
+        const ok = e.missing === 0 && e.duplicated === 0 && e.unexpected === 0;
+        verdicts.push(`${title}: Petrel exactly-once ${ok ? 'holds' : `BROKEN (missing ${e.missing}, duplicated ${e.duplicated}, unexpected ${e.unexpected})`}`);
+      }
+    } else if (p.kind === 'latency') {
+      const gl = g?.kind === 'latency' ? g : undefined;
+      for (const [q, pv, gv] of [
+        ['p50', p.p50us, gl?.p50us],
+        ['p99', p.p99us, gl?.p99us],
+      ] as const) {
+        mainRows.push([
+          `${title} ${q} (µs)`,
+          pv.toFixed(1),
+          gv !== undefined ? gv.toFixed(1) : '—',
+          fmtRatio(pv, gv),
+          `${p.cpu.serverPct.toFixed(0)}% / ${gl ? gl.cpu.serverPct.toFixed(0) + '%' : '—'}`,
+          `${p.cpu.busiestThreadPct.toFixed(0)}% / ${gl ? gl.cpu.busiestThreadPct.toFixed(0) + '%' : '—'}`,
+        ]);
+      }
+      if (gl) {
+        const r = p.p50us / gl.p50us;
+        verdicts.push(`${title} p50: ${r.toFixed(2)}× Go ${r <= targets.p50Ratio ? 'meets' : 'MISSES'} ≤ ${targets.p50Ratio}×`);
+      }
+    } else if (p.kind === 'memory') {
+      const gm = g?.kind === 'memory' ? g : undefined;
+      mainRows.push([`idle connection (bytes RSS, ${p.connections} conns)`, fmtInt(p.bytesPerConn), gm ? fmtInt(gm.bytesPerConn) : '—', fmtRatio(p.bytesPerConn, gm?.bytesPerConn), '', '']);
+      if (gm) {
+        const r = p.bytesPerConn / gm.bytesPerConn;
+        verdicts.push(`memory per idle connection: ${r.toFixed(2)}× Go ${r <= (targets.memoryRatio ?? 1) ? 'meets' : 'MISSES'} ≤ Go`);
+      }
+    }
+  }
+  return { table: mainRows, verdicts };
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
   const goVersion = flags.go ? goServerVersion() : null;
@@ -293,11 +379,11 @@ async function main(): Promise<void> {
   try {
     for (const sc of THROUGHPUT) {
       if (!flags.only.has(sc.id as ScenarioId)) continue;
-      for (const spec of mainServers) await withServer(spec, sc.id, sc.title, (s) => runThroughput(pool, s, sc, flags.durationMs), flags.repeat);
+      for (const spec of mainServers) await withServer(spec, sc.id, sc.title, (s) => runThroughput(pool, onServer(s), sc, flags.durationMs), flags.repeat, startServer);
     }
     if (flags.only.has('reqrep')) {
       for (const spec of mainServers) {
-        await withServer(spec, 'reqrep', 'request/reply 16 B', (s) => runLatency(pool, s, { count: 20_000, warmup: 1_000, durationMs: 3_000 }), flags.repeat);
+        await withServer(spec, 'reqrep', 'request/reply 16 B', (s) => runLatency(pool, onServer(s), LATENCY), flags.repeat, startServer);
       }
     }
     if (flags.only.has('memory')) {
@@ -315,16 +401,16 @@ async function main(): Promise<void> {
             notes.push(`memory: ${spec.label} may open only ${s.fdLimit} files, so ${n} connections`);
           }
           return runMemory(pool, s, n);
-        }, flags.repeat);
+        }, flags.repeat, startServer);
       }
     }
     const jsServers = mainServers.map((spec) => ({ ...spec, jetstream: true }));
     const js = { ...JS_DEFAULTS, durationMs: flags.durationMs, pullMsgs: flags.jsMsgs };
     if (flags.only.has('jspub')) {
-      for (const spec of jsServers) await withServer(spec, 'jspub', 'JS publish 128 B, window 1k', (s) => runJsPublish(pool, s, js), flags.repeat);
+      for (const spec of jsServers) await withServer(spec, 'jspub', 'JS publish 128 B, window 1k', (s) => runJsPublish(pool, s, js), flags.repeat, startServer);
     }
     if (flags.only.has('jspull')) {
-      for (const spec of jsServers) await withServer(spec, 'jspull', 'JS durable pull + ack 128 B', (s) => runJsPull(pool, s, js), flags.repeat);
+      for (const spec of jsServers) await withServer(spec, 'jspull', 'JS durable pull + ack 128 B', (s) => runJsPull(pool, s, js), flags.repeat, startServer);
     }
     if (flags.only.has('jspub') || flags.only.has('jspull')) notes.push(JS_DURABILITY_NOTE);
     if (flags.only.has('workers')) {
@@ -333,8 +419,17 @@ async function main(): Promise<void> {
         for (const w of flags.workers) {
           const label = `petrel w${w}`;
           if (label === petrelLabel && find(id, label)) continue; // measured above with the same settings
-          await withServer({ kind: 'petrel', label, workers: w, nodeArgs: flags.petrelNodeArgs }, id, sc.title, (s) => runThroughput(pool, s, sc, flags.durationMs), flags.repeat);
+          await withServer({ kind: 'petrel', label, workers: w, nodeArgs: flags.petrelNodeArgs }, id, sc.title, (s) => runThroughput(pool, onServer(s), sc, flags.durationMs), flags.repeat, startServer);
         }
+      }
+    }
+    for (const sc of CROSS_NODE) {
+      if (!flags.only.has(sc.id as ScenarioId)) continue;
+      for (const spec of mainServers) await withServer(spec, sc.id, sc.title, (c) => runThroughput(pool, c, sc, flags.durationMs), flags.repeat, startCluster);
+    }
+    if (flags.only.has('xreqrep')) {
+      for (const spec of mainServers) {
+        await withServer(spec, 'xreqrep', 'n1 → n2 request/reply', (c) => runLatency(pool, c, { ...LATENCY, responderServer: CROSS_NODE_RESPONDER }), flags.repeat, startCluster);
       }
     }
   } finally {
@@ -347,65 +442,22 @@ async function main(): Promise<void> {
   const out: string[] = [];
   const go = goVersion ? 'go' : undefined;
   out.push(`\nPetrel vs ${goVersion ?? '(reference server not installed)'} — ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${flags.durationMs / 1000} s per throughput run`);
-  const mainRows: string[][] = [];
-  const verdicts: string[] = [];
-  for (const id of ['pub', 'pubsub16', 'pubsub1k', 'fanout', 'queue', 'reqrep', 'memory', 'jspub', 'jspull']) {
-    const p = find(id, petrelLabel);
-    if (!p) continue;
-    const g = go ? find(id, go) : undefined;
-    const title = rows.find((r) => r.scenario === id)!.title;
-    if (p.kind === 'throughput') {
-      const gt = g?.kind === 'throughput' ? g : undefined;
-      const ratio = gt ? p.msgsPerSec / gt.msgsPerSec : NaN;
-      mainRows.push([
-        `${title} (msgs/s)`,
-        fmtInt(p.msgsPerSec),
-        gt ? fmtInt(gt.msgsPerSec) : '—',
-        fmtRatio(p.msgsPerSec, gt?.msgsPerSec),
-        `${p.cpu.serverPct.toFixed(0)}% / ${gt ? gt.cpu.serverPct.toFixed(0) + '%' : '—'}`,
-        `${p.cpu.busiestThreadPct.toFixed(0)}% / ${gt ? gt.cpu.busiestThreadPct.toFixed(0) + '%' : '—'}`,
-      ]);
-      if (gt) verdicts.push(`${title}: ratio ${ratio.toFixed(2)} ${ratio >= TARGETS.throughputRatio ? 'meets' : 'MISSES'} ≥ ${TARGETS.throughputRatio}`);
-      if (p.exactlyOnce) {
-        const e = p.exactlyOnce;
-        const ok = e.missing === 0 && e.duplicated === 0 && e.unexpected === 0;
-        verdicts.push(`${title}: Petrel exactly-once ${ok ? 'holds' : `BROKEN (missing ${e.missing}, duplicated ${e.duplicated}, unexpected ${e.unexpected})`}`);
-      }
-    } else if (p.kind === 'latency') {
-      const gl = g?.kind === 'latency' ? g : undefined;
-      for (const [q, pv, gv] of [
-        ['p50', p.p50us, gl?.p50us],
-        ['p99', p.p99us, gl?.p99us],
-      ] as const) {
-        mainRows.push([
-          `request/reply ${q} (µs)`,
-          pv.toFixed(1),
-          gv !== undefined ? gv.toFixed(1) : '—',
-          fmtRatio(pv, gv),
-          `${p.cpu.serverPct.toFixed(0)}% / ${gl ? gl.cpu.serverPct.toFixed(0) + '%' : '—'}`,
-          `${p.cpu.busiestThreadPct.toFixed(0)}% / ${gl ? gl.cpu.busiestThreadPct.toFixed(0) + '%' : '—'}`,
-        ]);
-      }
-      if (gl) {
-        const r = p.p50us / gl.p50us;
-        verdicts.push(`request/reply p50: ${r.toFixed(2)}× Go ${r <= TARGETS.p50Ratio ? 'meets' : 'MISSES'} ≤ ${TARGETS.p50Ratio}×`);
-      }
-    } else if (p.kind === 'memory') {
-      const gm = g?.kind === 'memory' ? g : undefined;
-      mainRows.push([`idle connection (bytes RSS, ${p.connections} conns)`, fmtInt(p.bytesPerConn), gm ? fmtInt(gm.bytesPerConn) : '—', fmtRatio(p.bytesPerConn, gm?.bytesPerConn), '', '']);
-      if (gm) {
-        const r = p.bytesPerConn / gm.bytesPerConn;
-        verdicts.push(`memory per idle connection: ${r.toFixed(2)}× Go ${r <= TARGETS.memoryRatio ? 'meets' : 'MISSES'} ≤ Go`);
-      }
-    }
-  }
+  const single = comparison(['pub', 'pubsub16', 'pubsub1k', 'fanout', 'queue', 'reqrep', 'memory', 'jspub', 'jspull'], TARGETS, petrelLabel, go);
+  const cross = comparison(CLUSTER_IDS, CLUSTER_TARGETS, petrelLabel, go);
+  const verdicts = [...single.verdicts, ...cross.verdicts];
   for (const row of rows) if (row.result.kind === 'error') notes.push(`${row.title} on ${row.server} failed: ${row.result.error.split('\n')[0]}`);
   for (const row of rows) {
     if (row.result.kind === 'throughput' && row.result.faults.length) notes.push(`${row.title} on ${row.server}: ${row.result.faults.join('; ')}`);
   }
-  if (mainRows.length) {
+  const headers = ['Scenario', petrelLabel, 'go', 'Petrel/Go', 'server CPU P / G', 'busiest gen thread P / G'];
+  if (single.table.length) {
     out.push('');
-    out.push(table(['Scenario', petrelLabel, 'go', 'Petrel/Go', 'server CPU P / G', 'busiest gen thread P / G'], mainRows));
+    out.push(table(headers, single.table));
+  }
+  if (cross.table.length) {
+    out.push('');
+    out.push(`Cross-node — ${CLUSTER_NODES}-node clusters (Petrel and Go in the same shape), publisher/requester on n1; server CPU is all nodes together`);
+    out.push(table(headers, cross.table));
   }
 
   const workerLabels = flags.workers.map((w) => `petrel w${w}`);

@@ -76,6 +76,24 @@ export interface ThroughputScenario {
   queue?: string;
   /** Number every message and check each arrived exactly once across the subscribers. */
   exactlyOnce?: boolean;
+  /** The server (index into Placement.servers) subscriber i connects to; the publisher is on server 0. Default 0. */
+  subServer?: (i: number) => number;
+}
+
+/**
+ * The servers a scenario runs against — one, or the nodes of a cluster — and whose CPU counts.
+ * The publisher (or requester) always connects to servers[0].
+ */
+export interface Placement {
+  servers: Target[];
+  pids: readonly number[];
+  /** Resolves once server `at` knows of server `from`'s interest in `subject` (at once on one server). */
+  interest(subject: string, at: number, from: number): Promise<void>;
+}
+
+/** One server: every connection goes to it. */
+export function onServer(server: RunningServer): Placement {
+  return { servers: [targetOf(server)], pids: [server.pid], interest: async () => {} };
 }
 
 export const THROUGHPUT: ThroughputScenario[] = [
@@ -89,17 +107,18 @@ export const THROUGHPUT: ThroughputScenario[] = [
 const nowNs = (): number => Number(process.hrtime.bigint());
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Starts a CPU window over the server process and every generator thread. */
-export async function cpuWindow(pool: AgentPool, server: RunningServer): Promise<() => Promise<CpuFigures>> {
+/** Starts a CPU window over the server processes and every generator thread. */
+export async function cpuWindow(pool: AgentPool, serverPids: readonly number[]): Promise<() => Promise<CpuFigures>> {
+  const serversCpu = (): number => serverPids.reduce((sum, pid) => sum + processCpuMicros(pid), 0);
   const threads0 = await pool.cpuMicros();
   const proc0 = process.cpuUsage();
-  const server0 = processCpuMicros(server.pid);
+  const server0 = serversCpu();
   const machine0 = machineBusyMicros();
   const t0 = nowNs();
   return async () => {
     const threads1 = await pool.cpuMicros();
     const proc1 = process.cpuUsage(proc0);
-    const server1 = processCpuMicros(server.pid);
+    const server1 = serversCpu();
     const machine1 = machineBusyMicros();
     const wallUs = (nowNs() - t0) / 1000;
     const pct = (us: number): number => (100 * us) / wallUs;
@@ -126,32 +145,38 @@ export function targetOf(server: RunningServer): Target {
 
 async function runThroughputOnce(
   pool: AgentPool,
-  server: RunningServer,
+  place: Placement,
   sc: ThroughputScenario,
   durationMs: number,
 ): Promise<ThroughputResult> {
-  const target = targetOf(server);
   const sid = '1';
   const recordBytes = msgRecordBytes(sc.subject, sid, sc.size);
+  const serverOf = (i: number): number => sc.subServer?.(i) ?? 0;
   // The exactly-once tally lives in one thread, so its subscribers share one agent.
   const agents: Agent[] = sc.exactlyOnce ? [pool.subs[0]!] : pool.subs;
   const perAgent: SubSpec[][] = agents.map(() => []);
-  for (let i = 0; i < sc.subscribers; i++) perAgent[i % agents.length]!.push({ subject: sc.subject, sid, queue: sc.queue });
+  for (let i = 0; i < sc.subscribers; i++) {
+    perAgent[i % agents.length]!.push({ target: place.servers[serverOf(i)]!, subject: sc.subject, sid, queue: sc.queue });
+  }
   const used = agents.filter((_, i) => perAgent[i]!.length > 0);
   await Promise.all(
     used.map((a) =>
       a.call({
         op: 'subs',
-        target,
         subs: perAgent[agents.indexOf(a)]!,
         recordBytes,
         seqOffset: sc.exactlyOnce ? msgPayloadOffset(sc.subject, sid, sc.size) : undefined,
       }),
     ),
   );
+  // Across a cluster, the publisher's server must know of every subscriber's interest first,
+  // or the first messages are (rightly) dropped.
+  const subServers = new Set(Array.from({ length: sc.subscribers }, (_, i) => serverOf(i)));
+  await Promise.all([...subServers].map((from) => place.interest(sc.subject, 0, from)));
+  const target = place.servers[0]!;
   await pool.pub.call({ op: 'pubConnect', target });
 
-  const endCpu = await cpuWindow(pool, server);
+  const endCpu = await cpuWindow(pool, place.pids);
   const { pub } = await pool.pub.call({
     op: 'publish',
     subject: sc.subject,
@@ -201,44 +226,54 @@ async function runThroughputOnce(
   };
 }
 
-async function runLatencyOnce(
-  pool: AgentPool,
-  server: RunningServer,
-  opts: { count: number; warmup: number; durationMs: number },
-): Promise<LatencyResult> {
-  const target = targetOf(server);
+export interface LatencySettings {
+  count: number;
+  warmup: number;
+  durationMs: number;
+  /** The responder's server (index into Placement.servers); the requester is on server 0. Default 0. */
+  responderServer?: number;
+}
+
+async function runLatencyOnce(pool: AgentPool, place: Placement, opts: LatencySettings): Promise<LatencyResult> {
   const subject = 'bench.req';
   const inbox = 'bench.inbox.1';
   const size = 16;
+  const at = opts.responderServer ?? 0;
   await pool.subs[0]!.call({
     op: 'responder',
-    target,
+    target: place.servers[at]!,
     subject,
     replyTo: inbox,
     size,
     recordBytes: msgRecordBytes(subject, '1', size, inbox),
     seqOffset: msgPayloadOffset(subject, '1', size, inbox),
   });
-  const endCpu = await cpuWindow(pool, server);
+  await pool.pub.call({
+    op: 'requester',
+    target: place.servers[0]!,
+    inbox,
+    recordBytes: msgRecordBytes(inbox, '1', size),
+    seqOffset: msgPayloadOffset(inbox, '1', size),
+  });
+  // The requests must reach the responder's server, and the replies come back.
+  await Promise.all([place.interest(subject, 0, at), place.interest(inbox, at, 0)]);
+  const endCpu = await cpuWindow(pool, place.pids);
   const { rtts } = await pool.pub.call({
     op: 'requests',
-    target,
     subject,
     inbox,
     size,
-    recordBytes: msgRecordBytes(inbox, '1', size),
-    seqOffset: msgPayloadOffset(inbox, '1', size),
     warmup: opts.warmup,
     count: opts.count,
     durationMs: opts.durationMs,
   });
   const cpu = await endCpu();
   const sorted = Float64Array.from(rtts!).sort();
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const quantile = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
   return {
     kind: 'latency',
-    p50us: at(0.5),
-    p99us: at(0.99),
+    p50us: quantile(0.5),
+    p99us: quantile(0.99),
     meanUs: sorted.reduce((a, b) => a + b, 0) / sorted.length,
     requests: sorted.length,
     cpu,

@@ -65,15 +65,21 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The command line that starts the server of a spec, before its own options. */
+export function serverCommand(spec: ServerSpec): string[] {
+  if (spec.kind === 'go') return [GO_BIN];
+  const cmd = spec.nodeArgs ? [PINNED_NODE, ...spec.nodeArgs, PETREL_ENTRY] : [PETREL_BIN];
+  if (spec.workers !== undefined) cmd.push('--workers', String(spec.workers));
+  return cmd;
+}
+
 export async function startServer(spec: ServerSpec): Promise<RunningServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-bench-'));
   const host = '127.0.0.1';
   const port = await freePort();
   const httpPort = await freePort();
-  const bin = spec.kind === 'go' ? GO_BIN : spec.nodeArgs ? PINNED_NODE : PETREL_BIN;
-  const lead = spec.kind === 'petrel' && spec.nodeArgs ? [...spec.nodeArgs, PETREL_ENTRY] : [];
+  const [bin, ...lead] = serverCommand(spec);
   const args = [...lead, '-a', host, '-p', String(port), '-m', String(httpPort), '--ports_file_dir', dir];
-  if (spec.kind === 'petrel' && spec.workers !== undefined) args.push('--workers', String(spec.workers));
   if (spec.jetstream) args.push('-js', '-sd', path.join(dir, 'store'));
   const logFile = path.join(dir, 'server.log');
   const log = fs.openSync(logFile, 'w');

@@ -1,27 +1,20 @@
 // `npm run cluster`: the launcher starts every node, each node's monitoring answers with its own
-// name and the cluster's, and a SIGTERM to the launcher leaves no node process behind. Routes
-// between the nodes are not asserted here: they are the route code's to prove.
+// name and the cluster's, the nodes form one cluster (each /routez shows the other two, and a
+// message published on n1 reaches a subscriber on n3), and a SIGTERM to the launcher leaves no
+// node process behind.
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
 import { resolveOptions } from '../../src/config/load.ts';
-import { allPorts, nodeConfig, nodePorts, portsInUse } from '../../src/tools/cluster_launcher.ts';
+import { freeBasePort, nodeConfig, nodePorts } from '../../src/tools/cluster_launcher.ts';
 import { ROOT, tempDir } from '../support/server.ts';
+import { eventually } from '../support/cluster.ts';
 
 const LAUNCHER = path.join(ROOT, 'src', 'tools', 'cluster_launcher.ts');
-
-/** A base port whose client, cluster and monitoring ranges are all free right now. */
-async function freeBasePort(nodes: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // 10000-20000: every derived port (up to base + 4000 + nodes) stays below Linux's ephemeral range.
-    const base = 10_000 + Math.floor(Math.random() * 10_000);
-    if ((await portsInUse(allPorts(base, nodes))).length === 0) return base;
-  }
-  throw new Error('no free port range found');
-}
 
 function isAlive(pid: number): boolean {
   try {
@@ -78,7 +71,7 @@ describe('the generated node config', () => {
 });
 
 describe('npm run cluster', () => {
-  it('starts 3 nodes that answer /varz, and SIGTERM stops every one of them', async () => {
+  it('starts 3 nodes that form one cluster, and SIGTERM stops every one of them', async () => {
     const dir = tempDir('petrel-launcher-');
     cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const base = await freeBasePort(3);
@@ -108,6 +101,25 @@ describe('npm run cluster', () => {
       expect(isAlive(n.pid)).toBe(true);
       expect(fs.existsSync(path.join(dir, n.name, 'jetstream'))).toBe(true);
     }
+
+    // Up means meshed: the launcher printed the URLs only once every node had its two routes.
+    const ids = await Promise.all(nodes.map(async (n) => ((await (await fetch(`${n.monitorUrl}/varz`)).json()) as { server_id: string }).server_id));
+    for (const [i, n] of nodes.entries()) {
+      const routez = (await (await fetch(`${n.monitorUrl}/routez`)).json()) as { num_routes: number; routes: { remote_id: string }[] };
+      expect(routez.num_routes).toBe(2);
+      expect(routez.routes.map((r) => r.remote_id).sort()).toEqual(ids.filter((_, j) => j !== i).sort());
+    }
+    const [pub, sub] = await Promise.all([connect({ servers: nodes[0]!.clientUrl }), connect({ servers: nodes[2]!.clientUrl })]);
+    cleanup.push(() => void Promise.all([pub.close(), sub.close()]));
+    const got = new Promise<string>((resolve) => sub.subscribe('launcher.hello', { max: 1, callback: (_e, m) => resolve(m.string()) }));
+    await sub.flush();
+    await eventually('n1 sees n3\'s interest', async () => {
+      const r = (await (await fetch(`${nodes[0]!.monitorUrl}/routez?subs=1`)).json()) as { routes: { subscriptions_list?: string[] }[] };
+      return r.routes.some((x) => x.subscriptions_list?.includes('launcher.hello'));
+    });
+    pub.publish('launcher.hello', 'from n1');
+    expect(await got).toBe('from n1');
+    await Promise.all([pub.close(), sub.close()]);
 
     launch.proc.kill('SIGTERM');
     expect(await launch.exited).toBe(0);

@@ -5,6 +5,7 @@
 import { isValidSubject, subjectIsLiteral, subjectsCollide, isSubsetMatch } from '../../routing/subjects.ts';
 import type { ApiError, Retention } from '../seams.ts';
 import { ConsumerErrors } from './errors.ts';
+import { formatGoDurationNs as formatGoDuration } from '../../config/units.ts';
 
 export type DeliverPolicy = 'all' | 'last' | 'new' | 'by_start_sequence' | 'by_start_time' | 'last_per_subject';
 export type AckPolicy = 'none' | 'all' | 'explicit';
@@ -352,26 +353,5 @@ export function configToJson(c: ConsumerConfig): Record<string, unknown> {
   return j;
 }
 
-/** Go's time.Duration String(): "1.5s", "500ms", "1m0s", "2h0m0s", "0s". Status texts carry it. */
-export function formatGoDuration(ns: number): string {
-  if (ns === 0) return '0s';
-  const neg = ns < 0;
-  let u = Math.abs(ns);
-  let out: string;
-  if (u < 1_000) out = `${u}ns`;
-  else if (u < 1_000_000) out = `${trimFrac(u / 1_000)}µs`;
-  else if (u < 1_000_000_000) out = `${trimFrac(u / 1_000_000)}ms`;
-  else {
-    const h = Math.floor(u / 3_600_000_000_000);
-    u -= h * 3_600_000_000_000;
-    const m = Math.floor(u / 60_000_000_000);
-    u -= m * 60_000_000_000;
-    const s = `${trimFrac(u / 1_000_000_000)}s`;
-    out = h > 0 ? `${h}h${m}m${s}` : m > 0 ? `${m}m${s}` : s;
-  }
-  return neg ? `-${out}` : out;
-}
-
-function trimFrac(v: number): string {
-  return Number.isInteger(v) ? String(v) : v.toFixed(9).replace(/0+$/, '');
-}
+/** Go's time.Duration String() of nanoseconds: status texts carry it. */
+export { formatGoDuration };

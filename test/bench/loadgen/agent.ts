@@ -58,7 +58,7 @@ async function openSubs(req: Extract<AgentRequest, { op: 'subs' }>): Promise<Age
   const t = tally;
   const seq = t && req.seqOffset !== undefined ? { offset: req.seqOffset, onSeq: (s: number) => t.add(s) } : undefined;
   for (const s of req.subs) {
-    const c = new Conn(req.target, req.recordBytes, seq);
+    const c = new Conn(s.target, req.recordBytes, seq);
     conns.push(c);
   }
   await Promise.all(conns.map((c, i) => {
@@ -196,13 +196,21 @@ async function openResponder(req: Extract<AgentRequest, { op: 'responder' }>): P
 }
 
 let reqConn: Conn | null = null;
+/** The requester's reply hook: the pending request's resolver. */
+let awaitingReply: ((seq: number) => void) | null = null;
+
+async function openRequester(req: Extract<AgentRequest, { op: 'requester' }>): Promise<AgentReply> {
+  reqConn?.close();
+  const c = new Conn(req.target, req.recordBytes, { offset: req.seqOffset, onSeq: (seq) => awaitingReply?.(seq) });
+  reqConn = c;
+  await c.handshake(`SUB ${req.inbox} 1\r\n`);
+  return { ok: true };
+}
 
 /** Sequential requests: each waits for its reply; the round trips are returned in µs. */
 async function requests(req: Extract<AgentRequest, { op: 'requests' }>): Promise<AgentReply> {
-  let waiting: ((seq: number) => void) | null = null;
-  const c = new Conn(req.target, req.recordBytes, { offset: req.seqOffset, onSeq: (seq) => waiting?.(seq) });
-  reqConn = c;
-  await c.handshake(`SUB ${req.inbox} 1\r\n`);
+  const c = reqConn;
+  if (!c) throw new Error('requests before requester');
   const head = `PUB ${req.subject} ${req.inbox} ${req.size}\r\n`;
   const template = Buffer.from(`${head}${'x'.repeat(req.size)}\r\n`, 'latin1');
   const rtts: number[] = [];
@@ -214,7 +222,7 @@ async function requests(req: Extract<AgentRequest, { op: 'requests' }>): Promise
     const t0 = process.hrtime.bigint();
     const got = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no reply to request ${i} within ${REPLY_TIMEOUT_MS} ms`)), REPLY_TIMEOUT_MS);
-      waiting = (seq) => {
+      awaitingReply = (seq) => {
         clearTimeout(timer);
         resolve(seq);
       };
@@ -270,6 +278,8 @@ port.on('message', (req: AgentRequest) => {
         return flushPub(req.deadlineMs);
       case 'responder':
         return openResponder(req);
+      case 'requester':
+        return openRequester(req);
       case 'requests':
         return requests(req);
       case 'idle':

@@ -6,6 +6,8 @@ export interface Target {
 }
 
 export interface SubSpec {
+  /** The server this subscriber connects to (one node of a cluster, in the cross-node scenarios). */
+  target: Target;
   subject: string;
   sid: string;
   queue?: string;
@@ -15,7 +17,7 @@ export type AgentRequest = { id: number } & (
   | { op: 'cpu' }
   | { op: 'reset' }
   /** Subscribers on their own connections; every delivered record is `recordBytes` long. */
-  | { op: 'subs'; target: Target; subs: SubSpec[]; recordBytes: number; seqOffset?: number }
+  | { op: 'subs'; subs: SubSpec[]; recordBytes: number; seqOffset?: number }
     /** Resolve once the subscribers hold `total` records together or `perConn` each, stall idleMs, or deadlineMs passes. */
   | { op: 'expect'; total?: number; perConn?: number; idleMs: number; deadlineMs: number; startNs: number }
   | { op: 'pubConnect'; target: Target }
@@ -24,18 +26,10 @@ export type AgentRequest = { id: number } & (
   /** PING on the publisher's connection; resolves on the PONG or after deadlineMs. */
   | { op: 'pubFlush'; deadlineMs: number }
   | { op: 'responder'; target: Target; subject: string; replyTo: string; size: number; recordBytes: number; seqOffset: number }
-  | {
-      op: 'requests';
-      target: Target;
-      subject: string;
-      inbox: string;
-      size: number;
-      recordBytes: number;
-      seqOffset: number;
-      warmup: number;
-      count: number;
-      durationMs: number;
-    }
+  /** The requester's connection, subscribed to its inbox; `requests` then runs on it. */
+  | { op: 'requester'; target: Target; inbox: string; recordBytes: number; seqOffset: number }
+  /** Sequential requests on the requester's connection; resolves with the round trips in µs. */
+  | { op: 'requests'; subject: string; inbox: string; size: number; warmup: number; count: number; durationMs: number }
   | { op: 'idle'; target: Target; count: number; parallel: number }
   /** One request/reply on a fresh connection (the JetStream API); resolves with the reply's payload. */
   | { op: 'jsRequest'; target: Target; subject: string; body: string; timeoutMs: number }

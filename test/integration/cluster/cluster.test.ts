@@ -22,9 +22,11 @@ describe('a Petrel cluster of three', () => {
   beforeAll(async () => {
     // n1 runs JetStream (in APP), which stays on n1 until JetStream is replicated.
     const seed = await startNode({ name: 'n1', config: TEST_ACCOUNTS.replace('APP: {', 'APP: { jetstream: enabled,') + `\njetstream { store_dir: "${tempDir()}" }` });
-    // n2 and n3 know only the seed: the mesh is completed by gossip.
+    // n2 and n3 know only the seed: the mesh is completed by gossip. n2 writes it as a bare
+    // host:port, which the config accepts and the dialler must understand too.
     const ldm = `${TEST_ACCOUNTS}\nlame_duck_duration: "30s"\nlame_duck_grace_period: "10s"`;
-    const rest = await Promise.all(['n2', 'n3'].map((name) => startNode({ name, routes: [seed.routeUrl], config: name === 'n3' ? ldm : TEST_ACCOUNTS })));
+    const bare = seed.routeUrl.replace('nats-route://', '');
+    const rest = await Promise.all(['n2', 'n3'].map((name) => startNode({ name, routes: [name === 'n2' ? bare : seed.routeUrl], config: name === 'n3' ? ldm : TEST_ACCOUNTS })));
     nodes = [seed, ...rest];
     await fullMesh(nodes);
   });

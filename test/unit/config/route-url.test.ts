@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRouteUrl, redactRouteUrl } from '../../../src/config/route-url.ts';
+import { formatRouteUrl, parseRouteUrl, redactRouteUrl, routeHostPort } from '../../../src/config/route-url.ts';
 
 describe('parseRouteUrl', () => {
   it.each([
@@ -29,6 +29,22 @@ describe('parseRouteUrl', () => {
   });
   it('a listen URL may leave the host empty and ask for a free port with -1', () => {
     expect(parseRouteUrl('nats://:-1', { listen: true })).toEqual({ ok: true, url: { scheme: 'nats', host: '', port: -1 } });
+  });
+});
+
+describe('formatRouteUrl and routeHostPort', () => {
+  it('write a parsed URL back, credentials escaped and IPv6 in brackets', () => {
+    const parse = (t: string) => {
+      const r = parseRouteUrl(t);
+      if (!r.ok) throw new Error(r.problem);
+      return r.url;
+    };
+    expect(formatRouteUrl(parse('n2:6223'))).toBe('nats-route://n2:6223');
+    expect(formatRouteUrl(parse('nats://ruser:p%40ss@n3:6224/'))).toBe('nats://ruser:p%40ss@n3:6224');
+    expect(formatRouteUrl({ ...parse('tls://[fe80::1]:6222'), user: 'a b', password: 'p:w' })).toBe('tls://a%20b:p%3Aw@[fe80::1]:6222');
+    expect(parse(formatRouteUrl({ scheme: 'nats-route', host: 'h', port: 1, user: 'u@x', password: '@:/' }))).toEqual({ scheme: 'nats-route', host: 'h', port: 1, user: 'u@x', password: '@:/' });
+    expect(routeHostPort(parse('tls://[fe80::1]:6222'))).toBe('[fe80::1]:6222');
+    expect(routeHostPort(parse('nats-route://u:p@H:7'))).toBe('H:7');
   });
 });
 

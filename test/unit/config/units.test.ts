@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { booleanLike, formatGoDuration, parseGoDuration, parseStorageSize, parseSuffixedInteger } from '../../../src/config/units.ts';
+import { booleanLike, formatGoDuration, formatGoDurationNs, parseGoDuration, parseStorageSize, parseSuffixedInteger } from '../../../src/config/units.ts';
 
 describe('parseGoDuration', () => {
   it.each([
@@ -34,6 +34,26 @@ describe('parseGoDuration', () => {
     expect(formatGoDuration(10_000)).toBe('10s');
     expect(formatGoDuration(90_000)).toBe('1m30s');
     expect(formatGoDuration(3_600_000)).toBe('1h0m0s');
+  });
+  it.each([
+    [0, '0s'],
+    [1, '1ns'],
+    [800, '800ns'],
+    [150_000, '150µs'],
+    [123_456, '123.456µs'],
+    [1_500_000, '1.5ms'],
+    [1_000_000_001, '1.000000001s'],
+    [61_000_000_000, '1m1s'],
+    [3_723_500_000_000, '1h2m3.5s'],
+    [90_061_000_000_000, '25h1m1s'],
+    [-1_500_000, '-1.5ms'],
+  ])('formats %i ns as Go\'s Duration.String: %s', (ns, text) => {
+    expect(formatGoDurationNs(ns)).toBe(text);
+  });
+  it('formats a sub-millisecond or zero rtt as Go (no "0µs")', () => {
+    expect(formatGoDuration(0)).toBe('0s');
+    expect(formatGoDuration(0.15)).toBe('150µs');
+    expect(formatGoDuration(0.0004)).toBe('400ns');
   });
 });
 
