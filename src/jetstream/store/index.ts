@@ -1,5 +1,5 @@
 // Public surface of the JetStream stream store.
-export type { StreamStore, StoredMessage, StoreLimits, StreamState, SubjectState, PurgeOptions, StoreOptions, CorruptionReport } from './types.ts';
+export type { StreamStore, StoredMessage, StoreLimits, StreamState, StateOptions, SubjectState, PurgeOptions, StoreOptions, CorruptionReport } from './types.ts';
 export { UNLIMITED, storedMsgSize } from './types.ts';
 export { StoreError, StoreErrorCode } from './errors.ts';
 export { MemoryStore } from './memory_store.ts';

@@ -21,11 +21,12 @@ export interface SegmentScan {
   damage: Array<{ offset: number; length: number; action: 'skipped' | 'truncated'; seq?: number }>;
 }
 
-export function scanSegment(buf: Buffer, newest: boolean): SegmentScan {
+/** Scans `buf` (a whole segment file) from `from`, a record boundary. */
+export function scanSegment(buf: Buffer, newest: boolean, from = 0): SegmentScan {
   const records: ScannedRecord[] = [];
   const damage: SegmentScan['damage'] = [];
   const size = buf.length;
-  let p = 0;
+  let p = from;
   let tornTailBytes = 0;
   while (p < size) {
     const length = lengthAt(buf, p);

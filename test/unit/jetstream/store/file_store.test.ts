@@ -164,25 +164,33 @@ describe('FileStore durability and recovery', () => {
     expect(r.load(2)).toBeNull();
     expect(r.loadNext('c', 2)?.seq).toBe(3);
     expect(text(r.load(3)!.data)).toBe('DATA-3-xxxxxxxx');
-    const st = r.state();
+    const st = r.state({ deleted: true });
     expect(st).toMatchObject({ msgs: 2, firstSeq: 1, lastSeq: 3, deleted: [2] });
     expect(st.corrupt).toEqual([{ file: path.basename(seg), offset: expect.any(Number), length: expect.any(Number), action: 'skipped', seq: 2 }]);
     expect(seen).toEqual(st.corrupt);
   });
 
   it('truncates at a record whose length field is no longer credible and reports the loss', async () => {
-    const s = await openStore();
-    for (let i = 1; i <= 4; i++) await s.store('c', null, bytes(`rec-${i}`), T(i));
-    await s.close();
-    const seg = segmentPaths()[0]!;
-    const buf = fs.readFileSync(seg);
-    const second = buf.readUInt32LE(0); // offset of record 2
-    buf.writeUInt32LE(buf.readUInt32LE(second) + 3, second); // its length now points into record 3
-    fs.writeFileSync(seg, buf);
-    const r = await openStore();
-    expect(r.state()).toMatchObject({ msgs: 1, lastSeq: 1 });
-    expect(r.state().corrupt).toEqual([{ file: path.basename(seg), offset: second, length: buf.length - second, action: 'truncated' }]);
-    expect(fs.statSync(seg).size).toBe(second);
+    for (const withSnapshot of [false, true]) {
+      await fsp.rm(dir, { recursive: true, force: true });
+      const s = await openStore();
+      for (let i = 1; i <= 4; i++) await s.store('c', null, bytes(`rec-${i}`), T(i));
+      await s.close();
+      if (!withSnapshot) fs.rmSync(path.join(dir, 'msgs', 'index.db'));
+      const seg = segmentPaths()[0]!;
+      const buf = fs.readFileSync(seg);
+      const second = buf.readUInt32LE(0); // offset of record 2
+      buf.writeUInt32LE(buf.readUInt32LE(second) + 3, second); // its length now points into record 3
+      fs.writeFileSync(seg, buf);
+      const r = await openStore();
+      expect(r.recovery.index).toBe(withSnapshot ? 'snapshot' : 'full-scan');
+      // A full scan never saw 2-4; the snapshot knows they were stored, so their sequences stay used.
+      expect(r.state({ deleted: true })).toMatchObject(withSnapshot ? { msgs: 1, lastSeq: 4, deleted: [2, 3, 4] } : { msgs: 1, lastSeq: 1 });
+      expect(r.state().corrupt).toEqual([{ file: path.basename(seg), offset: second, length: buf.length - second, action: 'truncated' }]);
+      expect(fs.statSync(seg).size).toBe(second);
+      expect(r.state().bytes).toBe(32 + 1 + 5);
+      await r.close();
+    }
   });
 
   it('verifies checksums on read too', async () => {
