@@ -180,6 +180,8 @@ export class FileStore extends IndexedStore {
   private lastSnapshotAt = Date.now();
   private snapshotTimer: NodeJS.Timeout | null = null;
   private skipFinalSnapshot = false;
+  /** While records are replayed at start-up, losses found on the way are uncounted here. */
+  private replaying: Replay | null = null;
 
   private constructor(opts: FileStoreOptions) {
     super(opts.limits ?? UNLIMITED);
@@ -194,7 +196,13 @@ export class FileStore extends IndexedStore {
     this.recovery = { tornTailBytes: 0, corrupt: [], index: 'full-scan', scannedBytes: 0, segments: 0 };
     this.index = new SegmentIndex({
       damage: (seg, d) => this.report({ file: seg.name, ...d }),
-      lost: (seqs, bytes) => this.accountLoss(seqs, bytes),
+      lost: (seqs, bytes) => {
+        if (this.replaying === null) this.accountLoss(seqs, bytes);
+        else {
+          this.replaying.msgs -= seqs.length;
+          this.replaying.bytes -= bytes;
+        }
+      },
     });
   }
 
@@ -780,8 +788,13 @@ export class FileStore extends IndexedStore {
       this.recovery.snapshotRejected = err instanceof Error ? err.message : String(err);
       snap = null;
     }
-    if (snap !== null) await this.recoverFromSnapshot(snap, ids, replay);
-    else await this.recoverByScan(ids, replay);
+    this.replaying = replay;
+    try {
+      if (snap !== null) await this.recoverFromSnapshot(snap, ids, replay);
+      else await this.recoverByScan(ids, replay);
+    } finally {
+      this.replaying = null;
+    }
 
     const segs = this.index.segments;
     if (segs.length === 0) segs.push(new Segment(this.msgsDir, 1));

@@ -250,14 +250,21 @@ export class SegmentIndex {
     const lastRecord = scan.records[scan.records.length - 1];
     const tail = lastRecord === undefined ? null : { offset: lastRecord.offset, length: lastRecord.header.length, type: lastRecord.header.type, seq: lastRecord.header.seq };
     // First the offsets: a sequence written again after a truncate has two records, the later wins.
+    let erased: Set<number> | null = null;
     for (const { offset, header: h } of scan.records) {
-      if (h.type === RecordType.Msg && seg.contains(h.seq) && (h.flags & RecordFlag.Erased) === 0) table.set(h.seq - seg.first, offset, NO_SUBJECT);
+      if (h.type !== RecordType.Msg || !seg.contains(h.seq)) continue;
+      const slot = h.seq - seg.first;
+      table.set(slot, offset, NO_SUBJECT);
+      if ((h.flags & RecordFlag.Erased) !== 0) (erased ??= new Set()).add(slot);
+      else erased?.delete(slot);
     }
     table.length = Math.max(table.length, seg.slots);
     // Then the subjects of the live ones.
     const lost: number[] = [];
+    const gone: number[] = [];
     let unknown = false;
     let liveBytes = 0;
+    let goneBytes = 0;
     let prevSubject = '';
     let prevId = NO_SUBJECT;
     for (let seq = seg.nextLive(seg.first); seq !== 0; seq = seg.nextLive(seq + 1)) {
@@ -277,13 +284,24 @@ export class SegmentIndex {
         prevSubject = subject;
         prevId = sid;
       }
+      if (erased?.has(slot)) {
+        // Erased after the snapshot that still counts it; the tombstone replayed later says the same.
+        gone.push(seq);
+        goneBytes += buf.readUInt32LE(offset);
+        if (sid !== NO_SUBJECT) this.subjects.drop(sid, seq);
+        continue;
+      }
       if (sid === NO_SUBJECT) unknown = true;
       table.sids[slot] = sid;
       liveBytes += buf.readUInt32LE(offset);
     }
     seg.table = table;
     storeCache.admit(seg, true);
-    if (lost.length > 0 || liveBytes !== seg.liveBytes) {
+    for (const seq of gone) {
+      seg.markDead(seq);
+      seg.liveMsgs--;
+    }
+    if (lost.length > 0 || gone.length > 0 || liveBytes + goneBytes !== seg.liveBytes) {
       for (const seq of lost) {
         // Damage found by the scan already says where; a record that is simply not there is news.
         if (scan.damage.length === 0) this.reportOnce(seg, { offset: scan.validLength, length: 0, action: 'skipped', seq });
@@ -292,7 +310,7 @@ export class SegmentIndex {
       }
       const bytesLost = seg.liveBytes - liveBytes;
       seg.liveBytes = liveBytes;
-      this.events.lost(lost, bytesLost);
+      this.events.lost(lost.concat(gone), bytesLost);
     }
     // The subjects of messages that cannot be read are unknown: count every subject again.
     if (!assign && (unknown || lost.length > 0)) this.recountSubjects();
