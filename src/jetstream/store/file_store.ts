@@ -18,6 +18,7 @@
 // deleted by space reclamation is unlinked only after a snapshot that no longer lists it is
 // durable, so a trusted snapshot never names a missing file.
 
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -97,7 +98,8 @@ export interface RecoveryReport {
 }
 
 type IoOp =
-  | { kind: 'append'; seg: Segment; offset: number; buf: Buffer }
+  /** Consecutive records for one segment, the first at `offset`. */
+  | { kind: 'append'; seg: Segment; offset: number; bufs: Buffer[] }
   | { kind: 'erase'; seg: Segment; offset: number; seq: number; generation: number }
   /** floor: first sequence of the checkpoint written just before; records below it are dead on replay. */
   | { kind: 'gc'; floor: number };
@@ -419,8 +421,11 @@ export class FileStore extends IndexedStore {
     const offset = seg.size;
     seg.size += buf.length;
     seg.pending.set(offset, buf);
-    seg.tail = { offset, length: buf.length, type: buf[8]!, seq: readHeaderSeq(buf) };
-    this.batch().ops.push({ kind: 'append', seg, offset, buf });
+    seg.appended(offset, buf);
+    const ops = this.batch().ops;
+    const last = ops[ops.length - 1];
+    if (last !== undefined && last.kind === 'append' && last.seg === seg) last.bufs.push(buf);
+    else ops.push({ kind: 'append', seg, offset, bufs: [buf] });
     this.changedSinceSnapshot = true;
     this.bytesSinceSnapshot += buf.length;
     return { seg, offset };
@@ -500,31 +505,18 @@ export class FileStore extends IndexedStore {
   }
 
   private async execute(ops: IoOp[]): Promise<void> {
-    let i = 0;
-    while (i < ops.length) {
-      const op = ops[i]!;
-      if (op.kind === 'append') {
-        // Coalesce consecutive appends to one segment into one write.
-        let j = i + 1;
-        while (j < ops.length) {
-          const next = ops[j]!;
-          if (next.kind !== 'append' || next.seg !== op.seg) break;
-          j++;
-        }
-        await this.writeAppends(op.seg, ops.slice(i, j) as Array<Extract<IoOp, { kind: 'append' }>>);
-        i = j;
-      } else if (op.kind === 'erase') {
-        await this.eraseRecord(op);
-        i++;
-      } else {
+    for (const op of ops) {
+      if (op.kind === 'append') await this.writeAppends(op);
+      else if (op.kind === 'erase') await this.eraseRecord(op);
+      else {
         await this.syncUnsynced();
         await this.collectGarbage(op.floor);
-        i++;
       }
     }
   }
 
-  private async writeAppends(seg: Segment, appends: Array<Extract<IoOp, { kind: 'append' }>>): Promise<void> {
+  private async writeAppends(op: Extract<IoOp, { kind: 'append' }>): Promise<void> {
+    const { seg, bufs, offset: at } = op;
     if (seg.deleted) return;
     if (seg.fh === null) {
       // 'w+' only for a brand-new file: it truncates.
@@ -532,10 +524,8 @@ export class FileStore extends IndexedStore {
       seg.fh = await fsp.open(seg.path, created ? 'w+' : 'r+');
       if (created) await syncDir(this.msgsDir);
     }
-    const bufs = appends.map((a) => a.buf);
     let total = 0;
     for (const b of bufs) total += b.length;
-    const at = appends[0]!.offset;
     // One gathered write, no copy; libuv already loops over partial writes and IOV_MAX.
     let done = bufs.length === 1 ? 0 : (await seg.fh.writev(bufs, at)).bytesWritten;
     if (done < total) {
@@ -546,7 +536,11 @@ export class FileStore extends IndexedStore {
       }
     }
     seg.written = at + total;
-    for (const a of appends) seg.pending.delete(a.offset);
+    let o = at;
+    for (const b of bufs) {
+      seg.pending.delete(o);
+      o += b.length;
+    }
     this.unsynced.add(seg);
   }
 
@@ -747,8 +741,9 @@ export class FileStore extends IndexedStore {
       } finally {
         await fh.close();
       }
-      await fsp.rename(tmp, seg.path);
-      // Swap to the new layout in one synchronous step, so reads see old or new, never a mix.
+      // The rename and the swap to the new layout are one synchronous step: a read in between
+      // would open the new file with the old offsets.
+      fs.renameSync(tmp, seg.path);
       this.index.dropReadFd(seg);
       this.index.forgetWindows(seg);
       seg.generation++;
@@ -1002,10 +997,6 @@ export class FileStore extends IndexedStore {
     if (atStartup) this.recovery.corrupt.push(r);
     this.onCorruption?.(r);
   }
-}
-
-function readHeaderSeq(buf: Buffer): number {
-  return buf.readUInt32LE(16) + buf.readUInt32LE(20) * 0x1_0000_0000;
 }
 
 function sameBytes(buf: Buffer, a: number, aEnd: number, b: number, bEnd: number): boolean {

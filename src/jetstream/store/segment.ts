@@ -61,13 +61,33 @@ export class Segment implements TableHolder {
   /** Dead sequences of the range, by slot (seq - first); null while none is. */
   dead: SeqBits | null = null;
   table: SegmentTable | null = null;
-  /** The record ending at `size`, or null for an empty file. */
-  tail: SegmentTail | null = null;
+  /** The last record: the buffer just appended (read only when a snapshot asks), or a description. */
+  private tailBuf: Buffer | null = null;
+  private tailAt = 0;
+  private tailInfo: SegmentTail | null = null;
 
   constructor(dir: string, id: number) {
     this.id = id;
     this.name = `${String(id).padStart(10, '0')}${SEGMENT_SUFFIX}`;
     this.path = path.join(dir, this.name);
+  }
+
+  /** The record ending at `size`, or null for an empty file. */
+  get tail(): SegmentTail | null {
+    const b = this.tailBuf;
+    if (b === null) return this.tailInfo;
+    return { offset: this.tailAt, length: b.length, type: b[8]!, seq: b.readUInt32LE(16) + b.readUInt32LE(20) * 0x1_0000_0000 };
+  }
+
+  set tail(t: SegmentTail | null) {
+    this.tailBuf = null;
+    this.tailInfo = t;
+  }
+
+  /** A record was appended at `offset` (kept by reference: appends must not allocate). */
+  appended(offset: number, rec: Buffer): void {
+    this.tailBuf = rec;
+    this.tailAt = offset;
   }
 
   get pinned(): boolean {

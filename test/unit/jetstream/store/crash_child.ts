@@ -7,6 +7,7 @@
 // With label "count" it runs to the end and prints how many calls of each label it made.
 
 import * as fs from 'node:fs';
+import fsMutable from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
 
@@ -50,6 +51,11 @@ for (const [name, to] of [['rename', 1], ['rm', 0]] as const) {
     return orig(...a);
   };
 }
+const renameSync = fsMutable.renameSync;
+fsMutable.renameSync = ((from: fs.PathLike, to: fs.PathLike) => {
+  hit(path.basename(String(to)) === 'index.db' ? 'snap-rename' : 'gc-rename');
+  renameSync(from, to);
+}) as typeof fs.renameSync;
 syncBuiltinESMExports();
 const probe = await fs.promises.open(path.join(dir, '..', 'probe'), 'w');
 const proto = Object.getPrototypeOf(probe) as Record<string, (...a: unknown[]) => Promise<unknown>>;
