@@ -15,7 +15,7 @@ import type { Logger } from '../log.ts';
 import { subjectsCollide } from '../routing/subjects.ts';
 import type { JsBus, Scheduler, BusSubscription } from './bus.ts';
 import type { ApiError, ConsumerApi, JsContext } from './seams.ts';
-import { FileStore, MemoryStore, StoreError, readChecksummedFile } from './store/index.ts';
+import { FileStore, MemoryStore, StoreError, readChecksummedFile, storeCache } from './store/index.ts';
 import type { StreamStore } from './store/index.ts';
 import { JS_ERR, isApiError, streamCreateFailed, streamDeleteFailed } from './errors.ts';
 import { API_PREFIX, JsApi, type ApiHost } from './api.ts';
@@ -75,6 +75,11 @@ export interface JetStreamOptions {
    * them. Default: this engine's own usage.
    */
   serverUsage?: () => StorageUsage;
+  /**
+   * Memory budget for the file stores' offset tables, bytes, shared by every stream of this
+   * thread (store_cache.ts). Default DEFAULT_CACHE_BYTES.
+   */
+  storeCacheBytes?: number;
 }
 
 export interface StorageUsage {
@@ -138,6 +143,7 @@ export class JetStream implements ApiHost {
 
   constructor(opts: JetStreamOptions) {
     this.opts = opts;
+    if (opts.storeCacheBytes !== undefined) storeCache.configure(opts.storeCacheBytes);
     this.account = opts.account ?? GLOBAL_ACCOUNT;
     this.ctx = new EngineContext(opts);
     const c = opts.consumers;
@@ -316,6 +322,8 @@ export class JetStream implements ApiHost {
       consumers: u.consumers,
       messages: u.messages,
       bytes: u.bytes,
+      // Petrel: what the file stores keep in memory beyond their summaries (one budget per thread).
+      store_cache: storeCache.stats(),
     };
     const wantAccount = opts.accounts || opts.account === this.account || opts.streams || opts.consumers || opts.config;
     if (wantAccount && (opts.account === undefined || opts.account === this.account)) {

@@ -50,6 +50,12 @@ for (const { gen, workers } of jsMatrix()) {
       expect(jsz.memory).toBeGreaterThan(0);
       expect(jsz.storage).toBeGreaterThan(0);
       expect(jsz.config.store_dir).toContain(srv.dir);
+      // The file stores' offset tables: the one of FILED's active segment, within the budget.
+      expect(jsz.store_cache).toMatchObject({ tables: 1, budget_bytes: 128 * 1024 * 1024 });
+      expect(jsz.store_cache.table_bytes).toBeGreaterThan(0);
+      const metrics: string = await monitor(srv, '/metrics');
+      expect(metrics).toMatch(/petrel_jetstream_store_cache_tables\{server_id="[^"]+"\} 1\n/);
+      expect(metrics).toMatch(/petrel_jetstream_store_cache_budget_bytes\{server_id="[^"]+"\} 134217728\n/);
       const account = jsz.account_details.find((a: { name: string }) => a.name === '$G');
       const byName = new Map<string, any>(account.stream_detail.map((s: any) => [s.name, s]));
       expect([...byName.keys()].sort()).toEqual(['FILED', 'MEM']);
