@@ -38,6 +38,7 @@ import {
   type RecordHeader,
 } from './record_codec.ts';
 import { SeqBits } from './seq_bits.ts';
+import { SubjectInterner } from './subject_interner.ts';
 import { Segment, segmentId } from './segment.ts';
 import { SegmentIndex } from './segment_index.ts';
 import { scanSegment } from './segment_scan.ts';
@@ -182,6 +183,7 @@ export class FileStore extends IndexedStore {
   private lastSnapshotAt = Date.now();
   private snapshotTimer: NodeJS.Timeout | null = null;
   private skipFinalSnapshot = false;
+  private readonly interner = new SubjectInterner();
   /** While records are replayed at start-up, losses found on the way are uncounted here. */
   private replaying: Replay | null = null;
 
@@ -914,38 +916,29 @@ export class FileStore extends IndexedStore {
     // The buffer starts at file offset `from`: offsets below are relative to it.
     const buf = await readInto(seg.path, from, end);
     this.recovery.scannedBytes += buf.length;
-    const scan = scanSegment(buf, newest);
-    this.recovery.tornTailBytes += scan.tornTailBytes;
-    for (const d of scan.damage) this.report({ file: seg.name, ...d, offset: from + d.offset }, true);
-    if (scan.validLength < buf.length) {
-      const fh = await fsp.open(seg.path, 'r+');
-      await fh.truncate(from + scan.validLength);
-      await this.syncData(fh);
-      await fh.close();
-    }
     // Pinned while replayed: its table is being built and must not be evicted half way.
     seg.active = true;
     seg.size = seg.written = from;
     if (seg.first !== 0 && seg.table === null) this.index.table(seg);
-    let subjectStart = -1;
-    let subjectEnd = -1;
-    let subject = '';
-    for (const { offset: rel, header: h } of scan.records) {
+    let tailAt = -1;
+    let tailLength = 0;
+    let tailType = 0;
+    let tailSeq = 0;
+    const scan = scanSegment(buf, newest, 0, (rel, h) => {
       const offset = from + rel;
       seg.size = seg.written = offset + h.length;
-      seg.tail = { offset, length: h.length, type: h.type, seq: h.seq };
+      tailAt = offset;
+      tailLength = h.length;
+      tailType = h.type;
+      tailSeq = h.seq;
       if (h.type === RecordType.Msg) {
         // A second record for a live sequence: the later one is the message.
-        if (this.index.isLive(h.seq)) this.uncount(this.index.kill(h.seq), replay);
+        if (h.seq <= replay.lastSeq && this.index.isLive(h.seq)) this.uncount(this.index.kill(h.seq), replay);
         if ((h.flags & RecordFlag.Erased) !== 0) {
           this.index.addDead(seg, h.seq, h.ts, offset, h.length);
         } else {
           const s = rel + RECORD_HEADER_BYTES;
-          const e = s + h.subjectLength;
-          if (subjectStart < 0 || !sameBytes(buf, subjectStart, subjectEnd, s, e)) subject = buf.toString('latin1', s, e);
-          subjectStart = s;
-          subjectEnd = e;
-          this.index.add(seg, h.seq, subject, h.ts, offset, h.length);
+          this.index.add(seg, h.seq, this.interner.get(buf, s, s + h.subjectLength), h.ts, offset, h.length);
           replay.msgs++;
           replay.bytes += h.length;
         }
@@ -954,12 +947,21 @@ export class FileStore extends IndexedStore {
           replay.lastTime = h.ts;
         }
       } else if (h.type === RecordType.Delete) {
-        const named = h.subjectLength > 0 ? buf.toString('latin1', rel + RECORD_HEADER_BYTES, rel + h.length) : undefined;
+        const named = h.subjectLength > 0 ? this.interner.get(buf, rel + RECORD_HEADER_BYTES, rel + h.length) : undefined;
         this.uncount(this.index.kill(h.seq, named, h.hdrLength > 0 ? h.hdrLength : undefined), replay);
       } else {
         this.replaySequenceState(buf, rel, h, replay);
       }
+    });
+    this.recovery.tornTailBytes += scan.tornTailBytes;
+    for (const d of scan.damage) this.report({ file: seg.name, ...d, offset: from + d.offset }, true);
+    if (scan.validLength < buf.length) {
+      const fh = await fsp.open(seg.path, 'r+');
+      await fh.truncate(from + scan.validLength);
+      await this.syncData(fh);
+      await fh.close();
     }
+    if (tailAt >= 0) seg.tail = { offset: tailAt, length: tailLength, type: tailType, seq: tailSeq };
     seg.size = seg.written = from + scan.validLength;
     if (seg.size === 0) seg.tail = null;
     seg.active = false;
@@ -997,12 +999,6 @@ export class FileStore extends IndexedStore {
     if (atStartup) this.recovery.corrupt.push(r);
     this.onCorruption?.(r);
   }
-}
-
-function sameBytes(buf: Buffer, a: number, aEnd: number, b: number, bEnd: number): boolean {
-  if (aEnd - a !== bEnd - b) return false;
-  for (let i = 0; i < aEnd - a; i++) if (buf[a + i] !== buf[b + i]) return false;
-  return true;
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -136,15 +136,19 @@ export function eraseInPlace(rec: Buffer): void {
 }
 
 export function readHeader(buf: Buffer, off: number): RecordHeader {
-  return {
-    length: buf.readUInt32LE(off),
-    type: buf.readUInt8(off + 8),
-    flags: buf.readUInt8(off + 9),
-    subjectLength: buf.readUInt16LE(off + 10),
-    hdrLength: buf.readUInt32LE(off + 12),
-    seq: readSeq(buf, off + 16),
-    ts: readI64(buf, off + 24),
-  };
+  return readHeaderInto(buf, off, { length: 0, type: 0, flags: 0, subjectLength: 0, hdrLength: 0, seq: 0, ts: 0n });
+}
+
+/** readHeader into an existing object, for scans that visit a million records. */
+export function readHeaderInto(buf: Buffer, off: number, h: RecordHeader): RecordHeader {
+  h.length = buf.readUInt32LE(off);
+  h.type = buf[off + 8]!;
+  h.flags = buf[off + 9]!;
+  h.subjectLength = buf.readUInt16LE(off + 10);
+  h.hdrLength = buf.readUInt32LE(off + 12);
+  h.seq = readSeq(buf, off + 16);
+  h.ts = readI64(buf, off + 24);
+  return h;
 }
 
 /** The stored length field, or 0 if fewer than 4 bytes remain. */

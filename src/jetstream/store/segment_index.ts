@@ -14,6 +14,7 @@ import { Segment, type SegmentTail } from './segment.ts';
 import { NO_RECORD, SegmentTable } from './segment_table.ts';
 import { READ_WINDOW_BYTES, storeCache } from './store_cache.ts';
 import type { SubjectFilter } from './subject_filter.ts';
+import { SubjectInterner } from './subject_interner.ts';
 import { NO_SUBJECT, SubjectTable } from './subject_table.ts';
 import { RECORD_HEADER_BYTES, type CorruptionReport, type StoredMessage, type SubjectState } from './types.ts';
 
@@ -78,6 +79,7 @@ export class SegmentIndex {
   /** A wildcard scan that found nothing in [from, to]: the next scan for it may start after. */
   private noMatch: { filter: string; from: number; to: number } | null = null;
   private readonly readFds: Segment[] = [];
+  private readonly interner = new SubjectInterner();
 
   constructor(events: IndexEvents) {
     this.events = events;
@@ -275,7 +277,7 @@ export class SegmentIndex {
         continue;
       }
       const start = offset + RECORD_HEADER_BYTES;
-      const subject = buf.toString('latin1', start, start + buf.readUInt16LE(offset + 10));
+      const subject = this.interner.get(buf, start, start + buf.readUInt16LE(offset + 10));
       let sid: number;
       if (assign) sid = this.subjects.add(subject, seq);
       else if (subject === prevSubject) sid = prevId;
