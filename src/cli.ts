@@ -6,7 +6,7 @@ import { ConfigError } from './config/errors.ts';
 import { createLogger } from './log.ts';
 import { PetrelServer } from './server/server.ts';
 import { sendSignal } from './server/signal.ts';
-import { releaseStartupMemory, useCompileCache } from './server/startup_memory.ts';
+import { releaseIdleMemory, useCompileCache } from './server/idle_memory.ts';
 import { NATS_COMPAT_VERSION, PETREL_VERSION } from './version.ts';
 
 function fail(message: string, usage?: string): never {
@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<void> {
     await server.shutdown(1);
     process.exit(1);
   }
-  releaseStartupMemory();
+  releaseIdleMemory();
   await server.whenStopped();
   log.close();
   process.exit(0);

@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { JetStreamHost } from '../src/server/jetstream_host.ts';
 import type { WorkerInit } from '../src/server/worker_host.ts';
-import { releaseStartupMemory } from '../src/server/startup_memory.ts';
+import { releaseIdleMemory } from '../src/server/idle_memory.ts';
 
 if (!parentPort) throw new Error('workers/jetstream.ts must run as a worker thread');
 const host = new JetStreamHost(parentPort, workerData as WorkerInit);
@@ -10,7 +10,7 @@ host
   .start()
   .then(() => {
     parentPort!.postMessage({ t: 'ready' });
-    releaseStartupMemory();
+    releaseIdleMemory();
   })
   .catch((err: unknown) => {
     // The main thread turns a failed start into a fatal error with this message.

@@ -33,8 +33,8 @@ const START_DEADLINE_MS = 600_000;
 const API_TIMEOUT_MS = 60_000;
 /** A fill that stops acking this long ends with a fault. */
 const FILL_IDLE_MS = 30_000;
-/** Before sampling memory, the process gets this long to settle (Petrel trims its heaps after 1 s). */
-const SETTLE_MS = 2_500;
+/** Before sampling memory, the process gets this long to settle (Petrel trims its heaps when its threads go quiet). */
+const SETTLE_MS = 5_000;
 const CONSUMER_CREATES = 5;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

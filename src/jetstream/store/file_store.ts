@@ -818,7 +818,7 @@ export class FileStore extends IndexedStore {
   private async verifyActive(): Promise<void> {
     const seg = this.active;
     if (seg.written === 0 || seg.table !== null) return;
-    const { validLength, tail } = this.index.loadTable(seg);
+    const { validLength, tail } = this.index.loadTable(seg, false, true);
     this.recovery.scannedBytes += seg.written;
     if (validLength >= seg.written) return;
     await this.active.fh!.truncate(validLength);

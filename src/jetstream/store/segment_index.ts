@@ -9,7 +9,7 @@
 
 import * as fs from 'node:fs';
 import { decodeMsgBody, readHeader, RecordFlag, RecordType, checksumOk, type RecordHeader } from './record_codec.ts';
-import { scanSegment } from './segment_scan.ts';
+import { scanSegment, type SegmentScan } from './segment_scan.ts';
 import { Segment, type SegmentTail } from './segment.ts';
 import { NO_RECORD, SegmentTable } from './segment_table.ts';
 import { READ_WINDOW_BYTES, storeCache } from './store_cache.ts';
@@ -64,6 +64,33 @@ function readWhole(seg: Segment): Buffer {
   if (n < written || total === written) return scratch.subarray(0, n);
   for (const [offset, rec] of seg.pending) rec.copy(scratch, offset);
   return scratch.subarray(0, total);
+}
+
+/**
+ * Walks a segment's records by their lengths, without checksums, filling the table's offsets
+ * and noting erased records; null when the walk does not end exactly at the end of the buffer or
+ * meets something that is not a record header (damage: the caller scans with checksums).
+ */
+function walkOffsets(seg: Segment, buf: Buffer, table: SegmentTable, erased: Set<number>): { validLength: number; tail: SegmentTail | null } | null {
+  const n = buf.length;
+  let p = 0;
+  let tail: SegmentTail | null = null;
+  while (p < n) {
+    if (n - p < RECORD_HEADER_BYTES) return null;
+    const length = buf.readUInt32LE(p);
+    const type = buf[p + 8]!;
+    if (length < RECORD_HEADER_BYTES || length > n - p || type < RecordType.Msg || type > RecordType.SeqState) return null;
+    const seq = buf.readUInt32LE(p + 16) + buf.readUInt32LE(p + 20) * 0x1_0000_0000;
+    if (type === RecordType.Msg && seg.contains(seq)) {
+      const slot = seq - seg.first;
+      table.set(slot, p, NO_SUBJECT);
+      if ((buf[p + 9]! & RecordFlag.Erased) !== 0) erased.add(slot);
+      else if (erased.size > 0) erased.delete(slot);
+    }
+    tail = { offset: p, length, type, seq };
+    p += length;
+  }
+  return { validLength: n, tail };
 }
 
 export class SegmentIndex {
@@ -244,22 +271,31 @@ export class SegmentIndex {
    * Builds seg's table from its file, verifying every record; also says where the intact records
    * end and which record is last there (start-up cuts the active segment at that point).
    */
-  loadTable(seg: Segment, assign = false): { table: SegmentTable; validLength: number; tail: SegmentTail | null } {
+  loadTable(seg: Segment, assign = false, verify = false): { table: SegmentTable; validLength: number; tail: SegmentTail | null } {
     const table = new SegmentTable(Math.max(1, seg.slots));
     const buf = readWhole(seg);
-    const scan = scanSegment(buf, false);
-    for (const d of scan.damage) this.reportOnce(seg, d);
-    const lastRecord = scan.records[scan.records.length - 1];
-    const tail = lastRecord === undefined ? null : { offset: lastRecord.offset, length: lastRecord.header.length, type: lastRecord.header.type, seq: lastRecord.header.seq };
     // First the offsets: a sequence written again after a truncate has two records, the later wins.
-    let erased: Set<number> | null = null;
-    for (const { offset, header: h } of scan.records) {
-      if (h.type !== RecordType.Msg || !seg.contains(h.seq)) continue;
-      const slot = h.seq - seg.first;
-      table.set(slot, offset, NO_SUBJECT);
-      if ((h.flags & RecordFlag.Erased) !== 0) (erased ??= new Set()).add(slot);
-      else erased?.delete(slot);
+    // Records served are checksummed when read, so a rebuild walks lengths only, unless asked to
+    // verify (the active segment at start-up) or the walk does not add up, which means damage.
+    const erased = new Set<number>();
+    let walk = verify ? null : walkOffsets(seg, buf, table, erased);
+    let scan: SegmentScan | null = null;
+    if (walk === null) {
+      table.offsets.fill(NO_RECORD);
+      erased.clear();
+      scan = scanSegment(buf, false);
+      for (const d of scan.damage) this.reportOnce(seg, d);
+      for (const { offset, header: h } of scan.records) {
+        if (h.type !== RecordType.Msg || !seg.contains(h.seq)) continue;
+        const slot = h.seq - seg.first;
+        table.set(slot, offset, NO_SUBJECT);
+        if ((h.flags & RecordFlag.Erased) !== 0) erased.add(slot);
+        else erased.delete(slot);
+      }
+      const last = scan.records[scan.records.length - 1];
+      walk = { validLength: scan.validLength, tail: last === undefined ? null : { offset: last.offset, length: last.header.length, type: last.header.type, seq: last.header.seq } };
     }
+    const tail = walk.tail;
     table.length = Math.max(table.length, seg.slots);
     // Then the subjects of the live ones.
     const lost: number[] = [];
@@ -286,7 +322,7 @@ export class SegmentIndex {
         prevSubject = subject;
         prevId = sid;
       }
-      if (erased?.has(slot)) {
+      if (erased.has(slot)) {
         // Erased after the snapshot that still counts it; the tombstone replayed later says the same.
         gone.push(seq);
         goneBytes += buf.readUInt32LE(offset);
@@ -306,7 +342,7 @@ export class SegmentIndex {
     if (lost.length > 0 || gone.length > 0 || liveBytes + goneBytes !== seg.liveBytes) {
       for (const seq of lost) {
         // Damage found by the scan already says where; a record that is simply not there is news.
-        if (scan.damage.length === 0) this.reportOnce(seg, { offset: scan.validLength, length: 0, action: 'skipped', seq });
+        if (scan === null || scan.damage.length === 0) this.reportOnce(seg, { offset: walk.validLength, length: 0, action: 'skipped', seq });
         seg.markDead(seq);
         seg.liveMsgs--;
       }
@@ -316,7 +352,7 @@ export class SegmentIndex {
     }
     // The subjects of messages that cannot be read are unknown: count every subject again.
     if (!assign && (unknown || lost.length > 0)) this.recountSubjects();
-    return { table, validLength: scan.validLength, tail };
+    return { table, validLength: walk.validLength, tail };
   }
 
   /**
