@@ -128,48 +128,35 @@ export class SegmentIndex {
 
   /** Index of the first non-empty segment whose range ends at or after seq, or -1. */
   private indexAtOrAfter(seq: number): number {
-    const segs = this.segments;
-    let lo = 0;
-    let hi = segs.length - 1;
-    let found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      let m = mid;
-      while (m <= hi && segs[m]!.first === 0) m++;
-      if (m > hi) {
-        hi = mid - 1;
-        continue;
-      }
-      if (segs[m]!.last >= seq) {
-        found = m;
-        hi = mid - 1;
-      } else {
-        lo = m + 1;
-      }
-    }
-    return found;
+    const i = this.firstWhere((s) => s.last >= seq);
+    return i < this.segments.length ? i : -1;
   }
 
   /** Index of the last non-empty segment whose range starts at or before seq, or -1. */
   private indexAtOrBefore(seq: number): number {
+    let i = this.firstWhere((s) => s.first > seq) - 1;
+    while (i >= 0 && this.segments[i]!.first === 0) i--;
+    return i;
+  }
+
+  /**
+   * Index of the first non-empty segment for which `reached` holds (false, then true, in segment
+   * order), or the number of segments. Empty segments have no range and are stepped over.
+   */
+  private firstWhere(reached: (s: Segment) => boolean): number {
     const segs = this.segments;
     let lo = 0;
     let hi = segs.length - 1;
-    let found = -1;
+    let found = segs.length;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       let m = mid;
-      while (m >= lo && segs[m]!.first === 0) m--;
-      if (m < lo) {
-        lo = mid + 1;
-        continue;
-      }
-      if (segs[m]!.first <= seq) {
+      while (m <= hi && segs[m]!.first === 0) m++;
+      if (m > hi) hi = mid - 1;
+      else if (reached(segs[m]!)) {
         found = m;
-        lo = mid + 1;
-      } else {
-        hi = m - 1;
-      }
+        hi = mid - 1;
+      } else lo = m + 1;
     }
     return found;
   }
@@ -535,18 +522,28 @@ export class SegmentIndex {
 
   /** First live seq in [from, to] whose subject id passes `match`, or 0. */
   scanForward(from: number, to: number, match: (sid: number) => boolean): number {
+    let found = 0;
+    this.forEachLive(from, to, (seq, sid) => {
+      if (!match(sid)) return false;
+      found = seq;
+      return true;
+    });
+    return found;
+  }
+
+  /**
+   * Calls visit(seq, subject id) for each live message in [from, to], ascending, loading tables as
+   * needed; stops when visit returns true.
+   */
+  private forEachLive(from: number, to: number, visit: (seq: number, sid: number) => boolean | void): void {
     for (let i = Math.max(0, this.indexAtOrAfter(from)); i >= 0 && i < this.segments.length; i++) {
       const seg = this.segments[i]!;
-      if (seg.first === 0) continue;
+      if (seg.first === 0 || seg.liveMsgs === 0) continue;
       if (seg.first > to) break;
-      if (seg.liveMsgs === 0) continue;
       const t = this.table(seg);
       const end = Math.min(to, seg.last);
-      for (let seq = seg.nextLive(from, end); seq !== 0; seq = seg.nextLive(seq + 1, end)) {
-        if (match(t.sids[seq - seg.first]!)) return seq;
-      }
+      for (let seq = seg.nextLive(from, end); seq !== 0; seq = seg.nextLive(seq + 1, end)) if (visit(seq, t.sids[seq - seg.first]!) === true) return;
     }
-    return 0;
   }
 
   private scanBackward(from: number, downTo: number, id: number): number {
@@ -565,15 +562,9 @@ export class SegmentIndex {
   /** Live messages in [from, to] whose subject id passes `match`. */
   private countForward(from: number, to: number, match: (sid: number) => boolean): number {
     let n = 0;
-    for (let i = Math.max(0, this.indexAtOrAfter(from)); i >= 0 && i < this.segments.length; i++) {
-      const seg = this.segments[i]!;
-      if (seg.first === 0) continue;
-      if (seg.first > to) break;
-      if (seg.liveMsgs === 0) continue;
-      const t = this.table(seg);
-      const end = Math.min(to, seg.last);
-      for (let seq = seg.nextLive(from, end); seq !== 0; seq = seg.nextLive(seq + 1, end)) if (match(t.sids[seq - seg.first]!)) n++;
-    }
+    this.forEachLive(from, to, (_seq, sid) => {
+      if (match(sid)) n++;
+    });
     return n;
   }
 
@@ -657,15 +648,9 @@ export class SegmentIndex {
       hi = Math.max(hi, this.subjects.lastBound(id));
     });
     if (ids.size === 0) return out;
-    hi = Math.min(hi, upTo);
-    for (let i = Math.max(0, this.indexAtOrAfter(lo)); i >= 0 && i < this.segments.length; i++) {
-      const seg = this.segments[i]!;
-      if (seg.first === 0 || seg.liveMsgs === 0) continue;
-      if (seg.first > hi) break;
-      const t = this.table(seg);
-      const end = Math.min(hi, seg.last);
-      for (let seq = seg.nextLive(lo, end); seq !== 0; seq = seg.nextLive(seq + 1, end)) if (ids.has(t.sids[seq - seg.first]!)) out.push(seq);
-    }
+    this.forEachLive(lo, Math.min(hi, upTo), (seq, sid) => {
+      if (ids.has(sid)) out.push(seq);
+    });
     return out;
   }
 
