@@ -627,6 +627,7 @@ export class FileStore extends IndexedStore {
       recMax: s.recMax,
       dead: s.dead === null || s.dead.count === 0 ? null : s.dead.snapshot(s.slots),
       deadCount: s.dead?.count ?? 0,
+      sparse: s.sparseSnapshot(),
     }));
     const snap: IndexSnapshot = {
       firstSeq: this.firstSeq,
@@ -751,6 +752,7 @@ export class FileStore extends IndexedStore {
       seg.generation++;
       table.offsets.fill(NO_RECORD);
       for (const [slot, offset] of moved) table.offsets[slot] = offset;
+      seg.sparseFromTable(table);
       seg.size = size;
       seg.written = size;
       seg.msgBytes = msgBytes;
@@ -871,6 +873,7 @@ export class FileStore extends IndexedStore {
       seg.recMin = s.recMin;
       seg.recMax = s.recMax;
       seg.dead = s.dead === null ? null : new SeqBits(new Uint8Array(s.dead), s.deadCount);
+      seg.restoreSparse(s.sparse);
       this.index.segments.push(seg);
       listed.add(s.id);
     }

@@ -18,7 +18,7 @@ import type { CorruptionReport } from './types.ts';
 
 export const SNAPSHOT_FILE = 'index.db';
 const SNAPSHOT_MAGIC = 'PIDX';
-const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_VERSION = 2;
 
 export interface SegmentSummary {
   id: number;
@@ -36,6 +36,8 @@ export interface SegmentSummary {
   recMax: number;
   dead: Uint8Array | null;
   deadCount: number;
+  /** The sparse offset index (segment.ts), little-endian u32s; null when not trustworthy. */
+  sparse: Uint8Array | null;
 }
 
 export interface IndexSnapshot {

@@ -14,6 +14,12 @@ import { NO_RECORD, SegmentTable } from './segment_table.ts';
 import { storeCache, type TableHolder } from './store_cache.ts';
 
 export const SEGMENT_SUFFIX = '.seg';
+/**
+ * A segment always knows where every 64th slot's record starts (the sparse index: 4 bytes per 64
+ * messages), so a read on a segment whose table is not in memory walks at most 64 records
+ * instead of rebuilding the table from the whole file.
+ */
+export const SPARSE_EVERY = 64;
 
 /** The last record of a segment, as the index snapshot records it to recognise the file. */
 export interface SegmentTail {
@@ -56,11 +62,18 @@ export class Segment implements TableHolder {
   /** Lowest and highest sequence of any message record in the file (a truncate does not shrink them). */
   recMin = 0;
   recMax = 0;
+  /** Reads served without a table (through the sparse index) since the table went. */
+  coldReads = 0;
   /** Being rewritten: its table must not be evicted and rebuilt from a file that is changing. */
   rewriting = false;
   /** Dead sequences of the range, by slot (seq - first); null while none is. */
   dead: SeqBits | null = null;
   table: SegmentTable | null = null;
+  /** sparse[j]: offset of the first message record whose slot is >= j * SPARSE_EVERY. */
+  private sparse = new Uint32Array(4);
+  private sparseLength = 0;
+  /** After a truncate, older records may precede the live one for a slot: only a table is sure. */
+  private sparseValid = true;
   /** The last record: the buffer just appended (read only when a snapshot asks), or a description. */
   private tailBuf: Buffer | null = null;
   private tailAt = 0;
@@ -167,8 +180,11 @@ export class Segment implements TableHolder {
       }
       this.last = seq;
     } else {
+      // A second record for a slot: the walk from a sparse entry could meet the older one first.
       this.markLive(seq);
+      this.sparseValid = false;
     }
+    this.noteSparse(seq - this.first, offset);
     this.lastTs = ts;
     this.msgBytes += length;
     if (this.recMin === 0 || seq < this.recMin) this.recMin = seq;
@@ -184,11 +200,67 @@ export class Segment implements TableHolder {
       this.last = 0;
       this.dead = null;
       this.table?.cut(0);
+      this.sparseLength = 0;
+      this.sparseValid = false;
       return;
     }
+    const keep = seq - this.first + 1;
     this.last = seq;
-    this.dead?.clearFrom(seq - this.first + 1);
-    this.table?.cut(seq - this.first + 1);
+    this.dead?.clearFrom(keep);
+    this.table?.cut(keep);
+    this.sparseLength = 0;
+    this.sparseValid = false;
+  }
+
+  /** A record for `slot` at `offset` (slots arrive in ascending order within a segment). */
+  private noteSparse(slot: number, offset: number): void {
+    if (!this.sparseValid) return;
+    const j = Math.floor(slot / SPARSE_EVERY);
+    while (this.sparseLength <= j) {
+      if (this.sparseLength === this.sparse.length) {
+        const grown = new Uint32Array(this.sparse.length * 2);
+        grown.set(this.sparse);
+        this.sparse = grown;
+      }
+      this.sparse[this.sparseLength++] = offset;
+    }
+  }
+
+  /** Where to start walking for `slot`'s record, or -1 if the sparse index does not cover it. */
+  sparseStart(slot: number): number {
+    const j = Math.floor(slot / SPARSE_EVERY);
+    return this.sparseValid && j < this.sparseLength ? this.sparse[j]! : -1;
+  }
+
+  /**
+   * Rebuilds the sparse index from a complete table, after a rewrite or a load that found one
+   * record per slot; with older duplicates still in the file (`duplicates`), there is none.
+   */
+  sparseFromTable(t: SegmentTable, duplicates = false): void {
+    if (duplicates) {
+      this.sparseLength = 0;
+      this.sparseValid = false;
+      return;
+    }
+    this.sparseLength = 0;
+    this.sparseValid = true;
+    for (let slot = 0; slot < t.length; slot++) if (t.offsets[slot] !== NO_RECORD) this.noteSparse(slot, t.offsets[slot]!);
+  }
+
+  sparseSnapshot(): Uint8Array | null {
+    return this.sparseValid ? new Uint8Array(this.sparse.buffer, 0, this.sparseLength * 4).slice() : null;
+  }
+
+  restoreSparse(bytes: Uint8Array | null): void {
+    this.sparseValid = bytes !== null;
+    if (bytes === null) {
+      this.sparseLength = 0;
+      return;
+    }
+    const copy = new Uint8Array(bytes);
+    this.sparse = new Uint32Array(copy.buffer, 0, copy.length >>> 2);
+    this.sparseLength = this.sparse.length;
+    if (this.sparseLength === 0) this.sparse = new Uint32Array(4);
   }
 
   /** Every sequence of the range is dead (purge all). */
@@ -222,6 +294,7 @@ export class Segment implements TableHolder {
   dropTable(): void {
     storeCache.release(this);
     this.table = null;
+    this.coldReads = 0;
   }
 
   /** The segment stops being appended to: its table becomes evictable and exactly sized. */

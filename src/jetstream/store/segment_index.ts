@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import { decodeMsgBody, readHeader, RecordFlag, RecordType, checksumOk, type RecordHeader } from './record_codec.ts';
 import { scanSegment, type SegmentScan } from './segment_scan.ts';
-import { Segment, type SegmentTail } from './segment.ts';
+import { SPARSE_EVERY, Segment, type SegmentTail } from './segment.ts';
 import { NO_RECORD, SegmentTable } from './segment_table.ts';
 import { READ_WINDOW_BYTES, storeCache } from './store_cache.ts';
 import type { SubjectFilter } from './subject_filter.ts';
@@ -22,6 +22,13 @@ import { RECORD_HEADER_BYTES, type CorruptionReport, type StoredMessage, type Su
 const UNKNOWN_LENGTH_READ = 512;
 /** Reads sized from the table never ask for more than this; a longer record is read twice. */
 const MAX_SIZED_READ = 64 * 1024;
+/**
+ * Reads of a segment served through its sparse index before its table is loaded: a walk costs
+ * tens of µs more than a table lookup, a table load tens of ms, so about this many reads pay it.
+ */
+const COLD_READS_BEFORE_TABLE = 1024;
+/** A sparse-index stretch longer than this (large messages) is not walked: the table is loaded. */
+const MAX_WALK_BYTES = 1024 * 1024;
 
 export type DamageReport = Omit<CorruptionReport, 'file'>;
 
@@ -71,10 +78,16 @@ function readWhole(seg: Segment): Buffer {
  * and noting erased records; null when the walk does not end exactly at the end of the buffer or
  * meets something that is not a record header (damage: the caller scans with checksums).
  */
-function walkOffsets(seg: Segment, buf: Buffer, table: SegmentTable, erased: Set<number>): { validLength: number; tail: SegmentTail | null } | null {
+function walkOffsets(
+  seg: Segment,
+  buf: Buffer,
+  table: SegmentTable,
+  erased: Set<number>,
+): { validLength: number; tail: SegmentTail | null; duplicates: boolean } | null {
   const n = buf.length;
   let p = 0;
   let tail: SegmentTail | null = null;
+  let duplicates = false;
   while (p < n) {
     if (n - p < RECORD_HEADER_BYTES) return null;
     const length = buf.readUInt32LE(p);
@@ -83,6 +96,7 @@ function walkOffsets(seg: Segment, buf: Buffer, table: SegmentTable, erased: Set
     const seq = buf.readUInt32LE(p + 16) + buf.readUInt32LE(p + 20) * 0x1_0000_0000;
     if (type === RecordType.Msg && seg.contains(seq)) {
       const slot = seq - seg.first;
+      if (table.offsets[slot] !== NO_RECORD) duplicates = true;
       table.set(slot, p, NO_SUBJECT);
       if ((buf[p + 9]! & RecordFlag.Erased) !== 0) erased.add(slot);
       else if (erased.size > 0) erased.delete(slot);
@@ -90,7 +104,7 @@ function walkOffsets(seg: Segment, buf: Buffer, table: SegmentTable, erased: Set
     tail = { offset: p, length, type, seq };
     p += length;
   }
-  return { validLength: n, tail };
+  return { validLength: n, tail, duplicates };
 }
 
 export class SegmentIndex {
@@ -267,7 +281,9 @@ export class SegmentIndex {
     const erased = new Set<number>();
     let walk = verify ? null : walkOffsets(seg, buf, table, erased);
     let scan: SegmentScan | null = null;
+    let duplicates = walk?.duplicates ?? false;
     if (walk === null) {
+      duplicates = false;
       table.offsets.fill(NO_RECORD);
       erased.clear();
       scan = scanSegment(buf, false);
@@ -275,14 +291,16 @@ export class SegmentIndex {
       for (const { offset, header: h } of scan.records) {
         if (h.type !== RecordType.Msg || !seg.contains(h.seq)) continue;
         const slot = h.seq - seg.first;
+        if (table.offsets[slot] !== NO_RECORD) duplicates = true;
         table.set(slot, offset, NO_SUBJECT);
         if ((h.flags & RecordFlag.Erased) !== 0) erased.add(slot);
         else erased.delete(slot);
       }
       const last = scan.records[scan.records.length - 1];
-      walk = { validLength: scan.validLength, tail: last === undefined ? null : { offset: last.offset, length: last.header.length, type: last.header.type, seq: last.header.seq } };
+      walk = { validLength: scan.validLength, tail: last === undefined ? null : { offset: last.offset, length: last.header.length, type: last.header.type, seq: last.header.seq }, duplicates };
     }
     const tail = walk.tail;
+    seg.sparseFromTable(table, duplicates);
     table.length = Math.max(table.length, seg.slots);
     // Then the subjects of the live ones.
     const lost: number[] = [];
@@ -413,8 +431,40 @@ export class SegmentIndex {
 
   /** Offset of a live seq's record (loading the table), or NO_RECORD. */
   private locate(seg: Segment, seq: number): number {
+    if (seg.table === null && seg.coldReads < COLD_READS_BEFORE_TABLE) {
+      seg.coldReads++;
+      const offset = this.walkToRecord(seg, seq);
+      if (offset >= 0) return offset;
+    }
     this.table(seg);
     return seg.offsetOf(seq);
+  }
+
+  /**
+   * Finds seq's record in a segment whose table is not in memory by walking from the nearest
+   * sparse-index entry (at most SPARSE_EVERY records); -1 when that cannot say (no entry, a
+   * stretch too long, or records that do not add up), and the caller loads the table.
+   */
+  private walkToRecord(seg: Segment, seq: number): number {
+    const slot = seq - seg.first;
+    const start = seg.sparseStart(slot);
+    if (start < 0) return -1;
+    const next = seg.sparseStart(slot - (slot % SPARSE_EVERY) + SPARSE_EVERY);
+    const end = Math.min(next < 0 ? seg.written : next, seg.written);
+    if (end <= start || end - start > MAX_WALK_BYTES) return -1;
+    const buf = Buffer.allocUnsafe(end - start);
+    if (this.pread(seg, buf, buf.length, start) !== buf.length) return -1;
+    for (let p = 0; p + RECORD_HEADER_BYTES <= buf.length; ) {
+      const length = buf.readUInt32LE(p);
+      if (length < RECORD_HEADER_BYTES || p + length > buf.length) return -1;
+      if (buf[p + 8] === RecordType.Msg) {
+        const at = buf.readUInt32LE(p + 16) + buf.readUInt32LE(p + 20) * 0x1_0000_0000;
+        if (at === seq) return start + p;
+        if (at > seq) return -1;
+      }
+      p += length;
+    }
+    return -1;
   }
 
   /**
@@ -428,7 +478,8 @@ export class SegmentIndex {
     if (!seg.isLive(seq)) return null; // the table load found it damaged
     if (offset === NO_RECORD) return 'damaged';
     const slot = seq - seg.first;
-    const rec = this.readRecord(seg, offset, Math.min(MAX_SIZED_READ, seg.nextOffset(slot) - offset));
+    const want = seg.table === null ? RECORD_HEADER_BYTES + UNKNOWN_LENGTH_READ : Math.min(MAX_SIZED_READ, seg.nextOffset(slot) - offset);
+    const rec = this.readRecord(seg, offset, want);
     if (rec === null || rec.length < RECORD_HEADER_BYTES) return 'damaged';
     const h = readHeader(rec, 0);
     if (h.length !== rec.length || !checksumOk(rec, 0, h.length) || h.type !== RecordType.Msg || h.seq !== seq || (h.flags & RecordFlag.Erased) !== 0) {
