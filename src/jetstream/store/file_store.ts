@@ -61,6 +61,12 @@ export const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_SNAPSHOT_INTERVAL_MS = 10_000;
 /** ...or once this much was appended since the last one: bounds what a crash makes start-up read. */
 export const DEFAULT_SNAPSHOT_BYTES = 32 * 1024 * 1024;
+/**
+ * Snapshots never take more than 1/50 of the store's time: a stream with a million subjects
+ * (tens of ms to encode) is snapshotted at most every few seconds, one with a few at once.
+ * Until then a reclaimed segment's file stays and a rewritten one makes a crash read everything.
+ */
+const SNAPSHOT_COST_SHARE = 50;
 /** Rewrite a sealed segment once at least this fraction of its bytes are dead messages. */
 const REWRITE_DEAD_FRACTION = 0.5;
 /** A skip this long inside the active segment starts a new one instead of a long run of dead slots. */
@@ -182,6 +188,8 @@ export class FileStore extends IndexedStore {
   private bytesSinceSnapshot = 0;
   private lastSnapshotAt = Date.now();
   private snapshotTimer: NodeJS.Timeout | null = null;
+  /** Snapshots are at least this far apart (SNAPSHOT_COST_SHARE × the time the last took to encode). */
+  private snapshotGapMs = 0;
   private skipFinalSnapshot = false;
   private readonly interner = new SubjectInterner();
   /** While records are replayed at start-up, losses found on the way are uncounted here. */
@@ -590,6 +598,7 @@ export class FileStore extends IndexedStore {
   // ---- the index snapshot ----
 
   private snapshotWanted(): boolean {
+    if (Date.now() - this.lastSnapshotAt < this.snapshotGapMs) return false;
     if (this.snapshotDue) return true;
     if (!this.changedSinceSnapshot) return false;
     if (this.snapshotBytes > 0 && this.bytesSinceSnapshot >= this.snapshotBytes) return true;
@@ -600,7 +609,8 @@ export class FileStore extends IndexedStore {
   private scheduleSnapshot(): void {
     if (this.closed || this.snapshotTimer !== null || this.failure !== null) return;
     if (!this.snapshotDue && !(this.changedSinceSnapshot && this.snapshotIntervalMs > 0)) return;
-    const wait = this.snapshotDue ? 0 : Math.max(0, this.snapshotIntervalMs - (Date.now() - this.lastSnapshotAt));
+    const since = Date.now() - this.lastSnapshotAt;
+    const wait = Math.max(0, (this.snapshotDue ? this.snapshotGapMs : this.snapshotIntervalMs) - since);
     this.snapshotTimer = setTimeout(() => {
       this.snapshotTimer = null;
       if (this.closed) return;
@@ -639,11 +649,14 @@ export class FileStore extends IndexedStore {
       subjects: this.index.subjects.snapshot(),
       corrupt: this.corrupt,
     };
+    const started = performance.now();
+    const bytes = encodeSnapshot(snap);
+    this.snapshotGapMs = SNAPSHOT_COST_SHARE * (performance.now() - started);
     this.snapshotDue = false;
     this.changedSinceSnapshot = false;
     this.bytesSinceSnapshot = 0;
     this.lastSnapshotAt = Date.now();
-    return { bytes: encodeSnapshot(snap), unlink: this.unlinkLater.splice(0) };
+    return { bytes, unlink: this.unlinkLater.splice(0) };
   }
 
   private async persistSnapshot(p: PendingSnapshot): Promise<void> {

@@ -18,7 +18,7 @@ import type { CorruptionReport } from './types.ts';
 
 export const SNAPSHOT_FILE = 'index.db';
 const SNAPSHOT_MAGIC = 'PIDX';
-const SNAPSHOT_VERSION = 2;
+const SNAPSHOT_VERSION = 3;
 
 export interface SegmentSummary {
   id: number;
@@ -63,6 +63,11 @@ export async function readSnapshot(msgsDir: string): Promise<IndexSnapshot | nul
   if (o.v !== SNAPSHOT_VERSION) throw new Error(`unknown index snapshot version ${String(o.v)}`);
   if (!Array.isArray(o.segments) || typeof o.subjects !== 'object' || typeof o.lastTime !== 'bigint') {
     throw new Error('index snapshot is malformed');
+  }
+  const t = o.subjects;
+  const n = t.names.length === 0 ? 0 : t.names.split('\n').length;
+  if (t.counts.length !== n * 4 || t.firsts.length !== n * 8 || t.lasts.length !== n * 8 || t.stale.length !== n) {
+    throw new Error('index snapshot: subject table blocks disagree');
   }
   return o;
 }

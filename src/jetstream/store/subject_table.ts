@@ -15,12 +15,21 @@ export const NO_SUBJECT = 0xffffffff;
 const FIRST_STALE = 1;
 const LAST_STALE = 2;
 
+/**
+ * The table as a few flat blocks (a million subjects encode in one pass): the subjects joined by
+ * newlines (a subject has no whitespace), and per subject, in that order, its count (u32), first
+ * and last sequence (f64) and stale flags (u8), all little-endian.
+ */
 export interface SubjectTableSnapshot {
-  names: string[];
-  counts: number[];
-  firsts: number[];
-  lasts: number[];
-  stale: number[];
+  names: string;
+  counts: Uint8Array;
+  firsts: Uint8Array;
+  lasts: Uint8Array;
+  stale: Uint8Array;
+}
+
+function bytesOf(a: Uint32Array | Float64Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 export class SubjectTable {
@@ -31,6 +40,8 @@ export class SubjectTable {
   private lasts = new Float64Array(64);
   private flags = new Uint8Array(64);
   private readonly free: number[] = [];
+  private lastName = '';
+  private lastId = 0;
 
   get size(): number {
     return this.ids.size;
@@ -42,7 +53,15 @@ export class SubjectTable {
   }
 
   idOf(subject: string): number | undefined {
-    return this.ids.get(subject);
+    // A writer asks about the same subject several times per message (limits, then the add):
+    // answer repeats without hashing a fresh string again.
+    if (subject === this.lastName && this.names[this.lastId] === subject) return this.lastId;
+    const id = this.ids.get(subject);
+    if (id !== undefined) {
+      this.lastName = subject;
+      this.lastId = id;
+    }
+    return id;
   }
 
   name(id: number): string {
@@ -83,7 +102,7 @@ export class SubjectTable {
 
   /** Counts a new newest message on the subject; returns its id. */
   add(subject: string, seq: number): number {
-    let id = this.ids.get(subject);
+    let id = this.idOf(subject);
     if (id === undefined) {
       id = this.allocate(subject);
       this.firsts[id] = seq;
@@ -128,6 +147,7 @@ export class SubjectTable {
   }
 
   clear(): void {
+    this.lastName = '';
     this.ids.clear();
     this.names = [];
     this.free.length = 0;
@@ -148,24 +168,37 @@ export class SubjectTable {
   }
 
   snapshot(): SubjectTableSnapshot {
-    const out: SubjectTableSnapshot = { names: [], counts: [], firsts: [], lasts: [], stale: [] };
+    const n = this.ids.size;
+    const names: string[] = new Array(n);
+    const counts = new Uint32Array(n);
+    const firsts = new Float64Array(n);
+    const lasts = new Float64Array(n);
+    const stale = new Uint8Array(n);
+    let i = 0;
     for (const [subject, id] of this.ids) {
-      out.names.push(subject);
-      out.counts.push(this.counts[id]!);
-      out.firsts.push(this.firsts[id]!);
-      out.lasts.push(this.lasts[id]!);
-      out.stale.push(this.flags[id]!);
+      names[i] = subject;
+      counts[i] = this.counts[id]!;
+      firsts[i] = this.firsts[id]!;
+      lasts[i] = this.lasts[id]!;
+      stale[i] = this.flags[id]!;
+      i++;
     }
-    return out;
+    return { names: names.join('\n'), counts: bytesOf(counts), firsts: bytesOf(firsts), lasts: bytesOf(lasts), stale };
   }
 
   restore(s: SubjectTableSnapshot): void {
     this.clear();
-    for (let i = 0; i < s.names.length; i++) {
-      const id = this.allocate(s.names[i]!);
-      this.counts[id] = s.counts[i]!;
-      this.firsts[id] = s.firsts[i]!;
-      this.lasts[id] = s.lasts[i]!;
+    if (s.names.length === 0) return;
+    const names = s.names.split('\n');
+    // Copies: the decoded blocks may not be aligned for typed-array views.
+    const counts = new Uint32Array(new Uint8Array(s.counts).buffer);
+    const firsts = new Float64Array(new Uint8Array(s.firsts).buffer);
+    const lasts = new Float64Array(new Uint8Array(s.lasts).buffer);
+    for (let i = 0; i < names.length; i++) {
+      const id = this.allocate(names[i]!);
+      this.counts[id] = counts[i]!;
+      this.firsts[id] = firsts[i]!;
+      this.lasts[id] = lasts[i]!;
       this.flags[id] = s.stale[i]! & (FIRST_STALE | LAST_STALE);
     }
   }
