@@ -15,7 +15,7 @@ import type { Logger } from '../log.ts';
 import { subjectsCollide } from '../routing/subjects.ts';
 import type { JsBus, Scheduler, BusSubscription } from './bus.ts';
 import type { ApiError, ConsumerApi, JsContext } from './seams.ts';
-import { FileStore, MemoryStore, StoreError, readChecksummedFile, storeCache } from './store/index.ts';
+import { FileStore, MemoryStore, StoreError, readChecksummedFile, storeCache, type RecoveryReport } from './store/index.ts';
 import type { StreamStore } from './store/index.ts';
 import { JS_ERR, isApiError, streamCreateFailed, streamDeleteFailed } from './errors.ts';
 import { API_PREFIX, JsApi, type ApiHost } from './api.ts';
@@ -449,6 +449,19 @@ export class JetStream implements ApiHost {
     return path.join(this.streamsDir, name);
   }
 
+  /** How a file stream's index came back: from its snapshot, or by reading every segment, and why. */
+  private logRecovery(stream: string, r: RecoveryReport): void {
+    const fields = { stream, index: r.index, scanned_bytes: r.scannedBytes, segments: r.segments };
+    const name = `'${this.account} > ${stream}'`;
+    if (r.snapshotRejected !== undefined) {
+      this.ctx.logger.warn({ ...fields, reason: r.snapshotRejected }, `JetStream stream ${name}: index snapshot not used (${r.snapshotRejected}), read every segment`);
+    } else if (r.index === 'full-scan' && r.scannedBytes > 0) {
+      this.ctx.logger.warn(fields, `JetStream stream ${name}: no index snapshot, read every segment`);
+    } else if (r.index === 'snapshot') {
+      this.ctx.logger.debug(fields, `JetStream stream ${name}: index restored from its snapshot`);
+    }
+  }
+
   private async openStream(cfg: StreamConfig, created: bigint, fresh: boolean): Promise<Stream> {
     const limits = storeLimitsFor(cfg);
     let store: StreamStore;
@@ -465,6 +478,7 @@ export class JetStream implements ApiHost {
       });
       corruption = fs.recovery.corrupt;
       store = fs;
+      if (!fresh) this.logRecovery(cfg.name, fs.recovery);
     } else {
       store = new MemoryStore(limits);
     }
