@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { resolveOptions, loadConfigFile, USAGE } from './config/load.ts';
 import { ConfigError } from './config/errors.ts';
+import { refusedReloadChanges } from './config/reload.ts';
 import { createLogger } from './log.ts';
 import { PetrelServer } from './server/server.ts';
 import { sendSignal } from './server/signal.ts';
@@ -64,7 +65,10 @@ async function main(argv: string[]): Promise<void> {
     afterStart(() => {
       try {
         if (!options.configFile) throw new Error('no configuration file given (-c)');
-        server.reload(loadConfigFile(options.configFile, resolved.flags).options);
+        const next = loadConfigFile(options.configFile, resolved.flags).options;
+        const refused = refusedReloadChanges(server.options, next);
+        if (refused.length > 0) throw new Error(`config reload not supported for: ${refused.join(', ')} (restart the server to change them)`);
+        server.reload(next);
       } catch (err) {
         logger.error(`Failed to reload server configuration: ${(err as Error).message}`);
       }

@@ -25,12 +25,13 @@ export interface AuthorizationBlock {
   password?: string;
   timeoutMs?: number;
   users?: UserEntry[];
+  /** `permissions` in the block: the users' default (and, in a cluster, the deprecated route permissions). */
+  defaultPermissions?: Permissions;
 }
 
 export function readAuthorization(value: ConfValue, origin: Origin, draft: ConfigDraft): AuthorizationBlock {
   if (!isConfMap(value)) failAt(origin, `Expected authorization to be a map, got ${describeType(value)}`);
   const auth: AuthorizationBlock = {};
-  let defaultPermissions: Permissions | undefined;
   for (const key of Object.keys(value)) {
     const v = value[key] as ConfValue;
     const o = originIn(value, key, childPath(origin.key, key));
@@ -61,7 +62,7 @@ export function readAuthorization(value: ConfValue, origin: Origin, draft: Confi
       case 'permissions':
       case 'default_permission':
       case 'default_permissions':
-        defaultPermissions = readPermissions(v, o);
+        auth.defaultPermissions = readPermissions(v, o);
         break;
       default:
         draft.warn(o, `unknown field "${key}", ignored`);
@@ -73,8 +74,9 @@ export function readAuthorization(value: ConfValue, origin: Origin, draft: Confi
   if (auth.users !== undefined) {
     if (auth.user !== undefined) failAt(origin, 'Can not have a single user/pass and a users array');
     if (auth.token !== undefined) failAt(origin, 'Can not have a token and a users array');
-    if (defaultPermissions !== undefined) {
-      for (const user of auth.users) user.permissions ??= defaultPermissions;
+    const defaults = auth.defaultPermissions;
+    if (defaults !== undefined) {
+      for (const user of auth.users) user.permissions ??= defaults;
     }
   }
   return auth;
@@ -221,7 +223,7 @@ function readSubjects(value: ConfValue, origin: Origin, allowQueue: boolean): st
 }
 
 /** nats-server checkPermSubjectArray: a subject, or for subscribe also `subject queue`. */
-function subjectProblem(subject: string, allowQueue: boolean): string | undefined {
+export function subjectProblem(subject: string, allowQueue: boolean): string | undefined {
   if (isValidSubject(subject)) return undefined;
   const parts = subject.split(/\s+/).filter((p) => p !== '');
   if (!allowQueue || parts.length !== 2) return `subject "${subject}" is not a valid subject`;

@@ -4,15 +4,18 @@
 // value was written. Types and ranges of the canonical leaves are left to the
 // convict schema; unknown keys become warnings.
 
-import { checkDuplicateUsers, parseDurationAt, readAuthorization, readSecondsOrDuration, readUsers } from './auth-config.ts';
+import { readHostPort } from './address.ts';
+import { checkDuplicateUsers, parseDurationAt, readAuthorization, readUsers } from './auth-config.ts';
+import { readCluster } from './cluster-config.ts';
 import type { UserEntry } from './options.ts';
 import { ConfigDraft, childPath, describeType, failAt, originIn } from './draft.ts';
 import type { Origin } from './draft.ts';
 import { isConfMap, isUsedVariable } from './parser.ts';
 import type { ConfMap, ConfValue } from './parser.ts';
+import { readTlsBlock } from './tls-config.ts';
 import { booleanLike, parseStorageSize } from './units.ts';
 
-export const LISTEN_BLOCKS = ['cluster', 'gateway', 'leafnodes', 'websocket', 'mqtt'] as const;
+export const LISTEN_BLOCKS = ['gateway', 'leafnodes', 'websocket', 'mqtt'] as const;
 export type ListenBlockName = (typeof LISTEN_BLOCKS)[number];
 
 /** Keys nats-server knows that Petrel reads but does not act on (yet). */
@@ -22,7 +25,7 @@ const ACCEPTED_UNSUPPORTED = new Set([
   'no_sublist_cache', 'max_sub_tokens', 'max_subscription_tokens', 'proxy_protocol', 'ocsp', 'ocsp_cache',
   'allow_non_tls', 'write_timeout', 'operator', 'operators', 'roots', 'root', 'root_operators', 'root_operator',
   'resolver', 'account_resolver', 'accounts_resolver', 'resolver_tls', 'resolver_preload', 'resolver_pinned_accounts',
-  'system_account', 'system', 'no_system_account', 'no_system', 'no_sys_acc', 'no_header_support', 'trusted',
+  'no_header_support', 'trusted',
   'trusted_keys', 'connect_error_reports', 'reconnect_error_reports', 'server_metadata', 'feature_flags',
   'default_js_domain', 'no_fast_producer_stall', 'max_closed_clients', 'proxies', 'mappings', 'maps',
   'default_sentinel',
@@ -98,7 +101,13 @@ const TOP_LEVEL: Readonly<Record<string, TopLevelReader>> = {
   ping_max: raw('ping_max'),
   lame_duck_duration: duration('lame_duck_duration'),
   lame_duck_grace_period: duration('lame_duck_grace_period'),
-  no_advertise: bool('no_advertise'),
+  // Not a nats-server key (its flag is): the cluster's no_advertise, kept for older Petrel configs.
+  no_advertise: bool('cluster.no_advertise'),
+  system_account: systemAccount,
+  system: systemAccount,
+  no_system_account: bool('no_system_account'),
+  no_system: bool('no_system_account'),
+  no_sys_acc: bool('no_system_account'),
   debug: bool('debug'),
   trace: bool('trace'),
   trace_verbose: bool('trace'),
@@ -115,12 +124,12 @@ const TOP_LEVEL: Readonly<Record<string, TopLevelReader>> = {
     if (auth.timeoutMs !== undefined) draft.set('authorization.timeout', auth.timeoutMs, origin);
     if (auth.users !== undefined) addUsers(draft, auth.users, origin);
   },
-  tls: readTls,
+  tls: (value, origin, draft) => readTlsBlock(value, origin, draft, { path: 'tls', clientContext: true }),
   jetstream: readJetStream,
   store_dir: storeDir,
   storedir: storeDir,
   accounts: readAccounts,
-  cluster: listenBlock('cluster'),
+  cluster: readCluster,
   gateway: listenBlock('gateway'),
   leafnodes: listenBlock('leafnodes'),
   leaf: listenBlock('leafnodes'),
@@ -162,6 +171,11 @@ function maxConnections(value: ConfValue, origin: Origin, draft: ConfigDraft): v
   draft.set('max_connections', typeof value === 'number' && value <= 0 ? -1 : value, origin);
 }
 
+function systemAccount(value: ConfValue, origin: Origin, draft: ConfigDraft): void {
+  if (typeof value !== 'string') failAt(origin, 'system account name must be a string');
+  draft.set('system_account', value, origin);
+}
+
 function storeDir(value: ConfValue, origin: Origin, draft: ConfigDraft): void {
   if (draft.has('jetstream.store_dir')) failAt(origin, "Duplicate 'store_dir' configuration");
   draft.set('jetstream.store_dir', value, origin);
@@ -176,71 +190,6 @@ function readDuration(value: ConfValue, origin: Origin, draft: ConfigDraft): unk
     return value * 1000;
   }
   return value; // the schema reports the wrong type
-}
-
-interface HostPort {
-  host?: string;
-  port: number;
-}
-
-/** `listen`/`http`: a port, or `host:port` (`[::1]:4222`, `127.0.0.1:-1`). */
-export function readHostPort(value: ConfValue, origin: Origin): HostPort {
-  if (typeof value === 'number') return { port: value };
-  if (typeof value !== 'string') failAt(origin, `expected port or host:port, got ${describeType(value)}`);
-  const m = /^(?:\[([^\]]*)\]|([^:]*)):(-?\d+)$/.exec(value);
-  if (m === null) {
-    const colon = value.lastIndexOf(':');
-    if (colon >= 0 && !value.slice(0, colon).includes(':')) failAt(origin, `could not parse port "${value.slice(colon + 1)}"`);
-    failAt(origin, `could not parse address string "${value}"`);
-  }
-  return { host: m[1] ?? m[2] ?? '', port: Number(m[3]) };
-}
-
-function readTls(value: ConfValue, origin: Origin, draft: ConfigDraft): void {
-  if (!isConfMap(value)) failAt(origin, `Expected tls to be a map, got ${describeType(value)}`);
-  draft.set('tls.enabled', true, origin);
-  for (const key of Object.keys(value)) {
-    const v = value[key] as ConfValue;
-    const o = originIn(value, key, childPath(origin.key, key));
-    const lower = key.toLowerCase();
-    switch (lower) {
-      case 'cert_file':
-      case 'key_file':
-      case 'ca_file':
-        if (typeof v !== 'string') failAt(o, `error parsing tls config, expected '${lower}' to be filename`);
-        draft.set(`tls.${lower}`, v, o);
-        break;
-      case 'verify': {
-        const b = booleanLike(v);
-        if (b === undefined) failAt(o, "error parsing tls config, expected 'verify' to be a boolean");
-        draft.set('tls.verify', b, o);
-        break;
-      }
-      case 'timeout':
-        draft.set('tls.timeout', readSecondsOrDuration(v, o, 'error parsing tls config, '), o);
-        break;
-      case 'handshake_first':
-      case 'first':
-      case 'immediate':
-        draft.set('tls.handshake_first', readHandshakeFirst(v, o, key), o);
-        break;
-      default:
-        draft.warn(o, `tls field "${key}" is not supported by Petrel, ignored`);
-    }
-  }
-  if (!draft.has('tls.cert_file')) failAt(origin, "missing 'cert_file' in tls configuration");
-  if (!draft.has('tls.key_file')) failAt(origin, "missing 'key_file' in tls configuration");
-}
-
-/** `true`/`false`, or `auto`/a duration (handshake first with a plain-text fallback delay). */
-function readHandshakeFirst(value: ConfValue, origin: Origin, field: string): boolean {
-  if (typeof value === 'boolean') return value;
-  if (typeof value !== 'string') failAt(origin, `field "${field}" should be a boolean or a string, got ${describeType(value)}`);
-  const lower = value.toLowerCase();
-  if (lower === 'true' || lower === 'on' || lower === 'auto' || lower === 'auto_fallback') return true;
-  if (lower === 'false' || lower === 'off') return false;
-  parseDurationAt(value, origin, `field "${field}"'s value "${value}" is invalid: `);
-  return true;
 }
 
 function readJetStream(value: ConfValue, origin: Origin, draft: ConfigDraft): void {
@@ -327,9 +276,6 @@ function listenBlock(name: ListenBlockName): TopLevelReader {
         case 'name':
           if (typeof v !== 'string') failAt(o, `expected a string, got ${describeType(v)}`);
           if (v.includes(' ')) failAt(o, `${name} name cannot contain spaces`);
-          break;
-        case 'no_advertise':
-          if (name === 'cluster') bool('no_advertise')(v, o, draft);
           break;
         case 'authorization':
           if (!isConfMap(v)) failAt(o, `Expected authorization to be a map, got ${describeType(v)}`);

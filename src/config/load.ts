@@ -2,7 +2,8 @@
 // become validated ServerOptions. Flags win over the file, as in nats-server.
 
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
-import { readConfMap, readHostPort } from './conf-reader.ts';
+import { applyClusterFlags } from './cluster-config.ts';
+import { readConfMap } from './conf-reader.ts';
 import { ConfigDraft } from './draft.ts';
 import type { Origin } from './draft.ts';
 import { ConfigError } from './errors.ts';
@@ -115,7 +116,7 @@ const FLAG_PATHS: ReadonlyArray<[FlagField, string]> = [
   ['clientAdvertise', 'client_advertise'],
   ['portsFileDir', 'ports_file_dir'],
   ['maxPayload', 'max_payload'],
-  ['noAdvertise', 'no_advertise'],
+  ['noAdvertise', 'cluster.no_advertise'],
   ['logFile', 'log_file'],
   ['debug', 'debug'],
   ['trace', 'trace'],
@@ -141,7 +142,7 @@ export function applyFlags(draft: ConfigDraft, flags: CliFlags): void {
   if (flags.remoteSyslog !== undefined) draft.warn(flagOrigin(flags, 'remoteSyslog'), 'remote syslog is not supported by Petrel, ignored');
   for (const name of flags.ignored) draft.warn({ key: name }, 'flag is accepted for nats-server compatibility but has no effect in Petrel');
   applyTlsFlags(draft, flags);
-  applyClusterFlags(draft, flags);
+  applyClusterFlags(draft, flags, (field) => flagOrigin(flags, field));
 }
 
 /** As nats-server: `--tls=false` turns TLS off; any other TLS flag replaces the file's TLS with the flags'. */
@@ -165,53 +166,4 @@ function applyTlsFlags(draft: ConfigDraft, flags: CliFlags): void {
   draft.set('tls.key_file', flags.tlsKey, flagOrigin(flags, 'tlsKey'));
   draft.set('tls.ca_file', flags.tlsCaCert ?? '', flagOrigin(flags, 'tlsCaCert'));
   draft.set('tls.verify', flags.tlsVerify ?? false, flagOrigin(flags, 'tlsVerify'));
-}
-
-/** `nats://host:port`, `host:port`; credentials in the URL are kept in `raw.listen`. */
-const CLUSTER_URL = /^(?:[a-z][a-z0-9+.-]*:\/\/)?(?:[^@/]*@)?(\[[^\]]*\]|[^:/@]*):(-?\d+)\/?$/i;
-
-function applyClusterFlags(draft: ConfigDraft, flags: CliFlags): void {
-  const fromFile = draft.get('cluster.raw');
-  const raw: Record<string, unknown> = typeof fromFile === 'object' && fromFile !== null ? { ...fromFile } : {};
-  let touched = false;
-  if (flags.cluster !== undefined) {
-    const origin = flagOrigin(flags, 'cluster');
-    if (flags.cluster === '') {
-      // An empty --cluster turns clustering off.
-      draft.set('cluster.enabled', false, origin);
-    } else {
-      const m = CLUSTER_URL.exec(flags.cluster);
-      if (m === null) throw ConfigError.at(undefined, origin.key, `could not parse cluster URL "${flags.cluster}"`);
-      const hp = readHostPort(`${m[1] ?? ''}:${m[2] ?? ''}`, origin);
-      draft.set('cluster.enabled', true, origin);
-      draft.set('cluster.host', (hp.host ?? '').replace(/^\[|\]$/g, '') || '0.0.0.0', origin);
-      draft.set('cluster.port', hp.port, origin);
-      raw.listen = flags.cluster;
-      touched = true;
-    }
-  }
-  if (flags.routes !== undefined) {
-    const routes = flags.routes.split(',').map((r) => r.trim()).filter((r) => r !== '');
-    raw.routes = routes;
-    touched = true;
-    if (routes.length > 0 && draft.get('cluster.enabled') !== true) {
-      throw ConfigError.at(undefined, flagOrigin(flags, 'routes').key, 'solicited routes require cluster capabilities, e.g. --cluster');
-    }
-  }
-  if (flags.clusterName !== undefined) {
-    if (flags.clusterName.includes(' ')) {
-      throw ConfigError.at(undefined, flagOrigin(flags, 'clusterName').key, 'cluster name cannot contain spaces');
-    }
-    raw.name = flags.clusterName;
-    touched = true;
-  }
-  if (flags.clusterAdvertise !== undefined) {
-    raw.cluster_advertise = flags.clusterAdvertise;
-    touched = true;
-  }
-  if (flags.connectRetries !== undefined) {
-    raw.connect_retries = flags.connectRetries;
-    touched = true;
-  }
-  if (touched) draft.set('cluster.raw', raw, flagOrigin(flags, 'cluster'));
 }

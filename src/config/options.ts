@@ -53,6 +53,27 @@ export interface AuthOptions {
   noAuthUser?: string;
 }
 
+/** A server-to-server cluster (nats-server `cluster {}` block, `--cluster` flags). */
+export interface ClusterOptions {
+  /** Cluster name; '' means none configured (nats-server then generates a dynamic one). */
+  name: string;
+  host: string; // listen host, default '0.0.0.0'
+  port: number; // listen port, default 6222; -1 = pick a free port
+  /** host:port advertised to other servers (cluster_advertise / advertise). */
+  advertise?: string;
+  /** Do not gossip this cluster's URLs to clients or other servers (no_advertise). */
+  noAdvertise: boolean;
+  /** Explicit routes, as given: nats-route://[user:pass@]host:port (also nats://, or host:port). */
+  routes: string[];
+  /** nats-server's connect_retries (0 = its default behaviour for explicit/implicit routes). */
+  connectRetries: number;
+  /** Route pool size as 2.10 knows it (pool_size); 2.9 has none — parsed, validated, reported. */
+  poolSize: number;
+  authorization?: { user?: string; password?: string; timeoutMs: number };
+  tls?: TlsOptions;
+  permissions?: { import?: SubjectPermission; export?: SubjectPermission };
+}
+
 /** Parsed and validated, but served only once the issue that adds it lands. */
 export interface ListenBlock {
   host: string;
@@ -115,8 +136,12 @@ export interface ServerOptions {
 
   jetstream: JetStreamOptions;
 
+  /** Undefined when there is no `cluster {}` block and no `--cluster` flag. */
+  cluster?: ClusterOptions;
+  /** The system account (`system_account`, default `$SYS`); '' with `no_system_account` and none named. */
+  systemAccount: string;
+
   // Blocks parsed and validated now, served by later issues.
-  cluster?: ListenBlock;
   gateway?: ListenBlock;
   leafnodes?: ListenBlock;
   websocket?: ListenBlock;

@@ -9,6 +9,7 @@ import { goDuration } from '../server/conn_state.ts';
 import { authConfigured } from '../server/client_auth.ts';
 import { NATS_COMPAT_VERSION, PETREL_VERSION, PROTO_VERSION } from '../version.ts';
 import type { WorkerVarz } from '../server/worker_protocol.ts';
+import { clusterVarz } from './cluster_varz.ts';
 
 const MS_TO_NS = 1_000_000;
 const CONNZ_DEFAULT_LIMIT = 1024;
@@ -33,7 +34,7 @@ const CONNZ_SORTS: Record<string, (e: Json) => number> = {
 /** Sorts nats-server applies in descending order; cid and start ascend. */
 const ASCENDING = new Set(['cid', 'start']);
 
-function sumVarz(parts: WorkerVarz[]): WorkerVarz {
+export function sumVarz(parts: WorkerVarz[]): WorkerVarz {
   const t: WorkerVarz = { connections: 0, totalConnections: 0, inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0, slowConsumers: 0, subscriptions: 0 };
   for (const p of parts) {
     t.connections += p.connections;
@@ -111,7 +112,7 @@ export class MonitorServer {
         body = await this.subsz(q);
         break;
       case '/routez':
-        body = { server_id: this.server.serverId, now: new Date().toISOString(), num_routes: 0, routes: [] };
+        body = await this.routez(q);
         break;
       case '/healthz':
         body = { status: 'ok' };
@@ -178,7 +179,7 @@ export class MonitorServer {
       max_control_line: o.maxControlLine,
       max_payload: o.maxPayload,
       max_pending: o.maxPending,
-      cluster: {},
+      cluster: this.clusterVarz(),
       gateway: {},
       leaf: {},
       mqtt: {},
@@ -205,8 +206,8 @@ export class MonitorServer {
       cpu: this.cpuPercent(),
       connections: t.connections,
       total_connections: s.totalConnections,
-      routes: 0,
-      remotes: 0,
+      routes: s.cluster?.routeCount ?? 0,
+      remotes: s.cluster?.routeCount ?? 0,
       leafnodes: 0,
       in_msgs: t.inMsgs,
       out_msgs: t.outMsgs,
@@ -214,11 +215,36 @@ export class MonitorServer {
       out_bytes: t.outBytes,
       slow_consumers: t.slowConsumers,
       subscriptions: t.subscriptions,
+      connect_urls: s.cluster?.connectUrls(),
       http_req_stats: { ...this.reqStats },
       config_load_time: s.configLoadTime.toISOString(),
       tags: o.serverTags.length ? o.serverTags : undefined,
       workers: s.workerCount,
     };
+  }
+
+  /** nats-server's ClusterOptsVarz (empty when the node is not clustered). */
+  private clusterVarz(): Json {
+    const s = this.server;
+    const c = s.options.cluster;
+    if (!c || !s.cluster) return clusterVarz(c);
+    // The bound port (for `port: -1`) and the name in force (a dynamic one when none was configured).
+    return { ...clusterVarz(c, s.cluster.port), name: s.cluster.clusterName };
+  }
+
+
+  /** nats-server's Routez; `subs=1` lists each route's subscriptions. */
+  async routez(q: URLSearchParams): Promise<Json> {
+    const s = this.server;
+    const subs = q.get('subs') === '1' || q.get('subs') === 'true' || q.get('subs') === 'detail';
+    const routes = await s.routez(subs);
+    const out: Json = { server_id: s.serverId, now: new Date().toISOString() };
+    const perms = s.options.cluster?.permissions;
+    if (perms?.import) out.import = perms.import;
+    if (perms?.export) out.export = perms.export;
+    out.num_routes = routes.length;
+    out.routes = routes;
+    return out;
   }
 
   async connz(q: URLSearchParams): Promise<Json> {
@@ -304,6 +330,8 @@ export class MonitorServer {
       ['mem', 'gauge', 'Resident memory in bytes'],
       ['cpu', 'gauge', 'CPU usage percent'],
       ['workers', 'gauge', 'Routing worker threads'],
+      ['routes', 'gauge', 'Routes to other servers of the cluster'],
+      ['remotes', 'gauge', 'Servers of the cluster connected by a route'],
       ['total_connections', 'counter', 'Client connections accepted'],
       ['in_msgs', 'counter', 'Messages received from clients'],
       ['out_msgs', 'counter', 'Messages delivered to clients'],

@@ -21,6 +21,12 @@ export const ProtocolErrorCode = {
   INVALID_INFO: 'PROTO_INVALID_INFO',
   /** The peer sent `-ERR`; nats-server logs it and closes a client connection. */
   PEER_ERROR: 'PROTO_PEER_ERROR',
+  /** RS+/LS+ arguments are not `[origin] <account> <subject> [<queue> <weight>]`. */
+  INVALID_REMOTE_SUB: 'PROTO_INVALID_REMOTE_SUB',
+  /** RS-/LS- arguments are not `<account> <subject> [<queue>]`. */
+  INVALID_REMOTE_UNSUB: 'PROTO_INVALID_REMOTE_UNSUB',
+  /** RMSG/HMSG/LMSG arguments are malformed (count, reply indicator, sizes). */
+  INVALID_ROUTED_MSG: 'PROTO_INVALID_ROUTED_MSG',
 } as const;
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
 

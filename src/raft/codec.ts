@@ -21,7 +21,7 @@ export type StructKind = (typeof StructKind)[keyof typeof StructKind];
 // copyBuffers: decoded payloads must not alias a transport or file buffer that gets reused
 const packr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: true });
 
-function open(buf: Uint8Array, kind: StructKind): unknown[] {
+function open(buf: Uint8Array, kind: StructKind | null): unknown[] {
   let v: unknown;
   try {
     v = packr.unpack(buf);
@@ -35,7 +35,7 @@ function open(buf: Uint8Array, kind: StructKind): unknown[] {
       `raft codec: unsupported version ${String(v[0])} (this node speaks version ${CODEC_VERSION})`,
     );
   }
-  if (v[1] !== kind) throw new RaftError(RaftErrorCode.Corrupt, `raft codec: expected kind ${kind}, got ${String(v[1])}`);
+  if (kind !== null && v[1] !== kind) throw new RaftError(RaftErrorCode.Corrupt, `raft codec: expected kind ${kind}, got ${String(v[1])}`);
   return v;
 }
 
@@ -111,12 +111,25 @@ export function decodeEntry(buf: Uint8Array): Entry {
   return entryFrom(open(buf, StructKind.Entry).slice(2));
 }
 
+/** A WAL record: an entry, or a hard state carrying the commit index (written without fsync). */
+export type WalRecord = { entry: Entry; hardState: null } | { entry: null; hardState: HardState };
+
+export function decodeWalRecord(buf: Uint8Array): WalRecord {
+  const a = open(buf, null);
+  if (a[1] === StructKind.Entry) return { entry: entryFrom(a.slice(2)), hardState: null };
+  if (a[1] === StructKind.HardState) return { entry: null, hardState: hardStateFrom(a) };
+  throw new RaftError(RaftErrorCode.Corrupt, `raft codec: kind ${String(a[1])} is not a log record`);
+}
+
 export function encodeHardState(h: HardState): Uint8Array {
   return packr.pack([CODEC_VERSION, StructKind.HardState, h.term, h.vote, h.commit]);
 }
 
 export function decodeHardState(buf: Uint8Array): HardState {
-  const a = open(buf, StructKind.HardState);
+  return hardStateFrom(open(buf, StructKind.HardState));
+}
+
+function hardStateFrom(a: unknown[]): HardState {
   return { term: a[2] as number, vote: a[3] as string, commit: a[4] as number };
 }
 

@@ -21,6 +21,14 @@ export const RaftErrorCode = {
   /** step/tick/propose called while a Ready is handed out but not advanced. */
   ReadyOutstanding: 'RAFT_READY_OUTSTANDING',
   Corrupt: 'RAFT_CORRUPT',
+  /** This node stopped leading before the proposal committed; it may still commit under the next leader. */
+  LeadershipLost: 'RAFT_LEADERSHIP_LOST',
+  /** The group's storage failed a write; proposals waiting on it are not known to be committed. */
+  StorageFailed: 'RAFT_STORAGE_FAILED',
+  /** A leadership transfer or read did not complete in time. */
+  Timeout: 'RAFT_TIMEOUT',
+  /** The group's driver was closed. */
+  Closed: 'RAFT_CLOSED',
   UnknownVersion: 'RAFT_UNKNOWN_VERSION',
   Internal: 'RAFT_INTERNAL',
 } as const;
@@ -31,7 +39,12 @@ export class RaftError extends Error {
   /** The leader as known by the node that raised it, when useful for redirecting clients. */
   readonly leader: NodeId;
   constructor(code: RaftErrorCode, message: string, leader: NodeId = '') {
+    // Most codes are answers in normal operation (a client asked a follower): a stack trace
+    // costs more than the rest of the call and says nothing. Bugs and damage keep theirs.
+    const limit = Error.stackTraceLimit;
+    if (code !== RaftErrorCode.Internal && code !== RaftErrorCode.Corrupt) Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = 'RaftError';
     this.code = code;
     this.leader = leader;

@@ -13,6 +13,7 @@ import type { Storage } from './storage.ts';
 import {
   CAMPAIGN_TRANSFER,
   ConfChangeType,
+  LOG_LOST,
   EMPTY_DATA,
   EntryType,
   MessageType,
@@ -57,6 +58,14 @@ export interface RaftConfig {
   checkQuorum?: boolean;
   /** followers forward proposals to the leader; when false they reject with NotLeader */
   forwardProposals?: boolean;
+  /**
+   * Start-up found log entries missing (storage damage, e.g. FileStorage.damage()): up to
+   * `index`, of `term` (0 if unknown), may have been acknowledged before. Until the node has
+   * committed an entry at or past `index` it does not campaign, grants votes only to
+   * candidates whose log reaches (term, index) (none when the term is unknown), and tells
+   * leaders with each rejection that its log is shorter than they think, so they resend.
+   */
+  repair?: { index: number; term: number } | null;
 }
 
 export const RAFT_DEFAULTS = {
@@ -112,6 +121,8 @@ export interface Status {
   lastIndex: number;
   voters: NodeId[];
   progress: Record<NodeId, ProgressStatus>;
+  /** lost entries up to this index are still being repaired from a leader (0: none) */
+  repairIndex: number;
 }
 
 type VoteResult = 'won' | 'lost' | 'pending';
@@ -156,6 +167,9 @@ export class Raft {
   private prevHardState: HardState;
   private prevSoftState: SoftState;
   private readyOutstanding = false;
+  /** lost entries reach up to here (0: nothing lost); see RaftConfig.repair */
+  private repairIndex = 0;
+  private repairTerm = 0;
 
   constructor(config: RaftConfig) {
     this.id = config.id;
@@ -184,6 +198,8 @@ export class Raft {
     this.term = hardState.term;
     this.vote = hardState.vote;
     const applied = config.applied ?? 0;
+    // a state machine that applied an entry proves it committed, whatever the (unsynced) commit index says
+    if (applied > this.raftLog.committed && applied <= this.raftLog.lastIndex()) this.raftLog.committed = applied;
     if (applied > this.raftLog.applied) {
       // the state machine already reflects these entries: replay their conf changes
       const lo = this.raftLog.applied + 1;
@@ -191,6 +207,10 @@ export class Raft {
         if (e.type === EntryType.ConfChange) this.applyConfChangeToConfig(decodeConfChange(e.data));
       }
       this.raftLog.appliedTo(applied);
+    }
+    if (config.repair && config.repair.index > 0) {
+      this.repairIndex = config.repair.index;
+      this.repairTerm = config.repair.term;
     }
     this.becomeFollower(this.term, NONE);
     this.prevHardState = this.hardState();
@@ -301,6 +321,7 @@ export class Raft {
       lastIndex: this.raftLog.lastIndex(),
       voters: [...this.voters].sort(),
       progress,
+      repairIndex: this.repairing() ? this.repairIndex : 0,
     };
   }
 
@@ -411,7 +432,7 @@ export class Raft {
           this.vote === m.from ||
           (this.vote === NONE && this.lead === NONE) ||
           (m.type === MessageType.PreVote && m.term > this.term);
-        if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
+        if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm) && this.repairAllowsVote(m)) {
           this.send({ type: voteResponseType(m.type), to: m.from, term: m.term });
           if (m.type === MessageType.Vote) {
             this.electionElapsed = 0;
@@ -481,6 +502,14 @@ export class Raft {
 
   private handleAppendResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
+    if (m.reject && m.context === LOG_LOST && m.rejectHint < pr.match) {
+      // the follower lost entries we counted as matched: start over from what it still has
+      pr.match = m.rejectHint;
+      pr.becomeProbe();
+      pr.next = pr.match + 1;
+      this.sendAppend(m.from);
+      return;
+    }
     if (m.reject) {
       let nextProbe = m.rejectHint;
       if (m.logTerm > 0) nextProbe = this.raftLog.findConflictByTerm(m.rejectHint, m.logTerm);
@@ -742,11 +771,22 @@ export class Raft {
     let hint = Math.min(m.index, this.raftLog.lastIndex());
     hint = this.raftLog.findConflictByTerm(hint, m.logTerm);
     const hintTerm = this.raftLog.term(hint) ?? 0;
-    this.send({ type: MessageType.AppResp, to: m.from, index: m.index, reject: true, rejectHint: hint, logTerm: hintTerm });
+    const context = this.repairing() ? LOG_LOST : '';
+    this.send({ type: MessageType.AppResp, to: m.from, index: m.index, reject: true, rejectHint: hint, logTerm: hintTerm, context });
   }
 
   private handleHeartbeat(m: Message): void {
-    this.raftLog.commitTo(m.commit);
+    const last = this.raftLog.lastIndex();
+    if (m.commit > last) {
+      // A leader only sends a commit the follower acknowledged holding: these entries were
+      // lost (storage damage the start-up scan could not see). What is left is a prefix of
+      // what the leader matched, so committing up to it is safe; then ask for the rest.
+      this.repairIndex = Math.max(this.repairIndex, m.commit);
+      this.raftLog.commitTo(last);
+      this.send({ type: MessageType.AppResp, to: m.from, index: m.commit, reject: true, rejectHint: last, logTerm: this.raftLog.lastTerm(), context: LOG_LOST });
+    } else {
+      this.raftLog.commitTo(m.commit);
+    }
     this.send({ type: MessageType.HeartbeatResp, to: m.from, context: m.context });
   }
 
@@ -1000,7 +1040,26 @@ export class Raft {
   }
 
   private promotable(): boolean {
-    return this.voters.has(this.id) && !this.raftLog.hasPendingSnapshot();
+    return this.voters.has(this.id) && !this.raftLog.hasPendingSnapshot() && !this.repairing();
+  }
+
+  /** Whether entries this node may have acknowledged are still missing (see RaftConfig.repair). */
+  private repairing(): boolean {
+    if (this.repairIndex === 0) return false;
+    // a lone voter has nobody to repair from: it carries on with what it has
+    if (this.raftLog.committed >= this.repairIndex || (this.voters.size === 1 && this.voters.has(this.id))) {
+      this.repairIndex = 0;
+      this.repairTerm = 0;
+      return false;
+    }
+    return true;
+  }
+
+  /** A repairing node votes only for a log at least as far as the one it lost. */
+  private repairAllowsVote(m: Message): boolean {
+    if (!this.repairing()) return true;
+    if (this.repairTerm === 0) return false;
+    return m.logTerm > this.repairTerm || (m.logTerm === this.repairTerm && m.index >= this.repairIndex);
   }
 
   private quorum(): number {

@@ -1,6 +1,8 @@
-// The storage seam. The core reads through `Storage`; the driver writes each Ready
-// through `RaftStorage.persist` (which must be durable when it returns) and
-// compacts with createSnapshot + compact after applying.
+// The storage seam. The core reads through `Storage`. Writes come in two flavours:
+// `RaftStorage.persist` is durable when it returns (MemoryStorage, hand-driven tests);
+// `AsyncRaftStorage.persist` reports durability through a callback (FileStorage: group
+// commit off the event loop), which is what the driver uses. Both compact with
+// createSnapshot + compact after applying.
 
 import { RaftError, RaftErrorCode } from './errors.ts';
 import { EMPTY_DATA, entrySize, NONE } from './types.ts';
@@ -30,7 +32,18 @@ export interface PersistBatch {
   snapshot: Snapshot | null;
 }
 
-/** Write side used by the driver. */
+/**
+ * What start-up found missing from a log that should have been there (a damaged or cut
+ * segment): entries up to `index` (of `term`, 0 if unknown) may have been acknowledged
+ * before and are gone. The node must be repaired from the leader before it votes again.
+ */
+export interface LogDamage {
+  index: number;
+  term: number;
+  reason: string;
+}
+
+/** Write side with synchronous durability (memory, tests). */
 export interface RaftStorage extends Storage {
   /** Persists a Ready's snapshot, then entries, then hard state; durable on return. */
   persist(batch: PersistBatch): void;
@@ -39,6 +52,25 @@ export interface RaftStorage extends Storage {
   /** Discards entries up to and including `index` (must be <= the snapshot index). */
   compact(index: number): void;
   close?(): void;
+}
+
+/**
+ * Write side with asynchronous durability, used by the driver. `persist` calls `done`
+ * once the batch is durable as etcd's MustSync rule requires (entries, snapshot, term
+ * or vote: fsynced; a commit index alone: written, not synced) and readable; `done` may
+ * run before `persist` returns when nothing has to reach the disk first. On an error
+ * nothing of the batch is readable and it may be retried.
+ */
+export interface AsyncRaftStorage extends Storage {
+  persist(batch: PersistBatch, done: (err: Error | null) => void): void;
+  /** Visible at once; made durable in the background, before any compaction it enables. */
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Snapshot;
+  /** Visible at once; files go only after the snapshot covering them is durable. */
+  compact(index: number): void;
+  /** Damage found when the storage was opened, or null. */
+  damage(): LogDamage | null;
+  /** Waits for background writes, then releases files. */
+  close(): Promise<void>;
 }
 
 export function emptyHardState(): HardState {
@@ -67,6 +99,38 @@ export function limitSize(ents: Entry[], maxBytes: number): Entry[] {
     if (size > maxBytes) break;
   }
   return n === ents.length ? ents : ents.slice(0, n);
+}
+
+/**
+ * The read side of a storage that keeps everything readable in a MemoryStorage and only adds
+ * durability (FileStorage, the simulator's disk, the persistence benchmark's baseline).
+ */
+export abstract class MemoryBackedStorage implements Storage {
+  protected readonly mem: MemoryStorage;
+  constructor(mem: MemoryStorage) {
+    this.mem = mem;
+  }
+  initialState(): InitialState {
+    return this.mem.initialState();
+  }
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    return this.mem.entries(lo, hi, maxBytes);
+  }
+  term(index: number): number {
+    return this.mem.term(index);
+  }
+  firstIndex(): number {
+    return this.mem.firstIndex();
+  }
+  lastIndex(): number {
+    return this.mem.lastIndex();
+  }
+  snapshot(): Snapshot {
+    return this.mem.snapshot();
+  }
+  getHardState(): HardState {
+    return this.mem.getHardState();
+  }
 }
 
 /**
@@ -177,6 +241,18 @@ export class MemoryStorage implements RaftStorage {
       throw new RaftError(RaftErrorCode.Internal, `append: missing entries before ${entries[0]!.index}`);
     }
     for (const e of entries) this.ents.push(e);
+  }
+
+  /**
+   * Fault injection (tests, simulation): a damaged disk lost every entry after `index` (never
+   * below the snapshot). The commit index is cut to what is left, as FileStorage recovery does.
+   */
+  discardAfter(index: number): void {
+    const offset = this.ents[0]!.index;
+    const keep = Math.max(index, offset);
+    if (keep >= this.lastIndex()) return;
+    this.ents.length = keep - offset + 1;
+    if (this.hardState.commit > keep) this.hardState = { ...this.hardState, commit: keep };
   }
 
   persist(batch: PersistBatch): void {

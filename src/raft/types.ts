@@ -105,6 +105,13 @@ export interface Message {
 
 export const CAMPAIGN_TRANSFER = 'transfer';
 
+/**
+ * Context of an append rejection from a node that lost log entries it had acknowledged (a
+ * damaged disk): the leader must lower its match for it and resend, where an ordinary
+ * rejection at or below the match would be dropped as stale.
+ */
+export const LOG_LOST = 'log-lost';
+
 export function makeMessage(fields: Partial<Message> & { type: MessageType }): Message {
   return {
     type: fields.type,

@@ -1,11 +1,13 @@
-// The records routing workers exchange over their SPSC rings: interest deltas (SUB/UNSUB),
+// The records routing workers exchange over their SPSC rings: interest deltas (SUB with the
+// subscription's kind and queue weight, UNSUB, WEIGHT when a link's queue member count changes),
 // messages with the subscriptions they are for, and PING barriers. Interest and messages share
 // one ordered lane per direction, so a barrier that comes back proves everything sent before it
 // was applied by the peer.
 
 import { RingReader, RingWriter } from './ring.ts';
 import { latin1String, writeLatin1 } from '../protocol/bytes.ts';
-import type { RingBuffers } from './ring.ts';
+import type { DrainGate, RingBuffers } from './ring.ts';
+import type { SubKind } from './router.ts';
 
 export const Rec = {
   Sub: 1,
@@ -13,14 +15,16 @@ export const Rec = {
   Msg: 3,
   Barrier: 4,
   BarrierAck: 5,
+  Weight: 6,
 } as const;
 
 /** hdrLen value meaning "no header block" (MSG rather than HMSG). */
 export const NO_HEADERS = 0xffffffff;
 
 /** Bytes before the variable part of each record kind. */
-const SUB_FIXED = 1 + 8 + 2 + 2 + 2;
+const SUB_FIXED = 1 + 8 + 2 + 2 + 2 + 1 + 4;
 const UNSUB_FIXED = 1 + 8;
+const WEIGHT_FIXED = 1 + 8 + 4;
 const MSG_FIXED = 1 + 2 + 2 + 4 + 4 + 2;
 const BARRIER_FIXED = 1 + 4;
 
@@ -67,7 +71,7 @@ export class OutLane {
     return 0;
   }
 
-  sub(id: number, subject: string, queue: string | null, account: number): void {
+  sub(id: number, subject: string, queue: string | null, account: number, kind: SubKind, weight: number): void {
     const sl = Buffer.byteLength(subject, 'latin1');
     const ql = queue === null ? 0 : Buffer.byteLength(queue, 'latin1');
     let at = this.open(SUB_FIXED + sl + ql);
@@ -77,6 +81,8 @@ export class OutLane {
     b.writeUInt16LE(sl, at + 9);
     b.writeUInt16LE(queue === null ? 0xffff : ql, at + 11);
     b.writeUInt16LE(account, at + 13);
+    b[at + 15] = kind;
+    b.writeUInt32LE(weight, at + 16);
     at += SUB_FIXED;
     at = writeLatin1(b, at, subject);
     if (queue !== null) writeLatin1(b, at, queue);
@@ -86,6 +92,13 @@ export class OutLane {
     const at = this.open(UNSUB_FIXED);
     this.target[at] = Rec.Unsub;
     this.target.writeDoubleLE(id, at + 1);
+  }
+
+  weight(id: number, weight: number): void {
+    const at = this.open(WEIGHT_FIXED);
+    this.target[at] = Rec.Weight;
+    this.target.writeDoubleLE(id, at + 1);
+    this.target.writeUInt32LE(weight, at + 9);
   }
 
   msg(
@@ -147,10 +160,11 @@ export class OutLane {
 }
 
 export interface LaneHandler {
-  onRemoteSub(from: number, id: number, subject: string, queue: string | null, account: number): void;
-  onRemoteUnsub(from: number, id: number): void;
+  onPeerSub(from: number, id: number, subject: string, queue: string | null, account: number, kind: SubKind, weight: number): void;
+  onPeerUnsub(from: number, id: number): void;
+  onPeerWeight(from: number, id: number, weight: number): void;
   /** `msg` is a view into shared memory, valid only during the call. */
-  onRemoteMsg(
+  onPeerMsg(
     from: number,
     subject: string,
     reply: string | null,
@@ -176,8 +190,8 @@ export class InLane {
     this.from = from;
   }
 
-  drain(h: LaneHandler, max: number): number {
-    return this.r.drain((off, _len) => this.decode(h, off), max);
+  drain(h: LaneHandler, max: number, gate?: DrainGate): number {
+    return this.r.drain((off, _len) => this.decode(h, off), max, gate);
   }
 
   private decode(h: LaneHandler, at: number): void {
@@ -199,7 +213,7 @@ export class InLane {
           reply = latin1String(b, p, p + rlRaw);
           p += rlRaw;
         }
-        h.onRemoteMsg(this.from, subject, reply, hdrLen, b.subarray(p, p + ml), this.targets, n);
+        h.onPeerMsg(this.from, subject, reply, hdrLen, b.subarray(p, p + ml), this.targets, n);
         return;
       }
       case Rec.Sub: {
@@ -209,11 +223,14 @@ export class InLane {
         const p = at + SUB_FIXED;
         const subject = latin1String(b, p, p + sl);
         const queue = ql === 0xffff ? null : latin1String(b, p + sl, p + sl + ql);
-        h.onRemoteSub(this.from, id, subject, queue, b.readUInt16LE(at + 13));
+        h.onPeerSub(this.from, id, subject, queue, b.readUInt16LE(at + 13), b[at + 15] as SubKind, b.readUInt32LE(at + 16));
         return;
       }
       case Rec.Unsub:
-        h.onRemoteUnsub(this.from, b.readDoubleLE(at + 1));
+        h.onPeerUnsub(this.from, b.readDoubleLE(at + 1));
+        return;
+      case Rec.Weight:
+        h.onPeerWeight(this.from, b.readDoubleLE(at + 1), b.readUInt32LE(at + 9));
         return;
       case Rec.Barrier:
         h.onBarrier(this.from, b.readUInt32LE(at + 1));

@@ -97,6 +97,12 @@ export class RingWriter extends RingSide {
   }
 }
 
+/** Lets a reader stop draining in the middle of a batch (its consumer is congested). */
+export interface DrainGate {
+  held: boolean;
+}
+const OPEN: DrainGate = { held: false };
+
 /** The reading side: `drain` hands each record to a visitor as (data, offset, length). */
 export class RingReader extends RingSide {
   constructor(ring: RingBuffers) {
@@ -112,14 +118,14 @@ export class RingReader extends RingSide {
   }
 
   /**
-   * Visits committed records until the ring is empty or `max` records were read.
-   * The record bytes are only valid during the visit: the slot is released afterwards.
+   * Visits committed records until the ring is empty, `max` records were read or a visit set
+   * `gate.held`. The record bytes are only valid during the visit: the slot is released afterwards.
    */
-  drain(visit: (off: number, len: number) => void, max = Infinity): number {
+  drain(visit: (off: number, len: number) => void, max = Infinity, gate: DrainGate = OPEN): number {
     let read = Atomics.load(this.idx, READ);
     const write = Atomics.load(this.idx, WRITE);
     let count = 0;
-    while (read !== write && count < max) {
+    while (read !== write && count < max && !gate.held) {
       let len = this.view.getUint32(read, true);
       if (len === WRAP_MARK) {
         read = 0;

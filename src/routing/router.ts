@@ -1,22 +1,53 @@
 // The routing engine of one worker: a full replica of the node's subscription interest, local
 // delivery, and forwarding to the workers that own the other matching subscriptions.
 // It knows nothing of sockets: local subscribers are reached through the Outbox interface.
+//
+// Subscriptions have the kind of what owns them, as nats-server's client kinds. The interest a
+// link (a route to another server) brings is just subscriptions owned by that link, so the lanes
+// replicate it to every worker unchanged; the kinds decide the cluster rules: a message from a
+// link never goes to another link (one hop), each link gets one message carrying the queue groups
+// it should serve, and a queue group picks a member on this node before one behind a link.
 
 import { Sublist } from './sublist.ts';
 import { InLane, NO_HEADERS, OutLane } from './lanes.ts';
 import type { LaneHandler } from './lanes.ts';
-import type { RingBuffers } from './ring.ts';
+import type { DrainGate, RingBuffers } from './ring.ts';
+import { InterestExport } from './interest_export.ts';
+import type { ExportListener } from './interest_export.ts';
 
 export { NO_HEADERS };
 
-/** Where a local subscription's messages go (a client connection, later routes and leafs). */
+/** Who a subscription serves. Link kinds (route and later gateway, leaf) lead to other servers. */
+export const SubKind = {
+  CLIENT: 0,
+  /** The node's own subscribers: JetStream, the system account's internal client. */
+  INTERNAL: 1,
+  ROUTE: 2,
+  GATEWAY: 3,
+  LEAF: 4,
+} as const;
+export type SubKind = (typeof SubKind)[keyof typeof SubKind];
+
+/** True for kinds that lead to another server. */
+export function isLink(kind: SubKind): boolean {
+  return kind >= SubKind.ROUTE;
+}
+
+/** Where a local subscription's messages go (a client connection, an internal bus, a link). */
 export interface Outbox {
   readonly id: number;
+  /** The kind of every subscription this outbox owns. */
+  readonly subKind: SubKind;
   /** Delivers one message (sub.delivered already counts it). */
   deliver(sub: Subscription, subject: string, reply: string | null, hdrLen: number, msg: Uint8Array): void;
   /** Called when a barrier this outbox asked for completed everywhere. */
   barrierDone(): void;
   readonly echo: boolean;
+}
+
+/** A link's outbox: one message per publish, naming the queue groups the other side should serve. */
+export interface LinkOutbox extends Outbox {
+  deliverLink(account: number, subject: string, reply: string | null, hdrLen: number, msg: Uint8Array, queues: readonly string[], nQueues: number): void;
 }
 
 export interface Subscription {
@@ -31,6 +62,9 @@ export interface Subscription {
   readonly owner: Outbox | null;
   /** The client's sid, as bytes, for the MSG line. */
   readonly sid: Uint8Array | null;
+  readonly kind: SubKind;
+  /** Queue members this subscription stands for: a link's queue interest carries the other side's count. */
+  weight: number;
   max: number;
   delivered: number;
 }
@@ -56,11 +90,11 @@ export class Router implements LaneHandler {
   /** One interest trie per account, indexed by account number (0 is the global account). */
   private readonly sublists: Sublist<Subscription>[] = [new Sublist<Subscription>()];
   private readonly local = new Map<number, Subscription>();
-  private readonly remote = new Map<number, Subscription>();
+  private readonly peer = new Map<number, Subscription>();
   private readonly out: (OutLane | null)[] = [];
   private readonly inl: (InLane | null)[] = [];
   private nextLocalId = 1;
-  /** Per remote worker, the targets of the message being routed (reused). */
+  /** Per peer worker, the targets of the message being routed (reused). */
   private readonly scratchTargets: number[][] = [];
   private readonly scratchCounts: number[] = [];
   /** Local queue-group picks per publish nesting depth (publish may re-enter from a delivery). */
@@ -68,6 +102,16 @@ export class Router implements LaneHandler {
   private depth = 0;
   private barrierSeq = 1;
   private readonly barriers = new Map<number, { outbox: Outbox; remaining: number }>();
+  /** Link subscriptions in this replica: while there are none, queue picks take the plain path. */
+  private linkSubs = 0;
+  /** The link outboxes of the message being routed, with the queue groups each should serve (reused). */
+  private readonly linkOwners: LinkOutbox[] = [];
+  private readonly linkQueues: string[][] = [];
+  private readonly linkQueueCounts: number[] = [];
+  private nLinks = 0;
+  /** The system account's number: its internal subscriptions are announced to other servers. */
+  systemAccount = -1;
+  private exports: InterestExport | null = null;
   readonly stats: RouterStats = { inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0 };
   /** Called after lanes committed something: the host rings the peers' doorbells. */
   onPeerNews: (peer: number) => void = () => {};
@@ -113,31 +157,78 @@ export class Router implements LaneHandler {
   /** Told after every subscription added or removed here or on a peer (the JetStream worker's push consumers listen). */
   onInterestChange: ((subject: string, account: number) => void) | null = null;
 
-  addSubscription(owner: Outbox, subject: string, queue: string | null, sid: Uint8Array, account = 0, max = -1): Subscription {
+  /**
+   * Keeps the interest this node announces to other servers (client subscriptions, and the
+   * system account's internal ones) and reports its changes; `entries()` lists it whole.
+   */
+  exportInterest(listener: ExportListener): InterestExport {
+    const exp = new InterestExport(listener);
+    for (const sub of this.local.values()) if (this.exported(sub)) exp.add(sub.account, sub.subject, sub.queue);
+    for (const sub of this.peer.values()) if (this.exported(sub)) exp.add(sub.account, sub.subject, sub.queue);
+    this.exports = exp;
+    return exp;
+  }
+
+  /**
+   * What other servers hear about and may send to: clients' subscriptions, and internal ones in
+   * the system account (JetStream's stay on this node until it is replicated).
+   */
+  private exported(sub: Subscription): boolean {
+    return sub.kind === SubKind.CLIENT || (sub.kind === SubKind.INTERNAL && sub.account === this.systemAccount);
+  }
+
+  /** Adds a subscription of the owner's kind; `weight` is a link's queue member count. */
+  addSubscription(owner: Outbox, subject: string, queue: string | null, sid: Uint8Array, account = 0, max = -1, weight = 1): Subscription {
     const id = this.index * ID_WORKER_FACTOR + this.nextLocalId++;
-    const sub: Subscription = { subject, queue, account, id, worker: this.index, owner, sid, max, delivered: 0 };
+    const kind = owner.subKind;
+    const sub: Subscription = { subject, queue, account, id, worker: this.index, owner, sid, kind, weight, max, delivered: 0 };
     this.local.set(id, sub);
-    this.sublist(account).insert(sub);
-    for (const lane of this.out) lane?.sub(id, subject, queue, account);
-    this.onInterestChange?.(subject, account);
+    this.added(sub);
+    for (const lane of this.out) lane?.sub(id, subject, queue, account, kind, weight);
     return sub;
   }
 
   removeSubscription(sub: Subscription): void {
     if (!this.local.delete(sub.id)) return;
-    this.sublist(sub.account).remove(sub);
+    this.removed(sub);
     for (const lane of this.out) lane?.unsub(sub.id);
+  }
+
+  /** A link's queue interest changed its member count. */
+  setWeight(sub: Subscription, weight: number): void {
+    if (sub.weight === weight || !this.local.has(sub.id)) return;
+    sub.weight = weight;
+    for (const lane of this.out) lane?.weight(sub.id, weight);
+  }
+
+  private added(sub: Subscription): void {
+    this.sublist(sub.account).insert(sub);
+    if (sub.kind >= SubKind.ROUTE) this.linkSubs++;
+    else if (this.exports !== null && this.exported(sub)) this.exports.add(sub.account, sub.subject, sub.queue);
+    this.onInterestChange?.(sub.subject, sub.account);
+  }
+
+  private removed(sub: Subscription): void {
+    this.sublist(sub.account).remove(sub);
+    if (sub.kind >= SubKind.ROUTE) this.linkSubs--;
+    else if (this.exports !== null && this.exported(sub)) this.exports.remove(sub.account, sub.subject, sub.queue);
     this.onInterestChange?.(sub.subject, sub.account);
   }
 
   /**
-   * Routes one published message. Plain subscribers all get it; each queue group gets it once,
-   * the member picked at random across the whole node. Returns the number of deliveries.
+   * Routes one published message. Plain subscribers all get it; each queue group gets it once:
+   * a member on this node (any worker) picked at random, or when there is none, one behind a
+   * link picked by the links' member counts. Each link gets one message naming the queue groups
+   * it was picked for. Returns the number of deliveries (zero: nobody anywhere listens).
+   *
+   * A message that came from a link (`from` is a link outbox) goes to no other link, reaches
+   * only what this node announces, and reaches queue groups only among `queues` (the ones the
+   * sender picked this node for); without `queues` it reaches no queue group, as nats-server.
    *
    * `routeSubject`, when given, is what subscriptions are matched against (JetStream's
    * deliver-to-inbox); `subject` is what receivers see.
-   * Remote targets are written to the lanes before any local delivery runs, because a local
-   * owner (an internal JetStream subscriber) may publish again from inside its delivery.
+   * Peer-worker targets are written to the lanes and links get theirs before any local delivery
+   * runs, because a local owner (an internal subscriber) may publish again from its delivery.
    */
   publish(
     from: Outbox | null,
@@ -147,6 +238,8 @@ export class Router implements LaneHandler {
     msg: Uint8Array,
     routeSubject: string = subject,
     account = 0,
+    queues: readonly string[] | null = null,
+    nQueues = 0,
   ): number {
     this.stats.inMsgs++;
     this.stats.inBytes += msg.length;
@@ -154,31 +247,60 @@ export class Router implements LaneHandler {
     const r = this.sublist(account).match(routeSubject);
     // Nobody listening (pub-only traffic, requests without responders): nothing to set up.
     if (r.psubs.length === 0 && r.qsubs.length === 0) return 0;
+    const fromLink = from !== null && from.subKind >= SubKind.ROUTE;
     const depth = this.depth++;
     try {
       let delivered = 0;
-      let anyRemote = false;
+      let anyPeer = false;
       const counts = this.scratchCounts;
       const localQueue = (this.localQueues[depth] ??= []);
       let nLocalQueue = 0;
       for (const sub of r.psubs) {
-        if (sub.owner !== null) continue;
+        if (sub.kind >= SubKind.ROUTE) {
+          if (fromLink) continue;
+          if (sub.owner !== null) {
+            this.addLinkTarget(sub.owner as LinkOutbox, null);
+            continue;
+          }
+        } else if (sub.owner !== null || (fromLink && !this.exported(sub))) {
+          continue;
+        }
         this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
-        anyRemote = true;
+        anyPeer = true;
         delivered++;
       }
       for (const group of r.qsubs) {
         if (group.length === 0) continue;
-        const sub = group.length === 1 ? group[0]! : group[(Math.random() * group.length) | 0]!;
+        let sub: Subscription | null;
+        if (fromLink) {
+          if (!namesQueue(queues, nQueues, group[0]!.queue!)) continue;
+          sub = this.pickLocal(group, true);
+          if (sub === null) continue;
+        } else if (this.linkSubs === 0) {
+          sub = group.length === 1 ? group[0]! : group[(Math.random() * group.length) | 0]!;
+        } else {
+          sub = this.pickLocal(group, false) ?? pickWeighted(group);
+          if (sub === null) continue;
+        }
+        if (sub.kind >= SubKind.ROUTE) {
+          if (sub.owner !== null) {
+            this.addLinkTarget(sub.owner as LinkOutbox, sub.queue);
+            continue;
+          }
+          this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
+          anyPeer = true;
+          delivered++;
+          continue;
+        }
         if (sub.owner !== null) {
           localQueue[nLocalQueue++] = sub;
         } else {
           this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
-          anyRemote = true;
+          anyPeer = true;
         }
         delivered++;
       }
-      if (anyRemote) {
+      if (anyPeer) {
         for (let w = 0; w < this.workers; w++) {
           const n = counts[w]!;
           if (n === 0) continue;
@@ -186,9 +308,11 @@ export class Router implements LaneHandler {
           counts[w] = 0;
         }
       }
+      if (this.nLinks > 0) delivered += this.flushLinks(account, subject, reply, hdrLen, msg);
       for (const sub of r.psubs) {
-        if (sub.owner === null) continue;
+        if (sub.owner === null || sub.kind >= SubKind.ROUTE) continue;
         if (sub.owner === from && !from.echo) continue;
+        if (fromLink && !this.exported(sub)) continue;
         this.deliverLocal(sub, subject, reply, hdrLen, msg);
         delivered++;
       }
@@ -201,6 +325,48 @@ export class Router implements LaneHandler {
     } finally {
       this.depth--;
     }
+  }
+
+  /**
+   * A member of a queue group on this node (any worker), picked at random; null when every
+   * member is behind a link. For a message from a link, only members this node announces.
+   */
+  private pickLocal(group: readonly Subscription[], announcedOnly: boolean): Subscription | null {
+    let n = 0;
+    for (const s of group) if (s.kind < SubKind.ROUTE && (!announcedOnly || this.exported(s))) n++;
+    if (n === 0) return null;
+    let k = (Math.random() * n) | 0;
+    for (const s of group) {
+      if (s.kind >= SubKind.ROUTE || (announcedOnly && !this.exported(s))) continue;
+      if (k-- === 0) return s;
+    }
+    return null;
+  }
+
+  /** Collects a link target: one message per link, with the queue groups it serves. */
+  private addLinkTarget(owner: LinkOutbox, queue: string | null): void {
+    let i = 0;
+    while (i < this.nLinks && this.linkOwners[i] !== owner) i++;
+    if (i === this.nLinks) {
+      this.linkOwners[i] = owner;
+      this.linkQueues[i] ??= [];
+      this.linkQueueCounts[i] = 0;
+      this.nLinks++;
+    }
+    if (queue !== null) this.linkQueues[i]![this.linkQueueCounts[i]!++] = queue;
+  }
+
+  /** Sends the collected link targets their message; returns how many links got it. */
+  private flushLinks(account: number, subject: string, reply: string | null, hdrLen: number, msg: Uint8Array): number {
+    const n = this.nLinks;
+    this.nLinks = 0;
+    for (let i = 0; i < n; i++) {
+      const owner = this.linkOwners[i]!;
+      this.stats.outMsgs++;
+      this.stats.outBytes += msg.length;
+      owner.deliverLink(account, subject, reply, hdrLen, msg, this.linkQueues[i]!, this.linkQueueCounts[i]!);
+    }
+    return n;
   }
 
   /** True when anything on the node would receive a message on this subject. */
@@ -230,10 +396,16 @@ export class Router implements LaneHandler {
     for (const lane of this.out) lane?.barrier(token, false);
   }
 
+  /**
+   * Set while a local connection is congested by deliveries from the lanes: draining stops at
+   * once (mid-batch), so the rings fill and the writing workers stop reading their sockets.
+   */
+  readonly lanesHeld: DrainGate = { held: false };
+
   /** Reads every incoming lane, at most `budget` records each. Returns records processed. */
   drainLanes(budget: number): number {
     let n = 0;
-    for (const lane of this.inl) if (lane) n += lane.drain(this, budget);
+    for (const lane of this.inl) if (lane && !this.lanesHeld.held) n += lane.drain(this, budget, this.lanesHeld);
     return n;
   }
 
@@ -251,22 +423,25 @@ export class Router implements LaneHandler {
 
   // LaneHandler: records from other workers.
 
-  onRemoteSub(from: number, id: number, subject: string, queue: string | null, account: number): void {
-    const sub: Subscription = { subject, queue, account, id, worker: from, owner: null, sid: null, max: -1, delivered: 0 };
-    this.remote.set(id, sub);
-    this.sublist(account).insert(sub);
-    this.onInterestChange?.(subject, account);
+  onPeerSub(from: number, id: number, subject: string, queue: string | null, account: number, kind: SubKind, weight: number): void {
+    const sub: Subscription = { subject, queue, account, id, worker: from, owner: null, sid: null, kind, weight, max: -1, delivered: 0 };
+    this.peer.set(id, sub);
+    this.added(sub);
   }
 
-  onRemoteUnsub(_from: number, id: number): void {
-    const sub = this.remote.get(id);
+  onPeerUnsub(_from: number, id: number): void {
+    const sub = this.peer.get(id);
     if (!sub) return;
-    this.remote.delete(id);
-    this.sublist(sub.account).remove(sub);
-    this.onInterestChange?.(sub.subject, sub.account);
+    this.peer.delete(id);
+    this.removed(sub);
   }
 
-  onRemoteMsg(
+  onPeerWeight(_from: number, id: number, weight: number): void {
+    const sub = this.peer.get(id);
+    if (sub) sub.weight = weight;
+  }
+
+  onPeerMsg(
     _from: number,
     subject: string,
     reply: string | null,
@@ -275,10 +450,21 @@ export class Router implements LaneHandler {
     targets: Float64Array,
     nTargets: number,
   ): void {
+    // Links first (one message each, with their queue groups), then local subscribers, whose
+    // delivery may publish again.
+    let account = -1;
+    for (let i = 0; i < nTargets; i++) {
+      const sub = this.local.get(targets[i]!);
+      if (sub && sub.kind >= SubKind.ROUTE) {
+        this.addLinkTarget(sub.owner as LinkOutbox, sub.queue);
+        account = sub.account;
+      }
+    }
+    if (account >= 0) this.flushLinks(account, subject, reply, hdrLen, msg);
     for (let i = 0; i < nTargets; i++) {
       // A subscription that went away while the message was in flight is simply skipped.
       const sub = this.local.get(targets[i]!);
-      if (sub) this.deliverLocal(sub, subject, reply, hdrLen, msg);
+      if (sub && sub.kind < SubKind.ROUTE) this.deliverLocal(sub, subject, reply, hdrLen, msg);
     }
   }
 
@@ -299,4 +485,27 @@ export class Router implements LaneHandler {
   allSubscriptions(): Iterable<Subscription> {
     return this.local.values();
   }
+}
+
+/** True when the link's message named this queue group. */
+function namesQueue(queues: readonly string[] | null, n: number, queue: string): boolean {
+  if (queues === null) return false;
+  for (let i = 0; i < n; i++) if (queues[i] === queue) return true;
+  return false;
+}
+
+/**
+ * A member behind a link, picked by member counts (nats-server expands a remote queue
+ * subscription by its weight); null when no link has a member left.
+ */
+function pickWeighted(group: readonly Subscription[]): Subscription | null {
+  let total = 0;
+  for (const s of group) total += s.weight;
+  if (total <= 0) return null;
+  let k = Math.random() * total;
+  for (const s of group) {
+    k -= s.weight;
+    if (k < 0 && s.weight > 0) return s;
+  }
+  return null;
 }

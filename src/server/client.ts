@@ -1,40 +1,29 @@
-// One client connection, owned by the routing worker that received its socket: protocol
-// parsing, CONNECT and authentication, permissions, subscriptions, outbound buffering,
-// keep-alive and slow-consumer rules — with nats-server's error texts and closing decisions.
+// The client kind of connection: the client protocol on top of the shared transport — CONNECT
+// and authentication, permissions, subscriptions, PUB/HPUB, the PING barrier — with
+// nats-server's error texts and closing decisions.
 
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import type net from 'node:net';
 import { ClientParser } from '../protocol/client_parser.ts';
 import type { ClientParserHandler, PubArgs } from '../protocol/client_parser.ts';
 import type { ProtocolError } from '../protocol/errors.ts';
 import { isValidSubject, isValidPublishSubject, isValidQueueName } from '../routing/subjects.ts';
 import type { Outbox, Subscription } from '../routing/router.ts';
-import { NO_HEADERS } from '../routing/router.ts';
+import { NO_HEADERS, SubKind } from '../routing/router.ts';
 import { AUTHORIZATION_VIOLATION } from '../auth/authenticator.ts';
 import type { AuthResult } from '../auth/authenticator.ts';
 import { pubViolation, subViolation } from '../auth/permissions.ts';
 import type { CompiledPermissions } from '../auth/permissions.ts';
 import { subjectMatches } from '../routing/subjects.ts';
-import { Outbound } from './outbound.ts';
 import { latin1String } from '../protocol/bytes.ts';
-import {
-  errLine,
-  hmsgPrefixLength,
-  msgPrefixLength,
-  OK_LINE,
-  PING_LINE,
-  PONG_LINE,
-  writeHMsgPrefix,
-  writeMsgPrefix,
-} from '../protocol/encode.ts';
-import type { WorkerHost } from './worker_host.ts';
-import { ClosedState, ConnectionState } from './conn_state.ts';
+import { LastString } from '../protocol/string_cache.ts';
+import { hmsgPrefixLength, msgPrefixLength, OK_LINE, PONG_LINE, writeHMsgPrefix, writeMsgPrefix } from '../protocol/encode.ts';
+import { Connection } from './connection.ts';
+import type { ConnectionHost } from './connection.ts';
+import type { ClientAuth } from './client_auth.ts';
 
 /** Status header a requester gets when nobody listens (nats-server's no-responders reply). */
 const NO_RESPONDERS_HDR = Buffer.from('NATS/1.0 503\r\n\r\n');
-
-/** Longest subject the per-connection last-subject cache keeps. */
-const LAST_SUBJECT_BYTES = 64;
 
 export interface ConnectOptions {
   verbose: boolean;
@@ -49,13 +38,24 @@ export interface ConnectOptions {
   tlsRequired: boolean;
 }
 
-export class ClientConnection implements Outbox, ClientParserHandler {
-  readonly id: number;
-  readonly host: WorkerHost;
-  socket: net.Socket | tls.TLSSocket;
+/** What a client connection needs from its worker beyond the transport's needs. */
+export interface ClientHost extends ConnectionHost {
+  readonly auth: ClientAuth;
+  readonly secureContext: tls.SecureContext | null;
+  makeNonce(): Uint8Array;
+  /** The INFO line this client gets (on connect, on cluster changes, in lame duck). */
+  infoFor(c: ClientConnection): Uint8Array;
+  /** The number of a named account (unknown or absent: the global account). */
+  accountNumber(name: string | undefined): number;
+  /** When the cluster's connect URLs last changed (ms since the epoch; 0 = never). */
+  readonly urlsChangedAt: number;
+}
+
+export class ClientConnection extends Connection implements Outbox, ClientParserHandler {
+  readonly kind = 'client' as const;
+  readonly subKind = SubKind.CLIENT;
+  declare readonly host: ClientHost;
   readonly parser: ClientParser;
-  readonly out = new Outbound();
-  readonly state: ConnectionState;
   readonly subs = new Map<string, Subscription>();
   opts: ConnectOptions = {
     verbose: false,
@@ -73,32 +73,19 @@ export class ClientConnection implements Outbox, ClientParserHandler {
   private creds: Record<string, unknown> = {};
   connectReceived = false;
   authorized = false;
-  /** The congested client this one's reading is paused for (nats-server's producer stall). */
-  stalledBy: ClientConnection | null = null;
-  /** Producers paused because this client's outbound is past the stall mark. */
-  private stalledProducers: ClientConnection[] = [];
+  private firstPongSent = false;
   nonce: Uint8Array | null = null;
   permissions: CompiledPermissions | null = null;
   user: string | undefined;
-  private readonly lastSubjectBytes = new Uint8Array(LAST_SUBJECT_BYTES);
-  private lastSubjectLength = -1;
-  private lastSubject = '';
+  private readonly lastSubject = new LastString();
   /** The account's number (0 = global): which subject space this client lives in. */
   account = 0;
   /** Set when this client changed interest or sent to other workers since its last PONG. */
   private crossWorkerDirty = false;
-  pingsOut = 0;
-  lastPingSent = 0;
   authDeadline = 0;
-  nextPingAt = 0;
-  closed = false;
-  private tlsPending = false;
 
-  constructor(host: WorkerHost, id: number, socket: net.Socket, remote: { ip: string; port: number }) {
-    this.host = host;
-    this.id = id;
-    this.socket = socket;
-    this.state = new ConnectionState(id, remote.ip, remote.port, host.now());
+  constructor(host: ClientHost, id: number, socket: net.Socket, remote: { ip: string; port: number }) {
+    super(host, id, socket, remote);
     const o = host.options;
     this.parser = new ClientParser(this, { maxPayload: o.maxPayload, maxControlLine: o.maxControlLine });
   }
@@ -112,113 +99,28 @@ export class ClientConnection implements Outbox, ClientParserHandler {
     const h = this.host;
     if (h.auth.needsNonce) this.nonce = h.makeNonce();
     if (h.auth.required) this.authDeadline = h.now() + h.options.auth.timeoutMs;
-    this.nextPingAt = h.now() + h.options.pingIntervalMs;
     const tlsOpts = h.options.tls;
     if (tlsOpts && tlsOpts.handshakeFirst) {
-      this.upgradeTls();
+      this.startTls();
       this.enqueue(h.infoFor(this));
       this.flush();
       return;
     }
     this.enqueue(h.infoFor(this));
     this.flush();
-    if (tlsOpts) this.upgradeTls();
+    if (tlsOpts) this.startTls();
     else this.attach(this.socket);
   }
 
-  private attach(sock: net.Socket | tls.TLSSocket): void {
-    sock.setNoDelay(true);
-    sock.on('data', (chunk: Buffer) => this.onData(chunk));
-    sock.on('error', () => this.close('Client Closed', false));
-    sock.on('close', () => this.close('Client Closed', false));
-    sock.on('drain', () => {
-      this.host.writeDrained(this);
-      this.releaseProducers();
-    });
-    sock.resume();
-  }
-
-  private upgradeTls(): void {
-    const h = this.host;
-    const t = h.options.tls!;
-    this.tlsPending = true;
-    const raw = this.socket as net.Socket;
-    const secure = new tls.TLSSocket(raw, {
-      isServer: true,
-      secureContext: h.secureContext!,
-      requestCert: t.verify,
-      rejectUnauthorized: t.verify,
-    });
-    this.socket = secure;
-    const timer = setTimeout(() => {
-      if (this.tlsPending) this.close('TLS Handshake Error', false);
-    }, t.timeoutMs);
-    timer.unref();
-    secure.once('secure', () => {
-      this.tlsPending = false;
-      clearTimeout(timer);
-      // A TLSSocket wrapped by hand never checks the peer certificate's verification result
-      // (tls.Server does that in its own connection listener), so the check is made here.
-      if (t.verify) {
-        const verifyError = peerVerifyError(secure);
-        if (verifyError) {
-          this.host.logger.debug({ cid: this.id, reason: verifyError }, 'TLS handshake error: client certificate rejected');
-          this.close('TLS Handshake Error', false);
-          return;
-        }
-      }
-      this.state.tls = true;
-      this.state.tlsVerified = t.verify;
-    });
-    this.attach(secure);
-    raw.resume();
-  }
-
-  /** Backpressure from a full inter-worker ring; a parser paused for auth stays paused. */
-  setReadPaused(paused: boolean): void {
-    if (this.closed) return;
-    if (paused) this.socket.pause();
-    else if (!this.parser.paused && this.stalledBy === null) this.socket.resume();
-  }
-
-  private onData(chunk: Buffer): void {
-    this.state.lastActivity = this.host.now();
-    this.state.inBytesRaw += chunk.length;
-    this.host.inbound = this;
-    this.parser.parse(chunk);
-    this.host.inbound = null;
-    this.host.scheduleFlush();
+  private startTls(): void {
+    const t = this.host.options.tls!;
+    this.upgradeTls({ isServer: true, secureContext: this.host.secureContext!, verify: t.verify, timeoutMs: t.timeoutMs });
   }
 
   // --- output -------------------------------------------------------------
 
-  enqueue(bytes: Uint8Array): void {
-    this.out.append(bytes);
-    this.markDirty();
-  }
-
-  private markDirty(): void {
-    if (!this.out.dirty) {
-      this.out.dirty = true;
-      this.host.markDirty(this);
-    }
-  }
-
-  sendErr(text: string): void {
-    this.enqueue(errLine(text));
-  }
-
   private sendOk(): void {
     if (this.opts.verbose) this.enqueue(OK_LINE);
-  }
-
-  flush(): void {
-    if (this.closed && this.socket.destroyed) return;
-    this.out.flush(this.socket);
-    this.host.watchWrite(this);
-    // Stalled producers go again once the backlog is down to half; when it is not, the socket
-    // is above its high-water mark and its 'drain' will release them.
-    if (this.stalledProducers.length > 0 && this.out.pending <= this.host.options.maxPending >> 1) this.releaseProducers();
   }
 
   /** Outbox: one MSG/HMSG to this client. */
@@ -248,72 +150,27 @@ export class ClientConnection implements Outbox, ClientParserHandler {
     this.state.outBytes += msg.length;
     this.markDirty();
     if (sub.max > 0 && sub.delivered >= sub.max) this.dropSub(sub);
-    let pending = this.out.pending;
-    const max = this.host.options.maxPending;
-    if (pending > max && this.out.unflushed > 0) {
-      // Many reads can land in one event-loop turn: hand the backlog to the socket before judging.
-      this.flush();
-      pending = this.out.pending;
-    }
-    if (pending > max) this.slowConsumer();
-    else if (pending > max - (max >> 2)) this.stallProducer();
-  }
-
-  /**
-   * Past three quarters of max_pending, the client whose bytes are being parsed stops being read
-   * until this one's socket drains — as nats-server stalls a fast producer — so a reader that is
-   * merely slower than its publisher is not cut as a slow consumer. One that never reads is still
-   * cut by write_deadline.
-   */
-  private stallProducer(): void {
-    const p = this.host.inbound;
-    if (p === null || p === this || p.stalledBy !== null || p.closed) return;
-    p.stalledBy = this;
-    // Stop right after the message being delivered: the rest of the chunk waits in the parser.
-    p.parser.pause();
-    p.socket.pause();
-    this.stalledProducers.push(p);
-  }
-
-  private releaseProducers(): void {
-    if (this.stalledProducers.length === 0) return;
-    const list = this.stalledProducers;
-    this.stalledProducers = [];
-    // Not inline: this runs inside the worker's flush loop (or a delivery), and a producer parsing
-    // its backlog right now would pile more onto readers that loop has not flushed yet.
-    queueMicrotask(() => {
-      for (const p of list) p.unstall();
-    });
-  }
-
-  /** Parses what arrived while stalled, then reads again (unless stalled anew meanwhile). */
-  private unstall(): void {
-    this.stalledBy = null;
-    if (this.closed) return;
-    this.host.inbound = this;
-    this.parser.resume();
-    this.host.inbound = null;
-    this.setReadPaused(this.host.readsPaused);
-    this.host.scheduleFlush();
+    this.checkPending();
   }
 
   barrierDone(): void {
-    if (!this.closed) this.enqueue(PONG_LINE);
+    if (!this.closed) this.pong();
   }
 
-  private slowConsumer(): void {
-    if (this.closed) return;
-    this.host.counters.slowConsumers++;
-    this.host.logger.warn({ cid: this.id }, `Slow Consumer Detected: MaxPending of ${this.host.options.maxPending} Exceeded`);
-    // nats-server sends nothing here: the connection is clogged, so it is just cut.
-    this.close('Slow Consumer (Pending Bytes)', false);
+  /**
+   * A PONG; after the first one, a client that follows INFO updates (protocol 1) and connected
+   * before the cluster's connect URLs last changed gets a fresh INFO, as nats-server.
+   */
+  private pong(): void {
+    this.enqueue(PONG_LINE);
+    if (this.firstPongSent) return;
+    this.firstPongSent = true;
+    if (this.followsInfo && this.host.urlsChangedAt >= this.state.start) this.enqueue(this.host.infoFor(this));
   }
 
-  writeDeadlineExceeded(): void {
-    if (this.closed) return;
-    this.host.counters.slowConsumers++;
-    this.host.logger.warn({ cid: this.id }, 'Slow Consumer Detected: WriteDeadline exceeded');
-    this.close('Slow Consumer (Write Deadline)', false);
+  /** Whether async INFO updates (connect URLs, lame duck) go to this client. */
+  get followsInfo(): boolean {
+    return this.opts.protocol >= 1 && this.firstPongSent;
   }
 
   // --- parser callbacks ------------------------------------------------------
@@ -384,13 +241,7 @@ export class ClientConnection implements Outbox, ClientParserHandler {
       .then((res) => {
         if (this.closed) return;
         this.finishAuth(res);
-        if (!this.closed) {
-          this.host.inbound = this;
-          this.parser.resume();
-          this.host.inbound = null;
-          this.setReadPaused(this.host.readsPaused);
-          this.host.scheduleFlush();
-        }
+        this.resumeReading();
       })
       .catch(() => this.authViolation());
     return true;
@@ -459,7 +310,7 @@ export class ClientConnection implements Outbox, ClientParserHandler {
   private processPub(args: PubArgs, hdrLen: number, msg: Uint8Array): void {
     if (this.needsConnectFirst()) return;
     const src = args.src;
-    const subject = this.subjectString(src, args.subjectStart, args.subjectEnd);
+    const subject = this.lastSubject.get(src, args.subjectStart, args.subjectEnd);
     const reply = args.replyStart < 0 ? null : latin1String(src, args.replyStart, args.replyEnd);
     this.state.inMsgs++;
     this.state.inBytes += msg.length;
@@ -488,27 +339,6 @@ export class ClientConnection implements Outbox, ClientParserHandler {
         return;
       }
     }
-  }
-
-  /**
-   * Publishers mostly repeat subjects: the last one's string is reused when the bytes match,
-   * which saves a string allocation per message.
-   */
-  private subjectString(src: Uint8Array, start: number, end: number): string {
-    const n = end - start;
-    const last = this.lastSubjectBytes;
-    if (n === this.lastSubjectLength) {
-      let i = 0;
-      while (i < n && last[i] === src[start + i]) i++;
-      if (i === n) return this.lastSubject;
-    }
-    const s = latin1String(src, start, end);
-    if (n <= last.length) {
-      for (let i = 0; i < n; i++) last[i] = src[start + i]!;
-      this.lastSubjectLength = n;
-      this.lastSubject = s;
-    }
-    return s;
   }
 
   onSub(subjectBytes: Uint8Array, queueBytes: Uint8Array | null, sidBytes: Uint8Array): void {
@@ -566,16 +396,12 @@ export class ClientConnection implements Outbox, ClientParserHandler {
       this.crossWorkerDirty = false;
       this.host.router.barrier(this);
     } else {
-      this.enqueue(PONG_LINE);
+      this.pong();
     }
   }
 
   onPong(): void {
-    this.pingsOut = 0;
-    if (this.lastPingSent > 0) {
-      this.state.rttMs = this.host.now() - this.lastPingSent;
-      this.lastPingSent = 0;
-    }
+    this.pongReceived();
   }
 
   onProtocolError(err: ProtocolError): void {
@@ -586,56 +412,20 @@ export class ClientConnection implements Outbox, ClientParserHandler {
 
   // --- keep-alive ------------------------------------------------------------
 
-  /** Called by the worker's sweep: auth timeout and nats-server's ping/stale logic. */
-  sweep(now: number): void {
+  /** Called by the worker's sweep: the auth timeout, then the transport's keep-alive. */
+  override sweep(now: number): void {
     if (this.closed) return;
     if (this.authDeadline > 0 && !this.authorized && now >= this.authDeadline) {
       this.authTimeout();
       return;
     }
-    if (now < this.nextPingAt) return;
-    this.nextPingAt = now + this.host.options.pingIntervalMs;
-    if (this.pingsOut + 1 > this.host.options.pingMax) {
-      this.sendErr('Stale Connection');
-      this.close('Stale Connection', true);
-      return;
-    }
-    this.pingsOut++;
-    this.lastPingSent = now;
-    this.enqueue(PING_LINE);
+    super.sweep(now);
   }
 
   // --- teardown ----------------------------------------------------------------
 
-  /** Closes the connection; `flushFirst` sends what is queued (an -ERR) before closing. */
-  close(reason: string, flushFirst: boolean): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.state.reason = reason;
+  protected release(): void {
     for (const sub of this.subs.values()) this.host.router.removeSubscription(sub);
     this.subs.clear();
-    this.releaseProducers();
-    const sock = this.socket;
-    if (flushFirst) {
-      this.out.flush(sock);
-      sock.end();
-      // A peer that never reads must not keep the socket alive forever.
-      setTimeout(() => sock.destroy(), 1000).unref();
-    } else {
-      sock.destroy();
-    }
-    this.host.connectionClosed(this, new ClosedState(this.state, reason, this.host.now()));
   }
-}
-
-/**
- * The OpenSSL verification result of the peer certificate (null when it verified). Uses the
- * socket's handle as tls.Server itself does; the TLS tests fail if a Node release changes it.
- */
-function peerVerifyError(sock: tls.TLSSocket): string | null {
-  const handle = (sock as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
-  if (!handle?.verifyError) return 'verification unavailable';
-  const err = handle.verifyError();
-  if (err) return (err as Error & { code?: string }).code ?? err.message;
-  return sock.getPeerCertificate() && Object.keys(sock.getPeerCertificate()).length > 0 ? null : 'no client certificate';
 }

@@ -1,4 +1,4 @@
-// The inside of the JetStream worker thread: a peer in the lane mesh with no sockets. Its Router
+// The inside of the JetStream worker thread: a peer worker on the lanes, with no sockets. Its Router
 // carries the engines' internal subscriptions ($JS.API.>, stream subjects, acks) and publishes;
 // each engine (src/jetstream/) only sees its bus. There is one engine per JetStream-enabled
 // account, on a bus bound to that account; the other accounts get nats-server's answer to
@@ -8,7 +8,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Router } from '../routing/router.ts';
 import type { Doorbell } from '../routing/ring.ts';
 import { RouterBus } from './router_bus.ts';
-import { joinMesh, workerLogger } from './mesh.ts';
+import { joinLanes, workerLogger } from './lane_member.ts';
 import { LanePump } from './lane_pump.ts';
 import type { Logger } from '../log.ts';
 import type { WorkerInit } from './worker_host.ts';
@@ -40,7 +40,7 @@ export class JetStreamHost {
     this.logger = log.logger;
     this.closeLog = log.close;
     this.reopenLog = log.reopen;
-    ({ router: this.router, ownBell: this.ownBell } = joinMesh(init));
+    ({ router: this.router, ownBell: this.ownBell } = joinLanes(init));
     this.pump = new LanePump(this.router, this.ownBell);
     const flush = () => this.pump.scheduleFlush();
     this.router.onInterestChange = (subject, account) => this.buses.get(account)?.interestChanged(subject);
@@ -55,6 +55,8 @@ export class JetStreamHost {
     };
     const enabled = new Set(jetStreamAccounts(o));
     for (const [name, number] of accountNumbers(o)) {
+      // The system account has no JetStream; its internal traffic is the node's own (issue 8's Raft).
+      if (name === o.systemAccount) continue;
       const bus = new RouterBus(this.router, flush, number);
       this.buses.set(number, bus);
       if (!enabled.has(name)) {

@@ -15,6 +15,7 @@ export class LanePump {
   private backlogged = false;
   private flushScheduled = false;
   private stopped = false;
+  private wakeHeld: (() => void) | null = null;
 
   /**
    * `flushWork` runs once per turn after anything was drained or scheduled (connections'
@@ -46,8 +47,26 @@ export class LanePump {
     if (backlogged) setTimeout(() => this.scheduleFlush(), 1);
   };
 
+  /** Stops draining the incoming lanes (at once, mid-batch) until release(): their rings fill and the writers stop reading. */
+  hold(): void {
+    this.router.lanesHeld.held = true;
+  }
+
+  release(): void {
+    this.router.lanesHeld.held = false;
+    const wake = this.wakeHeld;
+    this.wakeHeld = null;
+    wake?.();
+    // The loop may be asleep on the doorbell: writers with a full ring will not ring it.
+    this.bell.ring();
+  }
+
   async run(): Promise<void> {
     while (!this.stopped) {
+      if (this.router.lanesHeld.held) {
+        await new Promise<void>((r) => (this.wakeHeld = r));
+        continue;
+      }
       const seen = this.bell.value();
       const n = this.router.drainLanes(LANE_BUDGET);
       if (n > 0) this.scheduleFlush();
@@ -60,6 +79,7 @@ export class LanePump {
 
   stop(): void {
     this.stopped = true;
+    this.release();
     this.bell.ring();
   }
 }

@@ -3,7 +3,7 @@
 // client's publish (to client connections in the routing workers through the lanes).
 
 import type { Outbox, Router, Subscription } from '../routing/router.ts';
-import { NO_HEADERS } from '../routing/router.ts';
+import { NO_HEADERS, SubKind } from '../routing/router.ts';
 import { InterestWatchers, type BusHandler, type BusSubscription } from '../jetstream/bus.ts';
 import type { DeliverAsBus } from '../jetstream/consumers/consumer.ts';
 
@@ -12,6 +12,7 @@ const EMPTY = new Uint8Array(0);
 export class RouterBus implements DeliverAsBus, Outbox {
   readonly id = 0;
   readonly echo = true;
+  readonly subKind = SubKind.INTERNAL;
   private readonly router: Router;
   private readonly handlers = new Map<number, BusHandler>();
   private nextSid = 1;

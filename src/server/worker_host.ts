@@ -1,6 +1,7 @@
-// The inside of one routing worker thread: it receives sockets from the main thread, owns those
-// connections, runs the Router over its replica of the node's interest, pumps the rings from the
-// other workers, flushes outbound buffers once per event-loop turn, and answers monitoring queries.
+// The inside of one routing worker thread: it receives sockets from the main thread (accepted or
+// dialled, each with its connection kind), owns those connections, runs the Router over its
+// replica of the node's interest, pumps the lanes from the peer workers, flushes outbound buffers
+// once per event-loop turn, and answers monitoring queries.
 
 import fs from 'node:fs';
 import tls from 'node:tls';
@@ -10,14 +11,26 @@ import type { Router } from '../routing/router.ts';
 import type { RouterLanes } from '../routing/router.ts';
 import type { Doorbell } from '../routing/ring.ts';
 import { ClientConnection } from './client.ts';
+import type { ClientHost } from './client.ts';
+import type { Connection, ConnectionKind } from './connection.ts';
+import { RouteConnection } from '../cluster/route.ts';
+import type { RouteHost, RouteLink } from '../cluster/route.ts';
+import type { RouteInfo } from '../cluster/route_info.ts';
+import { WorkerRoutes } from '../cluster/worker_routes.ts';
+import { SystemClient } from './system_client.ts';
+import type { ClusterState } from '../cluster/worker_routes.ts';
+import type { InterestExport } from '../routing/interest_export.ts';
+import type { ClusterOptions } from '../config/options.ts';
 import { LanePump } from './lane_pump.ts';
-import { joinMesh, workerLogger } from './mesh.ts';
+import { joinLanes, workerLogger } from './lane_member.ts';
 import { accountNumbers } from './accounts.ts';
 import { ClosedState, connzEntry } from './conn_state.ts';
 import { ClientAuth } from './client_auth.ts';
 import type { Logger } from '../log.ts';
 import type { ServerOptions } from '../config/options.ts';
 import type { MainToWorker, WorkerToMain, ConnzQuery, WorkerConnz, WorkerVarz, WorkerSubsz, SublistStats } from './worker_protocol.ts';
+import type { WorkerRoutez } from '../cluster/worker_routes.ts';
+import type { TlsOptions } from '../config/options.ts';
 import { subjectMatches } from '../routing/subjects.ts';
 
 /** Closed connections kept for /connz?state=closed, as nats-server's default. */
@@ -30,33 +43,42 @@ export interface WorkerInit {
   bells: SharedArrayBuffer[];
   options: ServerOptions;
   info: Record<string, unknown>;
+  /** Present when the node is clustered. */
+  cluster?: ClusterState;
 }
 
-export class WorkerHost {
+export class WorkerHost implements ClientHost, RouteHost {
   readonly index: number;
   options: ServerOptions;
   readonly router: Router;
   auth: ClientAuth;
   private accounts: Map<string, number>;
+  private accountNames: string[] = [];
   secureContext: tls.SecureContext | null = null;
+  routeSecureContext: tls.SecureContext | null = null;
+  /** The cluster side of this worker; null when the node is not clustered. */
+  private readonly routes: WorkerRoutes | null;
+  readonly serverId: string;
   logger: Logger;
   private closeLog: () => void;
   private reopenLog: () => void;
   readonly counters = { slowConsumers: 0, totalConnections: 0 };
   private readonly port: MessagePort;
+  /** Every connection this worker owns, of any kind, by cid. */
+  private readonly conns = new Map<number, Connection>();
   private readonly clients = new Map<number, ClientConnection>();
   private readonly closed: ClosedState[] = [];
-  private dirty: ClientConnection[] = [];
+  private dirty: Connection[] = [];
   private readonly pump: LanePump;
   private readonly ownBell: Doorbell;
   private info: Record<string, unknown>;
   private sweepTimer: NodeJS.Timeout | null = null;
-  private readonly writeBlocked = new Map<ClientConnection, number>();
+  private readonly writeBlocked = new Map<Connection, number>();
   private stopping = false;
   private lameDuck = false;
   readsPaused = false;
-  /** The client whose bytes are being parsed right now (the producer a congested reader stalls). */
-  inbound: ClientConnection | null = null;
+  /** The connection whose bytes are being parsed right now (the producer a congested reader stalls). */
+  inbound: Connection | null = null;
 
   constructor(port: MessagePort, init: WorkerInit) {
     this.port = port;
@@ -67,9 +89,12 @@ export class WorkerHost {
     this.logger = log.logger;
     this.closeLog = log.close;
     this.reopenLog = log.reopen;
-    ({ router: this.router, ownBell: this.ownBell } = joinMesh(init));
+    ({ router: this.router, ownBell: this.ownBell } = joinLanes(init));
+    this.serverId = String(init.info.server_id ?? '');
     this.auth = new ClientAuth(init.options.auth);
     this.accounts = accountNumbers(init.options);
+    this.setAccounts();
+    this.routes = init.cluster ? new WorkerRoutes(this.router, init.cluster) : null;
     this.loadTls();
     this.startSweep();
     port.on('message', (m: MainToWorker) => this.onMain(m));
@@ -80,6 +105,8 @@ export class WorkerHost {
       (backlogged) => this.setReadsPaused(backlogged),
     );
     if (init.workers > 1) void this.pump.run();
+    // One system client per node, in the first routing worker.
+    if (init.index === 0) new SystemClient(this.router, () => this.scheduleFlush(), this.router.systemAccount, this.serverId, () => this.statsz());
   }
 
   now(): number {
@@ -91,39 +118,106 @@ export class WorkerHost {
     return name === undefined ? 0 : (this.accounts.get(name) ?? 0);
   }
 
+  knownAccount(name: string): number | undefined {
+    return this.accounts.get(name);
+  }
+
+  accountName(account: number): string {
+    return this.accountNames[account] ?? '';
+  }
+
+  private setAccounts(): void {
+    this.accountNames = [];
+    for (const [name, n] of this.accounts) this.accountNames[n] = name;
+    this.router.systemAccount = this.accounts.get(this.options.systemAccount) ?? -1;
+  }
+
+  // --- RouteHost ----------------------------------------------------------------------
+
+  get cluster(): ClusterOptions {
+    return this.options.cluster!;
+  }
+
+  get clusterName(): string {
+    return this.routes?.state.name ?? '';
+  }
+
+  get clusterDynamic(): boolean {
+    return this.routes?.state.dynamic ?? false;
+  }
+
+  routeInfo(): RouteInfo {
+    return this.routes!.state.routeInfo;
+  }
+
+  get interest(): InterestExport | null {
+    return this.routes?.interest ?? null;
+  }
+
+  routeInfoReceived(c: RouteConnection, info: RouteInfo, first: boolean): void {
+    this.post({ t: 'route-info', cid: c.id, info, first, solicited: c.link.solicited, url: c.link.url, ip: c.state.ip });
+  }
+
   makeNonce(): Uint8Array {
     return this.auth.makeNonce();
   }
 
   infoFor(c: ClientConnection): Buffer {
     const info: Record<string, unknown> = { ...this.info, client_id: c.id, client_ip: c.state.ip };
+    const urls = this.routes?.state.connectUrls;
+    if (urls) info.connect_urls = urls;
+    if (this.routes) info.cluster = this.routes.state.name;
     if (c.nonce) info.nonce = Buffer.from(c.nonce).toString('latin1');
     if (this.lameDuck) info.ldm = true;
     return Buffer.from(`INFO ${JSON.stringify(info)}\r\n`);
   }
 
   private loadTls(): void {
-    const t = this.options.tls;
-    if (!t) {
-      this.secureContext = null;
-      return;
-    }
-    this.secureContext = tls.createSecureContext({
-      cert: fs.readFileSync(t.certFile),
-      key: fs.readFileSync(t.keyFile),
-      ca: t.caFile ? fs.readFileSync(t.caFile) : undefined,
-    });
+    this.secureContext = secureContextFor(this.options.tls);
+    this.routeSecureContext = secureContextFor(this.options.cluster?.tls);
   }
 
   private post(m: WorkerToMain): void {
     this.port.postMessage(m);
   }
 
+  private statszSeq = 1;
+  private readonly statszWaiting = new Map<number, (data: unknown) => void>();
+
+  /** The node's statsz, from the main thread (which holds the node-wide numbers). */
+  private statsz(): Promise<unknown> {
+    const id = this.statszSeq++;
+    return new Promise((resolve) => {
+      this.statszWaiting.set(id, resolve);
+      this.post({ t: 'statsz', id });
+    });
+  }
+
   private onMain(m: MainToWorker): void {
     switch (m.t) {
       case 'conn':
-        this.accept(m.sock, m.cid, m.ip, m.port);
+        this.accept(m.kind, m.sock, m.cid, m.ip, m.port, m.link);
         return;
+      case 'cluster':
+        this.clusterChanged(m.state, m.announce);
+        return;
+      case 'route-verdict':
+        this.routes?.verdict(m.cid, m.ok, m.reason);
+        this.scheduleFlush();
+        return;
+      case 'route-send-info':
+        this.routes?.sendInfo(m.cid, m.info);
+        this.scheduleFlush();
+        return;
+      case 'route-close':
+        this.routes?.close(m.cid, m.reason);
+        return;
+      case 'statsz': {
+        const done = this.statszWaiting.get(m.id);
+        this.statszWaiting.delete(m.id);
+        done?.(m.data);
+        return;
+      }
       case 'reload':
         this.reload(m.options, m.info);
         return;
@@ -142,21 +236,53 @@ export class WorkerHost {
     }
   }
 
-  private accept(sock: net.Socket, cid: number, ip: string, port: number): void {
+  private accept(kind: ConnectionKind, sock: net.Socket, cid: number, ip: string, port: number, link?: RouteLink): void {
     if (this.stopping) {
       sock.destroy();
       return;
     }
-    const c = new ClientConnection(this, cid, sock, { ip, port });
-    this.clients.set(cid, c);
-    this.counters.totalConnections++;
-    this.logger.debug({ cid, ip, port }, 'Client connection created');
-    c.start();
+    switch (kind) {
+      case 'client': {
+        const c = new ClientConnection(this, cid, sock, { ip, port });
+        this.conns.set(cid, c);
+        this.clients.set(cid, c);
+        this.counters.totalConnections++;
+        this.logger.debug({ cid, ip, port }, 'Client connection created');
+        c.start();
+        return;
+      }
+      case 'route': {
+        if (!this.routes) break;
+        const r = new RouteConnection(this, cid, sock, { ip, port }, link ?? { solicited: false });
+        this.conns.set(cid, r);
+        this.routes.add(r);
+        this.logger.debug({ cid, ip, port, solicited: r.link.solicited }, 'Route connection created');
+        r.start();
+        return;
+      }
+    }
+    this.logger.error({ cid, kind }, 'connection of an unknown kind refused');
+    sock.destroy();
+  }
+
+  /** The main thread's new cluster state: clients that follow cluster changes get a fresh INFO. */
+  private clusterChanged(state: ClusterState, announce: boolean): void {
+    if (!this.routes) return;
+    const urlsChanged = JSON.stringify(state.connectUrls) !== JSON.stringify(this.routes.state.connectUrls);
+    this.routes.state = state;
+    if (!urlsChanged || !announce) return;
+    for (const c of this.clients.values()) if (c.followsInfo) c.enqueue(this.infoFor(c));
+    this.scheduleFlush();
+  }
+
+  /** When the cluster's connect URLs last changed (a client older than that gets INFO after its first PONG). */
+  get urlsChangedAt(): number {
+    return this.routes?.state.urlsChangedAt ?? 0;
   }
 
   // --- flushing -----------------------------------------------------------------
 
-  markDirty(c: ClientConnection): void {
+  markDirty(c: Connection): void {
     this.dirty.push(c);
     this.scheduleFlush();
   }
@@ -165,10 +291,10 @@ export class WorkerHost {
     this.pump.scheduleFlush();
   }
 
-  /** While a peer's ring is full, client sockets are not read: TCP pushes back on publishers. */
+  /** While a peer's ring is full, sockets are not read: TCP pushes back on publishers. */
   private setReadsPaused(paused: boolean): void {
     this.readsPaused = paused;
-    for (const c of this.clients.values()) c.setReadPaused(paused);
+    for (const c of this.conns.values()) c.setReadPaused(paused);
   }
 
   private flushClients(): void {
@@ -177,7 +303,19 @@ export class WorkerHost {
     for (const c of list) if (c.out.dirty) c.flush();
   }
 
-  watchWrite(c: ClientConnection): void {
+  /** Connections whose backlog holds the lanes (see ConnectionHost.holdLanes). */
+  private readonly laneHolders = new Set<Connection>();
+
+  holdLanes(c: Connection): void {
+    this.laneHolders.add(c);
+    this.pump.hold();
+  }
+
+  releaseLanes(c: Connection): void {
+    if (this.laneHolders.delete(c) && this.laneHolders.size === 0) this.pump.release();
+  }
+
+  watchWrite(c: Connection): void {
     if (c.socket.writableLength > 0) {
       if (!this.writeBlocked.has(c)) this.writeBlocked.set(c, this.now());
     } else {
@@ -185,7 +323,7 @@ export class WorkerHost {
     }
   }
 
-  writeDrained(c: ClientConnection): void {
+  writeDrained(c: Connection): void {
     this.writeBlocked.delete(c);
   }
 
@@ -202,7 +340,7 @@ export class WorkerHost {
 
   private sweep(): void {
     const now = this.now();
-    for (const c of this.clients.values()) c.sweep(now);
+    for (const c of this.conns.values()) c.sweep(now);
     for (const [c, since] of this.writeBlocked) {
       if (c.closed) this.writeBlocked.delete(c);
       else if (now - since > this.options.writeDeadlineMs) c.writeDeadlineExceeded();
@@ -210,13 +348,19 @@ export class WorkerHost {
     this.scheduleFlush();
   }
 
-  connectionClosed(c: ClientConnection, closed: ClosedState): void {
-    this.clients.delete(c.id);
+  connectionClosed(c: Connection, closed: ClosedState): void {
+    this.conns.delete(c.id);
     this.writeBlocked.delete(c);
-    this.closed.push(closed);
-    if (this.closed.length > CLOSED_RING) this.closed.shift();
-    this.logger.debug({ cid: c.id, reason: closed.reason }, 'Client connection closed');
-    this.post({ t: 'closed', cid: c.id });
+    if (c.kind === 'client') {
+      this.clients.delete(c.id);
+      this.closed.push(closed);
+      if (this.closed.length > CLOSED_RING) this.closed.shift();
+      this.logger.debug({ cid: c.id, reason: closed.reason }, 'Client connection closed');
+    } else if (c instanceof RouteConnection) {
+      this.routes?.remove(c);
+      this.logger.info({ cid: c.id, remote: c.remote?.server_id, reason: closed.reason }, 'Route connection closed');
+    }
+    this.post({ t: 'closed', cid: c.id, kind: c.kind });
     this.scheduleFlush();
   }
 
@@ -227,6 +371,7 @@ export class WorkerHost {
     this.info = info;
     this.auth = new ClientAuth(options.auth);
     this.accounts = accountNumbers(options);
+    this.setAccounts();
     this.loadTls();
     this.startSweep();
     for (const c of this.clients.values()) {
@@ -253,7 +398,7 @@ export class WorkerHost {
 
   private shutdown(): void {
     this.stopping = true;
-    for (const c of [...this.clients.values()]) c.close('Server Shutdown', true);
+    for (const c of [...this.conns.values()]) c.close('Server Shutdown', true);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     void this.auth.close().finally(() => {
       this.closeLog();
@@ -264,8 +409,9 @@ export class WorkerHost {
 
   // --- monitoring ------------------------------------------------------------------
 
-  private query(what: string, args: unknown): WorkerConnz | WorkerVarz | WorkerSubsz {
+  private query(what: string, args: unknown): WorkerConnz | WorkerVarz | WorkerSubsz | WorkerRoutez[] {
     const now = this.now();
+    if (what === 'routez') return this.routes?.routez(now, (args as { subs: boolean }).subs) ?? [];
     if (what === 'connz') {
       const q = args as ConnzQuery;
       const conns: Record<string, unknown>[] = [];
@@ -326,4 +472,13 @@ export class WorkerHost {
       subscriptions: this.router.totalCount,
     };
   }
+}
+
+function secureContextFor(t: TlsOptions | undefined): tls.SecureContext | null {
+  if (!t) return null;
+  return tls.createSecureContext({
+    cert: fs.readFileSync(t.certFile),
+    key: fs.readFileSync(t.keyFile),
+    ca: t.caFile ? fs.readFileSync(t.caFile) : undefined,
+  });
 }

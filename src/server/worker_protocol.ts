@@ -3,6 +3,10 @@
 
 import type net from 'node:net';
 import type { ServerOptions } from '../config/options.ts';
+import type { ConnectionKind } from './connection.ts';
+import type { RouteLink } from '../cluster/route.ts';
+import type { RouteInfo } from '../cluster/route_info.ts';
+import type { ClusterState } from '../cluster/worker_routes.ts';
 
 export interface ConnzQuery {
   state: 'open' | 'closed' | 'any';
@@ -11,16 +15,30 @@ export interface ConnzQuery {
 }
 
 export type MainToWorker =
-  | { t: 'conn'; sock: net.Socket; cid: number; ip: string; port: number }
+  /** A socket for the worker to own: accepted on a listener or dialled by the main thread. */
+  | { t: 'conn'; kind: ConnectionKind; sock: net.Socket; cid: number; ip: string; port: number; link?: RouteLink }
+  /** The cluster's name, our route INFO, the connect URLs clients see. */
+  | { t: 'cluster'; state: ClusterState; announce: boolean }
+  /** The answer to a route's first INFO: registered, or closed for `reason`. */
+  | { t: 'route-verdict'; cid: number; ok: boolean; reason?: string }
+  /** An INFO for the route to send (gossip of a new route, lame duck). */
+  | { t: 'route-send-info'; cid: number; info: RouteInfo }
+  | { t: 'route-close'; cid: number; reason: string }
+  /** The answer to a worker's statsz request. */
+  | { t: 'statsz'; id: number; data: unknown }
   | { t: 'reload'; options: ServerOptions; info: Record<string, unknown> }
-  | { t: 'query'; id: number; what: 'connz' | 'varz' | 'subsz' | 'jsz'; args: unknown }
+  | { t: 'query'; id: number; what: 'connz' | 'varz' | 'subsz' | 'jsz' | 'routez'; args: unknown }
   | { t: 'reopen-log' }
   | { t: 'lameduck'; graceMs: number; durationMs: number }
   | { t: 'shutdown' };
 
 export type WorkerToMain =
   | { t: 'ready' }
-  | { t: 'closed'; cid: number }
+  | { t: 'closed'; cid: number; kind: ConnectionKind }
+  /** The system client needs this node's statsz. */
+  | { t: 'statsz'; id: number }
+  /** A route's INFO: the first asks the main thread to register the route, later ones gossip. */
+  | { t: 'route-info'; cid: number; info: RouteInfo; first: boolean; solicited: boolean; url?: string; ip: string }
   | { t: 'reply'; id: number; data: unknown }
   | { t: 'lameduck-done' }
   | { t: 'stopped' };

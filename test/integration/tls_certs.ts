@@ -13,6 +13,9 @@ export interface TestPki {
   serverKey: string;
   clientCert: string;
   clientKey: string;
+  /** A server's certificate for routes: both server and client use (a cluster node is both). */
+  nodeCert: string;
+  nodeKey: string;
   /** Signed by an unrelated CA. */
   rogueClientCert: string;
   rogueClientKey: string;
@@ -57,6 +60,7 @@ export function makeTestPki(dir: string): TestPki {
   const ca = makeCa(dir, 'ca');
   const server = makeLeaf(dir, 'server', ca, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   const client = makeLeaf(dir, 'client', ca, 'extendedKeyUsage=clientAuth\n');
+  const node = makeLeaf(dir, 'node', ca, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
   const rogueCa = makeCa(dir, 'rogue-ca');
   const rogue = makeLeaf(dir, 'rogue-client', rogueCa, 'extendedKeyUsage=clientAuth\n');
   return {
@@ -66,6 +70,8 @@ export function makeTestPki(dir: string): TestPki {
     serverKey: server.key,
     clientCert: client.cert,
     clientKey: client.key,
+    nodeCert: node.cert,
+    nodeKey: node.key,
     rogueClientCert: rogue.cert,
     rogueClientKey: rogue.key,
   };

@@ -165,6 +165,17 @@ describe('signals and lifecycle', () => {
     c.close();
   });
 
+  it('a reload that changes the cluster block is refused with the key that changed', async () => {
+    srv = await startServer({ config: 'cluster { name: east, listen: "127.0.0.1:-1" }' });
+    fs.writeFileSync(srv.configFile, fs.readFileSync(srv.configFile, 'utf8').replace('name: east', 'name: west'));
+    srv.signal('SIGHUP');
+    await until(() => /reload not supported for: cluster name \(old=east, new=west\)/.test(srv!.output()), 'the refusal in the log');
+    const { c } = await RawClient.open(srv.port);
+    c.send('CONNECT {}\r\n');
+    await c.flush();
+    c.close();
+  });
+
   it('SIGUSR1 reopens the log file', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'petrel.log');

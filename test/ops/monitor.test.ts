@@ -3,6 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monitor, startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
 import { RawClient } from '../support/raw.ts';
+import { statszSubjects } from '../../src/server/system_client.ts';
+
+/** The system client's own subscriptions, counted like nats-server counts its internal ones. */
+const SYSTEM_SUBS = statszSubjects('N').length;
 
 describe('monitoring', () => {
   let srv: RunningServer;
@@ -33,7 +37,7 @@ describe('monitoring', () => {
     expect(v.ping_interval).toBe(120 * 1e9);
     expect(v.connections).toBe(3);
     expect(v.total_connections).toBeGreaterThanOrEqual(3);
-    expect(v.subscriptions).toBe(6);
+    expect(v.subscriptions).toBe(6 + SYSTEM_SUBS);
     expect(v.in_msgs).toBe(2);
     expect(v.out_msgs).toBe(2);
     expect(v.in_bytes).toBe(6);
@@ -81,7 +85,7 @@ describe('monitoring', () => {
 
   it('/subsz counts and lists subscriptions, and filters by test subject', async () => {
     const s = await monitor(srv, '/subsz');
-    expect(s.num_subscriptions).toBe(6);
+    expect(s.num_subscriptions).toBe(6 + SYSTEM_SUBS);
     const list = await monitor(srv, '/subsz?subs=1&test=mon.all');
     expect(list.subscriptions_list.map((x: { subject: string }) => x.subject)).toEqual(['mon.all', 'mon.all', 'mon.all']);
     expect(list.subscriptions_list[0]).toHaveProperty('qgroup');

@@ -15,6 +15,8 @@ export interface RunningServer {
   pid: number;
   port: number;
   httpPort: number;
+  /** The route port, when the config has a cluster block (0 otherwise). */
+  clusterPort: number;
   url: string;
   dir: string;
   configFile: string;
@@ -38,6 +40,8 @@ export interface StartOptions {
   port?: number;
   httpPort?: number;
   timeoutMs?: number;
+  /** Another nats-server binary (the Go reference server); Petrel-only lines are left out. */
+  binary?: string;
 }
 
 export function tempDir(prefix = 'petrel-test-'): string {
@@ -49,16 +53,17 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const portsDir = path.join(dir, 'ports');
   fs.mkdirSync(portsDir, { recursive: true });
   const configFile = path.join(dir, 'server.conf');
+  const binary = opts.binary ?? BIN;
   const lines = [
     `port: ${opts.port ?? -1}`,
     `http: "127.0.0.1:${opts.httpPort ?? -1}"`,
     `host: 127.0.0.1`,
     `ports_file_dir: "${portsDir}"`,
-    `workers: ${opts.workers ?? 2}`,
+    binary === BIN ? `workers: ${opts.workers ?? 2}` : '',
     opts.config ?? '',
   ];
   fs.writeFileSync(configFile, lines.join('\n') + '\n');
-  const proc = spawn(BIN, ['-c', configFile, ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(binary, ['-c', configFile, ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
@@ -66,7 +71,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const pid = proc.pid!;
   const portsFile = path.join(portsDir, `nats-server_${pid}.ports`);
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
-  let ports: { nats: string[]; monitoring?: string[] } | null = null;
+  let ports: { nats: string[]; monitoring?: string[]; cluster?: string[] } | null = null;
   let exitCode: number | null | undefined;
   void exited.then((c) => (exitCode = c));
   while (!ports) {
@@ -83,10 +88,12 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   }
   const port = Number(new URL(ports!.nats[0]!).port);
   const httpPort = ports!.monitoring ? Number(new URL(ports!.monitoring[0]!).port) : 0;
+  const clusterPort = ports!.cluster ? Number(new URL(ports!.cluster[0]!).port) : 0;
   return {
     pid,
     port,
     httpPort,
+    clusterPort,
     url: `nats://127.0.0.1:${port}`,
     dir,
     configFile,

@@ -52,6 +52,8 @@ export class ConsumerManager implements ConsumerApi {
   private readonly ctx: JsContext;
   private readonly options: ConsumerOptions;
   private readonly byStream = new Map<string, Map<string, Entry>>();
+  /** File removals of deleted consumers still running (the delete answer does not wait for them). */
+  private readonly removals = new Set<Promise<void>>();
 
   constructor(ctx: JsContext, options: Partial<ConsumerOptions> = {}) {
     this.ctx = ctx;
@@ -100,6 +102,11 @@ export class ConsumerManager implements ConsumerApi {
     return this.byStream.get(stream)?.get(name)?.consumer;
   }
 
+  /** The durable consumer's state saver (tests count its saves). */
+  persisterOf(stream: string, name: string): StatePersister | null {
+    return this.byStream.get(stream)?.get(name)?.persister ?? null;
+  }
+
   async streamDeleted(stream: string): Promise<void> {
     const m = this.byStream.get(stream);
     if (!m) return;
@@ -141,10 +148,10 @@ export class ConsumerManager implements ConsumerApi {
     await Promise.all(all.map((e) => e.persister?.close()));
   }
 
-  /** Resolves once every consumer's state so far is on disk. */
+  /** Resolves once every consumer's state so far is on disk, and deleted consumers' files are gone. */
   async flush(): Promise<void> {
     const all = [...this.byStream.values()].flatMap((m) => [...m.values()]);
-    await Promise.all(all.map((e) => e.persister?.flush()));
+    await Promise.all([...all.map((e) => e.persister?.flush()), ...this.removals]);
   }
 
   /** Deletes a consumer (API delete, inactivity). */
@@ -155,7 +162,12 @@ export class ConsumerManager implements ConsumerApi {
     m.delete(name);
     e.consumer.stop(true);
     e.consumer.advisory(`CONSUMER.DELETED.${stream}.${name}`, 'io.nats.jetstream.advisory.v1.consumer_action', { action: 'delete' });
-    await e.persister?.remove().catch((err: unknown) => this.ctx.logger.error(`JetStream consumer '${stream} > ${name}' files not removed: ${String(err)}`));
+    if (e.persister) {
+      const removal = e.persister.remove().catch((err: unknown) => this.ctx.logger.error(`JetStream consumer '${stream} > ${name}' files not removed: ${String(err)}`));
+      this.removals.add(removal);
+      await removal;
+      this.removals.delete(removal);
+    }
     return true;
   }
 

@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { loadConsumerState, saveConsumerState, writeFileAtomic, type ConsumerState } from '../store/index.ts';
+import { replaceFileSync } from '../../storage/atomic_file.ts';
+import { loadConsumerState, saveConsumerState, type ConsumerState } from '../store/index.ts';
 
 export const META_FILE = 'meta.json';
 export const STATE_FILE = 'state.dat';
@@ -30,6 +31,8 @@ export class StatePersister {
   /** Callbacks waiting for the next save that starts after they were queued. */
   private waiters: (() => void)[] = [];
   private closed = false;
+  /** State saves that reached the disk (tests count group commits with it). */
+  saves = 0;
 
   constructor(dir: string, snapshot: () => ConsumerState, onError: (err: unknown) => void) {
     this.dir = dir;
@@ -37,33 +40,14 @@ export class StatePersister {
     this.onError = onError;
   }
 
-  async writeMeta(meta: ConsumerMeta): Promise<void> {
-    await fsp.mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(path.join(this.dir, META_FILE), JSON.stringify(meta));
-  }
-
   /**
-   * Blocking variant for create and update, so the API answer never promises a consumer that a
-   * crash right after it would lose. Rare and small: a short stall of the event loop is the price.
+   * Written before create and update answer (blocking), so the API never promises a consumer
+   * that a crash right after it would lose. Rare and small: a short stall of the event loop is
+   * the price.
    */
   writeMetaSync(meta: ConsumerMeta): void {
     fs.mkdirSync(this.dir, { recursive: true });
-    const file = path.join(this.dir, META_FILE);
-    const tmp = `${file}.tmp`;
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeFileSync(fd, JSON.stringify(meta));
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-    const dfd = fs.openSync(this.dir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
+    replaceFileSync(path.join(this.dir, META_FILE), JSON.stringify(meta));
   }
 
   /** The state changed: save it soon (at most one save per turn). */
@@ -123,6 +107,7 @@ export class StatePersister {
       try {
         await fsp.mkdir(this.dir, { recursive: true });
         await saveConsumerState(path.join(this.dir, STATE_FILE), state);
+        this.saves++;
         for (const w of waiters) w();
       } catch (err) {
         this.onError(err);

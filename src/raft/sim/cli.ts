@@ -73,6 +73,8 @@ function main(): number {
   let committed = 0;
   let snapshots = 0;
   let crashes = 0;
+  let damaged = 0;
+  let acks = 0;
   let reads = 0;
   let maxLiveness = 0;
   const t0 = performance.now();
@@ -86,6 +88,8 @@ function main(): number {
     committed += r.stats.committed;
     snapshots += r.stats.snapshotsInstalled;
     crashes += r.stats.crashes;
+    damaged += r.stats.damaged;
+    acks += r.stats.acks;
     reads += r.stats.reads;
     maxLiveness = Math.max(maxLiveness, r.stats.livenessMs);
     if (r.ok) continue;
@@ -99,7 +103,8 @@ function main(): number {
   const secs = (performance.now() - t0) / 1000;
   console.log(
     `seeds: ${runs}, violations: ${violations}, elections: ${elections}, committed: ${committed}, ` +
-      `snapshots: ${snapshots}, crashes: ${crashes}, reads: ${reads}, max-liveness-ms: ${maxLiveness}, time: ${secs.toFixed(1)}s`,
+      `acks: ${acks}, snapshots: ${snapshots}, crashes: ${crashes}, damaged: ${damaged}, reads: ${reads}, ` +
+      `max-liveness-ms: ${maxLiveness}, time: ${secs.toFixed(1)}s`,
   );
   return violations > 0 ? 1 : 0;
 }

@@ -13,6 +13,11 @@ export const FaultKind = {
   IsolateLeader: 'isolate-leader',
   /** power loss: everything not persisted is gone; restarts at the end */
   Crash: 'crash',
+  /**
+   * power loss, and the disk lost the last few durable entries too; the node restarts with
+   * the damage reported (as FileStorage recovery does) and must be repaired before it votes
+   */
+  CrashDamage: 'crash-damage',
   /** the process stops (GC pause, SIGSTOP); its inbox fills; resumes at the end */
   Pause: 'pause',
   /** loss, duplication and long delays (reordering) on every link */
@@ -49,6 +54,8 @@ export interface ScheduleParams {
 }
 
 const SCHEDULE_SALT = 1;
+/** disk damage comes from its own stream, so adding it left every other seed's faults unchanged */
+const DAMAGE_SALT = 7;
 
 export function generateSchedule(seed: number, p: ScheduleParams): Fault[] {
   const r = seededRandom(deriveSeed(seed, SCHEDULE_SALT));
@@ -80,6 +87,23 @@ export function generateSchedule(seed: number, p: ScheduleParams): Fault[] {
       maxDelayMs: 10 + r.int(80),
     });
   }
+  const d = seededRandom(deriveSeed(seed, DAMAGE_SALT));
+  const damaged = d.int(4) === 0 ? 1 + d.int(2) : 0;
+  for (let i = 0; i < damaged; i++) {
+    faults.push({
+      kind: FaultKind.CrashDamage,
+      at: d.int(p.faultPhaseMs),
+      duration: 20 + d.int(Math.floor(p.faultPhaseMs / 2)),
+      a: d.int(1024),
+      // entries lost: 1..8
+      b: 1 + d.int(8),
+      // term of the lost entries known (1) or not (0)
+      mask: d.int(4) === 0 ? 0 : 1,
+      lossPerMille: 0,
+      dupPerMille: 0,
+      maxDelayMs: 0,
+    });
+  }
   faults.sort((x, y) => x.at - y.at);
   return faults;
 }
@@ -90,6 +114,8 @@ export function describeFault(f: Fault): string {
       return `t=${f.at} partition mask=${f.mask.toString(2)} for ${f.duration}ms`;
     case FaultKind.OneWay:
       return `t=${f.at} one-way a=${f.a} b=${f.b} for ${f.duration}ms`;
+    case FaultKind.CrashDamage:
+      return `t=${f.at} crash-damage a=${f.a} lost=${f.b} term-known=${f.mask === 1} for ${f.duration}ms`;
     case FaultKind.Lossy:
       return `t=${f.at} lossy loss=${f.lossPerMille}‰ dup=${f.dupPerMille}‰ delay<=${f.maxDelayMs}ms for ${f.duration}ms`;
     default:

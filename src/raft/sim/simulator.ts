@@ -1,17 +1,24 @@
 // Deterministic simulation of one Raft group in one process: every source of
 // randomness derives from the seed, time is simulated, and the checker runs after
 // every event. A run is fully determined by (seed, options, fault schedule).
+// Each node runs the real RaftDriver over a simulated scheduler, network and disk: a
+// Ready's persistence completes later than ready() (a simulated fsync; inputs queue
+// meanwhile and go to disk together), the state machine takes snapshots by the driver's
+// policy, and a disk may lose its newest entries and report it on restart.
 
 import { decodeMessage, encodeMessage } from '../codec.ts';
-import { isRaftError } from '../errors.ts';
+import { RaftDriver } from '../driver.ts';
+import type { DriverScheduler, StateMachine } from '../driver.ts';
+import { RaftErrorCode, isRaftError } from '../errors.ts';
+import type { RaftError } from '../errors.ts';
 import { KvStateMachine, encodeKvCommand } from '../kv.ts';
 import { deriveSeed, seededRandom } from '../prng.ts';
-import { Raft } from '../raft.ts';
-import type { Ready } from '../raft.ts';
-import { MemoryStorage } from '../storage.ts';
-import { ConfChangeType, NONE, StateType } from '../types.ts';
 import type { Random } from '../prng.ts';
-import type { Message, NodeId } from '../types.ts';
+import { MemoryBackedStorage, MemoryStorage } from '../storage.ts';
+import type { AsyncRaftStorage, InitialState, LogDamage, PersistBatch } from '../storage.ts';
+import type { Transport } from '../transport.ts';
+import { ConfChangeType, NONE } from '../types.ts';
+import type { ConfState, Entry, Message, NodeId, Snapshot } from '../types.ts';
 import { Checker, SimViolation } from './checker.ts';
 import { EventHeap } from './heap.ts';
 import { SimNetwork } from './network.ts';
@@ -40,9 +47,13 @@ export interface SimStats {
   elections: number;
   committed: number;
   proposals: number;
+  /** proposals acknowledged to the client (each checked durable on a quorum) */
+  acks: number;
   snapshotsInstalled: number;
   reads: number;
   crashes: number;
+  /** restarts with a damaged disk */
+  damaged: number;
   livenessMs: number;
 }
 
@@ -65,10 +76,12 @@ const PROBE_INTERVAL_MS = 40;
 const SIM_MAX_INFLIGHT = 4;
 const SIM_MAX_MSG_BYTES = 512;
 const SIM_MAX_UNCOMMITTED_BYTES = 8 * 1024;
+/** a paused node's disk answers once it runs again: look again this much later */
+const PAUSED_RETRY_MS = 5;
 
 const EventKind = {
   Deliver: 0,
-  Tick: 1,
+  Timer: 1,
   FaultStart: 2,
   FaultEnd: 3,
   Client: 4,
@@ -86,8 +99,10 @@ interface SimEvent {
   msg?: Message;
   wire?: Uint8Array;
   fault?: ActiveFault;
-  ready?: Ready;
+  /** Timer and SyncDone: what to run, if the node's incarnation is still the one that asked */
+  run?: () => void;
   incarnation?: number;
+  timer?: number;
 }
 
 interface ActiveFault {
@@ -101,18 +116,28 @@ interface ActiveFault {
 interface SimNode {
   id: NodeId;
   ordinal: number;
+  /** the disk: what survives a crash */
   storage: MemoryStorage;
-  raft: Raft | null;
+  /** the commit index of the last batch that was fsynced (a commit alone is written, not synced) */
+  syncedCommit: number;
+  driver: RaftDriver | null;
   kv: KvStateMachine;
   paused: boolean;
-  /** a Ready is being persisted (fsync in flight); inputs wait in the inbox */
-  syncing: boolean;
-  pendingTicks: number;
+  /** messages that arrived while paused */
   inbox: Message[];
+  /** timers that came due while paused: they fire on resume */
+  heldTimers: (() => void)[];
+  receiver: ((m: Message) => void) | null;
   tickMs: number;
   incarnation: number;
   compactEvery: number;
   keepEntries: number;
+  /** damage the next start reports (a crash-damage fault) */
+  damage: LogDamage | null;
+  /** index -> term of every entry this disk ever made durable (a later disk fault does not undo an ack) */
+  durable: Map<number, number>;
+  /** highest snapshot index this disk ever made durable */
+  durableSnapshot: number;
 }
 
 interface PendingRead {
@@ -127,11 +152,14 @@ export class Simulation {
   private readonly netRandom: Random;
   private readonly clientRandom: Random;
   private readonly paramRandom: Random;
+  private readonly diskRandom: Random;
   private readonly heap = new EventHeap<SimEvent>();
   private readonly nodes: SimNode[] = [];
   private readonly byId = new Map<NodeId, SimNode>();
-  private readonly reads = new Map<string, PendingRead>();
+  private readonly cancelled = new Set<number>();
+  private readonly transport: Transport;
   private seq = 0;
+  private timerSeq = 0;
   private now = 0;
   private nextNodeOrdinal = 0;
   private healed = false;
@@ -147,9 +175,11 @@ export class Simulation {
     elections: 0,
     committed: 0,
     proposals: 0,
+    acks: 0,
     snapshotsInstalled: 0,
     reads: 0,
     crashes: 0,
+    damaged: 0,
     livenessMs: -1,
   };
 
@@ -167,7 +197,9 @@ export class Simulation {
     this.netRandom = seededRandom(deriveSeed(seed, 2));
     this.clientRandom = seededRandom(deriveSeed(seed, 3));
     this.paramRandom = seededRandom(deriveSeed(seed, 4));
+    this.diskRandom = seededRandom(deriveSeed(seed, 5));
     this.net = new SimNetwork(this.netRandom);
+    this.transport = this.makeTransport();
     this.schedule =
       options.schedule ??
       generateSchedule(seed, {
@@ -218,46 +250,73 @@ export class Simulation {
       id,
       ordinal: this.nodes.length,
       storage,
-      raft: null,
+      syncedCommit: storage.getHardState().commit,
+      driver: null,
       kv: new KvStateMachine(),
       paused: false,
-      syncing: false,
-      pendingTicks: 0,
       inbox: [],
+      heldTimers: [],
+      receiver: null,
       // clock skew: each node's tick period differs by up to 20%
       tickMs: TICK_MS - 2 + this.paramRandom.int(5),
       incarnation: 0,
       compactEvery: 5 + this.paramRandom.int(40),
       keepEntries: this.paramRandom.int(8),
+      damage: null,
+      durable: new Map(),
+      durableSnapshot: storage.snapshot().meta.index,
     };
     this.nodes.push(node);
     this.byId.set(id, node);
     this.start(node);
-    this.push({ time: this.now + 1 + this.paramRandom.int(node.tickMs), kind: EventKind.Tick, node });
     return node;
   }
 
   private start(node: SimNode): void {
     node.incarnation++;
-    const snap = node.storage.snapshot();
-    node.kv = new KvStateMachine();
-    node.kv.restore(snap);
-    node.raft = new Raft({
-      id: node.id,
-      storage: node.storage,
-      random: seededRandom(deriveSeed(this.opts.seed, 100 + node.ordinal * 1000 + node.incarnation)),
-      electionTicks: ELECTION_TICKS,
-      heartbeatTicks: HEARTBEAT_TICKS,
-      maxInflightMsgs: SIM_MAX_INFLIGHT,
-      maxSizePerMsgBytes: SIM_MAX_MSG_BYTES,
-      maxUncommittedBytes: SIM_MAX_UNCOMMITTED_BYTES,
-      applied: snap.meta.index,
-    });
     node.paused = false;
-    node.syncing = false;
-    node.pendingTicks = 0;
     node.inbox = [];
-    this.drive(node);
+    node.heldTimers = [];
+    node.kv = new KvStateMachine();
+    const storage = new SimDisk(this, node, node.incarnation, node.damage);
+    if (node.damage) this.stats.damaged++;
+    node.damage = null;
+    let started = false;
+    const kv = node.kv;
+    const sm: StateMachine = {
+      apply: (e: Entry) => {
+        const cmd = kv.apply(e);
+        this.checker.onApply(node.id, e, kv.digest);
+        if (cmd && this.probeIndex === 0 && this.probeIds.has(cmd.id)) this.probeIndex = e.index;
+      },
+      snapshot: () => kv.snapshot(),
+      restore: (snap: Snapshot) => {
+        kv.restore(snap);
+        if (started) this.stats.snapshotsInstalled++;
+        this.checker.onSnapshotRestored(node.id, snap, kv.digest);
+      },
+    };
+    node.driver = new RaftDriver({
+      id: node.id,
+      group: 'sim',
+      storage,
+      transport: this.transport,
+      scheduler: this.schedulerFor(node, node.incarnation),
+      stateMachine: sm,
+      random: seededRandom(deriveSeed(this.opts.seed, 100 + node.ordinal * 1000 + node.incarnation)),
+      tickMs: node.tickMs,
+      raft: {
+        electionTicks: ELECTION_TICKS,
+        heartbeatTicks: HEARTBEAT_TICKS,
+        maxInflightMsgs: SIM_MAX_INFLIGHT,
+        maxSizePerMsgBytes: SIM_MAX_MSG_BYTES,
+        maxUncommittedBytes: SIM_MAX_UNCOMMITTED_BYTES,
+      },
+      snapshot: { entries: node.compactEvery, bytes: 0, keepEntries: node.keepEntries },
+    });
+    started = true;
+    node.driver.start();
+    this.checker.observe(node.id, node.driver.raft);
   }
 
   private push(e: Omit<SimEvent, 'seq'>): void {
@@ -272,197 +331,213 @@ export class Simulation {
       if (!ev || ev.time > end || this.livenessMet >= 0) return;
       this.now = ev.time;
       this.stats.events++;
-      this.handle(ev);
+      const touched = this.handle(ev);
+      if (touched?.driver) this.checker.observe(touched.id, touched.driver.raft);
+      if (this.probeIndex > 0) this.checkLiveness(this.probeIndex);
     }
   }
 
-  private handle(ev: SimEvent): void {
+  /** Handles one event; returns the node whose core it may have changed. */
+  private handle(ev: SimEvent): SimNode | null {
     switch (ev.kind) {
       case EventKind.Deliver: {
-        const node = this.byId.get(ev.msg ? ev.msg.to : NONE) ?? ev.node!;
-        if (!node.raft) return;
+        const node = this.byId.get(ev.msg!.to);
+        if (!node || !node.receiver) return null;
         const m = ev.wire ? decodeMessage(ev.wire) : ev.msg!;
-        if (node.paused || node.syncing) {
+        if (node.paused) {
           node.inbox.push(m);
-          return;
+          return null;
         }
-        node.raft.step(m);
-        this.drive(node);
-        return;
+        node.receiver(m);
+        return node;
       }
-      case EventKind.Tick: {
+      case EventKind.Timer: {
         const node = ev.node!;
-        this.push({ time: this.now + node.tickMs, kind: EventKind.Tick, node });
-        if (!node.raft || node.paused) return;
-        if (node.syncing) {
-          node.pendingTicks++;
-          return;
+        if (this.cancelled.delete(ev.timer!) || node.incarnation !== ev.incarnation || !node.driver) return null;
+        if (node.paused) {
+          node.heldTimers.push(ev.run!);
+          return null;
         }
-        node.raft.tick();
-        this.drive(node);
-        return;
+        ev.run!();
+        return node;
       }
-      case EventKind.FaultStart:
-        this.startFault(ev.fault!);
-        return;
-      case EventKind.FaultEnd:
-        this.endFault(ev.fault!);
-        return;
-      case EventKind.Client:
-        this.client();
-        return;
-      case EventKind.Heal:
-        this.heal();
-        return;
-      case EventKind.Probe:
-        this.probe();
-        return;
       case EventKind.SyncDone: {
         const node = ev.node!;
         // power loss during the fsync: the batch never became durable
-        if (!node.raft || node.incarnation !== ev.incarnation) return;
+        if (!node.driver || node.incarnation !== ev.incarnation) return null;
         if (node.paused) {
-          this.push({ ...ev, time: this.now + 5 });
-          return;
+          this.push({ ...ev, time: this.now + PAUSED_RETRY_MS });
+          return null;
         }
-        this.complete(node, ev.ready!);
-        this.flush(node);
-        return;
+        ev.run!();
+        return node;
       }
+      case EventKind.FaultStart:
+        this.startFault(ev.fault!);
+        return null;
+      case EventKind.FaultEnd:
+        this.endFault(ev.fault!);
+        return null;
+      case EventKind.Client:
+        return this.client();
+      case EventKind.Heal:
+        this.heal();
+        return null;
+      case EventKind.Probe:
+        return this.probe();
     }
+    return null;
   }
 
-  /**
-   * The driver loop every server runs per group: take a Ready, persist it (fsync),
-   * then apply, send and advance. The fsync takes simulated time; a crash before it
-   * completes loses the batch, and inputs arriving meanwhile wait in the inbox.
-   */
-  private drive(node: SimNode): void {
-    const raft = node.raft;
-    if (!raft || node.syncing || node.paused) return;
-    while (raft.hasReady()) {
-      const rd = raft.ready();
-      const fsyncMs = rd.mustSync ? this.paramRandom.int(4) : 0;
-      if (fsyncMs > 0) {
-        node.syncing = true;
-        this.push({ time: this.now + fsyncMs, kind: EventKind.SyncDone, node, ready: rd, incarnation: node.incarnation });
-        return;
-      }
-      this.complete(node, rd);
-    }
-    this.checker.observe(node.id, raft);
-    this.maybeCompact(node);
+  // ---------------------------------------------------------------- the driver's world
+
+  private schedulerFor(node: SimNode, incarnation: number): DriverScheduler {
+    return {
+      now: () => this.now,
+      setTimeout: (fn, ms) => {
+        const timer = ++this.timerSeq;
+        this.push({ time: this.now + ms, kind: EventKind.Timer, node, run: fn, incarnation, timer });
+        return timer;
+      },
+      clearTimeout: (handle) => {
+        this.cancelled.add(handle as number);
+      },
+    };
   }
 
-  private complete(node: SimNode, rd: Ready): void {
-    const raft = node.raft!;
-    node.syncing = false;
-    const before = node.storage.getHardState();
-    node.storage.persist(rd);
-    if (rd.hardState) this.checker.onHardState(node.id, before, rd.hardState);
-    this.checker.onPersist(node.id, rd.entries, node.storage);
-    if (rd.snapshot) {
-      node.kv.restore(rd.snapshot);
-      this.stats.snapshotsInstalled++;
-      this.checker.onSnapshotRestored(node.id, rd.snapshot, node.kv.digest);
-    }
-    for (const e of rd.committedEntries) {
-      const cmd = node.kv.apply(e);
-      this.checker.onApply(node.id, e, node.kv.digest);
-      if (cmd && this.probeIndex === 0 && this.probeIds.has(cmd.id)) this.probeIndex = e.index;
-    }
-    for (const m of rd.messages) this.send(m);
-    for (const rs of rd.readStates) {
-      const pending = this.reads.get(rs.context);
-      if (pending) {
-        this.reads.delete(rs.context);
-        this.checker.onReadState(node.id, rs.index, pending.committedWhenIssued);
-      }
-    }
-    raft.advance(rd);
-    this.checker.observe(node.id, raft);
-    if (this.probeIndex > 0) this.checkLiveness(this.probeIndex);
+  private makeTransport(): Transport {
+    return {
+      send: (m: Message) => {
+        this.stats.messages++;
+        if (!this.byId.has(m.to)) return;
+        const wire = this.opts.wireCodec ? encodeMessage(m) : undefined;
+        for (const delay of this.net.plan(m.from, m.to)) {
+          this.push({ time: this.now + delay, kind: EventKind.Deliver, msg: m, wire });
+        }
+      },
+      listen: (id, onMessage) => {
+        const n = this.byId.get(id);
+        if (n) n.receiver = onMessage;
+      },
+      close: (id) => {
+        const n = this.byId.get(id);
+        if (n) n.receiver = null;
+      },
+    };
   }
 
-  /** Runs what queued up while the node was busy, then drives it again. */
-  private flush(node: SimNode): void {
-    const raft = node.raft!;
-    const ticks = node.pendingTicks;
-    node.pendingTicks = 0;
-    for (let i = 0; i < ticks; i++) raft.tick();
-    const inbox = node.inbox;
-    node.inbox = [];
-    for (const m of inbox) raft.step(m);
-    this.drive(node);
+  /** Simulated fsync latency of one batch: 1-4 ms, sometimes 0. */
+  fsyncDelay(): number {
+    return this.diskRandom.int(5);
   }
 
-  private maybeCompact(node: SimNode): void {
-    const applied = node.kv.applied;
-    const snapIndex = node.storage.snapshot().meta.index;
-    if (applied - snapIndex < node.compactEvery || applied > node.storage.lastIndex()) return;
-    node.storage.createSnapshot(applied, node.raft!.confState(), node.kv.snapshot());
-    node.storage.compact(Math.max(snapIndex, applied - node.keepEntries));
+  /** Completes `run` after `ms`, unless the node crashes (or is restarted) first. */
+  later(node: SimNode, incarnation: number, ms: number, run: () => void): void {
+    this.push({ time: this.now + ms, kind: EventKind.SyncDone, node, incarnation, run });
   }
 
-  private send(m: Message): void {
-    this.stats.messages++;
-    if (!this.byId.has(m.to)) return;
-    const wire = this.opts.wireCodec ? encodeMessage(m) : undefined;
-    for (const delay of this.net.plan(m.from, m.to)) {
-      this.push({ time: this.now + delay, kind: EventKind.Deliver, msg: m, wire });
-    }
+  onDurable(node: SimNode, before: InitialState['hardState'], batch: PersistBatch): void {
+    if (batch.hardState) this.checker.onHardState(node.id, before, batch.hardState);
+    this.checker.onPersist(node.id, batch.entries, node.storage);
+    for (const e of batch.entries) node.durable.set(e.index, e.term);
+    if (batch.snapshot) node.durableSnapshot = Math.max(node.durableSnapshot, batch.snapshot.meta.index);
   }
 
   // ---------------------------------------------------------------- workload
 
-  private client(): void {
+  private client(): SimNode | null {
     this.push({ time: this.now + 1 + this.clientRandom.int(CLIENT_INTERVAL_MAX_MS), kind: EventKind.Client });
-    const live = this.nodes.filter((n) => n.raft && !n.paused && !n.syncing);
-    if (live.length === 0) return;
+    const live = this.liveNodes();
+    if (live.length === 0) return null;
     const node = live[this.clientRandom.int(live.length)]!;
-    const raft = node.raft!;
+    const driver = node.driver!;
     if (this.clientRandom.int(8) === 0) {
-      const ctx = `r${this.clientSeq++}`;
-      try {
-        raft.readIndex(ctx);
-        this.reads.set(ctx, { committedWhenIssued: this.checker.maxCommitted });
-      } catch (e) {
-        if (!isRaftError(e)) throw e;
-      }
-      this.drive(node);
-      return;
+      const committedWhenIssued = this.checker.maxCommitted;
+      driver.readWith((err, index) => {
+        if (!err) this.checker.onReadState(node.id, index, committedWhenIssued);
+      });
+      return node;
     }
     const id = `c${this.clientSeq++}`;
     const key = `k${this.clientRandom.int(16)}`;
     const value = 'v'.repeat(this.clientRandom.int(48));
-    this.propose(node, encodeKvCommand({ op: this.clientRandom.int(10) === 0 ? 'del' : 'put', key, value, id }));
+    // a client that knows the leader from the node it talks to goes there; otherwise it is redirected
+    const lead = this.byId.get(driver.raft.lead);
+    const target = lead?.driver && !lead.paused ? lead : node;
+    this.propose(target, encodeKvCommand({ op: this.clientRandom.int(10) === 0 ? 'del' : 'put', key, value, id }), true);
+    return target;
   }
 
-  private propose(node: SimNode, data: Uint8Array): boolean {
+  /** Proposes through `node`; a follower's NotLeader redirects once to the leader it names, as a client would. */
+  private propose(node: SimNode, data: Uint8Array, redirect: boolean, onAck?: () => void): void {
     this.stats.proposals++;
-    try {
-      node.raft!.propose(data);
-    } catch (e) {
-      if (!isRaftError(e)) throw e;
-      return false;
-    } finally {
-      this.drive(node);
+    node.driver!.proposeWith(data, (err, index) => {
+      if (!err) {
+        this.acknowledged(node, index);
+        onAck?.();
+        return;
+      }
+      if (!redirect || !isNotLeader(err)) return;
+      const leader = this.byId.get(err.leader);
+      if (leader?.driver && !leader.paused) this.propose(leader, data, false, onAck);
+    });
+  }
+
+  /** A client was told `index` committed: it must be durable on a quorum of the leader's voters right now. */
+  private acknowledged(node: SimNode, index: number): void {
+    this.stats.acks++;
+    const raft = node.driver!.raft;
+    const term = raft.raftLog.term(index);
+    let voters = 0;
+    let durable = 0;
+    for (const n of this.nodes) {
+      if (!raft.isVoter(n.id)) continue;
+      voters++;
+      if (index <= n.durableSnapshot || n.durable.get(index) === term) durable++;
     }
-    return true;
+    if (durable < Math.floor(voters / 2) + 1) {
+      throw new SimViolation('durable ack', `${node.id} acknowledged ${index} (term ${term}) held durably by ${durable} of ${voters} voters`);
+    }
   }
 
   // ---------------------------------------------------------------- faults
 
   private liveNodes(): SimNode[] {
-    return this.nodes.filter((n) => n.raft !== null && !n.paused);
+    return this.nodes.filter((n) => n.driver !== null && !n.paused);
   }
 
   private leader(): SimNode | null {
     let best: SimNode | null = null;
     for (const n of this.nodes) {
-      if (n.raft && !n.paused && n.raft.isLeader && (!best || n.raft.term > best.raft!.term)) best = n;
+      if (n.driver && !n.paused && n.driver.isLeader && (!best || n.driver.raft.term > best.driver!.raft.term)) best = n;
     }
     return best;
+  }
+
+  private crash(n: SimNode): void {
+    n.driver!.halt();
+    n.driver = null;
+    n.paused = false;
+    n.inbox = [];
+    n.heldTimers = [];
+    // the commit index written since the last fsync may not have reached the disk
+    const hs = n.storage.getHardState();
+    if (hs.commit > n.syncedCommit) n.storage.setHardState({ ...hs, commit: n.syncedCommit });
+    this.stats.crashes++;
+  }
+
+  /** The disk of a crashed node loses its newest `lost` entries; recovery will report it. */
+  private damageDisk(n: SimNode, lost: number, termKnown: boolean): void {
+    // one damaged node at a time: a majority that lost data cannot be repaired safely
+    for (const o of this.nodes) if (o.damage || (o.driver && o.driver.status().repairIndex > 0)) return;
+    const s = n.storage;
+    const last = s.lastIndex();
+    const keep = Math.max(s.snapshot().meta.index, last - lost);
+    if (keep >= last) return;
+    const term = s.term(last);
+    s.discardAfter(keep);
+    n.syncedCommit = Math.min(n.syncedCommit, keep);
+    n.damage = { index: last, term: termKnown ? term : 0, reason: `simulated: lost ${last - keep} entries` };
   }
 
   private startFault(af: ActiveFault): void {
@@ -490,16 +565,13 @@ export class Simulation {
         if (l) for (const id of ids) if (id !== l.id) af.links.push([l.id, id], [id, l.id]);
         break;
       }
-      case FaultKind.Crash: {
-        const live = this.nodes.filter((n) => n.raft !== null);
+      case FaultKind.Crash:
+      case FaultKind.CrashDamage: {
+        const live = this.nodes.filter((n) => n.driver !== null);
         const n = live[f.a % live.length];
         if (!n) break;
-        n.raft = null;
-        n.paused = false;
-        n.syncing = false;
-        n.pendingTicks = 0;
-        n.inbox = [];
-        this.stats.crashes++;
+        this.crash(n);
+        if (f.kind === FaultKind.CrashDamage) this.damageDisk(n, f.b, f.mask === 1);
         af.node = n;
         break;
       }
@@ -530,40 +602,43 @@ export class Simulation {
     for (const [a, b] of af.links) this.net.unblock(a, b);
     if (af.conditions) this.net.removeLossy(af.conditions);
     const n = af.node;
-    if (n && af.fault.kind === FaultKind.Crash && n.raft === null) this.start(n);
-    if (n && af.fault.kind === FaultKind.Pause && n.paused && n.raft) this.resume(n);
+    const crashed = af.fault.kind === FaultKind.Crash || af.fault.kind === FaultKind.CrashDamage;
+    if (n && crashed && n.driver === null) this.start(n);
+    if (n && af.fault.kind === FaultKind.Pause && n.paused && n.driver) this.resume(n);
   }
 
+  /** Runs what came due and what arrived while the node was paused. */
   private resume(n: SimNode): void {
     n.paused = false;
-    if (!n.syncing) this.flush(n);
+    const timers = n.heldTimers;
+    n.heldTimers = [];
+    for (const run of timers) if (n.driver && !n.paused) run();
+    const inbox = n.inbox;
+    n.inbox = [];
+    for (const m of inbox) if (n.receiver && !n.paused) n.receiver(m);
+    if (n.driver) this.checker.observe(n.id, n.driver.raft);
   }
 
   private membershipFault(f: Fault): void {
     const l = this.leader();
-    if (!l || l.syncing) return;
-    const raft = l.raft!;
-    const voters = raft.confState().voters;
-    try {
-      if (f.kind === FaultKind.AddNode) {
-        if (voters.length >= this.opts.nodes + 1) return;
-        // ids are never reused: always a fresh ordinal
-        const id = `n${++this.nextNodeOrdinal}`;
-        raft.proposeConfChange({ type: ConfChangeType.AddNode, nodeId: id });
-        this.drive(l);
-        this.addNode(id, new MemoryStorage());
-      } else if (f.kind === FaultKind.RemoveNode) {
-        if (voters.length <= 3) return;
-        raft.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: voters[f.a % voters.length]! });
-        this.drive(l);
-      } else {
-        raft.transferLeader(voters[f.a % voters.length]!);
-        this.drive(l);
-      }
-    } catch (e) {
-      if (!isRaftError(e)) throw e;
-      this.drive(l);
+    if (!l) return;
+    const driver = l.driver!;
+    const voters = driver.raft.confState().voters;
+    const ignore = (): void => {};
+    if (f.kind === FaultKind.AddNode) {
+      if (voters.length >= this.opts.nodes + 1) return;
+      // ids are never reused: always a fresh ordinal
+      const id = `n${++this.nextNodeOrdinal}`;
+      driver.confChangeWith({ type: ConfChangeType.AddNode, nodeId: id }, ignore);
+      this.addNode(id, new MemoryStorage());
+    } else if (f.kind === FaultKind.RemoveNode) {
+      if (voters.length <= 3) return;
+      driver.confChangeWith({ type: ConfChangeType.RemoveNode, nodeId: voters[f.a % voters.length]! }, ignore);
+    } else {
+      const to = voters[f.a % voters.length]!;
+      if (to !== l.id) driver.stepDownWith(to, ignore);
     }
+    this.checker.observe(l.id, driver.raft);
   }
 
   // ---------------------------------------------------------------- healing & liveness
@@ -572,18 +647,20 @@ export class Simulation {
     this.healed = true;
     this.net.healAll();
     for (const n of this.nodes) {
-      if (n.raft === null) this.start(n);
+      if (n.driver === null) this.start(n);
       else if (n.paused) this.resume(n);
     }
     this.push({ time: this.now + 1, kind: EventKind.Probe });
   }
 
-  private probe(): void {
+  private probe(): SimNode | null {
     this.push({ time: this.now + PROBE_INTERVAL_MS, kind: EventKind.Probe });
     const l = this.leader();
-    if (!l || l.syncing) return;
+    if (!l) return null;
     const id = `probe${this.probeIds.size}`;
-    if (this.propose(l, encodeKvCommand({ op: 'put', key: 'probe', value: id, id }))) this.probeIds.add(id);
+    this.probeIds.add(id);
+    this.propose(l, encodeKvCommand({ op: 'put', key: 'probe', value: id, id }), false);
+    return l;
   }
 
   /** Liveness holds once a post-heal proposal is applied on every voter of the current leader. */
@@ -591,15 +668,78 @@ export class Simulation {
     if (this.livenessMet >= 0) return;
     const l = this.leader();
     if (!l) return;
-    for (const id of l.raft!.confState().voters) {
+    for (const id of l.driver!.raft.confState().voters) {
       const n = this.byId.get(id);
-      if (!n || !n.raft || n.kv.applied < index) return;
+      if (!n || !n.driver || n.kv.applied < index) return;
     }
     this.livenessMet = this.now;
   }
 
   describeSchedule(): string[] {
     return this.schedule.map(describeFault);
+  }
+}
+
+function isNotLeader(err: RaftError): boolean {
+  return isRaftError(err, RaftErrorCode.NotLeader) && err.leader !== NONE;
+}
+
+/**
+ * One node's disk for one incarnation, over the MemoryStorage that survives crashes. A batch
+ * that needs an fsync becomes durable (and readable) after a simulated delay; a commit index
+ * alone is written at once and kept only if a later fsync covers it; a crash drops what is in
+ * flight. Snapshots and compaction are durable at once.
+ */
+class SimDisk extends MemoryBackedStorage implements AsyncRaftStorage {
+  private readonly sim: Simulation;
+  private readonly node: SimNode;
+  private readonly incarnation: number;
+  private readonly lost: LogDamage | null;
+
+  constructor(sim: Simulation, node: SimNode, incarnation: number, lost: LogDamage | null) {
+    super(node.storage);
+    this.sim = sim;
+    this.node = node;
+    this.incarnation = incarnation;
+    this.lost = lost;
+  }
+
+  damage(): LogDamage | null {
+    return this.lost;
+  }
+
+  persist(batch: PersistBatch, done: (err: Error | null) => void): void {
+    const node = this.node;
+    const hs = batch.hardState;
+    const prev = this.mem.getHardState();
+    const needsSync = batch.snapshot !== null || batch.entries.length > 0 || (hs !== null && (hs.term !== prev.term || hs.vote !== prev.vote));
+    if (!needsSync) {
+      if (hs) {
+        this.mem.setHardState(hs);
+        this.sim.onDurable(node, prev, batch);
+      }
+      done(null);
+      return;
+    }
+    this.sim.later(node, this.incarnation, this.sim.fsyncDelay(), () => {
+      const before = this.mem.getHardState();
+      this.mem.persist(batch);
+      node.syncedCommit = this.mem.getHardState().commit;
+      this.sim.onDurable(node, before, batch);
+      done(null);
+    });
+  }
+
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Snapshot {
+    return this.mem.createSnapshot(index, conf, data);
+  }
+
+  compact(index: number): void {
+    this.mem.compact(index);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }
 

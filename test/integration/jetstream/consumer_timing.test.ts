@@ -1,14 +1,26 @@
 // Consumer behaviour where time is the feature, through the official clients: nak with and
 // without delay, term, ack_wait redelivery held off by working(), max_deliver, and ephemeral
-// consumers removed after inactive_threshold. Waits are bounded and assert lower bounds only.
+// consumers removed after inactive_threshold. The server runs on its own clock, so these tests
+// never race it: they assert lower bounds only (a slow test machine makes things later, never
+// earlier), order their steps so no outcome depends on how fast the test runs, and where a
+// proof needs the test to act in time (working() before ack_wait runs out) they confirm it did
+// and otherwise retry with a longer ack_wait.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AckPolicy } from '@nats-io/jetstream';
+import type { JsMsg } from '@nats-io/jetstream';
 import type { RunningServer } from '../../support/server.ts';
 import { connectWithStream, durable, publishAll } from './consumer_fixture.ts';
 import { jsMatrix } from './js_clients.ts';
-import { JsConnectionPool, nanos, pollUntil, SharedServers, startJsServer } from './js_util.ts';
+import { EVENT_BOUND_MS, JsConnectionPool, nanos, pollUntil, SharedServers, startJsServer } from './js_util.ts';
 
 const servers = new SharedServers();
+
+/** The message's ack subject (both client generations keep it as `reply`, outside the JsMsg type). */
+function ackSubject(m: JsMsg): string {
+  const reply = (m as unknown as { reply?: unknown }).reply;
+  if (typeof reply !== 'string' || !reply.startsWith('$JS.ACK.')) throw new Error('the client no longer exposes the ack subject');
+  return reply;
+}
 afterAll(() => servers.stopAll());
 
 // The tests wait on the server's clocks, not on each other: run them side by side (each has its
@@ -42,18 +54,19 @@ describe.concurrent('consumer timing', () => {
         expect(a2!.redelivered).toBe(true);
         expect(a2!.info.deliveryCount).toBe(2);
 
-        const delayMs = 400;
-        const naked = Date.now();
-        a2!.nak(delayMs);
-        // While 'a' waits out its delay, 'b' comes first.
+        // 'b' is delivered while 'a' is pending (nothing is due: ack_wait is 30 s), then 'a' is
+        // naked with a delay: it must not come back before the delay, and 'b' (termed) never.
         const b = await c.next({ expires: 2000 });
         expect(b!.string()).toBe('b');
+        const delayMs = 400;
+        const naked = performance.now();
+        a2!.nak(delayMs);
         b!.term();
         const a3 = await c.next({ expires: 3000 });
         expect(a3!.string()).toBe('a');
         expect(a3!.info.deliveryCount).toBe(3);
         // The delay is the feature: it was not redelivered early (slack for timer granularity).
-        expect(Date.now() - naked).toBeGreaterThanOrEqual(delayMs - 50);
+        expect(performance.now() - naked).toBeGreaterThanOrEqual(delayMs - 50);
         await a3!.ackAck();
 
         // 'b' was terminated: nothing more comes.
@@ -65,37 +78,52 @@ describe.concurrent('consumer timing', () => {
       });
 
       it('redelivers after ack_wait, stops at max_deliver, and working() holds off redelivery', async () => {
-        const { js, jsm, stream } = await setup();
+        const { nc, js, jsm, stream } = await setup();
         await publishAll(js, [[`${stream}.m`, 'slow']]);
-        const ackWaitMs = 300;
-        await durable(jsm, stream, { durable_name: 'wait', ack_wait: nanos(ackWaitMs), max_deliver: 3 });
-        const c = await js.consumers.get(stream, 'wait');
+        // working() every half ack_wait, three times: the redelivery must wait one ack_wait after
+        // the last. That proves something only if each working() reached the server before the
+        // previous deadline: a +WPI sent as a request is answered once the server processed it
+        // (and the working() before it), which tells. A starved machine retries with a doubled
+        // ack_wait instead of failing or passing by luck.
+        for (let attempt = 0, ackWaitMs = 300; ; attempt++, ackWaitMs *= 2) {
+          const name = `wait${attempt}`;
+          await durable(jsm, stream, { durable_name: name, ack_wait: nanos(ackWaitMs), max_deliver: 3 });
+          const c = await js.consumers.get(stream, name);
+          const pulled = performance.now();
+          const d1 = await c.next({ expires: 2000 });
+          expect(d1!.info.deliveryCount).toBe(1);
+          const redelivery = c.next({ expires: 20 * ackWaitMs });
+          let lastSent = pulled;
+          let inTime = true;
+          for (let i = 0; i < 3 && inTime; i++) {
+            await new Promise((r) => setTimeout(r, ackWaitMs / 2));
+            const sent = performance.now();
+            d1!.working();
+            await nc.request(ackSubject(d1!), '+WPI', { timeout: EVENT_BOUND_MS });
+            inTime = performance.now() < lastSent + ackWaitMs;
+            lastSent = sent;
+          }
+          const d2 = await redelivery;
+          const arrived = performance.now();
+          if (!inTime) {
+            expect(attempt, 'the test never kept up with ack_wait').toBeLessThan(4);
+            await jsm.consumers.delete(stream, name);
+            continue;
+          }
+          expect(d2!.string()).toBe('slow');
+          expect(d2!.info.deliveryCount).toBe(2);
+          // held off by the working() calls: one ack_wait after the last, 2.5 after the delivery
+          expect(arrived - lastSent).toBeGreaterThanOrEqual(ackWaitMs - 50);
+          expect(arrived - pulled).toBeGreaterThanOrEqual(2 * ackWaitMs);
 
-        const d1 = await c.next({ expires: 2000 });
-        expect(d1!.info.deliveryCount).toBe(1);
-        const delivered = Date.now();
-        // A pull waits while the message is kept in progress for twice ack_wait; it must get the
-        // redelivery only one ack_wait after the last working().
-        const redelivery = c.next({ expires: 5000 });
-        let lastWorking = delivered;
-        for (let i = 0; i < 4; i++) {
-          await new Promise((r) => setTimeout(r, ackWaitMs / 2));
-          d1!.working();
-          lastWorking = Date.now();
+          // Unacked again: it comes back after ack_wait, until max_deliver.
+          const d3 = await c.next({ expires: 20 * ackWaitMs });
+          expect(d3!.info.deliveryCount).toBe(3);
+          expect(await c.next({ expires: Math.max(1500, 3 * ackWaitMs) })).toBeNull();
+          const info = await c.info();
+          expect(info.num_redelivered).toBeGreaterThanOrEqual(1);
+          break;
         }
-        const d2 = await redelivery;
-        const arrived = Date.now();
-        expect(d2!.string()).toBe('slow');
-        expect(d2!.info.deliveryCount).toBe(2);
-        expect(arrived - delivered).toBeGreaterThanOrEqual(2 * ackWaitMs);
-        expect(arrived - lastWorking).toBeGreaterThanOrEqual(ackWaitMs - 50);
-
-        // Unacked again: it comes back after ack_wait, until max_deliver.
-        const d3 = await c.next({ expires: 3000 });
-        expect(d3!.info.deliveryCount).toBe(3);
-        expect(await c.next({ expires: 1500 })).toBeNull();
-        const info = await c.info();
-        expect(info.num_redelivered).toBeGreaterThanOrEqual(1);
         await jsm.streams.delete(stream);
       });
 

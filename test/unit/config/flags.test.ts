@@ -103,4 +103,11 @@ describe('parseFlags', () => {
     expect(USAGE).toMatch(/Usage: nats-server \[options\]/);
     for (const flag of ['--addr', '-js, --jetstream', '-sd, --store_dir', '-sl,--signal', '--workers']) expect(USAGE).toContain(flag);
   });
+  it('lists every cluster flag nats-server 2.9 prints, and parses each', () => {
+    const cluster = USAGE.slice(USAGE.indexOf('Cluster Options:'), USAGE.indexOf('Common Options:'));
+    const names = ['--routes', '--cluster', '--cluster_name', '--no_advertise', '--cluster_advertise', '--connect_retries', '--cluster_listen'];
+    for (const flag of names) expect(cluster).toMatch(new RegExp(`^ +${flag} `, 'm'));
+    const parsed = parseFlags(['--cluster_listen', 'nats://h:1', '--cluster_advertise', 'a:2', '--connect_retries', '3']);
+    expect(parsed).toMatchObject({ cluster: 'nats://h:1', clusterAdvertise: 'a:2', connectRetries: 3 });
+  });
 });

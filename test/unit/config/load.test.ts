@@ -1,40 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfigFile, resolveOptions } from '../../../src/config/load.ts';
-import type { ResolvedOptions, RuntimeFacts } from '../../../src/config/load.ts';
 import { positionOf } from '../../../src/config/parser.ts';
+import { FACTS, confFiles } from './conf-files.ts';
 
-const FACTS: RuntimeFacts = { cpuCount: 4, totalMemoryBytes: 8 * 1024 ** 3, tmpDir: '/tmp', isTTY: false };
-const dir = mkdtempSync(join(tmpdir(), 'petrel-load-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-let fileCounter = 0;
-function confFile(text: string): string {
-  const path = join(dir, `c${++fileCounter}.conf`);
-  writeFileSync(path, text);
-  return path;
-}
-
-function resolve(args: string[], env: Record<string, string> = {}): ResolvedOptions {
-  return resolveOptions(args, env, FACTS);
-}
-
-function load(text: string, args: string[] = [], env: Record<string, string> = {}): ResolvedOptions {
-  return resolve(['-c', confFile(text), ...args], env);
-}
-
-function loadError(text: string, args: string[] = []): { err: ConfigError; path: string } {
-  const path = confFile(text);
-  try {
-    resolve(['-c', path, ...args]);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return { err: err as ConfigError, path };
-  }
-  throw new Error('expected a ConfigError');
-}
+const { dir, confFile, resolve, load, loadError } = confFiles();
 
 describe('the nats.js test-suite config', () => {
   it('loads', () => {
@@ -125,6 +96,7 @@ describe('defaults', () => {
       httpPort: 0,
       noAdvertise: false,
       serverTags: [],
+      systemAccount: '$SYS',
       maxPayload: 1024 * 1024,
       maxControlLine: 4096,
       maxConnections: 64 * 1024,
@@ -326,12 +298,11 @@ describe('jetstream', () => {
 
 describe('blocks served later', () => {
   it('keep their listen address and the block as written', () => {
-    const { options } = load('cluster { name: c1, listen: 0.0.0.0:6222, routes: [nats://a:6222] }\ngateway { port: 7222 }\nmqtt { host: 127.0.0.1, port: 1883 }');
-    expect(options.cluster).toEqual({ host: '0.0.0.0', port: 6222, raw: { name: 'c1', listen: '0.0.0.0:6222', routes: ['nats://a:6222'] } });
-    expect(options.gateway).toEqual({ host: '0.0.0.0', port: 7222, raw: { port: 7222 } });
+    const { options } = load('gateway { name: g1, port: 7222, gateways: [] }\nmqtt { host: 127.0.0.1, port: 1883 }');
+    expect(options.gateway).toEqual({ host: '0.0.0.0', port: 7222, raw: { name: 'g1', port: 7222, gateways: [] } });
     expect(options.mqtt).toMatchObject({ host: '127.0.0.1', port: 1883 });
     // The raw block is the parsed object itself, so later code can still locate keys.
-    expect(positionOf(options.cluster!.raw, 'routes')).toMatchObject({ line: 1, column: 43 });
+    expect(positionOf(options.gateway!.raw, 'gateways')).toMatchObject({ line: 1, column: 33 });
   });
   it('reads cluster no_advertise', () => {
     expect(load('cluster { port: 1, no_advertise: true }').options.noAdvertise).toBe(true);
@@ -340,8 +311,8 @@ describe('blocks served later', () => {
     ['leafnodes: 5', /leafnodes: Expected map to define leafnodes, got integer/],
     ['websocket { port: 99999 }', /websocket.port: must be a port between -1 and 65535/],
     ['websocket { no_tls: 3 }', /websocket.no_tls: expected a boolean/],
-    ['cluster { listen: "a:b:c" }', /cluster.listen: could not parse address string "a:b:c"/],
-    ['cluster { name: "a b" }', /cluster name cannot contain spaces/],
+    ['leafnodes { listen: "a:b:c" }', /leafnodes.listen: could not parse address string "a:b:c"/],
+    ['gateway { name: "a b" }', /gateway name cannot contain spaces/],
   ])('rejects %j', (text, message) => {
     expect(loadError(text).err.message).toMatch(message);
   });
@@ -408,17 +379,6 @@ describe('flags over the file', () => {
   it('flag values are validated and named by their flag', () => {
     expect(() => resolve(['-p', '70000'])).toThrow('-p: must be a port between -1 and 65535 (-1 picks a free port): value was 70000');
     expect(() => resolve(['--workers', '0'])).toThrow('--workers: must be an integer between 1 and 1024');
-  });
-  it('cluster flags', () => {
-    const { options } = resolve(['--cluster', 'nats://127.0.0.1:-1', '--routes', 'nats://a:1, nats://b:2', '--cluster_name', 'c']);
-    expect(options.cluster).toEqual({
-      host: '127.0.0.1',
-      port: -1,
-      raw: { listen: 'nats://127.0.0.1:-1', routes: ['nats://a:1', 'nats://b:2'], name: 'c' },
-    });
-    expect(() => resolve(['--routes', 'nats://a:1'])).toThrow('--routes: solicited routes require cluster capabilities, e.g. --cluster');
-    expect(load('cluster { port: 6222 }', ['--cluster', '']).options.cluster).toBeUndefined();
-    expect(() => resolve(['--cluster', 'nats://nope'])).toThrow(/could not parse cluster URL/);
   });
   it('ignored and unsupported flags become warnings', () => {
     expect(resolve(['--profile', '1', '-ms', '8443']).warnings).toEqual([

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ClientParser, ClientParserState, type ClientParserHandler, type PubArgs } from '../../../src/protocol/client_parser.ts';
+import { CLIENT_OPS, ClientParser, CoreState, type ClientParserHandler, type PubArgs } from '../../../src/protocol/client_parser.ts';
 import { ProtocolError, ProtocolErrorCode } from '../../../src/protocol/errors.ts';
+import { bytes, everyByte, feedPieces, itParsesAnySplit } from './feed.ts';
 
 type Event = readonly (string | number | null)[];
 
 const text = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('latin1'));
-const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 const subjectOf = (a: PubArgs): string | null => text(a.src.subarray(a.subjectStart, a.subjectEnd));
 const replyOf = (a: PubArgs): string | null => (a.replyStart < 0 ? null : text(a.src.subarray(a.replyStart, a.replyEnd)));
 
@@ -47,25 +47,12 @@ const LIMITS = { maxPayload: 1024 * 1024, maxControlLine: 4096 };
 function feed(input: Uint8Array, cuts: number[], limits = LIMITS): Recorder {
   const rec = new Recorder();
   const p = new ClientParser(rec, limits);
-  let prev = 0;
-  for (const c of [...cuts].sort((a, b) => a - b)) {
-    // Callers reuse their read buffers: hand out copies and scribble over them afterwards.
-    const piece = input.slice(prev, c);
-    p.parse(piece);
-    piece.fill(0x21);
-    prev = c;
-  }
-  const last = input.slice(prev);
-  p.parse(last);
-  last.fill(0x21);
+  feedPieces((chunk) => p.parse(chunk), input, cuts);
   return rec;
 }
 
 const whole = (s: string, limits = LIMITS) => feed(bytes(s), [], limits);
-const byteAtATime = (s: string, limits = LIMITS) => {
-  const b = bytes(s);
-  return feed(b, Array.from({ length: b.length }, (_, i) => i), limits);
-};
+const byteAtATime = (s: string, limits = LIMITS) => feed(bytes(s), everyByte(bytes(s)), limits);
 
 const MIXED =
   'CONNECT {"verbose":false,"pedantic":false,"headers":true}\r\n' +
@@ -112,25 +99,7 @@ const MIXED_EVENTS: Event[] = [
 ];
 
 describe('ClientParser: operations', () => {
-  it('parses every client operation fed whole', () => {
-    const rec = whole(MIXED);
-    expect(rec.errors).toEqual([]);
-    expect(rec.events).toEqual(MIXED_EVENTS);
-  });
-
-  it('gives the same callbacks fed one byte at a time', () => {
-    expect(byteAtATime(MIXED).events).toEqual(MIXED_EVENTS);
-  });
-
-  it('gives the same callbacks for random split points (seeded)', () => {
-    const input = bytes(MIXED);
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: input.length }), { maxLength: 40 }), (cuts) => {
-        expect(feed(input, cuts).events).toEqual(MIXED_EVENTS);
-      }),
-      { seed: 0x5eed, numRuns: 300 },
-    );
-  });
+  itParsesAnySplit('client', feed, MIXED, MIXED_EVENTS, 0x5eed);
 
   it('accepts operations in any letter case', () => {
     const rec = whole('CoNnEcT {}\r\nPiNg\r\npOnG\r\nSuB a 1\r\nuNsUb 1\r\nhPuB a 0 1\r\nx\r\n+ok\r\n');
@@ -243,8 +212,8 @@ describe('ClientParser: operations', () => {
       p.parse(Uint8Array.of(b));
       seen.push(p.state);
     }
-    const S = ClientParserState;
-    expect(seen).toEqual([S.OP_PLUS, S.OP_PLUS_O, S.OP_PLUS_OK, S.OP_PLUS_OK, S.OP_START]);
+    const at = (prefix: string) => CLIENT_OPS.stateOf(prefix);
+    expect(seen).toEqual([at('+'), at('+O'), at('+OK'), at('+OK'), CoreState.OP_START]);
   });
 });
 

@@ -42,7 +42,7 @@ export class TestCluster {
     return n;
   }
 
-  private start(n: TestNode): void {
+  private start(n: TestNode, extra: Partial<RaftConfig> = {}): void {
     n.incarnation++;
     const snap = n.storage.snapshot();
     n.kv = new KvStateMachine();
@@ -56,6 +56,7 @@ export class TestCluster {
       storage: n.storage,
       random: seededRandom(deriveSeed(seed ?? 1, this.seq++)),
       applied: snap.meta.index,
+      ...extra,
     });
     this.process(n.id);
   }
@@ -172,8 +173,8 @@ export class TestCluster {
     n.readStates = [];
   }
 
-  restart(id: NodeId): void {
-    this.start(this.node(id));
+  restart(id: NodeId, extra: Partial<RaftConfig> = {}): void {
+    this.start(this.node(id), extra);
   }
 
   /** Snapshot at the applied index and drop the log up to it. */

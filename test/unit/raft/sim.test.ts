@@ -21,18 +21,23 @@ describe('deterministic simulation', () => {
     sweep(5001, 30, true);
   });
 
-  it('survives hand-written fault schedules: leader isolation, crash during load, lossy network with membership churn', () => {
+  it('survives hand-written fault schedules: leader isolation, crash during load, lossy network with membership churn, damaged disks', () => {
     const schedules: Fault[][] = [
       [fault(FaultKind.IsolateLeader, 300, 800), fault(FaultKind.Crash, 500, 400, { a: 1 })],
       [fault(FaultKind.Lossy, 100, 1500, { lossPerMille: 300, dupPerMille: 100, maxDelayMs: 80 }), fault(FaultKind.AddNode, 400, 0), fault(FaultKind.RemoveNode, 900, 0, { a: 2 }), fault(FaultKind.TransferLeader, 1200, 0, { a: 1 })],
       [fault(FaultKind.Partition, 200, 900, { mask: 0b00011 }), fault(FaultKind.Pause, 300, 1200, { a: 3 }), fault(FaultKind.OneWay, 600, 700, { a: 0, b: 2 })],
+      // disks that lose their newest entries: term known, then unknown, with the leader cut off meanwhile
+      [fault(FaultKind.CrashDamage, 400, 300, { a: 1, b: 6, mask: 1 }), fault(FaultKind.IsolateLeader, 800, 500), fault(FaultKind.CrashDamage, 1500, 300, { a: 2, b: 8, mask: 0 })],
     ];
+    let damaged = 0;
     for (const schedule of schedules) {
       for (const nodes of [3, 5] as const) {
         const r = runSimulation({ seed: 77, nodes, schedule });
         expect(r.violation).toBeNull();
+        damaged += r.stats.damaged;
       }
     }
+    expect(damaged).toBeGreaterThanOrEqual(2);
   });
 
   // Regression cases: every bug the simulator found stays here, replayed exactly.

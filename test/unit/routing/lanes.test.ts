@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { createRing } from '../../../src/routing/ring.ts';
 import { InLane, NO_HEADERS, OutLane } from '../../../src/routing/lanes.ts';
 import type { LaneHandler } from '../../../src/routing/lanes.ts';
+import { SubKind } from '../../../src/routing/router.ts';
 
 function collector(out: string[]): LaneHandler {
   return {
-    onRemoteSub: (_f, id, subject, queue, account) => out.push(`sub ${id} ${subject} ${queue} ${account}`),
-    onRemoteUnsub: (_f, id) => out.push(`unsub ${id}`),
-    onRemoteMsg: (_f, subject, reply, hdrLen, msg, targets, n) =>
+    onPeerSub: (_f, id, subject, queue, account, kind, weight) => out.push(`sub ${id} ${subject} ${queue} ${account} ${kind} ${weight}`),
+    onPeerUnsub: (_f, id) => out.push(`unsub ${id}`),
+    onPeerWeight: (_f, id, weight) => out.push(`weight ${id} ${weight}`),
+    onPeerMsg: (_f, subject, reply, hdrLen, msg, targets, n) =>
       out.push(`msg ${subject} ${reply} ${hdrLen === NO_HEADERS ? '-' : hdrLen} ${Buffer.from(msg).toString()} ${Array.from(targets.subarray(0, n)).join(',')}`),
     onBarrier: (_f, t) => out.push(`barrier ${t}`),
     onBarrierAck: (_f, t) => out.push(`ack ${t}`),
@@ -19,8 +21,9 @@ describe('worker lanes', () => {
     const ring = createRing(4096);
     const out = new OutLane(ring);
     const inl = new InLane(ring, 1);
-    out.sub(2 ** 32 + 5, 'orders.>', 'q', 3);
-    out.sub(7, 'x', null, 0);
+    out.sub(2 ** 32 + 5, 'orders.>', 'q', 3, SubKind.ROUTE, 4);
+    out.sub(7, 'x', null, 0, SubKind.CLIENT, 1);
+    out.weight(2 ** 32 + 5, 2);
     out.msg('orders.eu', '_INBOX.1', 4, Buffer.from('hdr!body'), [2 ** 32 + 5, 7], 2);
     out.msg('x', null, NO_HEADERS, Buffer.from('plain'), [7], 1);
     out.unsub(7);
@@ -30,8 +33,9 @@ describe('worker lanes', () => {
     const seen: string[] = [];
     inl.drain(collector(seen), 100);
     expect(seen).toEqual([
-      `sub ${2 ** 32 + 5} orders.> q 3`,
-      'sub 7 x null 0',
+      `sub ${2 ** 32 + 5} orders.> q 3 2 4`,
+      'sub 7 x null 0 0 1',
+      `weight ${2 ** 32 + 5} 2`,
       `msg orders.eu _INBOX.1 4 hdr!body ${2 ** 32 + 5},7`,
       'msg x null - plain 7',
       'unsub 7',

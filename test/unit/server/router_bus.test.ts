@@ -1,11 +1,11 @@
 // The JetStream worker's bus hears about subscriptions made on a routing worker through the
 // lanes, so a push consumer starts the moment its deliver subject gets a subscriber.
 import { describe, expect, it } from 'vitest';
-import { Router, type Outbox } from '../../../src/routing/router.ts';
+import { Router, SubKind, type Outbox } from '../../../src/routing/router.ts';
 import { createRing } from '../../../src/routing/ring.ts';
 import { RouterBus } from '../../../src/server/router_bus.ts';
 
-const client: Outbox = { id: 7, echo: true, deliver: () => {}, barrierDone: () => {} };
+const client: Outbox = { id: 7, subKind: SubKind.CLIENT, echo: true, deliver: () => {}, barrierDone: () => {} };
 
 describe('RouterBus interest watching', () => {
   it('tells watchers when a peer worker adds or removes a matching subscription, in its account only', () => {

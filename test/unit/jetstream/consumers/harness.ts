@@ -2,54 +2,16 @@
 // subject (as the server's bus must), a small stream over a real store, and a recording client.
 
 import type { Logger } from '../../../../src/log.ts';
-import { InMemoryBus, type BusSub, type BusSubscription, type Scheduler } from '../../../../src/jetstream/bus.ts';
+import { InMemoryBus, type BusSub, type BusSubscription } from '../../../../src/jetstream/bus.ts';
 import type { DeliverAsBus } from '../../../../src/jetstream/consumers/consumer.ts';
 import { createConsumerApi, type ConsumerManager } from '../../../../src/jetstream/consumers/index.ts';
 import type { ApiError, ConsumerForStream, JsContext, Retention, StreamChange, StreamForConsumers } from '../../../../src/jetstream/seams.ts';
 import { MemoryStore, type StreamStore } from '../../../../src/jetstream/store/index.ts';
 import { parseHeaders } from '../../../../src/protocol/headers.ts';
 import { subjectMatches } from '../../../../src/routing/subjects.ts';
+import { FakeScheduler } from '../../../support/fake_scheduler.ts';
 
-export const START_MS = 1_700_000_000_000;
-
-export class FakeScheduler implements Scheduler {
-  t = START_MS;
-  private seq = 0;
-  private timers = new Map<number, { at: number; fn: () => void; order: number }>();
-
-  now(): number {
-    return this.t;
-  }
-  nowNs(): bigint {
-    return BigInt(Math.trunc(this.t)) * 1_000_000n;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.seq;
-    this.timers.set(id, { at: this.t + Math.max(0, ms), fn, order: id });
-    return id;
-  }
-  clearTimeout(h: unknown): void {
-    this.timers.delete(h as number);
-  }
-  /** Moves the clock forward, firing due timers in time order. */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void; order: number }] | null = null;
-      for (const e of this.timers) {
-        if (e[1].at <= end && (next === null || e[1].at < next[1].at || (e[1].at === next[1].at && e[1].order < next[1].order))) next = e;
-      }
-      if (next === null) break;
-      this.timers.delete(next[0]);
-      this.t = Math.max(this.t, next[1].at);
-      next[1].fn();
-    }
-    this.t = end;
-  }
-  pendingTimers(): number {
-    return this.timers.size;
-  }
-}
+export { FakeScheduler, START_MS } from '../../../support/fake_scheduler.ts';
 
 /** The in-memory bus, with the first queue member always picked and every publish recorded. */
 export class TestBus extends InMemoryBus implements DeliverAsBus {

@@ -8,12 +8,12 @@ import type { PetrelLogger } from '../log.ts';
 import type { ServerOptions } from '../config/options.ts';
 import type { WorkerInit } from './worker_host.ts';
 
-export interface MeshMember {
+export interface LaneMember {
   router: Router;
   ownBell: Doorbell;
 }
 
-export function joinMesh(init: WorkerInit): MeshMember {
+export function joinLanes(init: WorkerInit): LaneMember {
   const router = new Router(init.index, init.workers, init.lanes);
   const ownBell = new Doorbell(init.bells[init.index]!);
   const peerBells = init.bells.map((b) => new Doorbell(b));

@@ -1,0 +1,333 @@
+// `npm run cluster`: the docker-compose topology as local processes, for people without Docker and
+// for tests. Writes one config per node into a data directory, starts `bin/nats-server -c <config>`
+// for each, waits until every node's monitoring answers, prints the URLs, and on Ctrl-C/SIGTERM
+// stops every node by pid: SIGTERM, then SIGKILL after a grace period.
+//
+//   npm run cluster                      3 nodes: clients 4222-4224, cluster 6222-6224, monitoring 8222-8224
+//   npm run cluster -- --nodes 5         5 nodes
+//   npm run cluster -- --base-port 5222  clients from 5222, cluster from 7222, monitoring from 9222
+//   npm run cluster -- --dir ./my-data   configs, logs and JetStream stores under ./my-data/n1 ...
+
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const BIN = fileURLToPath(new URL('../../bin/nats-server', import.meta.url));
+
+/** Node k's ports are base + (k-1), shifted by these offsets: 4222 / 6222 / 8222 for the first node. */
+const CLUSTER_PORT_OFFSET = 2000;
+const MONITOR_PORT_OFFSET = 4000;
+const DEFAULT_BASE_PORT = 4222;
+const DEFAULT_NODES = 3;
+const MAX_NODES = 64;
+const CLUSTER_NAME = 'petrel';
+/** Starting Node, the workers and JetStream takes a second or two; a busy CI machine, more. */
+const READY_TIMEOUT_MS = 60_000;
+const READY_POLL_MS = 100;
+/** Long enough for a graceful shutdown that flushes JetStream; after it, SIGKILL. */
+const STOP_GRACE_MS = 10_000;
+
+export interface LaunchOptions {
+  nodes: number;
+  /** Holds n1/, n2/ ...: each the node's config, log, pid file and JetStream store. */
+  dir: string;
+  basePort: number;
+  readyTimeoutMs?: number;
+  stopGraceMs?: number;
+  /** Aborting while the nodes start stops the ones already started; launchCluster then rejects. */
+  signal?: AbortSignal;
+}
+
+export interface NodePorts {
+  client: number;
+  cluster: number;
+  monitor: number;
+}
+
+export interface LaunchedNode {
+  name: string;
+  pid: number;
+  ports: NodePorts;
+  clientUrl: string;
+  monitorUrl: string;
+  configFile: string;
+  logFile: string;
+}
+
+export interface LaunchedCluster {
+  nodes: LaunchedNode[];
+  /** SIGTERM every node still running, SIGKILL the ones that outlive the grace period. */
+  stop(): Promise<void>;
+  /** Called when a node exits without being asked to. */
+  onUnexpectedExit(listener: (node: LaunchedNode, code: number | null, signal: string | null) => void): void;
+}
+
+export function nodePorts(basePort: number, index: number): NodePorts {
+  const client = basePort + index;
+  return { client, cluster: client + CLUSTER_PORT_OFFSET, monitor: client + MONITOR_PORT_OFFSET };
+}
+
+export function defaultDataDir(basePort: number): string {
+  // Outside the repository, so it never mixes with `npm start`'s ./data; per base port, so two
+  // launched clusters never share a JetStream store.
+  return path.join(os.tmpdir(), `petrel-cluster-${basePort}`);
+}
+
+/** The same shape as conf/cluster-3/n1.conf, with this launch's ports and directories. */
+export function nodeConfig(name: string, ports: NodePorts, peers: NodePorts[], nodeDir: string): string {
+  const routes = peers.map((p) => `    nats-route://127.0.0.1:${p.cluster}`).join('\n');
+  return `# Written by \`npm run cluster\`; see conf/cluster-3/ for the commented example.
+server_name: ${name}
+listen: 127.0.0.1:${ports.client}
+http: 127.0.0.1:${ports.monitor}
+pid_file: ${JSON.stringify(path.join(nodeDir, `${name}.pid`))}
+jetstream {
+  store_dir: ${JSON.stringify(nodeDir)}
+}
+cluster {
+  name: ${CLUSTER_NAME}
+  listen: 127.0.0.1:${ports.cluster}
+  routes: [
+${routes}
+  ]
+}
+`;
+}
+
+/** The ports of the list that something already listens on (checked on 127.0.0.1). */
+export async function portsInUse(ports: readonly number[]): Promise<number[]> {
+  const busy: number[] = [];
+  for (const port of ports) if (!(await canListen(port))) busy.push(port);
+  return busy;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+export function allPorts(basePort: number, nodes: number): number[] {
+  return Array.from({ length: nodes }, (_, i) => nodePorts(basePort, i)).flatMap((p) => [p.client, p.cluster, p.monitor]);
+}
+
+interface Running {
+  node: LaunchedNode;
+  proc: ChildProcess;
+  exited: Promise<void>;
+  done: boolean;
+}
+
+export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluster> {
+  const all = Array.from({ length: opts.nodes }, (_, i) => nodePorts(opts.basePort, i));
+  const highest = Math.max(...allPorts(opts.basePort, opts.nodes));
+  if (opts.basePort < 1 || highest > 65535) {
+    throw new Error(`ports ${opts.basePort}..${highest} do not fit in 1..65535; choose another --base-port`);
+  }
+  const busy = await portsInUse(allPorts(opts.basePort, opts.nodes));
+  if (busy.length > 0) {
+    throw new Error(`port${busy.length > 1 ? 's' : ''} ${busy.join(', ')} already in use (npm start, or another cluster?); choose other ports with --base-port`);
+  }
+  const running: Running[] = [];
+  let stopping = false;
+  const listeners: ((node: LaunchedNode, code: number | null, signal: string | null) => void)[] = [];
+  const stop = async (): Promise<void> => {
+    stopping = true;
+    await stopAll(running, opts.stopGraceMs ?? STOP_GRACE_MS);
+  };
+  try {
+    for (let i = 0; i < opts.nodes; i++) {
+      const name = `n${i + 1}`;
+      const ports = all[i] as NodePorts;
+      const nodeDir = path.resolve(opts.dir, name);
+      fs.mkdirSync(nodeDir, { recursive: true });
+      const configFile = path.join(nodeDir, `${name}.conf`);
+      fs.writeFileSync(configFile, nodeConfig(name, ports, all.filter((_, j) => j !== i), nodeDir));
+      const logFile = path.join(nodeDir, `${name}.log`);
+      const log = fs.openSync(logFile, 'a');
+      // Its own process group: a Ctrl-C in the terminal reaches the launcher, which stops the
+      // nodes itself, instead of every node receiving the SIGINT at once.
+      const proc = spawn(BIN, ['-c', configFile], { stdio: ['ignore', log, log], detached: true });
+      fs.closeSync(log);
+      const node: LaunchedNode = {
+        name,
+        pid: proc.pid ?? -1,
+        ports,
+        clientUrl: `nats://127.0.0.1:${ports.client}`,
+        monitorUrl: `http://127.0.0.1:${ports.monitor}`,
+        configFile,
+        logFile,
+      };
+      const r: Running = { node, proc, done: false, exited: Promise.resolve() };
+      r.exited = new Promise((resolve) => {
+        proc.once('exit', (code, signal) => {
+          r.done = true;
+          if (!stopping) for (const l of listeners) l(node, code, signal);
+          resolve();
+        });
+        proc.once('error', () => {
+          r.done = true;
+          resolve();
+        });
+      });
+      running.push(r);
+    }
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
+    await Promise.all(running.map((r) => waitReady(r, deadline, opts.signal)));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    nodes: running.map((r) => r.node),
+    stop,
+    onUnexpectedExit: (l) => listeners.push(l),
+  };
+}
+
+async function waitReady(r: Running, deadline: number, signal: AbortSignal | undefined): Promise<void> {
+  for (;;) {
+    signal?.throwIfAborted();
+    if (r.done) throw new Error(`${r.node.name} exited while starting:\n${tail(r.node.logFile)}`);
+    try {
+      const res = await fetch(`${r.node.monitorUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`${r.node.name} did not answer ${r.node.monitorUrl}/healthz in time:\n${tail(r.node.logFile)}`);
+    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+  }
+}
+
+async function stopAll(running: Running[], graceMs: number): Promise<void> {
+  const live = running.filter((r) => !r.done);
+  for (const r of live) signal(r, 'SIGTERM');
+  const all = Promise.all(live.map((r) => r.exited));
+  let timer: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<'grace-over'>((resolve) => (timer = setTimeout(() => resolve('grace-over'), graceMs)));
+  if ((await Promise.race([all, graceOver])) === 'grace-over') {
+    for (const r of live) if (!r.done) signal(r, 'SIGKILL');
+    await all;
+  }
+  clearTimeout(timer);
+}
+
+function signal(r: Running, sig: NodeJS.Signals): void {
+  try {
+    process.kill(r.node.pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+const USAGE = `Usage: npm run cluster -- [--nodes N] [--base-port P] [--dir DIR]
+
+Starts N Petrel nodes (default ${DEFAULT_NODES}) as one cluster on this machine, each with JetStream.
+Node k listens for clients on P+k-1, for routes on P+${CLUSTER_PORT_OFFSET}+k-1 and for monitoring on
+P+${MONITOR_PORT_OFFSET}+k-1 (default P = ${DEFAULT_BASE_PORT}: 4222/6222/8222 for n1). Configs, logs and data go to
+DIR/n1 ... (default ${defaultDataDir(DEFAULT_BASE_PORT).replace(String(DEFAULT_BASE_PORT), '<P>')}). Ctrl-C stops every node.
+`;
+
+function parseCli(argv: string[]): LaunchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      nodes: { type: 'string' },
+      'base-port': { type: 'string' },
+      dir: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help === true) return 'help';
+  const nodes = intArg('--nodes', values.nodes, DEFAULT_NODES, 1, MAX_NODES);
+  const basePort = intArg('--base-port', values['base-port'], DEFAULT_BASE_PORT, 1, 65535);
+  return { nodes, basePort, dir: values.dir ?? defaultDataDir(basePort) };
+}
+
+function intArg(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new Error(`${flag} must be an integer between ${min} and ${max}, got "${text}"`);
+  return n;
+}
+
+function printCluster(nodes: LaunchedNode[], dir: string): void {
+  const out = [`Petrel cluster "${CLUSTER_NAME}": ${nodes.length} nodes up, data in ${path.resolve(dir)}`];
+  for (const n of nodes) {
+    out.push(`  ${n.name}  pid ${n.pid}  ${n.clientUrl}  ${n.monitorUrl}  route port ${n.ports.cluster}  log ${n.logFile}`);
+  }
+  const first = nodes[0];
+  out.push('');
+  out.push(`Connect:  ${nodes.map((n) => n.clientUrl).join(',')}`);
+  out.push(`Monitor:  ${nodes.map((n) => n.monitorUrl).join('  ')}`);
+  if (first !== undefined) out.push(`Routes:   curl ${first.monitorUrl}/routez`);
+  out.push('Press Ctrl-C to stop all nodes.');
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let opts: LaunchOptions | 'help';
+  try {
+    opts = parseCli(argv);
+  } catch (err) {
+    process.stderr.write(`cluster: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (opts === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  // Handlers first: a signal while the nodes start must still stop them.
+  const abort = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => abort.abort());
+  let c: LaunchedCluster;
+  try {
+    c = await launchCluster({ ...opts, signal: abort.signal });
+  } catch (err) {
+    if (abort.signal.aborted) return 0;
+    process.stderr.write(`cluster: ${(err as Error).message}\n`);
+    return 1;
+  }
+  let alive = c.nodes.length;
+  let allGone: (() => void) | undefined;
+  const allExited = new Promise<void>((resolve) => (allGone = resolve));
+  c.onUnexpectedExit((node, code, sig) => {
+    process.stderr.write(`cluster: ${node.name} (pid ${node.pid}) exited ${sig ?? `with code ${code}`}; see ${node.logFile}\n`);
+    if (--alive === 0) allGone?.();
+  });
+  const stopRequested = new Promise<void>((resolve) => {
+    if (abort.signal.aborted) resolve();
+    abort.signal.addEventListener('abort', () => resolve());
+  });
+  printCluster(c.nodes, opts.dir);
+  const why = await Promise.race([stopRequested.then(() => 'stop' as const), allExited.then(() => 'all-exited' as const)]);
+  if (why === 'all-exited') {
+    process.stderr.write('cluster: every node has exited\n');
+    return 1;
+  }
+  process.stdout.write('Stopping all nodes...\n');
+  await c.stop();
+  process.stdout.write('All nodes stopped.\n');
+  return 0;
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,138 @@
+// `npm run cluster`: the launcher starts every node, each node's monitoring answers with its own
+// name and the cluster's, and a SIGTERM to the launcher leaves no node process behind. Routes
+// between the nodes are not asserted here: they are the route code's to prove.
+
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { resolveOptions } from '../../src/config/load.ts';
+import { allPorts, nodeConfig, nodePorts, portsInUse } from '../../src/tools/cluster_launcher.ts';
+import { ROOT, tempDir } from '../support/server.ts';
+
+const LAUNCHER = path.join(ROOT, 'src', 'tools', 'cluster_launcher.ts');
+
+/** A base port whose client, cluster and monitoring ranges are all free right now. */
+async function freeBasePort(nodes: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    // 10000-20000: every derived port (up to base + 4000 + nodes) stays below Linux's ephemeral range.
+    const base = 10_000 + Math.floor(Math.random() * 10_000);
+    if ((await portsInUse(allPorts(base, nodes))).length === 0) return base;
+  }
+  throw new Error('no free port range found');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+interface Launch {
+  proc: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+function runLauncher(args: string[]): Launch {
+  const proc = spawn(process.execPath, [LAUNCHER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { proc, output: () => out, exited };
+}
+
+async function until(check: () => boolean, what: string, launch: Launch, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (launch.proc.exitCode !== null) throw new Error(`launcher exited (${launch.proc.exitCode}) before ${what}:\n${launch.output()}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${launch.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let cleanup: (() => void)[] = [];
+afterEach(() => {
+  for (const fn of cleanup.reverse()) fn();
+  cleanup = [];
+});
+
+describe('the generated node config', () => {
+  it('is a valid config with the node\'s ports, its own store and routes to the others', () => {
+    const dir = tempDir('petrel-launcher-');
+    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const ports = [0, 1, 2].map((i) => nodePorts(5000, i));
+    const file = path.join(dir, 'n2.conf');
+    fs.writeFileSync(file, nodeConfig('n2', ports[1]!, [ports[0]!, ports[2]!], path.join(dir, 'n2')));
+    const { options, warnings, action } = resolveOptions(['-t', '-c', file], {});
+    expect({ action, warnings }).toEqual({ action: 'test', warnings: [] });
+    expect(options).toMatchObject({ serverName: 'n2', host: '127.0.0.1', port: 5001, httpPort: 9001, jetstream: { enabled: true } });
+    expect(options.jetstream.storeDir).toBe(path.join(dir, 'n2', 'jetstream'));
+    expect(options.cluster).toMatchObject({ name: 'petrel', host: '127.0.0.1', port: 7001, routes: ['nats-route://127.0.0.1:7000', 'nats-route://127.0.0.1:7002'] });
+  });
+});
+
+describe('npm run cluster', () => {
+  it('starts 3 nodes that answer /varz, and SIGTERM stops every one of them', async () => {
+    const dir = tempDir('petrel-launcher-');
+    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const base = await freeBasePort(3);
+    const launch = runLauncher(['--nodes', '3', '--base-port', String(base), '--dir', dir]);
+    const pids: number[] = [];
+    cleanup.push(() => {
+      // Only if the test failed half-way: never leave a node behind.
+      for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      if (launch.proc.exitCode === null) launch.proc.kill('SIGKILL');
+    });
+    await until(() => launch.output().includes('Press Ctrl-C to stop all nodes.'), 'the cluster to be up', launch);
+
+    const nodes = [...launch.output().matchAll(/^ {2}(n\d+) {2}pid (\d+) {2}(nats:\/\/\S+) {2}(http:\/\/\S+)/gm)].map((m) => ({
+      name: m[1]!,
+      pid: Number(m[2]),
+      clientUrl: m[3]!,
+      monitorUrl: m[4]!,
+    }));
+    pids.push(...nodes.map((n) => n.pid));
+    expect(nodes.map((n) => n.name)).toEqual(['n1', 'n2', 'n3']);
+    expect(nodes.map((n) => n.clientUrl)).toEqual([0, 1, 2].map((i) => `nats://127.0.0.1:${base + i}`));
+    expect(launch.output()).toContain(`Connect:  ${nodes.map((n) => n.clientUrl).join(',')}`);
+    for (const [i, n] of nodes.entries()) {
+      expect(n.monitorUrl).toBe(`http://127.0.0.1:${base + 4000 + i}`);
+      const varz = (await (await fetch(`${n.monitorUrl}/varz`)).json()) as { server_name: string; port: number; cluster: { name?: string; cluster_port?: number } };
+      expect(varz).toMatchObject({ server_name: n.name, port: base + i, cluster: { name: 'petrel', cluster_port: base + 2000 + i } });
+      expect(isAlive(n.pid)).toBe(true);
+      expect(fs.existsSync(path.join(dir, n.name, 'jetstream'))).toBe(true);
+    }
+
+    launch.proc.kill('SIGTERM');
+    expect(await launch.exited).toBe(0);
+    expect(launch.output()).toContain('All nodes stopped.');
+    expect(nodes.filter((n) => isAlive(n.pid)).map((n) => n.name)).toEqual([]);
+  }, 90_000);
+
+  it('refuses ports that are taken, starting nothing', async () => {
+    const dir = tempDir('petrel-launcher-');
+    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const base = await freeBasePort(1);
+    const net = await import('node:net');
+    const blocker = net.createServer().listen(base + 2000, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    cleanup.push(() => blocker.close());
+    const launch = runLauncher(['--nodes', '1', '--base-port', String(base), '--dir', dir]);
+    expect(await launch.exited).toBe(1);
+    expect(launch.output()).toContain(`port ${base + 2000} already in use`);
+    expect(fs.existsSync(path.join(dir, 'n1'))).toBe(false);
+  });
+
+  it('rejects bad arguments with the usage', async () => {
+    const launch = runLauncher(['--nodes', 'x']);
+    expect(await launch.exited).toBe(2);
+    expect(launch.output()).toContain('--nodes must be an integer between 1 and 64, got "x"');
+    expect(launch.output()).toContain('Usage: npm run cluster');
+  });
+});
