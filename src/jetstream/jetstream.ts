@@ -15,7 +15,8 @@ import type { Logger } from '../log.ts';
 import { subjectsCollide } from '../routing/subjects.ts';
 import type { JsBus, Scheduler, BusSubscription } from './bus.ts';
 import type { ApiError, ConsumerApi, JsContext } from './seams.ts';
-import { FileStore, MemoryStore, StoreError, readChecksummedFile, storeCache, type RecoveryReport } from './store/index.ts';
+import { FileStore, MemoryStore, storeCache, type RecoveryReport } from './store/index.ts';
+import { readFramedFile } from '../storage/atomic_file.ts';
 import type { StreamStore } from './store/index.ts';
 import { JS_ERR, isApiError, streamCreateFailed, streamDeleteFailed } from './errors.ts';
 import { API_PREFIX, JsApi, type ApiHost } from './api.ts';
@@ -499,7 +500,7 @@ export class JetStream implements ApiHost {
       let cfg: StreamConfig;
       let created: bigint;
       try {
-        const raw = await readChecksummedFile(path.join(dir, STREAM_META_FILE), STREAM_META_MAGIC);
+        const raw = await readFramedFile(path.join(dir, STREAM_META_FILE), STREAM_META_MAGIC);
         if (raw === null) {
           this.ctx.logger.warn({ dir }, 'JetStream stream directory without a config, skipped');
           continue;
@@ -510,7 +511,7 @@ export class JetStream implements ApiHost {
         cfg = parsed;
         created = BigInt(meta.created);
       } catch (err) {
-        const why = err instanceof StoreError ? err.message : String(err);
+        const why = err instanceof Error ? err.message : String(err);
         this.ctx.logger.error({ dir, err: why }, 'JetStream could not read a stream config, stream not recovered');
         continue;
       }

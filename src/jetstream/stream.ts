@@ -13,7 +13,8 @@ import { parseHeaders } from '../protocol/headers.ts';
 import { subjectMatches } from '../routing/subjects.ts';
 import type { BusSubscription } from './bus.ts';
 import type { ApiError, ConsumerForStream, JsContext, Retention, StreamChange, StreamForConsumers } from './seams.ts';
-import { StoreError, StoreErrorCode, UNLIMITED, writeChecksummedFile } from './store/index.ts';
+import { StoreError, StoreErrorCode, UNLIMITED } from './store/index.ts';
+import { writeFramedFile } from '../storage/atomic_file.ts';
 import type { CorruptionReport, StoreLimits, StoredMessage, StreamStore } from './store/index.ts';
 import { JS_ERR, streamRollupFailed, streamStoreFailed, streamWrongLastMsgId, streamWrongLastSequence } from './errors.ts';
 import { appendHeaders, removeHeadersWithPrefix } from './header_block.ts';
@@ -433,7 +434,7 @@ export class Stream implements StreamForConsumers {
   async saveMeta(): Promise<void> {
     if (this.dir === null) return;
     const meta = { config: streamConfigJson(this.cfg), created: this.created.toString() };
-    await writeChecksummedFile(path.join(this.dir, STREAM_META_FILE), STREAM_META_MAGIC, Buffer.from(JSON.stringify(meta)));
+    await writeFramedFile(path.join(this.dir, STREAM_META_FILE), Buffer.from(JSON.stringify(meta)), STREAM_META_MAGIC);
   }
 
   /** Origins appear and disappear as streams are created and deleted. */

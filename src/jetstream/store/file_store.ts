@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
+import { TEMP_SUFFIX, syncDir, writeTempFile } from '../../storage/atomic_file.ts';
 import { StoreError, StoreErrorCode } from './errors.ts';
 import { IndexedStore, type ReleaseKind } from './indexed_store.ts';
 import { encodeSnapshot, readSnapshot, writeSnapshot, type IndexSnapshot, type SegmentSummary } from './index_snapshot.ts';
@@ -72,7 +73,6 @@ const REWRITE_DEAD_FRACTION = 0.5;
 /** A skip this long inside the active segment starts a new one instead of a long run of dead slots. */
 const MAX_GAP_SLOTS = 65_536;
 const MSGS_DIR = 'msgs';
-const TMP_SUFFIX = '.tmp';
 
 export interface FileStoreOptions {
   /** The stream's directory; created if missing. */
@@ -748,15 +748,7 @@ export class FileStore extends IndexedStore {
         kept.push(rec);
         size += rec.length;
       }
-      const tmp = `${seg.path}${TMP_SUFFIX}`;
-      const fh = await fsp.open(tmp, 'w');
-      try {
-        const data = Buffer.concat(kept);
-        if (data.length > 0) await fh.write(data, 0, data.length, 0);
-        await this.syncData(fh);
-      } finally {
-        await fh.close();
-      }
+      const tmp = await writeTempFile(seg.path, Buffer.concat(kept));
       // The rename and the swap to the new layout are one synchronous step: a read in between
       // would open the new file with the old offsets.
       fs.renameSync(tmp, seg.path);
@@ -783,7 +775,7 @@ export class FileStore extends IndexedStore {
   private async recover(): Promise<void> {
     await fsp.mkdir(this.msgsDir, { recursive: true });
     const names = await fsp.readdir(this.msgsDir);
-    for (const n of names) if (n.endsWith(TMP_SUFFIX)) await fsp.rm(path.join(this.msgsDir, n), { force: true });
+    for (const n of names) if (n.endsWith(TEMP_SUFFIX)) await fsp.rm(path.join(this.msgsDir, n), { force: true });
     const ids = names.map(segmentId).filter((n) => !Number.isNaN(n)).sort((a, b) => a - b);
     const replay: Replay = { msgs: 0, bytes: 0, lastSeq: 0, lastTime: 0n, floor: 0 };
     let snap: IndexSnapshot | null = null;
@@ -1022,14 +1014,5 @@ export class FileStore extends IndexedStore {
     this.corrupt.push(r);
     if (atStartup) this.recovery.corrupt.push(r);
     this.onCorruption?.(r);
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

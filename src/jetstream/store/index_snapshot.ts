@@ -11,7 +11,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { pack, unpack } from 'msgpackr';
-import { readChecksummedFile, writeChecksummedFile } from './atomic_file.ts';
+import { readFramedFile, writeFramedFile } from '../../storage/atomic_file.ts';
 import type { SegmentTail } from './segment.ts';
 import type { SubjectTableSnapshot } from './subject_table.ts';
 import type { CorruptionReport } from './types.ts';
@@ -57,7 +57,7 @@ export function encodeSnapshot(s: IndexSnapshot): Buffer {
 
 /** The snapshot in `msgsDir`, null when there is none; throws (with the reason) when it is unusable. */
 export async function readSnapshot(msgsDir: string): Promise<IndexSnapshot | null> {
-  const raw = await readChecksummedFile(path.join(msgsDir, SNAPSHOT_FILE), SNAPSHOT_MAGIC);
+  const raw = await readFramedFile(path.join(msgsDir, SNAPSHOT_FILE), SNAPSHOT_MAGIC);
   if (raw === null) return null;
   const o = unpack(raw) as { v?: unknown } & IndexSnapshot;
   if (o.v !== SNAPSHOT_VERSION) throw new Error(`unknown index snapshot version ${String(o.v)}`);
@@ -73,7 +73,7 @@ export async function readSnapshot(msgsDir: string): Promise<IndexSnapshot | nul
 }
 
 export async function writeSnapshot(msgsDir: string, bytes: Uint8Array): Promise<void> {
-  await writeChecksummedFile(path.join(msgsDir, SNAPSHOT_FILE), SNAPSHOT_MAGIC, bytes);
+  await writeFramedFile(path.join(msgsDir, SNAPSHOT_FILE), bytes, SNAPSHOT_MAGIC);
 }
 
 export async function removeSnapshot(msgsDir: string): Promise<void> {
