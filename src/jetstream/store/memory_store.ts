@@ -156,11 +156,21 @@ export class MemoryStore extends IndexedStore {
     return total;
   }
 
+  /** Times grow with sequences (writers stamp them in order): a binary search over live messages. */
   protected firstAtOrAfter(timeNs: bigint): number {
-    for (let seq = this.window.nextLive(this.firstSeq); seq !== 0; seq = this.window.nextLive(seq + 1)) {
-      if (this.window.get(seq)!.ts >= timeNs) return seq;
+    let lo = this.window.first;
+    let hi = this.window.last;
+    let found = 0;
+    while (lo !== 0 && lo <= hi) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      const seq = this.window.nextLive(mid);
+      if (seq === 0 || seq > hi) hi = mid - 1;
+      else if (this.window.get(seq)!.ts >= timeNs) {
+        found = seq;
+        hi = mid - 1;
+      } else lo = seq + 1;
     }
-    return 0;
+    return found;
   }
 
   // ---- storage ----

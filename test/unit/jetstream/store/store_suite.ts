@@ -320,6 +320,36 @@ export function runStoreSuite(name: string, makeHarness: () => StoreHarness): vo
       expect(s.loadNext('s.7', 316)).toBeNull();
     });
 
+    it('finds the first message at or after a time, over deletes and many segments', async () => {
+      const s = await open();
+      expect(s.seqForTime(T(5))).toBe(1);
+      // Times 10, 12, 14, ... (two seconds apart), 300 messages: several segments in the file store.
+      for (let i = 1; i <= 300; i++) await s.store(`t.${i % 7}`, null, bytes(`m${i}-${'x'.repeat(40)}`), T(8 + 2 * i));
+      const at = (sec: number): number => s.seqForTime(T(sec));
+      expect(at(0)).toBe(1);
+      expect(at(10)).toBe(1);
+      expect(at(11)).toBe(2);
+      expect(at(300)).toBe(146);
+      expect(at(608)).toBe(300);
+      expect(at(609)).toBe(301);
+      for (const seq of [146, 147, 148, 1, 300]) s.remove(seq);
+      expect(at(300)).toBe(149);
+      expect(at(10)).toBe(2);
+      expect(at(608)).toBe(301);
+      for (let probe = 0; probe < 40; probe++) {
+        const sec = 10 + ((probe * 37) % 600);
+        const want = s.loadNext('>', 0);
+        let expected = 301;
+        for (let m = want; m !== null; m = s.loadNext('>', m.seq + 1)) {
+          if (m.time >= T(sec)) {
+            expected = m.seq;
+            break;
+          }
+        }
+        expect(at(sec), `time ${sec}`).toBe(expected);
+      }
+    });
+
     it('rejects use after close', async () => {
       const s = await open();
       await fill(s, ['a']);
