@@ -73,6 +73,12 @@ const REWRITE_DEAD_FRACTION = 0.5;
 /** A skip this long inside the active segment starts a new one instead of a long run of dead slots. */
 const MAX_GAP_SLOTS = 65_536;
 const MSGS_DIR = 'msgs';
+/**
+ * A last segment bigger than this that the snapshot vouched for is sealed at start-up and new
+ * records go to a fresh one, instead of reading all of it to verify it first (verifyActive): a
+ * few ms of reading at most, whatever the segment size, and at most one such seal per start.
+ */
+const VERIFY_ACTIVE_MAX_BYTES = 1024 * 1024;
 
 export interface FileStoreOptions {
   /** The stream's directory; created if missing. */
@@ -801,11 +807,18 @@ export class FileStore extends IndexedStore {
     }
 
     const segs = this.index.segments;
-    if (segs.length === 0) segs.push(new Segment(this.msgsDir, 1));
+    const last = segs[segs.length - 1];
+    // No table: nothing was replayed into it, so it would have to be read whole to be verified.
+    if (last === undefined || (last.table === null && last.written > VERIFY_ACTIVE_MAX_BYTES)) {
+      segs.push(new Segment(this.msgsDir, (last?.id ?? 0) + 1));
+    }
     this.active = segs[segs.length - 1]!;
     for (const s of segs) if (s !== this.active) s.seal();
     this.active.active = true;
-    this.active.fh = await fsp.open(this.active.path, this.active.size > 0 ? 'r+' : 'w+');
+    const created = this.active.size === 0;
+    this.active.fh = await fsp.open(this.active.path, created ? 'w+' : 'r+');
+    // A new file's directory entry must be durable before records in it are acknowledged.
+    if (created) await syncDir(this.msgsDir);
     this.recovery.segments = segs.length;
     const firstSeq = replay.msgs > 0 ? this.index.nextLive(1) : replay.lastSeq === 0 && replay.floor === 0 ? 0 : replay.lastSeq + 1;
     this.restoreCounters({ msgs: replay.msgs, bytes: replay.bytes, firstSeq, lastSeq: replay.lastSeq, lastTime: replay.lastTime });
@@ -818,9 +831,9 @@ export class FileStore extends IndexedStore {
   }
 
   /**
-   * The segment new records go to is read and verified in full even when the snapshot was trusted:
-   * appending after damage would bury it. Damage is reported; a record whose length cannot be
-   * trusted cuts the file there, as a full scan would.
+   * The segment new records go to is read and verified in full even when the snapshot was trusted
+   * (it is small: a bigger one was sealed): appending after damage would bury it. Damage is
+   * reported; a record whose length cannot be trusted cuts the file there, as a full scan would.
    */
   private async verifyActive(): Promise<void> {
     const seg = this.active;

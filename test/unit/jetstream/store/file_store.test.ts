@@ -193,6 +193,29 @@ describe('FileStore durability and recovery', () => {
     }
   });
 
+  it('a clean start reads a small last segment to verify it, and seals a big one instead', async () => {
+    const s = await openStore({ segmentBytes: 4 * 1024 * 1024 });
+    const body = bytes('v'.repeat(1000));
+    for (let i = 1; i <= 20; i++) s.store(`k.${i % 5}`, null, body, T(i));
+    await s.flush();
+    const small = await reopen(s, { segmentBytes: 4 * 1024 * 1024 });
+    expect(small.recovery).toMatchObject({ index: 'snapshot', scannedBytes: fs.statSync(segmentPaths()[0]!).size });
+    expect(small.segmentFiles()).toHaveLength(1);
+    for (let i = 21; i <= 1200; i++) small.store(`k.${i % 5}`, null, body, T(i));
+    await small.flush();
+    const big = await reopen(small, { segmentBytes: 4 * 1024 * 1024 });
+    // More than 1 MiB: not read at all; the next records go to a new segment file, made durable.
+    expect(big.recovery).toMatchObject({ index: 'snapshot', scannedBytes: 0 });
+    expect(big.segmentFiles()).toHaveLength(2);
+    expect(segmentPaths()).toHaveLength(2);
+    expect(await big.store('k.0', null, body, T(1201))).toMatchObject({ seq: 1201 });
+    expect(text(big.load(600)!.data)).toBe('v'.repeat(1000));
+    const again = await reopen(big, { segmentBytes: 4 * 1024 * 1024 });
+    expect(again.segmentFiles()).toHaveLength(2);
+    expect(again.state()).toMatchObject({ msgs: 1201, firstSeq: 1, lastSeq: 1201 });
+    expect(again.subjectsState('k.0').get('k.0')!.msgs).toBe(241);
+  });
+
   it('verifies checksums on read too', async () => {
     const s = await openStore();
     await s.store('c', null, bytes('AAAAAAAAAAAA'), T(1));
