@@ -516,13 +516,15 @@ export class JetStream implements ApiHost {
         continue;
       }
       try {
+        const openedAt = performance.now();
         const stream = await this.openStream(cfg, created, false);
         const corrupt = stream.corruptionReports();
         if (corrupt.length > 0) {
           this.ctx.logger.warn({ stream: cfg.name, damaged: corrupt.length }, `JetStream stream '${this.account} > ${cfg.name}' recovered with damaged records skipped`);
         }
         this.streamMap.set(cfg.name, stream);
-        this.ctx.logger.info({ stream: cfg.name, msgs: stream.store.state().msgs }, `Restored stream '${this.account} > ${cfg.name}'`);
+        const ms = Math.round(performance.now() - openedAt);
+        this.ctx.logger.info({ stream: cfg.name, msgs: stream.store.state().msgs, ms }, `Restored stream '${this.account} > ${cfg.name}' in ${ms} ms`);
       } catch (err) {
         this.ctx.logger.error({ stream: cfg.name, err: String(err) }, 'JetStream could not open a stream store, stream not recovered');
       }
