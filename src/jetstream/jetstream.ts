@@ -452,12 +452,15 @@ export class JetStream implements ApiHost {
 
   /** How a file stream's index came back: from its snapshot, or by reading every segment, and why. */
   private logRecovery(stream: string, r: RecoveryReport): void {
-    const fields = { stream, index: r.index, scanned_bytes: r.scannedBytes, segments: r.segments };
+    const fields = { stream, index: r.index, scanned_bytes: r.scannedBytes, after_snapshot_bytes: r.afterSnapshotBytes, segments: r.segments };
     const name = `'${this.account} > ${stream}'`;
     if (r.snapshotRejected !== undefined) {
       this.ctx.logger.warn({ ...fields, reason: r.snapshotRejected }, `JetStream stream ${name}: index snapshot not used (${r.snapshotRejected}), read every segment`);
     } else if (r.index === 'full-scan' && r.scannedBytes > 0) {
       this.ctx.logger.warn(fields, `JetStream stream ${name}: no index snapshot, read every segment`);
+    } else if (r.index === 'snapshot' && r.afterSnapshotBytes > 0) {
+      // After a crash: what was written since the last snapshot was read again.
+      this.ctx.logger.info(fields, `JetStream stream ${name}: index restored from its snapshot, ${r.afterSnapshotBytes} bytes written after it read`);
     } else if (r.index === 'snapshot') {
       this.ctx.logger.debug(fields, `JetStream stream ${name}: index restored from its snapshot`);
     }

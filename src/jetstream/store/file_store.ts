@@ -107,6 +107,8 @@ export interface RecoveryReport {
   snapshotRejected?: string;
   /** Segment bytes read and verified at start-up. */
   scannedBytes: number;
+  /** Of those, bytes written after the trusted snapshot (a crash, or a snapshot not yet due). */
+  afterSnapshotBytes: number;
   segments: number;
 }
 
@@ -211,7 +213,7 @@ export class FileStore extends IndexedStore {
     this.snapshotBytes = opts.snapshotBytes ?? DEFAULT_SNAPSHOT_BYTES;
     this.onCorruption = opts.onCorruption;
     this.syncData = opts.sync ?? ((fh) => fh.datasync());
-    this.recovery = { tornTailBytes: 0, corrupt: [], index: 'full-scan', scannedBytes: 0, segments: 0 };
+    this.recovery = { tornTailBytes: 0, corrupt: [], index: 'full-scan', scannedBytes: 0, afterSnapshotBytes: 0, segments: 0 };
     this.index = new SegmentIndex({
       damage: (seg, d) => this.report({ file: seg.name, ...d }),
       lost: (seqs, bytes) => {
@@ -914,6 +916,7 @@ export class FileStore extends IndexedStore {
     // Reclaimed before the snapshot, not yet unlinked when the process stopped.
     for (const id of ids) if (id < maxListed && !listed.has(id)) await fsp.rm(new Segment(this.msgsDir, id).path, { force: true });
     const newer = ids.filter((id) => id > maxListed);
+    const scannedBefore = this.recovery.scannedBytes;
     const last = this.index.segments[this.index.segments.length - 1];
     if (last !== undefined) {
       const size = (await fsp.stat(last.path)).size;
@@ -925,6 +928,7 @@ export class FileStore extends IndexedStore {
       const size = (await fsp.stat(seg.path)).size;
       await this.replaySegment(seg, 0, size, i === newer.length - 1, replay);
     }
+    this.recovery.afterSnapshotBytes = this.recovery.scannedBytes - scannedBefore;
   }
 
   private async recoverByScan(ids: number[], replay: Replay): Promise<void> {

@@ -85,15 +85,26 @@ describe('restart recovery', () => {
     const logger = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as Obj) });
     await h.restart({ logger });
     const restored = lines.find((l) => l['stream'] === 'S' && l['index'] !== undefined);
-    expect(restored).toMatchObject({ level: 20, index: 'snapshot' });
+    expect(restored).toMatchObject({ level: 20, index: 'snapshot', after_snapshot_bytes: 0 });
+    // A snapshot older than the last records (as after a kill): they are read again, and it says so.
+    const snapshot = path.join(h.dir, '$G', 'streams', 'S', 'msgs', 'index.db');
+    const older = fs.readFileSync(snapshot);
+    await h.publish('S', 'm5');
     await h.js.stop();
-    fs.rmSync(path.join(h.dir, '$G', 'streams', 'S', 'msgs', 'index.db'));
+    fs.writeFileSync(snapshot, older);
+    lines.length = 0;
+    await h.start({ logger });
+    const replayed = lines.find((l) => l['stream'] === 'S' && l['index'] !== undefined);
+    expect(replayed).toMatchObject({ level: 30, index: 'snapshot' });
+    expect(replayed!['after_snapshot_bytes']).toBeGreaterThan(0);
+    await h.js.stop();
+    fs.rmSync(snapshot);
     lines.length = 0;
     await h.start({ logger });
     const scanned = lines.find((l) => l['stream'] === 'S' && l['index'] !== undefined);
     expect(scanned).toMatchObject({ level: 40, index: 'full-scan' });
     expect(scanned!['scanned_bytes']).toBeGreaterThan(0);
-    expect(state(await h.api('STREAM.INFO.S'))['messages']).toBe(5);
+    expect(state(await h.api('STREAM.INFO.S'))['messages']).toBe(6);
   });
 
   it('first_seq starts the stream at that sequence', async () => {

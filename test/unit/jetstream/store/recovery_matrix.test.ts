@@ -80,6 +80,7 @@ describe('file store recovery: snapshot cases', () => {
     expect(r.recovery.index).toBe('snapshot');
     expect(r.recovery.snapshotRejected).toBeUndefined();
     expect(r.recovery.scannedBytes).toBeLessThanOrEqual(2048);
+    expect(r.recovery.afterSnapshotBytes).toBe(0);
     expect(r.recovery.segments).toBeGreaterThan(5);
     expect(view(r)).toEqual(before);
     await r.close();
@@ -104,7 +105,7 @@ describe('file store recovery: snapshot cases', () => {
     await fsp.writeFile(path.join(dir, SNAPSHOT), stale);
     s = await FileStore.open({ dir, ...opts });
     expect(s.recovery.index).toBe('snapshot');
-    expect(s.recovery.scannedBytes).toBeGreaterThan(0);
+    expect(s.recovery.afterSnapshotBytes).toBeGreaterThan(0);
     expect(view(s)).toEqual(afterAppends);
     // Now reclaim segments (their files go after a newer snapshot), then bring the old one back.
     s.compact(180);
