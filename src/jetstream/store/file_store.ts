@@ -96,6 +96,11 @@ export interface FileStoreOptions {
   snapshotIntervalMs?: number;
   /** Index snapshot once this many bytes were appended since the last one; 0 = no such trigger. */
   snapshotBytes?: number;
+  /**
+   * Snapshots are at least this many times the last one's encoding time apart (default
+   * SNAPSHOT_COST_SHARE); 0 = no such gap, so tests see snapshots at once whatever the load.
+   */
+  snapshotCostShare?: number;
 }
 
 export interface RecoveryReport {
@@ -175,6 +180,7 @@ export class FileStore extends IndexedStore {
   private readonly lazySync: boolean;
   private readonly snapshotIntervalMs: number;
   private readonly snapshotBytes: number;
+  private readonly snapshotCostShare: number;
   private readonly onCorruption: ((r: CorruptionReport) => void) | undefined;
   private readonly syncData: (fh: FileHandle) => Promise<void>;
   private readonly corrupt: CorruptionReport[] = [];
@@ -211,6 +217,7 @@ export class FileStore extends IndexedStore {
     this.lazySync = (opts.syncIntervalMs ?? 0) > 0;
     this.snapshotIntervalMs = opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
     this.snapshotBytes = opts.snapshotBytes ?? DEFAULT_SNAPSHOT_BYTES;
+    this.snapshotCostShare = opts.snapshotCostShare ?? SNAPSHOT_COST_SHARE;
     this.onCorruption = opts.onCorruption;
     this.syncData = opts.sync ?? ((fh) => fh.datasync());
     this.recovery = { tornTailBytes: 0, corrupt: [], index: 'full-scan', scannedBytes: 0, afterSnapshotBytes: 0, segments: 0 };
@@ -659,7 +666,7 @@ export class FileStore extends IndexedStore {
     };
     const started = performance.now();
     const bytes = encodeSnapshot(snap);
-    this.snapshotGapMs = SNAPSHOT_COST_SHARE * (performance.now() - started);
+    this.snapshotGapMs = this.snapshotCostShare * (performance.now() - started);
     this.snapshotDue = false;
     this.changedSinceSnapshot = false;
     this.bytesSinceSnapshot = 0;
