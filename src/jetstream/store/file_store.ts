@@ -459,7 +459,7 @@ export class FileStore extends IndexedStore {
   private roll(): void {
     const old = this.active;
     const seg = new Segment(this.msgsDir, old.id + 1);
-    old.seal();
+    this.index.seal(old);
     seg.active = true;
     this.index.segments.push(seg);
     this.active = seg;
@@ -822,7 +822,7 @@ export class FileStore extends IndexedStore {
       segs.push(new Segment(this.msgsDir, (last?.id ?? 0) + 1));
     }
     this.active = segs[segs.length - 1]!;
-    for (const s of segs) if (s !== this.active) s.seal();
+    for (const s of segs) if (s !== this.active) this.index.seal(s);
     this.active.active = true;
     const created = this.active.size === 0;
     this.active.fh = await fsp.open(this.active.path, created ? 'w+' : 'r+');

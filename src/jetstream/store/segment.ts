@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { SeqBits } from './seq_bits.ts';
 import { NO_RECORD, SegmentTable } from './segment_table.ts';
 import { storeCache, type TableHolder } from './store_cache.ts';
+import type { SubjectBloom } from './subject_bloom.ts';
 
 export const SEGMENT_SUFFIX = '.seg';
 /**
@@ -69,6 +70,8 @@ export class Segment implements TableHolder {
   /** Dead sequences of the range, by slot (seq - first); null while none is. */
   dead: SeqBits | null = null;
   table: SegmentTable | null = null;
+  /** The subjects of its records, once sealed and its table seen (null: not known, look). */
+  subjects: SubjectBloom | null = null;
   /** sparse[j]: offset of the first message record whose slot is >= j * SPARSE_EVERY. */
   private sparse = new Uint32Array(4);
   private sparseLength = 0;

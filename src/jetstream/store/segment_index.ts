@@ -4,7 +4,8 @@
 //
 // Lookups: a sequence is a binary search over segment ranges plus one table slot; last-by-subject
 // is the subject table; next-by-subject scans the subject-id column of the tables from a known
-// bound; a start time is a binary search over segment times, then over record times inside one
+// bound, stepping over sealed segments whose subject filter (subject_bloom.ts) rules the subject
+// out; a start time is a binary search over segment times, then over record times inside one
 // segment. Replaying records (recovery) goes through the same add/kill operations as live writes.
 
 import * as fs from 'node:fs';
@@ -15,6 +16,7 @@ import { NO_RECORD, SegmentTable } from './segment_table.ts';
 import { READ_WINDOW_BYTES, storeCache } from './store_cache.ts';
 import type { SubjectFilter } from './subject_filter.ts';
 import { SubjectInterner } from './subject_interner.ts';
+import { SubjectBloom } from './subject_bloom.ts';
 import { NO_SUBJECT, SubjectTable } from './subject_table.ts';
 import { RECORD_HEADER_BYTES, type CorruptionReport, type StoredMessage, type SubjectState } from './types.ts';
 
@@ -173,6 +175,36 @@ export class SegmentIndex {
       } else lo = m + 1;
     }
     return found;
+  }
+
+  /** The segment stops being appended to; what subjects it holds is noted while its table is here. */
+  seal(seg: Segment): void {
+    seg.seal();
+    this.noteSubjects(seg);
+  }
+
+  /** Builds a sealed segment's subject filter from its table (left unknown if a subject is). */
+  private noteSubjects(seg: Segment): void {
+    const t = seg.table;
+    if (t === null || seg.active) return;
+    const ids = new Set<number>();
+    for (let seq = seg.nextLive(seg.first); seq !== 0; seq = seg.nextLive(seq + 1)) {
+      const sid = t.sids[seq - seg.first]!;
+      if (sid === NO_SUBJECT) {
+        seg.subjects = null;
+        return;
+      }
+      ids.add(sid);
+    }
+    const hashes = new Uint32Array(ids.size);
+    let i = 0;
+    for (const id of ids) hashes[i++] = this.subjects.hash(id);
+    seg.subjects = new SubjectBloom(hashes);
+  }
+
+  /** Whether a scan for subject `id` must look into seg (its filter cannot rule the subject out). */
+  private mayHold(seg: Segment, id: number): boolean {
+    return seg.subjects === null || seg.subjects.has(this.subjects.hash(id));
   }
 
   /** Read-ahead windows of seg went stale (its bytes changed in place). */
@@ -357,6 +389,7 @@ export class SegmentIndex {
     }
     // The subjects of messages that cannot be read are unknown: count every subject again.
     if (!assign && (unknown || lost.length > 0)) this.recountSubjects();
+    else this.noteSubjects(seg);
     return { table, validLength: walk.validLength, tail };
   }
 
@@ -558,7 +591,7 @@ export class SegmentIndex {
   subjectFirst(id: number): number {
     const t = this.subjects;
     if (!t.firstStale(id)) return t.firstBound(id);
-    const seq = this.scanForward(t.firstBound(id), t.lastBound(id), (sid) => sid === id);
+    const seq = this.scanForward(t.firstBound(id), t.lastBound(id), (sid) => sid === id, id);
     t.setFirst(id, seq);
     return seq;
   }
@@ -571,26 +604,35 @@ export class SegmentIndex {
     return seq;
   }
 
-  /** First live seq in [from, to] whose subject id passes `match`, or 0. */
-  scanForward(from: number, to: number, match: (sid: number) => boolean): number {
+  /**
+   * First live seq in [from, to] whose subject id passes `match`, or 0. `only`: the one subject id
+   * `match` accepts, so segments whose subject filter rules it out are not looked into.
+   */
+  scanForward(from: number, to: number, match: (sid: number) => boolean, only = NO_SUBJECT): number {
     let found = 0;
-    this.forEachLive(from, to, (seq, sid) => {
-      if (!match(sid)) return false;
-      found = seq;
-      return true;
-    });
+    this.forEachLive(
+      from,
+      to,
+      (seq, sid) => {
+        if (!match(sid)) return false;
+        found = seq;
+        return true;
+      },
+      only,
+    );
     return found;
   }
 
   /**
    * Calls visit(seq, subject id) for each live message in [from, to], ascending, loading tables as
-   * needed; stops when visit returns true.
+   * needed; stops when visit returns true. With `only`, skips segments that cannot hold that subject.
    */
-  private forEachLive(from: number, to: number, visit: (seq: number, sid: number) => boolean | void): void {
+  private forEachLive(from: number, to: number, visit: (seq: number, sid: number) => boolean | void, only = NO_SUBJECT): void {
     for (let i = Math.max(0, this.indexAtOrAfter(from)); i >= 0 && i < this.segments.length; i++) {
       const seg = this.segments[i]!;
       if (seg.first === 0 || seg.liveMsgs === 0) continue;
       if (seg.first > to) break;
+      if (only !== NO_SUBJECT && !this.mayHold(seg, only)) continue;
       const t = this.table(seg);
       const end = Math.min(to, seg.last);
       for (let seq = seg.nextLive(from, end); seq !== 0; seq = seg.nextLive(seq + 1, end)) if (visit(seq, t.sids[seq - seg.first]!) === true) return;
@@ -602,6 +644,7 @@ export class SegmentIndex {
       const seg = this.segments[i]!;
       if (seg.first === 0 || seg.liveMsgs === 0) continue;
       if (seg.last < downTo) break;
+      if (!this.mayHold(seg, id)) continue;
       const t = this.table(seg);
       for (let seq = seg.prevLive(from, downTo); seq !== 0; seq = seg.prevLive(seq - 1, downTo)) {
         if (t.sids[seq - seg.first] === id) return seq;
@@ -610,12 +653,17 @@ export class SegmentIndex {
     return 0;
   }
 
-  /** Live messages in [from, to] whose subject id passes `match`. */
-  private countForward(from: number, to: number, match: (sid: number) => boolean): number {
+  /** Live messages in [from, to] whose subject id passes `match` (`only`: as in scanForward). */
+  private countForward(from: number, to: number, match: (sid: number) => boolean, only = NO_SUBJECT): number {
     let n = 0;
-    this.forEachLive(from, to, (_seq, sid) => {
-      if (match(sid)) n++;
-    });
+    this.forEachLive(
+      from,
+      to,
+      (_seq, sid) => {
+        if (match(sid)) n++;
+      },
+      only,
+    );
     return n;
   }
 
@@ -641,7 +689,7 @@ export class SegmentIndex {
       if (from > this.subjects.lastBound(id)) return 0;
       const first = this.subjectFirst(id);
       if (from <= first) return first;
-      return this.scanForward(from, this.subjectLast(id), (sid) => sid === id);
+      return this.scanForward(from, this.subjectLast(id), (sid) => sid === id, id);
     }
     const memo = this.noMatch;
     const resume = memo !== null && memo.filter === filter.text && from >= memo.from && from <= memo.to + 1;
@@ -679,7 +727,7 @@ export class SegmentIndex {
     });
     if (partial.length === 1) {
       const id = partial[0]!;
-      total += this.countForward(from, partialTo, (sid) => sid === id);
+      total += this.countForward(from, partialTo, (sid) => sid === id, id);
     } else if (partial.length > 1) {
       const set = new Set(partial);
       total += this.countForward(from, partialTo, (sid) => set.has(sid));

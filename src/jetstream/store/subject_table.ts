@@ -2,12 +2,13 @@
 // first and last sequence — never the sequences themselves. Each subject gets a small integer id
 // (reused once the subject has no messages left), so segment tables can name a message's
 // subject in four bytes. State lives in typed arrays indexed by id; a subject costs its Map entry
-// and its string plus 21 bytes, whatever the number of its messages.
+// and its string plus 25 bytes, whatever the number of its messages.
 //
 // When a subject's first (or last) message goes, the next one is not known without looking; the
 // old value stays as a bound and the entry is marked stale, to be resolved by whoever next needs
 // it (the segment index scans from the bound). A subject with one message left needs no scan.
 
+import { subjectHash } from './subject_bloom.ts';
 import type { SubjectFilter } from './subject_filter.ts';
 
 export const NO_SUBJECT = 0xffffffff;
@@ -39,6 +40,8 @@ export class SubjectTable {
   private firsts = new Float64Array(64);
   private lasts = new Float64Array(64);
   private flags = new Uint8Array(64);
+  /** subjectHash of each subject, for the segments' subject filters (subject_bloom.ts). */
+  private hashes = new Uint32Array(64);
   private readonly free: number[] = [];
   private lastName = '';
   private lastId = 0;
@@ -49,7 +52,7 @@ export class SubjectTable {
 
   /** Bytes held by the typed arrays (strings and the Map come on top). */
   get byteLength(): number {
-    return this.counts.byteLength + this.firsts.byteLength + this.lasts.byteLength + this.flags.byteLength;
+    return this.counts.byteLength + this.firsts.byteLength + this.lasts.byteLength + this.flags.byteLength + this.hashes.byteLength;
   }
 
   idOf(subject: string): number | undefined {
@@ -70,6 +73,10 @@ export class SubjectTable {
 
   count(id: number): number {
     return this.counts[id]!;
+  }
+
+  hash(id: number): number {
+    return this.hashes[id]!;
   }
 
   /** First sequence, or a lower bound of it when firstStale(id). */
@@ -155,6 +162,7 @@ export class SubjectTable {
     this.firsts = new Float64Array(64);
     this.lasts = new Float64Array(64);
     this.flags = new Uint8Array(64);
+    this.hashes = new Uint32Array(64);
   }
 
   /** Calls fn for each subject the filter matches (a literal filter is one lookup). */
@@ -214,6 +222,7 @@ export class SubjectTable {
     this.names[id] = subject;
     this.counts[id] = 0;
     this.flags[id] = 0;
+    this.hashes[id] = subjectHash(subject);
     return id;
   }
 
@@ -227,6 +236,9 @@ export class SubjectTable {
     lasts.set(this.lasts);
     const flags = new Uint8Array(n);
     flags.set(this.flags);
+    const hashes = new Uint32Array(n);
+    hashes.set(this.hashes);
+    this.hashes = hashes;
     this.counts = counts;
     this.firsts = firsts;
     this.lasts = lasts;

@@ -50,4 +50,42 @@ describe('store cache budget', () => {
     expect(s.state().corrupt).toBeUndefined();
     await s.close();
   });
+
+  it('a scan for one subject steps over segments that cannot hold it, without loading their tables', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'petrel-cache-'));
+    dirs.push(dir);
+    let s = await FileStore.open({ dir, segmentBytes: 4096 });
+    const all: Array<Promise<unknown>> = [];
+    for (let i = 1; i <= 3000; i++) all.push(s.store(i === 1 || i === 2900 || i === 2901 ? 'rare' : `c.${i % 10}`, null, bytes(`message-${i}`), T(i)));
+    await Promise.all(all);
+    const check = async (): Promise<void> => {
+      storeCache.configure(0);
+      const before = storeCache.stats().table_loads;
+      expect(s.loadNext('rare', 2)?.seq).toBe(2900);
+      expect(s.numPending('rare', 2, false)).toBe(2);
+      s.remove(2900);
+      expect(s.loadLast('rare')?.seq).toBe(2901);
+      s.remove(2901);
+      // The last one left is found again from its bound, looking only where it may be.
+      expect(s.loadLast('rare')?.seq).toBe(1);
+      expect(s.loadNext('c.3', 2990)?.seq).toBe(2993);
+      // A few false positives at most, never a table per segment.
+      expect(storeCache.stats().table_loads - before).toBeLessThan(6);
+    };
+    await check();
+    // After a restart the filters are rebuilt as tables are loaded: one pass, then skipped again.
+    await s.close();
+    storeCache.configure(DEFAULT_CACHE_BYTES);
+    s = await FileStore.open({ dir, segmentBytes: 4096 });
+    expect(s.numPending('>', 1, false)).toBe(2998);
+    for (let seq = 1; seq <= 3000; seq += 50) s.load(seq);
+    for (const seq of [2900, 2901]) expect(await s.store('rare', null, bytes(`again-${seq}`), T(4000 + seq))).toMatchObject({ seq: seq + 101 });
+    expect(s.loadNext('rare', 2)?.seq).toBe(3001);
+    storeCache.configure(0);
+    const before = storeCache.stats().table_loads;
+    expect(s.loadNext('rare', 2)?.seq).toBe(3001);
+    expect(s.numPending('rare', 2, false)).toBe(2);
+    expect(storeCache.stats().table_loads - before).toBeLessThan(6);
+    await s.close();
+  });
 });
