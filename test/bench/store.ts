@@ -181,6 +181,9 @@ interface Proc {
   child: ChildProcess;
   exited: Promise<void>;
   logFile: string;
+  httpPort: number;
+  /** Bytes of the log written before this process started (the log is shared across restarts). */
+  logFrom: number;
 }
 
 /** Starts a server on `storeDir` and returns once it listens (its ports file exists). */
@@ -191,13 +194,14 @@ async function launch(c: Contender, dir: string): Promise<Proc> {
   fs.mkdirSync(portsDir, { recursive: true });
   const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(httpPort), '--ports_file_dir', portsDir, '-js', '-sd', path.join(dir, 'store')];
   const logFile = path.join(dir, 'server.log');
+  const logFrom = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
   const log = fs.openSync(logFile, 'a');
   const script = `ulimit -n ${WANTED_FD_LIMIT} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"`;
   const spawnedAt = nowMs();
   const child = spawn('/bin/sh', ['-c', script, c.bin, ...args], { stdio: ['ignore', log, log] });
   fs.closeSync(log);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return { pid: child.pid!, target: { host: '127.0.0.1', port }, spawnedAt, child, exited, logFile };
+  return { pid: child.pid!, target: { host: '127.0.0.1', port }, spawnedAt, child, exited, logFile, httpPort, logFrom };
 }
 
 async function stop(p: Proc, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
@@ -242,6 +246,31 @@ function streamReady(stream: string, msgs: number, lastSeq: number): (c: ApiClie
     const last = await c.request(`$JS.API.DIRECT.GET.${stream}`, JSON.stringify({ seq: lastSeq }), 60_000);
     return last.status === 0 && header(last, 'Nats-Sequence') === String(lastSeq);
   };
+}
+
+/** Petrel only: the offset tables and read windows held by the store cache (/jsz store_cache). */
+async function storeCacheBytes(p: Proc): Promise<number | undefined> {
+  const res = await fetch(`http://127.0.0.1:${p.httpPort}/jsz`);
+  const cache = ((await res.json()) as { store_cache?: { table_bytes: number; read_window_bytes: number } }).store_cache;
+  return cache === undefined ? undefined : cache.table_bytes + cache.read_window_bytes;
+}
+
+/**
+ * Petrel only, from its log: how long the stream's store took to open, and how many bytes written
+ * after its index snapshot it read (a crash restart).
+ */
+function storeOpen(p: Proc, stream: string): { ms: number; afterSnapshotBytes: number } | undefined {
+  const text = fs.readFileSync(p.logFile, 'utf8').slice(p.logFrom);
+  let ms: number | undefined;
+  let after = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const o = JSON.parse(line) as { stream?: string; ms?: number; after_snapshot_bytes?: number };
+    if (o.stream !== stream) continue;
+    if (typeof o.ms === 'number') ms = o.ms;
+    if (typeof o.after_snapshot_bytes === 'number') after = o.after_snapshot_bytes;
+  }
+  return ms === undefined ? undefined : { ms, afterSnapshotBytes: after };
 }
 
 /** Resident memory once settled: the lowest of five samples. */
@@ -315,6 +344,12 @@ async function streamScenario(c: Contender, pool: AgentPool, f: Flags, log: (s: 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'petrel-store-bench-'));
   const out: Figures = {};
   try {
+    // One launch first, so the figures are those of a server started before (for Petrel, with Node's
+    // compile cache filled: a first start after a code change strips TypeScript, ~17 MB per thread).
+    const warm = await launch(c, dir);
+    await readyAfter(warm, jetStreamAnswers);
+    await stop(warm, 'SIGTERM');
+    fs.rmSync(path.join(dir, 'store'), { recursive: true, force: true });
     let p = await launch(c, dir);
     out['first_start_ms'] = await readyAfter(p, jetStreamAnswers);
     out['rss_idle'] = await settledRss(p.pid);
@@ -324,8 +359,15 @@ async function streamScenario(c: Contender, pool: AgentPool, f: Flags, log: (s: 
     const filled = await fill(pool, p, `${STREAM.toLowerCase()}.`, SUBJECTS, f.msgs);
     out['fill_rate'] = filled.rate;
     out['cpu_us_per_msg'] = filled.cpuUsPerMsg;
-    out['mem_per_msg_fill'] = ((await settledRss(p.pid)) - out['rss_idle']) / f.msgs;
-    log(`${c.label}: filled ${f.msgs.toLocaleString('en-US')} at ${Math.round(filled.rate).toLocaleString('en-US')} msgs/s, ${filled.cpuUsPerMsg.toFixed(2)} µs CPU each, ${out['mem_per_msg_fill'].toFixed(1)} B/msg resident`);
+    const grown = (await settledRss(p.pid)) - out['rss_idle'];
+    out['mem_per_msg_fill'] = grown / f.msgs;
+    const cache = c.kind === 'petrel' ? await storeCacheBytes(p) : undefined;
+    if (cache !== undefined) out['mem_per_msg_fill_beyond_cache'] = (grown - cache) / f.msgs;
+    const storedBytes = Number((((await api.api(`$JS.API.STREAM.INFO.${STREAM}`))['state'] as Record<string, unknown>)['bytes']));
+    log(
+      `${c.label}: filled ${f.msgs.toLocaleString('en-US')} at ${Math.round(filled.rate).toLocaleString('en-US')} msgs/s, ${filled.cpuUsPerMsg.toFixed(2)} µs CPU each, ` +
+        `${out['mem_per_msg_fill'].toFixed(1)} B/msg resident${cache === undefined ? '' : ` (${out['mem_per_msg_fill_beyond_cache']!.toFixed(1)} beyond the store cache's ${mb(cache)})`}`,
+    );
 
     const direct = `$JS.API.DIRECT.GET.${STREAM}`;
     let g = await timedGets(api, direct, randomSeqBodies(f.gets, f.msgs));
@@ -354,6 +396,13 @@ async function streamScenario(c: Contender, pool: AgentPool, f: Flags, log: (s: 
     await stop(p, 'SIGKILL');
     p = await launch(c, dir);
     out['kill_ready_ms'] = await readyAfter(p, streamReady(STREAM, f.msgs, f.msgs));
+    const killOpen = c.kind === 'petrel' ? storeOpen(p, STREAM) : undefined;
+    if (killOpen !== undefined) {
+      out['kill_open_ms'] = killOpen.ms;
+      // Stored bytes per message (record size) turn the bytes read after the snapshot into messages.
+      out['kill_replayed_msgs'] = Math.round(killOpen.afterSnapshotBytes / (storedBytes / f.msgs));
+      log(`${c.label}: after kill -9 the store opened in ${killOpen.ms} ms, reading ${out['kill_replayed_msgs'].toLocaleString('en-US')} messages written after its last snapshot`);
+    }
     api = await ApiClient.open(p.target);
     g = await timedGets(api, direct, randomSeqBodies(f.gets, f.msgs));
     out['get_restart_p50_us'] = g.p50;
@@ -365,7 +414,25 @@ async function streamScenario(c: Contender, pool: AgentPool, f: Flags, log: (s: 
     await stop(p, 'SIGTERM');
     p = await launch(c, dir);
     out['clean_ready_ms'] = await readyAfter(p, streamReady(STREAM, f.msgs, f.msgs));
-    log(`${c.label}: clean restart -> ready ${out['clean_ready_ms'].toFixed(0)} ms`);
+    const cleanOpen = c.kind === 'petrel' ? storeOpen(p, STREAM) : undefined;
+    if (cleanOpen !== undefined) out['clean_open_ms'] = cleanOpen.ms;
+    log(`${c.label}: clean restart -> ready ${out['clean_ready_ms'].toFixed(0)} ms${cleanOpen === undefined ? '' : ` (store opened in ${cleanOpen.ms} ms)`}`);
+
+    // A kill right after a burst of writes: what was written since the last snapshot is read again.
+    const burst = Math.max(1, Math.floor(f.msgs / 5));
+    await fill(pool, p, `${STREAM.toLowerCase()}.`, SUBJECTS, burst);
+    await stop(p, 'SIGKILL');
+    p = await launch(c, dir);
+    out['burst_kill_ready_ms'] = await readyAfter(p, streamReady(STREAM, f.msgs + burst, f.msgs + burst));
+    const burstOpen = c.kind === 'petrel' ? storeOpen(p, STREAM) : undefined;
+    if (burstOpen !== undefined) {
+      out['burst_kill_open_ms'] = burstOpen.ms;
+      out['burst_kill_replayed_msgs'] = Math.round(burstOpen.afterSnapshotBytes / (storedBytes / f.msgs));
+    }
+    log(
+      `${c.label}: ${burst.toLocaleString('en-US')} more messages, kill -9 at once -> ready ${out['burst_kill_ready_ms'].toFixed(0)} ms` +
+        (burstOpen === undefined ? '' : ` (store opened in ${burstOpen.ms} ms, reading ${out['burst_kill_replayed_msgs']!.toLocaleString('en-US')} messages written after its last snapshot)`),
+    );
     await stop(p, 'SIGTERM');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -430,6 +497,7 @@ const ROWS: Row[] = [
   { key: 'fill_rate', title: 'fill, acked msgs/s', format: int, higherBetter: true },
   { key: 'cpu_us_per_msg', title: 'server CPU per stored message', format: (v) => `${v.toFixed(2)} µs`, higherBetter: false },
   { key: 'mem_per_msg_fill', title: 'memory per stored message after the fill', format: bytesPer, higherBetter: false },
+  { key: 'mem_per_msg_fill_beyond_cache', title: '… of which beyond the store cache (Petrel)', format: bytesPer, higherBetter: false },
   { key: 'mem_per_msg_restart', title: 'memory per stored message after a restart', format: bytesPer, higherBetter: false },
   { key: 'get_p50_us', title: 'direct get of a random sequence, p50', format: us, higherBetter: false },
   { key: 'get_p99_us', title: 'direct get of a random sequence, p99', format: us, higherBetter: false },
@@ -438,7 +506,13 @@ const ROWS: Row[] = [
   { key: 'get_restart_p99_us', title: 'direct get after kill -9 restart, p99', format: us, higherBetter: false },
   { key: 'by_start_time_ms', title: 'by_start_time consumer created', format: ms, higherBetter: false },
   { key: 'kill_ready_ms', title: 'kill -9 → ready', format: ms, higherBetter: false },
+  { key: 'kill_open_ms', title: '… of which the store opening (Petrel)', format: ms, higherBetter: false },
+  { key: 'kill_replayed_msgs', title: '… messages read after the last snapshot (Petrel)', format: int, higherBetter: false },
   { key: 'clean_ready_ms', title: 'clean restart → ready', format: ms, higherBetter: false },
+  { key: 'clean_open_ms', title: '… of which the store opening (Petrel)', format: ms, higherBetter: false },
+  { key: 'burst_kill_ready_ms', title: 'N/5 more messages, kill -9 at once → ready', format: ms, higherBetter: false },
+  { key: 'burst_kill_open_ms', title: '… of which the store opening (Petrel)', format: ms, higherBetter: false },
+  { key: 'burst_kill_replayed_msgs', title: '… messages read after the last snapshot (Petrel)', format: int, higherBetter: false },
   { key: 'kv_mem_per_key', title: 'KV: memory per key', format: (v) => `${v.toFixed(0)} B`, higherBetter: false },
   { key: 'kv_write_rate', title: 'KV: acked writes/s', format: int, higherBetter: true },
   { key: 'kv_get_p50_us', title: 'KV: get p50', format: us, higherBetter: false },
