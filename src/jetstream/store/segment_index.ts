@@ -780,20 +780,7 @@ export class SegmentIndex {
    */
   firstAtOrAfter(ns: bigint): number {
     const segs = this.segments;
-    let lo = 0;
-    let hi = segs.length - 1;
-    let at = segs.length;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const s = segs[mid]!;
-      if (s.first !== 0 && s.lastTs >= ns) {
-        at = mid;
-        hi = mid - 1;
-      } else {
-        lo = mid + 1;
-      }
-    }
-    for (let i = at; i < segs.length; i++) {
+    for (let i = this.firstWhere((s) => s.lastTs >= ns); i < segs.length; i++) {
       const seg = segs[i]!;
       if (seg.first === 0 || seg.liveMsgs === 0) continue;
       const seq = this.firstInSegmentAtOrAfter(seg, ns);
