@@ -89,6 +89,8 @@ export interface JetStreamOptions {
   domain?: string;
   /** Opt-in lazy fsync interval, milliseconds; 0 = fsync every write (default). */
   syncIntervalMs: number;
+  /** Memory budget of the file stores' caches per JetStream thread; unset = the store's default. */
+  storeCacheBytes?: number;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';

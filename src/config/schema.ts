@@ -132,6 +132,7 @@ export interface CanonicalConfig {
     max_file_store: number;
     domain: string;
     sync_interval: number;
+    store_cache: number;
   };
   cluster: CanonicalCluster;
   system_account: string;
@@ -296,6 +297,7 @@ function buildSchema(facts: RuntimeFacts): object {
       max_file_store: { doc: 'File storage limit, bytes; -1 = 1 TiB.', format: 'nats-js-size', default: DYNAMIC_SIZE },
       domain: { doc: 'JetStream domain.', format: String, default: '' },
       sync_interval: { doc: 'Lazy fsync interval, ms; 0 = fsync every write.', format: 'nats-duration', default: 0 },
+      store_cache: { doc: "File stores' offset-table cache per JetStream thread, bytes; -1 = 128 MiB (Petrel only).", format: 'nats-js-size', default: DYNAMIC_SIZE },
     },
     accounts: { doc: 'Accounts as written.', format: Object, default: null, nullable: true },
   };
@@ -492,6 +494,7 @@ export function toServerOptions(c: CanonicalConfig, facts: RuntimeFacts, choices
   if (a.password !== '') options.auth.password = a.password;
   if (a.no_auth_user !== '') options.auth.noAuthUser = a.no_auth_user;
   if (js.domain !== '') options.jetstream.domain = js.domain;
+  if (js.store_cache !== DYNAMIC_SIZE) options.jetstream.storeCacheBytes = js.store_cache;
   if (c.tls.enabled) options.tls = tlsOptions(c.tls, false);
   return options;
 }

@@ -388,7 +388,7 @@ export class JsApi {
   /** Batched direct get: up to `batch` messages, each with pending counts, then a 204 EOB. */
   private directBatch(stream: Stream, req: DecodedGet, reply: string): void {
     const filter = req.next || '>';
-    let seq = req.startTime !== null ? seqForTime(stream, req.startTime) : req.seq;
+    let seq = req.startTime !== null ? stream.store.seqForTime(req.startTime) : req.seq;
     let pending = stream.store.numPending(filter, seq, false);
     let last = 0;
     let sentBytes = 0;
@@ -564,20 +564,12 @@ function msgGetRequest(r: Record<string, unknown>): DecodedGet | null {
 }
 
 function lookup(stream: Stream, req: DecodedGet): StoredMessage | null {
-  const seq = req.startTime !== null ? seqForTime(stream, req.startTime) : req.seq;
+  const seq = req.startTime !== null ? stream.store.seqForTime(req.startTime) : req.seq;
   const get: MsgGetRequest = { seq };
   if (req.next) get.next_by_subj = req.next;
   else if (req.last) get.last_by_subj = req.last;
   else if (req.startTime !== null) get.next_by_subj = '>';
   return stream.getMsg(get);
-}
-
-/** First sequence stored at or after `ns` (nats-server GetSeqFromTime). */
-function seqForTime(stream: Stream, ns: bigint): number {
-  for (let m = stream.store.loadNext('>', 0); m !== null; m = stream.store.loadNext('>', m.seq + 1)) {
-    if (m.time >= ns) return m.seq;
-  }
-  return stream.lastSequence() + 1;
 }
 
 function directHeaders(stream: string, msg: StoredMessage, noHeaders: boolean, batch: { pending: number; last: number } | null): Uint8Array {

@@ -15,7 +15,8 @@ import type { Logger } from '../log.ts';
 import { subjectsCollide } from '../routing/subjects.ts';
 import type { JsBus, Scheduler, BusSubscription } from './bus.ts';
 import type { ApiError, ConsumerApi, JsContext } from './seams.ts';
-import { FileStore, MemoryStore, StoreError, readChecksummedFile } from './store/index.ts';
+import { FileStore, MemoryStore, storeCache, type RecoveryReport } from './store/index.ts';
+import { readFramedFile } from '../storage/atomic_file.ts';
 import type { StreamStore } from './store/index.ts';
 import { JS_ERR, isApiError, streamCreateFailed, streamDeleteFailed } from './errors.ts';
 import { API_PREFIX, JsApi, type ApiHost } from './api.ts';
@@ -75,6 +76,11 @@ export interface JetStreamOptions {
    * them. Default: this engine's own usage.
    */
   serverUsage?: () => StorageUsage;
+  /**
+   * Memory budget for the file stores' offset tables, bytes, shared by every stream of this
+   * thread (store_cache.ts). Default DEFAULT_CACHE_BYTES.
+   */
+  storeCacheBytes?: number;
 }
 
 export interface StorageUsage {
@@ -138,6 +144,7 @@ export class JetStream implements ApiHost {
 
   constructor(opts: JetStreamOptions) {
     this.opts = opts;
+    if (opts.storeCacheBytes !== undefined) storeCache.configure(opts.storeCacheBytes);
     this.account = opts.account ?? GLOBAL_ACCOUNT;
     this.ctx = new EngineContext(opts);
     const c = opts.consumers;
@@ -316,6 +323,8 @@ export class JetStream implements ApiHost {
       consumers: u.consumers,
       messages: u.messages,
       bytes: u.bytes,
+      // Petrel: what the file stores keep in memory beyond their summaries (one budget per thread).
+      store_cache: storeCache.stats(),
     };
     const wantAccount = opts.accounts || opts.account === this.account || opts.streams || opts.consumers || opts.config;
     if (wantAccount && (opts.account === undefined || opts.account === this.account)) {
@@ -441,6 +450,22 @@ export class JetStream implements ApiHost {
     return path.join(this.streamsDir, name);
   }
 
+  /** How a file stream's index came back: from its snapshot, or by reading every segment, and why. */
+  private logRecovery(stream: string, r: RecoveryReport): void {
+    const fields = { stream, index: r.index, scanned_bytes: r.scannedBytes, after_snapshot_bytes: r.afterSnapshotBytes, segments: r.segments };
+    const name = `'${this.account} > ${stream}'`;
+    if (r.snapshotRejected !== undefined) {
+      this.ctx.logger.warn({ ...fields, reason: r.snapshotRejected }, `JetStream stream ${name}: index snapshot not used (${r.snapshotRejected}), read every segment`);
+    } else if (r.index === 'full-scan' && r.scannedBytes > 0) {
+      this.ctx.logger.warn(fields, `JetStream stream ${name}: no index snapshot, read every segment`);
+    } else if (r.index === 'snapshot' && r.afterSnapshotBytes > 0) {
+      // After a crash: what was written since the last snapshot was read again.
+      this.ctx.logger.info(fields, `JetStream stream ${name}: index restored from its snapshot, ${r.afterSnapshotBytes} bytes written after it read`);
+    } else if (r.index === 'snapshot') {
+      this.ctx.logger.debug(fields, `JetStream stream ${name}: index restored from its snapshot`);
+    }
+  }
+
   private async openStream(cfg: StreamConfig, created: bigint, fresh: boolean): Promise<Stream> {
     const limits = storeLimitsFor(cfg);
     let store: StreamStore;
@@ -457,6 +482,7 @@ export class JetStream implements ApiHost {
       });
       corruption = fs.recovery.corrupt;
       store = fs;
+      if (!fresh) this.logRecovery(cfg.name, fs.recovery);
     } else {
       store = new MemoryStore(limits);
     }
@@ -477,7 +503,7 @@ export class JetStream implements ApiHost {
       let cfg: StreamConfig;
       let created: bigint;
       try {
-        const raw = await readChecksummedFile(path.join(dir, STREAM_META_FILE), STREAM_META_MAGIC);
+        const raw = await readFramedFile(path.join(dir, STREAM_META_FILE), STREAM_META_MAGIC);
         if (raw === null) {
           this.ctx.logger.warn({ dir }, 'JetStream stream directory without a config, skipped');
           continue;
@@ -488,18 +514,20 @@ export class JetStream implements ApiHost {
         cfg = parsed;
         created = BigInt(meta.created);
       } catch (err) {
-        const why = err instanceof StoreError ? err.message : String(err);
+        const why = err instanceof Error ? err.message : String(err);
         this.ctx.logger.error({ dir, err: why }, 'JetStream could not read a stream config, stream not recovered');
         continue;
       }
       try {
+        const openedAt = performance.now();
         const stream = await this.openStream(cfg, created, false);
         const corrupt = stream.corruptionReports();
         if (corrupt.length > 0) {
           this.ctx.logger.warn({ stream: cfg.name, damaged: corrupt.length }, `JetStream stream '${this.account} > ${cfg.name}' recovered with damaged records skipped`);
         }
         this.streamMap.set(cfg.name, stream);
-        this.ctx.logger.info({ stream: cfg.name, msgs: stream.store.state().msgs }, `Restored stream '${this.account} > ${cfg.name}'`);
+        const ms = Math.round(performance.now() - openedAt);
+        this.ctx.logger.info({ stream: cfg.name, msgs: stream.store.state().msgs, ms }, `Restored stream '${this.account} > ${cfg.name}' in ${ms} ms`);
       } catch (err) {
         this.ctx.logger.error({ stream: cfg.name, err: String(err) }, 'JetStream could not open a stream store, stream not recovered');
       }

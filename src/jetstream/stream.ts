@@ -13,7 +13,8 @@ import { parseHeaders } from '../protocol/headers.ts';
 import { subjectMatches } from '../routing/subjects.ts';
 import type { BusSubscription } from './bus.ts';
 import type { ApiError, ConsumerForStream, JsContext, Retention, StreamChange, StreamForConsumers } from './seams.ts';
-import { StoreError, StoreErrorCode, UNLIMITED, writeChecksummedFile } from './store/index.ts';
+import { StoreError, StoreErrorCode, UNLIMITED } from './store/index.ts';
+import { writeFramedFile } from '../storage/atomic_file.ts';
 import type { CorruptionReport, StoreLimits, StoredMessage, StreamStore } from './store/index.ts';
 import { JS_ERR, streamRollupFailed, streamStoreFailed, streamWrongLastMsgId, streamWrongLastSequence } from './errors.ts';
 import { appendHeaders, removeHeadersWithPrefix } from './header_block.ts';
@@ -273,10 +274,7 @@ class OriginFollower {
   private seqForStartTime(origin: Stream, time: string): number {
     const ns = parseRfc3339(time);
     if (ns === null) return 1;
-    for (let m = origin.store.loadNext('>', 1); m !== null; m = origin.store.loadNext('>', m.seq + 1)) {
-      if (m.time >= ns) return m.seq;
-    }
-    return origin.lastSequence() + 1;
+    return origin.store.seqForTime(ns);
   }
 }
 
@@ -292,6 +290,8 @@ export class Stream implements StreamForConsumers {
   private readonly listeners = new Set<(ev: StreamChange) => void>();
   private readonly consumers = new Map<string, ConsumerForStream>();
   private readonly dedup = new Map<string, DedupEntry>();
+  /** The dedup window is read back from the store on first need, as nats-server does (ddloaded). */
+  private dedupLoaded = false;
   private ackPrefixBytes: Buffer | null = null;
   private readonly corruption: CorruptionReport[];
   private subs: BusSubscription[] = [];
@@ -379,7 +379,8 @@ export class Stream implements StreamForConsumers {
 
   /** Subscribes to the stream's subjects, starts expiry, mirrors and sources. */
   start(): void {
-    this.rebuildDedup();
+    // Reading the window back can mean loading every recent message: only a Msg-Id asks for it.
+    this.dedupLoaded = this.store.state().msgs === 0;
     this.subscribe();
     this.expireNow();
     this.startFollowers();
@@ -433,7 +434,7 @@ export class Stream implements StreamForConsumers {
   async saveMeta(): Promise<void> {
     if (this.dir === null) return;
     const meta = { config: streamConfigJson(this.cfg), created: this.created.toString() };
-    await writeChecksummedFile(path.join(this.dir, STREAM_META_FILE), STREAM_META_MAGIC, Buffer.from(JSON.stringify(meta)));
+    await writeFramedFile(path.join(this.dir, STREAM_META_FILE), Buffer.from(JSON.stringify(meta)), STREAM_META_MAGIC);
   }
 
   /** Origins appear and disappear as streams are created and deleted. */
@@ -515,6 +516,7 @@ export class Stream implements StreamForConsumers {
         if (dup !== undefined) return { kind: 'duplicate', seq: dup.seq, ready: dup.ready };
       }
       const expLastId = get(HDR.EXPECTED_LAST_MSG_ID);
+      if (!sourced && expLastId !== undefined && expLastId !== '') this.loadDedup();
       if (!sourced && expLastId !== undefined && expLastId !== '' && expLastId !== this.lastMsgId) {
         return { kind: 'error', error: streamWrongLastMsgId(this.lastMsgId) };
       }
@@ -587,13 +589,14 @@ export class Stream implements StreamForConsumers {
   private noteStored(seq: number, msgId: string, ts: bigint, ready: Promise<void>): void {
     this.lastSeq = seq;
     this.lastMsgId = msgId;
-    if (msgId !== '' && this.cfg.duplicate_window > 0) {
+    if (msgId !== '' && this.cfg.duplicate_window > 0 && this.dedupLoaded) {
       this.dedup.delete(msgId);
       this.dedup.set(msgId, { seq, tsMs: Number(ts / 1_000_000n), ready: ready.catch(() => undefined) });
     }
   }
 
   private findDuplicate(msgId: string): DedupEntry | undefined {
+    this.loadDedup();
     // Entries are in arrival order, so expired ones are at the front.
     const horizon = this.ctx.scheduler.now() - this.cfg.duplicate_window / 1_000_000;
     for (const [id, e] of this.dedup) {
@@ -604,7 +607,9 @@ export class Stream implements StreamForConsumers {
   }
 
   /** Recovers the dedup window from the newest stored messages (nats-server rebuildDedupe). */
-  private rebuildDedup(): void {
+  private loadDedup(): void {
+    if (this.dedupLoaded) return;
+    this.dedupLoaded = true;
     this.dedup.clear();
     this.lastMsgId = '';
     const st = this.store.state();
@@ -613,17 +618,10 @@ export class Stream implements StreamForConsumers {
     if (last?.hdr) this.lastMsgId = headerOf(last.hdr, HDR.MSG_ID) ?? '';
     if (this.cfg.duplicate_window <= 0) return;
     const horizonNs = this.ctx.scheduler.nowNs() - BigInt(this.cfg.duplicate_window);
-    const found: Array<[string, DedupEntry]> = [];
-    for (let seq = st.lastSeq; seq >= st.firstSeq; seq--) {
-      const m = this.store.load(seq);
-      if (m === null) continue;
-      if (m.time < horizonNs) break;
+    // Oldest first: the map's order is arrival order, which expiry relies on.
+    for (let m = this.store.loadNext('>', this.store.seqForTime(horizonNs)); m !== null; m = this.store.loadNext('>', m.seq + 1)) {
       const id = m.hdr ? headerOf(m.hdr, HDR.MSG_ID) : null;
-      if (id) found.push([id, { seq, tsMs: Number(m.time / 1_000_000n), ready: Promise.resolve() }]);
-    }
-    for (let i = found.length - 1; i >= 0; i--) {
-      const [id, e] = found[i]!;
-      if (!this.dedup.has(id)) this.dedup.set(id, e);
+      if (id && !this.dedup.has(id)) this.dedup.set(id, { seq: m.seq, tsMs: Number(m.time / 1_000_000n), ready: Promise.resolve() });
     }
   }
 
@@ -777,7 +775,7 @@ export class Stream implements StreamForConsumers {
 
   /** The `state` object of stream info (nats-server StreamState JSON). */
   stateJson(opts: { subjectsFilter?: string; deletedDetails?: boolean } = {}): Record<string, unknown> {
-    const st = this.store.state();
+    const st = this.store.state({ deleted: opts.deletedDetails === true });
     const o: Record<string, unknown> = {
       messages: st.msgs,
       bytes: st.bytes,

@@ -50,6 +50,16 @@ export function sumVarz(parts: WorkerVarz[]): WorkerVarz {
   return t;
 }
 
+/** The file stores' in-memory caches (the store_cache object of /jsz). */
+const STORE_CACHE_SERIES: [string, 'gauge' | 'counter', string][] = [
+  ['budget_bytes', 'gauge', 'Memory budget for file store offset tables'],
+  ['table_bytes', 'gauge', 'Bytes held by file store offset tables'],
+  ['tables', 'gauge', 'File store offset tables in memory'],
+  ['table_loads', 'counter', 'Offset tables rebuilt from segment files'],
+  ['table_evictions', 'counter', 'Offset tables evicted to stay within the budget'],
+  ['read_window_bytes', 'gauge', 'Bytes held by read-ahead windows'],
+];
+
 export class MonitorServer {
   private readonly server: PetrelServer;
   private readonly http: http.Server;
@@ -333,6 +343,13 @@ export class MonitorServer {
     let out = '';
     for (const [n, type, help] of series) {
       out += `# HELP gnatsd_varz_${n} ${help}\n# TYPE gnatsd_varz_${n} ${type}\ngnatsd_varz_${n}${labels} ${v[n] as number}\n`;
+    }
+    const cache = (await this.server.jsz({}))?.['store_cache'] as Record<string, number> | undefined;
+    if (cache !== undefined) {
+      for (const [n, type, help] of STORE_CACHE_SERIES) {
+        const name = `petrel_jetstream_store_cache_${n}`;
+        out += `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name}${labels} ${cache[n] ?? 0}\n`;
+      }
     }
     return out;
   }

@@ -73,6 +73,7 @@ export class JetStreamHost {
           maxStore: o.jetstream.maxFileStore,
           domain: o.jetstream.domain,
           syncIntervalMs: o.jetstream.syncIntervalMs,
+          storeCacheBytes: o.jetstream.storeCacheBytes,
           serverName: o.serverName || String(init.info.server_id ?? ''),
           serverId: String(init.info.server_id ?? ''),
           consumers: (ctx) => createConsumerApi(ctx),

@@ -56,6 +56,16 @@ export function replaceFileSync(file: string, data: Uint8Array | string): void {
 }
 
 export async function replaceFile(file: string, data: Uint8Array | string): Promise<void> {
+  await fsp.rename(await writeTempFile(file, data), file);
+  await syncDir(path.dirname(file));
+}
+
+/**
+ * The first half of replaceFile: `data` written to `file`.tmp and fsynced; returns that path. For
+ * a caller whose rename must be one synchronous step with an in-memory swap (renameSync, then
+ * syncDir), so nothing reads the new file with the old state in between.
+ */
+export async function writeTempFile(file: string, data: Uint8Array | string): Promise<string> {
   const tmp = file + TEMP_SUFFIX;
   const fh = await fsp.open(tmp, 'w');
   try {
@@ -64,8 +74,7 @@ export async function replaceFile(file: string, data: Uint8Array | string): Prom
   } finally {
     await fh.close();
   }
-  await fsp.rename(tmp, file);
-  await syncDir(path.dirname(file));
+  return tmp;
 }
 
 /** Removes temp files left by a crash during a replace (the target still holds the old content). */

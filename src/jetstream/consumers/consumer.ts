@@ -326,7 +326,7 @@ export class Consumer implements ConsumerForStream {
           break;
         }
         case 'by_start_time':
-          sseq = this.seqFromTime(cfg.optStartTime!.ns, st.firstSeq, st.lastSeq);
+          sseq = store.seqForTime(cfg.optStartTime!.ns);
           break;
         default: // new
           sseq = st.lastSeq + 1;
@@ -352,20 +352,6 @@ export class Consumer implements ConsumerForStream {
       config: null,
       requests: [],
     };
-  }
-
-  /** First sequence whose message time is >= t (messages are stored in time order). */
-  private seqFromTime(tNs: bigint, first: number, last: number): number {
-    let lo = Math.max(first, 1);
-    let hi = last + 1;
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      const m = this.stream.store.loadNext('', mid);
-      if (m === null || m.seq > last) hi = mid;
-      else if (m.time >= tNs) hi = mid;
-      else lo = m.seq + 1;
-    }
-    return lo;
   }
 
   /** The durable state (nats-server ConsumerState). */

@@ -2,7 +2,7 @@
 // pending (delivered, unacknowledged) messages and redelivery counts. Saved atomically in a
 // checksummed file, so a torn or damaged file is reported rather than silently misread.
 
-import { readChecksummedFile, writeChecksummedFile } from './atomic_file.ts';
+import { CorruptFileError, readFramedFile, writeFramedFile } from '../../storage/atomic_file.ts';
 import { StoreError, StoreErrorCode } from './errors.ts';
 
 export interface SequencePair {
@@ -96,11 +96,17 @@ export function decodeConsumerState(bytes: Uint8Array): ConsumerState {
 }
 
 export async function saveConsumerState(file: string, s: ConsumerState): Promise<void> {
-  await writeChecksummedFile(file, MAGIC, encodeConsumerState(s));
+  await writeFramedFile(file, encodeConsumerState(s), MAGIC);
 }
 
 /** The saved state, or null if none was saved. Throws StoreError CORRUPT for a damaged file. */
 export async function loadConsumerState(file: string): Promise<ConsumerState | null> {
-  const payload = await readChecksummedFile(file, MAGIC);
+  let payload: Uint8Array | null;
+  try {
+    payload = await readFramedFile(file, MAGIC);
+  } catch (err) {
+    if (err instanceof CorruptFileError) throw new StoreError(StoreErrorCode.Corrupt, err.message, { cause: err });
+    throw err;
+  }
   return payload === null ? null : decodeConsumerState(payload);
 }

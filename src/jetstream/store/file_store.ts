@@ -1,83 +1,84 @@
 // The file store: a directory per stream holding append-only segment files (`msgs/<id>.seg`) of
-// checksummed records (see record_codec.ts). The index (seq -> segment, offset) and the
-// per-subject index live in memory and are rebuilt at start-up by replaying every segment in order.
+// checksummed records (see record_codec.ts), indexed by segment summaries, evictable offset tables
+// and a per-subject table (segment_index.ts) — nothing per message beyond a dead bit.
 //
 // Durability: every change appends a record to an in-memory batch; one I/O loop writes each batch
 // with one positional write per segment and one fdatasync, then resolves everything that waited on
 // it (group commit). With syncIntervalMs > 0 writes still happen at once but the fsync runs on an
 // interval and store() does not wait for it (an opt-in, as in nats-server's sync_interval).
 //
-// Removes are tombstone records; purge, compact, truncate and skips are one sequence-state record.
-// Space comes back by deleting the oldest segment once it holds no live message, and by rewriting a
-// sealed segment that is mostly dead messages. Both first append a sequence-state checkpoint so no
-// sequence bookkeeping is lost with the dropped records.
+// Removes are tombstone records naming the subject and size of what they remove; removing the
+// first message (limits, acks of a work queue), purge, compact, truncate, expiry and skips are one
+// sequence-state record per batch. Space comes back by deleting the oldest segment once it holds no
+// live message, and by rewriting a sealed segment that is mostly dead messages. Both first append
+// a sequence-state checkpoint so no sequence bookkeeping is lost with the dropped records.
+//
+// Start-up: the index snapshot (index_snapshot.ts), when it agrees with the files, restores the
+// index and only records written after it are read; otherwise every segment is read. A segment
+// deleted by space reclamation is unlinked only after a snapshot that no longer lists it is
+// durable, so a trusted snapshot never names a missing file.
 
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
+import { TEMP_SUFFIX, syncDir, writeTempFile } from '../../storage/atomic_file.ts';
 import { StoreError, StoreErrorCode } from './errors.ts';
-import { IndexedStore, type IndexEntry, type ReleaseKind } from './indexed_store.ts';
+import { IndexedStore, type ReleaseKind } from './indexed_store.ts';
+import { encodeSnapshot, readSnapshot, writeSnapshot, type IndexSnapshot, type SegmentSummary } from './index_snapshot.ts';
 import {
   RecordFlag,
   RecordType,
   checksumOk,
-  decodeMsgBody,
   encodeDelete,
   encodeMsg,
   encodeSeqState,
   eraseInPlace,
   readHeader,
   seqStateLastSeq,
+  type RecordHeader,
 } from './record_codec.ts';
+import { SeqBits } from './seq_bits.ts';
+import { SubjectInterner } from './subject_interner.ts';
+import { Segment, segmentId } from './segment.ts';
+import { SegmentIndex } from './segment_index.ts';
 import { scanSegment } from './segment_scan.ts';
-import { RECORD_HEADER_BYTES, UNLIMITED, type CorruptionReport, type StoreLimits, type StreamState } from './types.ts';
+import { NO_RECORD } from './segment_table.ts';
+import type { SubjectFilter } from './subject_filter.ts';
+import {
+  RECORD_HEADER_BYTES,
+  UNLIMITED,
+  type CorruptionReport,
+  type StateOptions,
+  type StoreLimits,
+  type StoredMessage,
+  type StreamState,
+  type SubjectState,
+} from './types.ts';
 
 /** Roll to a new segment beyond this size; big enough to amortise files, small enough to reclaim. */
 export const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
+/** Write the index snapshot after this long with changes... */
+export const DEFAULT_SNAPSHOT_INTERVAL_MS = 10_000;
+/** ...or once this much was appended since the last one: bounds what a crash makes start-up read. */
+export const DEFAULT_SNAPSHOT_BYTES = 32 * 1024 * 1024;
+/**
+ * Snapshots never take more than 1/50 of the store's time: a stream with a million subjects
+ * (tens of ms to encode) is snapshotted at most every few seconds, one with a few at once.
+ * Until then a reclaimed segment's file stays and a rewritten one makes a crash read everything.
+ */
+const SNAPSHOT_COST_SHARE = 50;
 /** Rewrite a sealed segment once at least this fraction of its bytes are dead messages. */
 const REWRITE_DEAD_FRACTION = 0.5;
-/**
- * Bytes read at once when a reader goes forward through a segment. Consumers read in sequence
- * order, which is file order, so one read serves the next ~2,000 small messages instead of one
- * pread each. A read that does not follow the previous one (a KV get, a direct get) reads only
- * its record.
- */
-const READ_WINDOW_BYTES = 256 * 1024;
-/** Read-ahead windows kept for the whole process (all streams): bounds their memory at 4 MiB. */
-const READ_WINDOWS = 16;
-
-interface ReadWindow {
-  seg: Segment;
-  generation: number;
-  start: number;
-  buf: Buffer;
-}
-
-/** The most recent read-ahead windows of every file store, newest first. */
-const readWindows: ReadWindow[] = [];
-
-function findWindow(seg: Segment, offset: number, length: number): Buffer | null {
-  for (const w of readWindows) {
-    if (w.seg === seg && w.generation === seg.generation && offset >= w.start && offset + length <= w.start + w.buf.length) {
-      return w.buf.subarray(offset - w.start, offset - w.start + length);
-    }
-  }
-  return null;
-}
-
-function keepWindow(w: ReadWindow): void {
-  readWindows.unshift(w);
-  if (readWindows.length > READ_WINDOWS) readWindows.pop();
-}
-
-function dropWindows(seg: Segment): void {
-  for (let i = readWindows.length - 1; i >= 0; i--) if (readWindows[i]!.seg === seg) readWindows.splice(i, 1);
-}
-/** Read descriptors kept open for sealed segments; the oldest is closed beyond this. */
-const MAX_READ_FDS = 64;
-const SEGMENT_SUFFIX = '.seg';
+/** A skip this long inside the active segment starts a new one instead of a long run of dead slots. */
+const MAX_GAP_SLOTS = 65_536;
 const MSGS_DIR = 'msgs';
+/**
+ * A last segment bigger than this that the snapshot vouched for is sealed at start-up and new
+ * records go to a fresh one, instead of reading all of it to verify it first (verifyActive): a
+ * few ms of reading at most, whatever the segment size, and at most one such seal per start.
+ */
+const VERIFY_ACTIVE_MAX_BYTES = 1024 * 1024;
 
 export interface FileStoreOptions {
   /** The stream's directory; created if missing. */
@@ -91,72 +92,85 @@ export interface FileStoreOptions {
   onCorruption?: (report: CorruptionReport) => void;
   /** The data fsync; injectable so tests can count group commits. Default: fh.datasync(). */
   sync?: (fh: FileHandle) => Promise<void>;
+  /** Index snapshot after this many ms with changes; 0 = only at close and after reclamation. */
+  snapshotIntervalMs?: number;
+  /** Index snapshot once this many bytes were appended since the last one; 0 = no such trigger. */
+  snapshotBytes?: number;
+  /**
+   * Snapshots are at least this many times the last one's encoding time apart (default
+   * SNAPSHOT_COST_SHARE); 0 = no such gap, so tests see snapshots at once whatever the load.
+   */
+  snapshotCostShare?: number;
 }
 
 export interface RecoveryReport {
   tornTailBytes: number;
   corrupt: CorruptionReport[];
-}
-
-class Segment {
-  readonly id: number;
-  readonly name: string;
-  readonly path: string;
-  /** Logical size, including records not yet written. */
-  size = 0;
-  /** Bytes already written to the file. */
-  written = 0;
-  /** Records not yet written, by offset, so reads can serve them. */
-  readonly pending = new Map<number, Buffer>();
-  /** Write handle: the active segment only (and a segment being erased into). */
-  fh: FileHandle | null = null;
-  readFd: number | null = null;
-  liveMsgs = 0;
-  liveBytes = 0;
-  /** Bytes of message records physically present, live or dead. */
-  msgBytes = 0;
-  minMsgSeq = Number.MAX_SAFE_INTEGER;
-  maxMsgSeq = 0;
-  /** Bumped when the segment is rewritten, so queued erases know their offsets went stale. */
-  generation = 0;
-  deleted = false;
-
-  constructor(dir: string, id: number) {
-    this.id = id;
-    this.name = `${String(id).padStart(10, '0')}${SEGMENT_SUFFIX}`;
-    this.path = path.join(dir, this.name);
-  }
-
-  noteMsg(seq: number, length: number): void {
-    this.msgBytes += length;
-    if (seq < this.minMsgSeq) this.minMsgSeq = seq;
-    if (seq > this.maxMsgSeq) this.maxMsgSeq = seq;
-  }
-}
-
-interface FileEntry extends IndexEntry {
-  seg: Segment;
-  offset: number;
-  length: number;
+  /** 'snapshot': the index snapshot was trusted and only later records were read. */
+  index: 'snapshot' | 'full-scan';
+  /** Why there was a full scan although a snapshot file existed (missing, damaged, stale...). */
+  snapshotRejected?: string;
+  /** Segment bytes read and verified at start-up. */
+  scannedBytes: number;
+  /** Of those, bytes written after the trusted snapshot (a crash, or a snapshot not yet due). */
+  afterSnapshotBytes: number;
+  segments: number;
 }
 
 type IoOp =
-  | { kind: 'append'; seg: Segment; offset: number; buf: Buffer }
-  | { kind: 'erase'; entry: FileEntry; generation: number }
+  /** Consecutive records for one segment, the first at `offset`. */
+  | { kind: 'append'; seg: Segment; offset: number; bufs: Buffer[] }
+  | { kind: 'erase'; seg: Segment; offset: number; seq: number; generation: number }
   /** floor: first sequence of the checkpoint written just before; records below it are dead on replay. */
   | { kind: 'gc'; floor: number };
+
+interface PendingSnapshot {
+  bytes: Buffer;
+  /** Segments dropped by reclamation before the capture: unlinked once the snapshot is durable. */
+  unlink: Segment[];
+}
 
 interface Batch {
   ops: IoOp[];
   sync: boolean;
+  snapshot: PendingSnapshot | null;
   promise: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
 
+/** Counters rebuilt while records are replayed at start-up. */
+interface Replay {
+  msgs: number;
+  bytes: number;
+  lastSeq: number;
+  lastTime: bigint;
+  floor: number;
+}
+
 const DONE: Promise<void> = Promise.resolve();
 
-export class FileStore extends IndexedStore<FileEntry> {
+/** One buffer per thread for reading a segment at start-up (table loads use their own). */
+let replayScratch = Buffer.allocUnsafe(0);
+
+async function readInto(file: string, from: number, to: number): Promise<Buffer> {
+  const size = to - from;
+  if (replayScratch.length < size) replayScratch = Buffer.allocUnsafe(Math.max(size, replayScratch.length * 2));
+  const fh = await fsp.open(file, 'r');
+  try {
+    let n = 0;
+    while (n < size) {
+      const { bytesRead } = await fh.read(replayScratch, n, size - n, from + n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    return replayScratch.subarray(0, n);
+  } finally {
+    await fh.close();
+  }
+}
+
+export class FileStore extends IndexedStore {
   readonly kind = 'file' as const;
   readonly dir: string;
   readonly recovery: RecoveryReport;
@@ -164,10 +178,13 @@ export class FileStore extends IndexedStore<FileEntry> {
   private readonly msgsDir: string;
   private readonly segmentBytes: number;
   private readonly lazySync: boolean;
+  private readonly snapshotIntervalMs: number;
+  private readonly snapshotBytes: number;
+  private readonly snapshotCostShare: number;
   private readonly onCorruption: ((r: CorruptionReport) => void) | undefined;
   private readonly syncData: (fh: FileHandle) => Promise<void>;
   private readonly corrupt: CorruptionReport[] = [];
-  private segments: Segment[] = [];
+  private readonly index: SegmentIndex;
   private active!: Segment;
   private current: Batch | null = null;
   private ioRunning = false;
@@ -176,10 +193,21 @@ export class FileStore extends IndexedStore<FileEntry> {
   private gcWanted = false;
   private failure: unknown = null;
   private syncTimer: NodeJS.Timeout | null = null;
-  private readonly readFds: Segment[] = [];
-  /** Where the last record read ended, to tell a reader going forward from a random one. */
-  private lastReadSeg: Segment | null = null;
-  private lastReadEnd = 0;
+  /** The first message was removed and no sequence-state record says so yet. */
+  private floorDirty = false;
+  /** Reclaimed segments waiting for a snapshot that no longer lists them. */
+  private unlinkLater: Segment[] = [];
+  private snapshotDue = false;
+  private changedSinceSnapshot = false;
+  private bytesSinceSnapshot = 0;
+  private lastSnapshotAt = Date.now();
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  /** Snapshots are at least this far apart (SNAPSHOT_COST_SHARE × the time the last took to encode). */
+  private snapshotGapMs = 0;
+  private skipFinalSnapshot = false;
+  private readonly interner = new SubjectInterner();
+  /** While records are replayed at start-up, losses found on the way are uncounted here. */
+  private replaying: Replay | null = null;
 
   private constructor(opts: FileStoreOptions) {
     super(opts.limits ?? UNLIMITED);
@@ -187,9 +215,22 @@ export class FileStore extends IndexedStore<FileEntry> {
     this.msgsDir = path.join(opts.dir, MSGS_DIR);
     this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.lazySync = (opts.syncIntervalMs ?? 0) > 0;
+    this.snapshotIntervalMs = opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
+    this.snapshotBytes = opts.snapshotBytes ?? DEFAULT_SNAPSHOT_BYTES;
+    this.snapshotCostShare = opts.snapshotCostShare ?? SNAPSHOT_COST_SHARE;
     this.onCorruption = opts.onCorruption;
     this.syncData = opts.sync ?? ((fh) => fh.datasync());
-    this.recovery = { tornTailBytes: 0, corrupt: [] };
+    this.recovery = { tornTailBytes: 0, corrupt: [], index: 'full-scan', scannedBytes: 0, afterSnapshotBytes: 0, segments: 0 };
+    this.index = new SegmentIndex({
+      damage: (seg, d) => this.report({ file: seg.name, ...d }),
+      lost: (seqs, bytes) => {
+        if (this.replaying === null) this.accountLoss(seqs, bytes);
+        else {
+          this.replaying.msgs -= seqs.length;
+          this.replaying.bytes -= bytes;
+        }
+      },
+    });
   }
 
   /** Opens (recovering) or creates the store in opts.dir. */
@@ -203,15 +244,15 @@ export class FileStore extends IndexedStore<FileEntry> {
     return store;
   }
 
-  override state(): StreamState {
-    const s = super.state();
+  override state(opts: StateOptions = {}): StreamState {
+    const s = super.state(opts);
     if (this.corrupt.length > 0) s.corrupt = this.corrupt.slice();
     return s;
   }
 
   /** Segment file names currently in use, oldest first (for tests and monitoring). */
   segmentFiles(): string[] {
-    return this.segments.map((s) => s.name);
+    return this.index.segments.map((s) => s.name);
   }
 
   flush(): Promise<void> {
@@ -229,53 +270,158 @@ export class FileStore extends IndexedStore<FileEntry> {
     } finally {
       this.closed = true;
       if (this.syncTimer !== null) clearInterval(this.syncTimer);
+      if (this.snapshotTimer !== null) clearTimeout(this.snapshotTimer);
       while (this.ioRunning || this.current !== null) await this.flush().catch(() => undefined);
-      for (const seg of this.segments) await this.closeSegmentHandles(seg);
+      if (this.failure === null && !this.skipFinalSnapshot) {
+        await this.persistSnapshot(this.captureSnapshot()).catch(() => undefined);
+      }
+      for (const seg of this.index.segments) await this.closeSegmentHandles(seg);
     }
   }
 
   async delete(): Promise<void> {
+    this.skipFinalSnapshot = true;
     await this.close().catch(() => undefined);
     await fsp.rm(this.dir, { recursive: true, force: true });
   }
 
-  // ---- engine hooks ----
+  // ---- the index ----
 
-  protected persistMsg(seq: number, subject: string, hdr: Uint8Array | null, data: Uint8Array, ts: bigint, size: number): FileEntry {
+  protected isLive(seq: number): boolean {
+    return this.index.isLive(seq);
+  }
+
+  protected nextLive(from: number): number {
+    return this.index.nextLive(from);
+  }
+
+  protected prevLive(upTo: number): number {
+    return this.index.prevLive(upTo);
+  }
+
+  protected timeOf(seq: number): bigint {
+    return this.index.timeOf(seq);
+  }
+
+  protected sizeOf(seq: number): number {
+    return this.index.sizeOf(seq);
+  }
+
+  protected deletedSeqs(first: number, last: number): number[] {
+    return this.index.deletedSeqs(first, last);
+  }
+
+  protected numSubjects(): number {
+    return this.index.subjects.size;
+  }
+
+  protected subjectCount(subject: string): number {
+    const id = this.index.subjects.idOf(subject);
+    return id === undefined ? 0 : this.index.subjects.count(id);
+  }
+
+  protected subjectFirst(subject: string): number {
+    const id = this.index.subjects.idOf(subject);
+    return id === undefined ? 0 : this.index.subjectFirst(id);
+  }
+
+  protected subjectsOver(max: number): string[] {
+    const out: string[] = [];
+    this.index.subjects.forEachMatch(this.filterFor('>'), (id, subject) => {
+      if (this.index.subjects.count(id) > max) out.push(subject);
+    });
+    return out;
+  }
+
+  protected subjectStates(filter: SubjectFilter): Map<string, SubjectState> {
+    const ids: Array<[string, number]> = [];
+    this.index.subjects.forEachMatch(filter, (id, subject) => ids.push([subject, id]));
+    const out = new Map<string, SubjectState>();
+    for (const [subject, id] of ids) out.set(subject, this.index.subjectState(id));
+    return out;
+  }
+
+  protected countAllMatching(filter: SubjectFilter): number {
+    return this.index.countAll(filter);
+  }
+
+  protected matchingSeqs(filter: SubjectFilter, upTo: number): number[] {
+    return this.index.matchingSeqs(filter, upTo);
+  }
+
+  protected nextMatching(filter: SubjectFilter, from: number): number {
+    return this.index.nextMatching(filter, from, this.lastSeq);
+  }
+
+  protected lastMatching(filter: SubjectFilter): number {
+    return this.index.lastMatching(filter);
+  }
+
+  protected countMatching(filter: SubjectFilter, from: number, lastPerSubject: boolean): number {
+    if (filter.all && !lastPerSubject) return this.index.liveFrom(from);
+    return this.index.countMatching(filter, from, lastPerSubject);
+  }
+
+  protected firstAtOrAfter(timeNs: bigint): number {
+    return this.index.firstAtOrAfter(timeNs);
+  }
+
+  // ---- storage ----
+
+  protected persistMsg(seq: number, subject: string, hdr: Uint8Array | null, data: Uint8Array, ts: bigint, _size: number): void {
     const buf = encodeMsg(seq, subject, hdr, data, ts);
+    if (this.active.first !== 0 && seq - this.active.last > MAX_GAP_SLOTS) this.roll();
     const { seg, offset } = this.append(buf);
-    seg.noteMsg(seq, buf.length);
-    seg.liveMsgs++;
-    seg.liveBytes += buf.length;
-    return { subject, ts, size, seg, offset, length: buf.length };
+    this.index.add(seg, seq, subject, ts, offset, buf.length);
   }
 
-  protected readMsg(seq: number, entry: FileEntry): { hdr: Uint8Array | null; data: Uint8Array } | null {
-    const rec = this.readRecord(entry);
-    if (rec !== null && checksumOk(rec, 0, entry.length)) {
-      const h = readHeader(rec, 0);
-      if (h.type === RecordType.Msg && h.seq === seq && (h.flags & RecordFlag.Erased) === 0) {
-        const body = decodeMsgBody(rec, 0, h);
-        return { hdr: body.hdr, data: body.data };
-      }
+  protected readMsg(seq: number): StoredMessage | null {
+    const msg = this.index.readMsg(seq);
+    if (msg === 'damaged') {
+      this.index.reportRead(seq);
+      return null;
     }
-    this.report({ file: entry.seg.name, offset: entry.offset, length: entry.length, action: 'skipped', seq });
-    return null;
+    return msg;
   }
 
-  protected released(seq: number, entry: FileEntry, how: ReleaseKind): void {
-    const seg = entry.seg;
-    seg.liveMsgs--;
-    seg.liveBytes -= entry.length;
-    if (seg !== this.active) this.gcWanted = true;
-    if (how === 'remove') this.append(encodeDelete(seq));
-    else if (how === 'erase') this.batch().ops.push({ kind: 'erase', entry, generation: seg.generation });
+  protected removeMsg(seq: number, how: ReleaseKind): number {
+    const wasFirst = seq === this.firstSeq;
+    const k = this.index.kill(seq);
+    if (k === null) return -1;
+    if (k.seg !== this.active) this.gcWanted = true;
+    if (how === 'lost') return k.size;
+    if (how === 'erase') {
+      this.append(encodeDelete(seq, k.subject, k.size));
+      if (k.offset !== NO_RECORD) this.batch().ops.push({ kind: 'erase', seg: k.seg, offset: k.offset, seq, generation: k.seg.generation });
+    } else if (wasFirst) {
+      // The new first sequence goes into one sequence-state record for the whole batch.
+      this.floorDirty = true;
+      this.batch();
+    } else {
+      this.append(encodeDelete(seq, k.subject, k.size));
+    }
+    return k.size;
+  }
+
+  protected removeRange(lo: number, hi: number): { msgs: number; bytes: number } {
+    this.gcWanted = true;
+    return this.index.killRange(lo, hi);
+  }
+
+  protected removeAll(): void {
+    this.gcWanted = true;
+    this.index.killAll();
+  }
+
+  protected cutAfter(seq: number): void {
+    for (const seg of this.index.segments) seg.cutAfter(seq);
+    this.index.rewound();
   }
 
   protected persistSequenceState(): void {
     // An emptied store starts a fresh segment so every older one can be deleted whole.
     if (this.msgs === 0 && this.active.msgBytes > 0) this.roll();
-    this.append(encodeSeqState(this.firstSeq, this.lastSeq, this.lastTime));
+    this.appendSequenceState();
     this.gcWanted = true;
   }
 
@@ -289,19 +435,33 @@ export class FileStore extends IndexedStore<FileEntry> {
 
   // ---- appends and the I/O loop ----
 
+  private appendSequenceState(): void {
+    this.floorDirty = false;
+    this.append(encodeSeqState(this.firstSeq, this.lastSeq, this.lastTime));
+  }
+
   private append(buf: Buffer): { seg: Segment; offset: number } {
     if (this.active.size > 0 && this.active.size + buf.length > this.segmentBytes) this.roll();
     const seg = this.active;
     const offset = seg.size;
     seg.size += buf.length;
     seg.pending.set(offset, buf);
-    this.batch().ops.push({ kind: 'append', seg, offset, buf });
+    seg.appended(offset, buf);
+    const ops = this.batch().ops;
+    const last = ops[ops.length - 1];
+    if (last !== undefined && last.kind === 'append' && last.seg === seg) last.bufs.push(buf);
+    else ops.push({ kind: 'append', seg, offset, bufs: [buf] });
+    this.changedSinceSnapshot = true;
+    this.bytesSinceSnapshot += buf.length;
     return { seg, offset };
   }
 
   private roll(): void {
-    const seg = new Segment(this.msgsDir, this.active.id + 1);
-    this.segments.push(seg);
+    const old = this.active;
+    const seg = new Segment(this.msgsDir, old.id + 1);
+    this.index.seal(old);
+    seg.active = true;
+    this.index.segments.push(seg);
     this.active = seg;
   }
 
@@ -315,10 +475,19 @@ export class FileStore extends IndexedStore<FileEntry> {
       });
       // Nobody may be waiting on this batch (lazy mode); a failure is kept in this.failure instead.
       promise.catch(() => undefined);
-      this.current = { ops: [], sync: false, promise, resolve, reject };
+      this.current = { ops: [], sync: false, snapshot: null, promise, resolve, reject };
       this.kick();
     }
     return this.current;
+  }
+
+  /** Takes the batch to write: the pending sequence state goes in, and a snapshot if one is due. */
+  private takeBatch(): Batch {
+    if (this.floorDirty) this.appendSequenceState();
+    const batch = this.current!;
+    this.current = null;
+    if (this.snapshotWanted() && !batch.ops.some((op) => op.kind === 'gc')) batch.snapshot = this.captureSnapshot();
+    return batch;
   }
 
   private kick(): void {
@@ -341,50 +510,38 @@ export class FileStore extends IndexedStore<FileEntry> {
     this.ioRunning = true;
     try {
       while (this.current !== null) {
-        const batch = this.current;
-        this.current = null;
+        const batch = this.takeBatch();
         try {
           if (this.failure !== null) throw this.failure;
           await this.execute(batch.ops);
-          if (batch.sync) await this.syncUnsynced();
+          if (batch.sync || batch.snapshot !== null) await this.syncUnsynced();
           batch.resolve();
         } catch (err) {
           this.failure ??= new StoreError(StoreErrorCode.WriteFailed, String(err), { cause: err });
           batch.reject(this.failure);
         }
+        if (batch.snapshot !== null && this.failure === null) await this.persistSnapshot(batch.snapshot).catch(() => undefined);
         if (this.gcWanted && this.failure === null && !this.closed) this.planGc();
       }
     } finally {
       this.ioRunning = false;
     }
+    this.scheduleSnapshot();
   }
 
   private async execute(ops: IoOp[]): Promise<void> {
-    let i = 0;
-    while (i < ops.length) {
-      const op = ops[i]!;
-      if (op.kind === 'append') {
-        // Coalesce consecutive appends to one segment into one write.
-        let j = i + 1;
-        while (j < ops.length) {
-          const next = ops[j]!;
-          if (next.kind !== 'append' || next.seg !== op.seg) break;
-          j++;
-        }
-        await this.writeAppends(op.seg, ops.slice(i, j) as Array<Extract<IoOp, { kind: 'append' }>>);
-        i = j;
-      } else if (op.kind === 'erase') {
-        await this.eraseRecord(op.entry, op.generation);
-        i++;
-      } else {
+    for (const op of ops) {
+      if (op.kind === 'append') await this.writeAppends(op);
+      else if (op.kind === 'erase') await this.eraseRecord(op);
+      else {
         await this.syncUnsynced();
         await this.collectGarbage(op.floor);
-        i++;
       }
     }
   }
 
-  private async writeAppends(seg: Segment, appends: Array<Extract<IoOp, { kind: 'append' }>>): Promise<void> {
+  private async writeAppends(op: Extract<IoOp, { kind: 'append' }>): Promise<void> {
+    const { seg, bufs, offset: at } = op;
     if (seg.deleted) return;
     if (seg.fh === null) {
       // 'w+' only for a brand-new file: it truncates.
@@ -392,10 +549,8 @@ export class FileStore extends IndexedStore<FileEntry> {
       seg.fh = await fsp.open(seg.path, created ? 'w+' : 'r+');
       if (created) await syncDir(this.msgsDir);
     }
-    const bufs = appends.map((a) => a.buf);
     let total = 0;
     for (const b of bufs) total += b.length;
-    const at = appends[0]!.offset;
     // One gathered write, no copy; libuv already loops over partial writes and IOV_MAX.
     let done = bufs.length === 1 ? 0 : (await seg.fh.writev(bufs, at)).bytesWritten;
     if (done < total) {
@@ -406,7 +561,11 @@ export class FileStore extends IndexedStore<FileEntry> {
       }
     }
     seg.written = at + total;
-    for (const a of appends) seg.pending.delete(a.offset);
+    let o = at;
+    for (const b of bufs) {
+      seg.pending.delete(o);
+      o += b.length;
+    }
     this.unsynced.add(seg);
   }
 
@@ -424,17 +583,17 @@ export class FileStore extends IndexedStore<FileEntry> {
     this.unsynced.clear();
   }
 
-  private async eraseRecord(entry: FileEntry, generation: number): Promise<void> {
-    const seg = entry.seg;
+  private async eraseRecord(op: Extract<IoOp, { kind: 'erase' }>): Promise<void> {
+    const seg = op.seg;
     // A rewrite since the erase was queued dropped the (already dead) record with its bytes.
-    if (seg.deleted || seg.generation !== generation) return;
-    const rec = this.readRecord(entry);
-    if (rec === null || !checksumOk(rec, 0, entry.length)) return;
+    if (seg.deleted || seg.generation !== op.generation) return;
+    const rec = this.index.readRecord(seg, op.offset, RECORD_HEADER_BYTES);
+    if (rec === null || rec.length < RECORD_HEADER_BYTES || !checksumOk(rec, 0, rec.readUInt32LE(0))) return;
     const copy = Buffer.from(rec);
     eraseInPlace(copy);
     const fh = seg.fh ?? (await fsp.open(seg.path, 'r+'));
-    await fh.write(copy, 0, copy.length, entry.offset);
-    dropWindows(seg);
+    await fh.write(copy, 0, copy.length, op.offset);
+    this.index.forgetWindows(seg);
     if (seg.fh === null) {
       await this.syncData(fh);
       await fh.close();
@@ -443,60 +602,89 @@ export class FileStore extends IndexedStore<FileEntry> {
     }
   }
 
-  // ---- reads ----
-
-  private readRecord(entry: FileEntry): Buffer | null {
-    const seg = entry.seg;
-    const { offset, length } = entry;
-    if (offset >= seg.written) return seg.pending.get(offset) ?? null;
-    // Served records are still checksummed one by one by the caller.
-    const forward = this.lastReadSeg === seg && offset >= this.lastReadEnd && offset - this.lastReadEnd < READ_WINDOW_BYTES;
-    this.lastReadSeg = seg;
-    this.lastReadEnd = offset + length;
-    const cached = findWindow(seg, offset, length);
-    if (cached !== null) return cached;
-    // Never past what is written: a window must not hold bytes a later append puts there.
-    const size = forward ? Math.max(length, Math.min(READ_WINDOW_BYTES, seg.written - offset)) : length;
-    // A fresh buffer each time: records served from an older window may still be in use.
-    const buf = Buffer.allocUnsafe(size);
-    let n: number;
-    try {
-      n = fs.readSync(this.readFd(seg), buf, 0, size, offset);
-    } catch {
-      return null;
-    }
-    if (n < length) return null;
-    if (size > length) keepWindow({ seg, generation: seg.generation, start: offset, buf: buf.subarray(0, n) });
-    return buf.subarray(0, length);
-  }
-
-  private readFd(seg: Segment): number {
-    if (seg.readFd !== null) return seg.readFd;
-    if (this.readFds.length >= MAX_READ_FDS) {
-      const oldest = this.readFds.shift()!;
-      if (oldest.readFd !== null) fs.closeSync(oldest.readFd);
-      oldest.readFd = null;
-    }
-    seg.readFd = fs.openSync(seg.path, 'r');
-    this.readFds.push(seg);
-    return seg.readFd;
-  }
-
-  private dropReadFd(seg: Segment): void {
-    if (seg.readFd === null) return;
-    fs.closeSync(seg.readFd);
-    seg.readFd = null;
-    const i = this.readFds.indexOf(seg);
-    if (i >= 0) this.readFds.splice(i, 1);
-  }
-
   private async closeSegmentHandles(seg: Segment): Promise<void> {
-    dropWindows(seg);
-    this.dropReadFd(seg);
+    this.index.forgetSegment(seg);
     if (seg.fh !== null) {
       await seg.fh.close();
       seg.fh = null;
     }
+  }
+
+  // ---- the index snapshot ----
+
+  private snapshotWanted(): boolean {
+    if (Date.now() - this.lastSnapshotAt < this.snapshotGapMs) return false;
+    if (this.snapshotDue) return true;
+    if (!this.changedSinceSnapshot) return false;
+    if (this.snapshotBytes > 0 && this.bytesSinceSnapshot >= this.snapshotBytes) return true;
+    return this.snapshotIntervalMs > 0 && Date.now() - this.lastSnapshotAt >= this.snapshotIntervalMs;
+  }
+
+  /** An idle store with unsnapshotted changes gets its snapshot after the interval anyway. */
+  private scheduleSnapshot(): void {
+    if (this.closed || this.snapshotTimer !== null || this.failure !== null) return;
+    if (!this.snapshotDue && !(this.changedSinceSnapshot && this.snapshotIntervalMs > 0)) return;
+    const since = Date.now() - this.lastSnapshotAt;
+    const wait = Math.max(0, (this.snapshotDue ? this.snapshotGapMs : this.snapshotIntervalMs) - since);
+    this.snapshotTimer = setTimeout(() => {
+      this.snapshotTimer = null;
+      if (this.closed) return;
+      this.snapshotDue = true;
+      this.batch();
+    }, wait);
+    this.snapshotTimer.unref();
+  }
+
+  /** The index as of now; every segment's recorded size is what it will be once queued writes are done. */
+  private captureSnapshot(): PendingSnapshot {
+    const segments: SegmentSummary[] = this.index.segments.map((s) => ({
+      id: s.id,
+      size: s.size,
+      tail: s.tail,
+      first: s.first,
+      last: s.last,
+      firstTs: s.firstTs,
+      lastTs: s.lastTs,
+      liveMsgs: s.liveMsgs,
+      liveBytes: s.liveBytes,
+      msgBytes: s.msgBytes,
+      recMin: s.recMin,
+      recMax: s.recMax,
+      dead: s.dead === null || s.dead.count === 0 ? null : s.dead.snapshot(s.slots),
+      deadCount: s.dead?.count ?? 0,
+      sparse: s.sparseSnapshot(),
+    }));
+    const snap: IndexSnapshot = {
+      firstSeq: this.firstSeq,
+      lastSeq: this.lastSeq,
+      lastTime: this.lastTime,
+      msgs: this.msgs,
+      bytes: this.bytes,
+      segments,
+      subjects: this.index.subjects.snapshot(),
+      corrupt: this.corrupt,
+    };
+    const started = performance.now();
+    const bytes = encodeSnapshot(snap);
+    this.snapshotGapMs = this.snapshotCostShare * (performance.now() - started);
+    this.snapshotDue = false;
+    this.changedSinceSnapshot = false;
+    this.bytesSinceSnapshot = 0;
+    this.lastSnapshotAt = Date.now();
+    return { bytes, unlink: this.unlinkLater.splice(0) };
+  }
+
+  private async persistSnapshot(p: PendingSnapshot): Promise<void> {
+    try {
+      await writeSnapshot(this.msgsDir, p.bytes);
+    } catch (err) {
+      // Without this snapshot the reclaimed segments are still listed by the previous one: keep them.
+      this.unlinkLater.unshift(...p.unlink);
+      throw err;
+    }
+    if (p.unlink.length === 0) return;
+    for (const seg of p.unlink) await fsp.rm(seg.path, { force: true });
+    await syncDir(this.msgsDir);
   }
 
   // ---- space reclamation ----
@@ -504,26 +692,27 @@ export class FileStore extends IndexedStore<FileEntry> {
   /** Decides, synchronously and in order with other changes, whether any sealed segment can go. */
   private planGc(): void {
     this.gcWanted = false;
-    if (!this.segments.some((s) => this.gcAction(s) !== null)) return;
+    if (!this.index.segments.some((s) => this.gcAction(s) !== null)) return;
     // The checkpoint carries first/last sequence and last time past the records about to vanish.
-    this.append(encodeSeqState(this.firstSeq, this.lastSeq, this.lastTime));
+    this.appendSequenceState();
     this.batch().ops.push({ kind: 'gc', floor: this.firstSeq });
   }
 
   private gcAction(seg: Segment): 'delete' | 'rewrite' | null {
-    if (seg === this.active || seg.deleted || seg.pending.size > 0) return null;
-    if (seg.liveMsgs === 0 && seg === this.segments[0]) return 'delete';
+    if (seg.active || seg.deleted || seg.pending.size > 0) return null;
+    if (seg.liveMsgs === 0 && seg === this.index.segments[0]) return 'delete';
     const dead = seg.msgBytes - seg.liveBytes;
     if (dead > 0 && dead >= seg.size * REWRITE_DEAD_FRACTION) return 'rewrite';
     return null;
   }
 
   private async collectGarbage(floor: number): Promise<void> {
-    for (let i = 0; i < this.segments.length; i++) {
-      const seg = this.segments[i]!;
+    const segs = this.index.segments;
+    for (let i = 0; i < segs.length; i++) {
+      const seg = segs[i]!;
       const action = this.gcAction(seg);
       if (action === 'delete') {
-        await this.deleteSegment(seg);
+        this.dropSegment(seg);
         i = -1; // the next segment may now be the oldest
       } else if (action === 'rewrite') {
         await this.rewriteSegment(seg, floor);
@@ -531,155 +720,323 @@ export class FileStore extends IndexedStore<FileEntry> {
     }
   }
 
-  private async deleteSegment(seg: Segment): Promise<void> {
+  /** Takes an empty oldest segment out of the index; its file goes once a snapshot no longer lists it. */
+  private dropSegment(seg: Segment): void {
     seg.deleted = true;
-    this.segments = this.segments.filter((s) => s !== seg);
+    this.index.segments = this.index.segments.filter((s) => s !== seg);
     this.unsynced.delete(seg);
-    await this.closeSegmentHandles(seg);
-    await fsp.unlink(seg.path);
-    await syncDir(this.msgsDir);
+    this.index.forgetSegment(seg);
+    if (seg.fh !== null) {
+      void seg.fh.close().catch(() => undefined);
+      seg.fh = null;
+    }
+    this.unlinkLater.push(seg);
+    this.snapshotDue = true;
+    this.changedSinceSnapshot = true;
   }
 
   /** Rewrites a sealed segment without its dead messages; every other record is kept in order. */
   private async rewriteSegment(seg: Segment, floor: number): Promise<void> {
-    const buf = await fsp.readFile(seg.path);
-    seg.generation++;
-    const earlier = this.segments.filter((s) => s.id < seg.id);
-    const kept: Buffer[] = [];
-    const moved: Array<[FileEntry, number]> = [];
-    let size = 0;
-    let msgBytes = 0;
-    let minMsgSeq = Number.MAX_SAFE_INTEGER;
-    let maxMsgSeq = 0;
-    for (const { offset, header } of scanSegment(buf, false).records) {
-      const rec = buf.subarray(offset, offset + header.length);
-      if (header.type === RecordType.Msg) {
-        const entry = this.window.get(header.seq);
-        if (entry === undefined || entry.seg !== seg || entry.offset !== offset) continue;
-        moved.push([entry, size]);
-        msgBytes += header.length;
-        minMsgSeq = Math.min(minMsgSeq, header.seq);
-        maxMsgSeq = Math.max(maxMsgSeq, header.seq);
-      } else if (header.type === RecordType.Delete) {
-        // A tombstone matters only while an older segment may still hold that sequence's record, and
-        // not below the checkpoint's floor (firstSeq may have moved on since: use the persisted one).
-        const s = header.seq;
-        if (s < floor || !earlier.some((e) => s >= e.minMsgSeq && s <= e.maxMsgSeq)) continue;
-      }
-      kept.push(rec);
-      size += rec.length;
-    }
-    const tmp = `${seg.path}.tmp`;
-    const fh = await fsp.open(tmp, 'w');
+    seg.rewriting = true;
     try {
-      const data = Buffer.concat(kept);
-      if (data.length > 0) await fh.write(data, 0, data.length, 0);
-      await this.syncData(fh);
+      const buf = await fsp.readFile(seg.path);
+      const table = this.index.table(seg);
+      const earlier = this.index.segments.filter((s) => s.id < seg.id);
+      const kept: Buffer[] = [];
+      const moved: Array<[number, number]> = [];
+      let size = 0;
+      let msgBytes = 0;
+      let tail: Segment['tail'] = null;
+      for (const { offset, header } of scanSegment(buf, false).records) {
+        const rec = buf.subarray(offset, offset + header.length);
+        if (header.type === RecordType.Msg) {
+          if (!seg.isLive(header.seq) || table.offsets[header.seq - seg.first] !== offset) continue;
+          moved.push([header.seq - seg.first, size]);
+          msgBytes += header.length;
+        } else if (header.type === RecordType.Delete) {
+          // A tombstone matters only while an older segment may still hold that sequence's record, and
+          // not below the checkpoint's floor (firstSeq may have moved on since: use the persisted one).
+          const s = header.seq;
+          if (s < floor || !earlier.some((e) => e.recMin !== 0 && s >= e.recMin && s <= e.recMax)) continue;
+        }
+        tail = { offset: size, length: header.length, type: header.type, seq: header.seq };
+        kept.push(rec);
+        size += rec.length;
+      }
+      const tmp = await writeTempFile(seg.path, Buffer.concat(kept));
+      // The rename and the swap to the new layout are one synchronous step: a read in between
+      // would open the new file with the old offsets.
+      fs.renameSync(tmp, seg.path);
+      this.index.dropReadFd(seg);
+      this.index.forgetWindows(seg);
+      seg.generation++;
+      table.offsets.fill(NO_RECORD);
+      for (const [slot, offset] of moved) table.offsets[slot] = offset;
+      seg.sparseFromTable(table);
+      seg.size = size;
+      seg.written = size;
+      seg.msgBytes = msgBytes;
+      seg.tail = tail;
+      this.snapshotDue = true;
+      this.changedSinceSnapshot = true;
+      await syncDir(this.msgsDir);
     } finally {
-      await fh.close();
+      seg.rewriting = false;
     }
-    await fsp.rename(tmp, seg.path);
-    await syncDir(this.msgsDir);
-    // Swap to the new layout in one synchronous step, so reads see old or new, never a mix.
-    this.dropReadFd(seg);
-    for (const [entry, offset] of moved) entry.offset = offset;
-    seg.size = size;
-    seg.written = size;
-    seg.msgBytes = msgBytes;
-    seg.minMsgSeq = minMsgSeq;
-    seg.maxMsgSeq = maxMsgSeq;
   }
 
   // ---- recovery ----
 
   private async recover(): Promise<void> {
     await fsp.mkdir(this.msgsDir, { recursive: true });
-    const ids = (await fsp.readdir(this.msgsDir))
-      .filter((n) => n.endsWith(SEGMENT_SUFFIX))
-      .map((n) => Number.parseInt(n, 10))
-      .filter((n) => Number.isSafeInteger(n) && n > 0)
-      .sort((a, b) => a - b);
-    const live = new Map<number, FileEntry>();
-    let lastSeq = 0;
-    let lastTime = 0n;
-    let floor = 0;
-    let minLive = Number.MAX_SAFE_INTEGER;
-    let maxLive = 0;
-    for (let i = 0; i < ids.length; i++) {
-      const seg = new Segment(this.msgsDir, ids[i]!);
-      const buf = await fsp.readFile(seg.path);
-      const scan = scanSegment(buf, i === ids.length - 1);
-      this.recovery.tornTailBytes += scan.tornTailBytes;
-      for (const d of scan.damage) this.report({ file: seg.name, ...d }, true);
-      if (scan.validLength < buf.length) {
-        const fh = await fsp.open(seg.path, 'r+');
-        await fh.truncate(scan.validLength);
-        await this.syncData(fh);
-        await fh.close();
-      }
-      seg.size = seg.written = scan.validLength;
-      for (const { offset, header: h } of scan.records) {
-        if (h.type === RecordType.Msg) {
-          seg.noteMsg(h.seq, h.length);
-          if (h.seq > lastSeq) {
-            lastSeq = h.seq;
-            lastTime = h.ts;
-          }
-          if ((h.flags & RecordFlag.Erased) !== 0) {
-            live.delete(h.seq);
-            continue;
-          }
-          const subjectStart = offset + RECORD_HEADER_BYTES;
-          const subject = buf.toString('latin1', subjectStart, subjectStart + h.subjectLength);
-          const size = h.length; // == storedMsgSize(subject, hdr, data)
-          live.set(h.seq, { subject, ts: h.ts, size, seg, offset, length: h.length });
-          if (h.seq < minLive) minLive = h.seq;
-          if (h.seq > maxLive) maxLive = h.seq;
-        } else if (h.type === RecordType.Delete) {
-          live.delete(h.seq);
-        } else {
-          floor = h.seq;
-          lastSeq = seqStateLastSeq(buf, offset);
-          lastTime = h.ts;
-          if (floor > minLive || lastSeq < maxLive) {
-            minLive = Number.MAX_SAFE_INTEGER;
-            maxLive = 0;
-            for (const s of [...live.keys()]) {
-              if (s < floor || s > lastSeq) live.delete(s);
-              else {
-                if (s < minLive) minLive = s;
-                if (s > maxLive) maxLive = s;
-              }
-            }
-          }
+    const names = await fsp.readdir(this.msgsDir);
+    for (const n of names) if (n.endsWith(TEMP_SUFFIX)) await fsp.rm(path.join(this.msgsDir, n), { force: true });
+    const ids = names.map(segmentId).filter((n) => !Number.isNaN(n)).sort((a, b) => a - b);
+    const replay: Replay = { msgs: 0, bytes: 0, lastSeq: 0, lastTime: 0n, floor: 0 };
+    let snap: IndexSnapshot | null = null;
+    try {
+      snap = await readSnapshot(this.msgsDir);
+      if (snap !== null) {
+        const why = this.checkSnapshot(snap, ids);
+        if (why !== null) {
+          this.recovery.snapshotRejected = why;
+          snap = null;
         }
       }
-      this.segments.push(seg);
+    } catch (err) {
+      this.recovery.snapshotRejected = err instanceof Error ? err.message : String(err);
+      snap = null;
     }
-    const entries = [...live.entries()].sort((a, b) => a[0] - b[0]);
-    for (const [, e] of entries) {
-      e.seg.liveMsgs++;
-      e.seg.liveBytes += e.length;
+    this.replaying = replay;
+    try {
+      if (snap !== null) await this.recoverFromSnapshot(snap, ids, replay);
+      else await this.recoverByScan(ids, replay);
+    } finally {
+      this.replaying = null;
     }
-    this.rebuild(entries, lastSeq, lastTime, floor);
-    if (this.segments.length === 0) this.segments.push(new Segment(this.msgsDir, 1));
-    this.active = this.segments[this.segments.length - 1]!;
-    this.active.fh = await fsp.open(this.active.path, this.active.size > 0 ? 'r+' : 'w+');
-    if (this.segments.some((s) => this.gcAction(s) !== null)) this.gcWanted = true;
+
+    const segs = this.index.segments;
+    const last = segs[segs.length - 1];
+    // No table: nothing was replayed into it, so it would have to be read whole to be verified.
+    if (last === undefined || (last.table === null && last.written > VERIFY_ACTIVE_MAX_BYTES)) {
+      segs.push(new Segment(this.msgsDir, (last?.id ?? 0) + 1));
+    }
+    this.active = segs[segs.length - 1]!;
+    for (const s of segs) if (s !== this.active) this.index.seal(s);
+    this.active.active = true;
+    const created = this.active.size === 0;
+    this.active.fh = await fsp.open(this.active.path, created ? 'w+' : 'r+');
+    // A new file's directory entry must be durable before records in it are acknowledged.
+    if (created) await syncDir(this.msgsDir);
+    this.recovery.segments = segs.length;
+    const firstSeq = replay.msgs > 0 ? this.index.nextLive(1) : replay.lastSeq === 0 && replay.floor === 0 ? 0 : replay.lastSeq + 1;
+    this.restoreCounters({ msgs: replay.msgs, bytes: replay.bytes, firstSeq, lastSeq: replay.lastSeq, lastTime: replay.lastTime });
+    if (snap !== null) await this.verifyActive();
+    if (segs.some((s) => this.gcAction(s) !== null)) this.gcWanted = true;
+    // Records were read to rebuild the index: a fresh snapshot soon keeps the next start quick.
+    if (this.recovery.scannedBytes > 0) this.snapshotDue = true;
+    this.lastSnapshotAt = Date.now();
+    if (this.snapshotDue || this.gcWanted) this.batch();
+  }
+
+  /**
+   * The segment new records go to is read and verified in full even when the snapshot was trusted
+   * (it is small: a bigger one was sealed): appending after damage would bury it. Damage is
+   * reported; a record whose length cannot be trusted cuts the file there, as a full scan would.
+   */
+  private async verifyActive(): Promise<void> {
+    const seg = this.active;
+    if (seg.written === 0 || seg.table !== null) return;
+    const { validLength, tail } = this.index.loadTable(seg, false, true);
+    this.recovery.scannedBytes += seg.written;
+    if (validLength >= seg.written) return;
+    await this.active.fh!.truncate(validLength);
+    await this.syncData(this.active.fh!);
+    seg.size = seg.written = validLength;
+    seg.tail = tail;
+    this.snapshotDue = true;
+  }
+
+  /**
+   * Null when the snapshot agrees with the segment files, else why not. Synchronous calls: two
+   * per segment, at start-up, where awaiting each would cost more than the call.
+   */
+  private checkSnapshot(snap: IndexSnapshot, ids: number[]): string | null {
+    const present = new Set(ids);
+    const listed = snap.segments;
+    const head = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
+    for (let i = 0; i < listed.length; i++) {
+      const s = listed[i]!;
+      const name = new Segment(this.msgsDir, s.id);
+      if (!present.has(s.id)) return `segment ${name.name} is missing`;
+      const fd = fs.openSync(name.path, 'r');
+      try {
+        const size = fs.fstatSync(fd).size;
+        const last = i === listed.length - 1;
+        if (size < s.size || (!last && size !== s.size)) return `segment ${name.name} is ${size} bytes, the snapshot recorded ${s.size}`;
+        if (s.tail === null) {
+          if (s.size !== 0) return `segment ${name.name}: no last record in the snapshot`;
+          continue;
+        }
+        if (s.tail.offset + s.tail.length !== s.size) return `segment ${name.name}: inconsistent tail in the snapshot`;
+        if (fs.readSync(fd, head, 0, RECORD_HEADER_BYTES, s.tail.offset) < RECORD_HEADER_BYTES) return `segment ${name.name}: last record unreadable`;
+        const h = readHeader(head, 0);
+        if (h.length !== s.tail.length || h.type !== s.tail.type || h.seq !== s.tail.seq) {
+          return `segment ${name.name} does not end with the record the snapshot recorded`;
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    return null;
+  }
+
+  private async recoverFromSnapshot(snap: IndexSnapshot, ids: number[], replay: Replay): Promise<void> {
+    this.recovery.index = 'snapshot';
+    const listed = new Set<number>();
+    for (const s of snap.segments) {
+      const seg = new Segment(this.msgsDir, s.id);
+      seg.size = seg.written = s.size;
+      seg.tail = s.tail;
+      seg.first = s.first;
+      seg.last = s.last;
+      seg.firstTs = s.firstTs;
+      seg.lastTs = s.lastTs;
+      seg.liveMsgs = s.liveMsgs;
+      seg.liveBytes = s.liveBytes;
+      seg.msgBytes = s.msgBytes;
+      seg.recMin = s.recMin;
+      seg.recMax = s.recMax;
+      seg.dead = s.dead === null ? null : new SeqBits(new Uint8Array(s.dead), s.deadCount);
+      seg.restoreSparse(s.sparse);
+      this.index.segments.push(seg);
+      listed.add(s.id);
+    }
+    this.index.subjects.restore(snap.subjects);
+    this.corrupt.push(...snap.corrupt);
+    replay.msgs = snap.msgs;
+    replay.bytes = snap.bytes;
+    replay.lastSeq = snap.lastSeq;
+    replay.lastTime = snap.lastTime;
+    replay.floor = snap.firstSeq;
+    const maxListed = snap.segments.length > 0 ? snap.segments[snap.segments.length - 1]!.id : 0;
+    // Reclaimed before the snapshot, not yet unlinked when the process stopped.
+    for (const id of ids) if (id < maxListed && !listed.has(id)) await fsp.rm(new Segment(this.msgsDir, id).path, { force: true });
+    const newer = ids.filter((id) => id > maxListed);
+    const scannedBefore = this.recovery.scannedBytes;
+    const last = this.index.segments[this.index.segments.length - 1];
+    if (last !== undefined) {
+      const size = (await fsp.stat(last.path)).size;
+      if (size > last.size) await this.replaySegment(last, last.size, size, newer.length === 0, replay);
+    }
+    for (let i = 0; i < newer.length; i++) {
+      const seg = new Segment(this.msgsDir, newer[i]!);
+      this.index.segments.push(seg);
+      const size = (await fsp.stat(seg.path)).size;
+      await this.replaySegment(seg, 0, size, i === newer.length - 1, replay);
+    }
+    this.recovery.afterSnapshotBytes = this.recovery.scannedBytes - scannedBefore;
+  }
+
+  private async recoverByScan(ids: number[], replay: Replay): Promise<void> {
+    this.recovery.index = 'full-scan';
+    for (let i = 0; i < ids.length; i++) {
+      const seg = new Segment(this.msgsDir, ids[i]!);
+      this.index.segments.push(seg);
+      const size = (await fsp.stat(seg.path)).size;
+      await this.replaySegment(seg, 0, size, i === ids.length - 1, replay);
+    }
+  }
+
+  /**
+   * Reads seg's records in [from, end), verifying each, and applies them to the index in order.
+   * A torn tail of the newest segment is cut; other damage is reported (and cut if not skippable).
+   */
+  private async replaySegment(seg: Segment, from: number, end: number, newest: boolean, replay: Replay): Promise<void> {
+    // The buffer starts at file offset `from`: offsets below are relative to it.
+    const buf = await readInto(seg.path, from, end);
+    this.recovery.scannedBytes += buf.length;
+    // Pinned while replayed: its table is being built and must not be evicted half way.
+    seg.active = true;
+    seg.size = seg.written = from;
+    if (seg.first !== 0 && seg.table === null) this.index.table(seg);
+    let tailAt = -1;
+    let tailLength = 0;
+    let tailType = 0;
+    let tailSeq = 0;
+    const scan = scanSegment(buf, newest, 0, (rel, h) => {
+      const offset = from + rel;
+      seg.size = seg.written = offset + h.length;
+      tailAt = offset;
+      tailLength = h.length;
+      tailType = h.type;
+      tailSeq = h.seq;
+      if (h.type === RecordType.Msg) {
+        // A second record for a live sequence: the later one is the message.
+        if (h.seq <= replay.lastSeq && this.index.isLive(h.seq)) this.uncount(this.index.kill(h.seq), replay);
+        if ((h.flags & RecordFlag.Erased) !== 0) {
+          this.index.addDead(seg, h.seq, h.ts, offset, h.length);
+        } else {
+          const s = rel + RECORD_HEADER_BYTES;
+          this.index.add(seg, h.seq, this.interner.get(buf, s, s + h.subjectLength), h.ts, offset, h.length);
+          replay.msgs++;
+          replay.bytes += h.length;
+        }
+        if (h.seq > replay.lastSeq) {
+          replay.lastSeq = h.seq;
+          replay.lastTime = h.ts;
+        }
+      } else if (h.type === RecordType.Delete) {
+        const named = h.subjectLength > 0 ? this.interner.get(buf, rel + RECORD_HEADER_BYTES, rel + h.length) : undefined;
+        this.uncount(this.index.kill(h.seq, named, h.hdrLength > 0 ? h.hdrLength : undefined), replay);
+      } else {
+        this.replaySequenceState(buf, rel, h, replay);
+      }
+    });
+    this.recovery.tornTailBytes += scan.tornTailBytes;
+    for (const d of scan.damage) this.report({ file: seg.name, ...d, offset: from + d.offset }, true);
+    if (scan.validLength < buf.length) {
+      const fh = await fsp.open(seg.path, 'r+');
+      await fh.truncate(from + scan.validLength);
+      await this.syncData(fh);
+      await fh.close();
+    }
+    if (tailAt >= 0) seg.tail = { offset: tailAt, length: tailLength, type: tailType, seq: tailSeq };
+    seg.size = seg.written = from + scan.validLength;
+    if (seg.size === 0) seg.tail = null;
+    seg.active = false;
+  }
+
+  private replaySequenceState(buf: Buffer, offset: number, h: RecordHeader, replay: Replay): void {
+    const floor = h.seq;
+    const lastSeq = seqStateLastSeq(buf, offset);
+    if (replay.msgs > 0 && floor > 1) {
+      const k = this.index.killRange(1, floor - 1);
+      replay.msgs -= k.msgs;
+      replay.bytes -= k.bytes;
+    }
+    if (lastSeq < replay.lastSeq) {
+      if (replay.msgs > 0) {
+        const k = this.index.killRange(lastSeq + 1, Number.MAX_SAFE_INTEGER);
+        replay.msgs -= k.msgs;
+        replay.bytes -= k.bytes;
+      }
+      for (const seg of this.index.segments) seg.cutAfter(lastSeq);
+    }
+    replay.floor = floor;
+    replay.lastSeq = lastSeq;
+    replay.lastTime = h.ts;
+  }
+
+  private uncount(k: { size: number } | null, replay: Replay): void {
+    if (k === null) return;
+    replay.msgs--;
+    replay.bytes -= k.size;
   }
 
   private report(r: CorruptionReport, atStartup = false): void {
     this.corrupt.push(r);
     if (atStartup) this.recovery.corrupt.push(r);
     this.onCorruption?.(r);
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

@@ -1,16 +1,16 @@
-// The store logic both implementations share: sequence bookkeeping, the per-subject index,
-// retention limits, purge/compact/truncate, pending counts and filtered loads, all following
-// nats-server's memstore semantics. Subclasses only decide where message bytes live (memory or
-// segment files) and how a change is made durable, through the hooks at the bottom.
+// The store logic both implementations share: sequence bookkeeping, retention limits,
+// purge/compact/truncate/expire, pending counts and filtered loads, all following nats-server's
+// memstore semantics. Subclasses decide how messages are indexed and where their bytes live
+// (memory: an object per message; file: segment summaries and evictable offset tables), through
+// the index and storage hooks at the bottom.
 
 import { StoreError, StoreErrorCode } from './errors.ts';
-import { SeqWindow } from './seq_window.ts';
 import { SubjectFilter } from './subject_filter.ts';
-import { SubjectIndex, type SeqList } from './subject_index.ts';
 import {
   UNLIMITED,
   storedMsgSize,
   type PurgeOptions,
+  type StateOptions,
   type StoreLimits,
   type StoreOptions,
   type StoredMessage,
@@ -19,37 +19,27 @@ import {
   type SubjectState,
 } from './types.ts';
 
-/** What the index keeps for every live message. */
-export interface IndexEntry {
-  subject: string;
-  ts: bigint;
-  /** Bytes counted against max_bytes. */
-  size: number;
-}
-
 /**
- * Why an entry left the index: 'remove' and 'erase' are single deletes that must be persisted;
- * 'bulk' is part of a purge/compact/truncate persisted by one sequence-state record; 'lost' is a
- * record found damaged on read, which recovery will find damaged again.
+ * Why a message left the index: 'remove' and 'erase' are single deletes that must be persisted;
+ * 'lost' is a record found damaged on read, which recovery will find damaged again.
  */
-export type ReleaseKind = 'remove' | 'erase' | 'bulk' | 'lost';
+export type ReleaseKind = 'remove' | 'erase' | 'lost';
 
 /** Subjects are stored with a 16-bit length. */
 const MAX_SUBJECT_BYTES = 0xffff;
 
-export abstract class IndexedStore<E extends IndexEntry> implements StreamStore {
+export abstract class IndexedStore implements StreamStore {
   abstract readonly kind: 'memory' | 'file';
 
-  protected readonly window = new SeqWindow<E>();
-  protected readonly subjects = new SubjectIndex();
   protected lim: StoreLimits;
   protected msgs = 0;
   protected bytes = 0;
   protected firstSeq = 0;
-  protected firstTime = 0n;
   protected lastSeq = 0;
   protected lastTime = 0n;
   protected closed = false;
+  /** Time of the first message; null until asked for after the first message changed. */
+  private firstTimeKnown: bigint | null = 0n;
   private cachedFilter: SubjectFilter = new SubjectFilter('>');
 
   constructor(limits: StoreLimits = UNLIMITED) {
@@ -92,7 +82,7 @@ export abstract class IndexedStore<E extends IndexEntry> implements StreamStore 
     this.lastSeq = seq + num - 1;
     if (this.msgs === 0) {
       this.firstSeq = this.lastSeq + 1;
-      this.firstTime = 0n;
+      this.firstTimeKnown = 0n;
     }
     this.persistSequenceState();
   }
@@ -114,10 +104,7 @@ export abstract class IndexedStore<E extends IndexEntry> implements StreamStore 
       if (upTo > 1) return this.compact(upTo);
     }
     const filter = this.filterFor(subject === '' ? '>' : subject);
-    let total = 0;
-    this.subjects.forEachMatch(filter, (_s, list) => {
-      total += list.count;
-    });
+    const total = this.countAllMatching(filter);
     if (total === 0) return 0;
     let maxPurge = 0;
     if (keep > 0) {
@@ -126,8 +113,7 @@ export abstract class IndexedStore<E extends IndexEntry> implements StreamStore 
     }
     const last = upTo >= 1 ? upTo - 1 : this.lastSeq;
     let purged = 0;
-    for (const seq of this.matchingSeqs(filter)) {
-      if (seq > last) break;
+    for (const seq of this.matchingSeqs(filter, last)) {
       if (this.removeOne(seq, 'remove')) {
         purged++;
         if (maxPurge > 0 && purged >= maxPurge) break;
@@ -142,11 +128,8 @@ export abstract class IndexedStore<E extends IndexEntry> implements StreamStore 
     if (this.firstSeq > seq) return 0;
     let purged = 0;
     if (seq <= this.lastSeq) {
-      while (!this.window.empty && this.window.first < seq) {
-        this.dropBulk(this.window.first);
-        purged++;
-      }
-      this.refreshFirst();
+      purged = this.dropRange(this.firstSeq, seq - 1);
+      this.refreshFirst(seq);
     } else {
       purged = this.msgs;
       this.clearAll();
@@ -164,36 +147,36 @@ export abstract class IndexedStore<E extends IndexEntry> implements StreamStore 
       this.firstSeq = 0;
       this.lastSeq = 0;
       this.lastTime = 0n;
+      this.cutAfter(0);
       this.persistSequenceState();
       return;
     }
     if (seq >= this.lastSeq) return;
-    const kept = this.window.get(seq);
-    const lastTime = kept !== undefined ? kept.ts : this.lastTime;
-    while (!this.window.empty && this.window.last > seq) this.dropBulk(this.window.last);
+    const lastTime = this.isLive(seq) ? this.timeOf(seq) : this.lastTime;
+    this.dropRange(seq + 1, this.lastSeq);
+    this.cutAfter(seq);
     this.lastSeq = seq;
     this.lastTime = lastTime;
-    this.refreshFirst();
+    if (this.msgs === 0 || !this.isLive(this.firstSeq)) this.refreshFirst(this.firstSeq);
     this.persistSequenceState();
   }
 
   expire(nowNs: bigint): number {
     this.assertOpen();
-    if (this.lim.maxAgeNs <= 0n) return 0;
-    const oldestAllowed = nowNs - this.lim.maxAgeNs;
-    let removed = 0;
-    while (!this.window.empty) {
-      const seq = this.window.first;
-      if (this.window.get(seq)!.ts > oldestAllowed) break;
-      this.removeOne(seq, 'remove');
-      removed++;
-    }
+    if (this.lim.maxAgeNs <= 0n || this.msgs === 0) return 0;
+    // Messages are stored in time order: everything before the first young one goes.
+    const young = this.firstAtOrAfter(nowNs - this.lim.maxAgeNs + 1n);
+    const to = young === 0 ? this.lastSeq : young - 1;
+    if (to < this.firstSeq) return 0;
+    const removed = this.dropRange(this.firstSeq, to);
+    this.refreshFirst(to + 1);
+    this.persistSequenceState();
     return removed;
   }
 
   nextExpiry(): bigint | null {
     if (this.lim.maxAgeNs <= 0n || this.msgs === 0) return null;
-    return this.firstTime + this.lim.maxAgeNs;
+    return this.firstTime() + this.lim.maxAgeNs;
   }
 
   limits(): StoreLimits {
@@ -207,26 +190,21 @@ export abstract class IndexedStore<E extends IndexEntry> implements StreamStore 
     this.enforceMsgAndByteLimits();
     const perSubject = l.maxMsgsPerSubject;
     if (perSubject > 0 && (previousPerSubject <= 0 || perSubject < previousPerSubject)) {
-      const over: SeqList[] = [];
-      this.subjects.forEachMatch(this.filterFor('>'), (_s, list) => {
-        if (list.count > perSubject) over.push(list);
-      });
-      for (const list of over) this.enforcePerSubject(list);
+      for (const subject of this.subjectsOver(perSubject)) this.enforcePerSubject(subject);
     }
   }
 
   // ---- reads ----
 
   load(seq: number): StoredMessage | null {
-    const entry = this.window.get(seq);
-    if (entry === undefined) return null;
-    const body = this.readMsg(seq, entry);
-    if (body === null) {
-      // Damaged on disk: report it (the subclass did) and stop indexing it, so it is never served.
+    if (!this.isLive(seq)) return null;
+    const msg = this.readMsg(seq);
+    if (msg === null) {
+      // Damaged on disk: reported by the subclass; stop indexing it, so it is never served.
       this.removeOne(seq, 'lost');
       return null;
     }
-    return { seq, subject: entry.subject, hdr: body.hdr, data: body.data, time: entry.ts };
+    return msg;
   }
 
   loadNext(subjectFilter: string, fromSeq: number): StoredMessage | null {
@@ -245,12 +223,8 @@ export abstract class IndexedStore<E extends IndexEntry> implements StreamStore 
   loadLast(subjectFilter: string): StoredMessage | null {
     const filter = this.filterFor(subjectFilter);
     for (;;) {
-      let seq = 0;
-      if (filter.all) seq = this.window.last;
-      else
-        this.subjects.forEachMatch(filter, (_s, list) => {
-          if (list.last > seq) seq = list.last;
-        });
+      if (this.msgs === 0) return null;
+      const seq = filter.all ? this.prevLive(this.lastSeq) : this.lastMatching(filter);
       if (seq === 0) return null;
       // A damaged record is dropped from the index by load(), so the next round finds an older one.
       const msg = this.load(seq);
@@ -262,44 +236,33 @@ export abstract class IndexedStore<E extends IndexEntry> implements StreamStore 
     const f = this.filterFor(filter);
     const from = Math.max(fromSeq, this.firstSeq);
     if (this.msgs === 0 || from > this.lastSeq) return 0;
-    if (f.all && from <= this.firstSeq) return lastPerSubject ? this.subjects.size : this.msgs;
-    let total = 0;
-    this.subjects.forEachMatch(f, (_s, list) => {
-      if (lastPerSubject) {
-        if (list.last >= from) total++;
-      } else {
-        total += list.countFrom(from);
-      }
-    });
-    return total;
+    if (f.all && from <= this.firstSeq) return lastPerSubject ? this.numSubjects() : this.msgs;
+    return this.countMatching(f, from, lastPerSubject);
   }
 
   subjectsState(filter: string): Map<string, SubjectState> {
-    const out = new Map<string, SubjectState>();
-    this.subjects.forEachMatch(this.filterFor(filter), (subject, list) => {
-      out.set(subject, this.subjects.state(list));
-    });
-    return out;
+    return this.subjectStates(this.filterFor(filter));
   }
 
-  state(): StreamState {
+  /** First sequence stored at or after `timeNs` (nats-server GetSeqFromTime): lastSeq + 1 if none. */
+  seqForTime(timeNs: bigint): number {
+    if (this.msgs === 0) return this.lastSeq + 1;
+    return this.firstAtOrAfter(timeNs) || this.lastSeq + 1;
+  }
+
+  state(opts: StateOptions = {}): StreamState {
     const numDeleted = this.msgs > 0 ? this.lastSeq - this.firstSeq + 1 - this.msgs : 0;
     const state: StreamState = {
       msgs: this.msgs,
       bytes: this.bytes,
       firstSeq: this.firstSeq,
-      firstTime: this.firstTime,
+      firstTime: this.msgs > 0 ? this.firstTime() : 0n,
       lastSeq: this.lastSeq,
       lastTime: this.lastTime,
-      numSubjects: this.subjects.size,
+      numSubjects: this.numSubjects(),
       numDeleted,
     };
-    if (numDeleted > 0) {
-      const deleted = this.window.holes();
-      // Sequences skipped after the last live message are deleted too.
-      for (let s = this.window.last + 1; s <= this.lastSeq; s++) deleted.push(s);
-      state.deleted = deleted;
-    }
+    if (opts.deleted && numDeleted > 0) state.deleted = this.deletedSeqs(this.firstSeq, this.lastSeq);
     return state;
   }
 
@@ -307,21 +270,49 @@ export abstract class IndexedStore<E extends IndexEntry> implements StreamStore 
   abstract close(): Promise<void>;
   abstract delete(): Promise<void>;
 
-  // ---- hooks for the storage behind the index ----
+  // ---- the index, as the shared logic needs it ----
 
-  /** Keeps the message's bytes (memory: a copy; file: a record) and returns its index entry. */
-  protected abstract persistMsg(
-    seq: number,
-    subject: string,
-    hdr: Uint8Array | null,
-    data: Uint8Array,
-    ts: bigint,
-    size: number,
-  ): E;
-  /** The message's bytes, or null if they are damaged. */
-  protected abstract readMsg(seq: number, entry: E): { hdr: Uint8Array | null; data: Uint8Array } | null;
-  /** The entry has left the index. */
-  protected abstract released(seq: number, entry: E, how: ReleaseKind): void;
+  protected abstract isLive(seq: number): boolean;
+  /** First live sequence >= from, or 0. */
+  protected abstract nextLive(from: number): number;
+  /** Last live sequence <= upTo, or 0. */
+  protected abstract prevLive(upTo: number): number;
+  protected abstract timeOf(seq: number): bigint;
+  protected abstract sizeOf(seq: number): number;
+  /** Sequences in [first, last] that are not live, ascending. */
+  protected abstract deletedSeqs(first: number, last: number): number[];
+  protected abstract numSubjects(): number;
+  protected abstract subjectCount(subject: string): number;
+  /** First live sequence on the subject, 0 if none. */
+  protected abstract subjectFirst(subject: string): number;
+  /** Subjects holding more than `max` messages. */
+  protected abstract subjectsOver(max: number): string[];
+  protected abstract subjectStates(filter: SubjectFilter): Map<string, SubjectState>;
+  protected abstract countAllMatching(filter: SubjectFilter): number;
+  /** Live sequences <= upTo on matching subjects, ascending (a copy: safe to remove while iterating). */
+  protected abstract matchingSeqs(filter: SubjectFilter, upTo: number): number[];
+  /** First live sequence >= from whose subject matches, or 0. */
+  protected abstract nextMatching(filter: SubjectFilter, from: number): number;
+  /** Last live sequence whose subject matches (a wildcard or literal filter), or 0. */
+  protected abstract lastMatching(filter: SubjectFilter): number;
+  /** numPending past the shortcuts: messages >= from on matching subjects (or such subjects). */
+  protected abstract countMatching(filter: SubjectFilter, from: number, lastPerSubject: boolean): number;
+  /** First live sequence whose time is >= timeNs, or 0. */
+  protected abstract firstAtOrAfter(timeNs: bigint): number;
+
+  // ---- storage hooks ----
+
+  /** Keeps the message (memory: a copy; file: a record) and indexes it at seq. */
+  protected abstract persistMsg(seq: number, subject: string, hdr: Uint8Array | null, data: Uint8Array, ts: bigint, size: number): void;
+  /** The live message at seq, or null if its bytes are damaged (the subclass reports it). */
+  protected abstract readMsg(seq: number): StoredMessage | null;
+  /** Un-indexes (and, by `how`, persists the removal of) a live message; its size, or -1 if not live. */
+  protected abstract removeMsg(seq: number, how: ReleaseKind): number;
+  /** Un-indexes every live message in [lo, hi] as part of a bulk change persisted by persistSequenceState. */
+  protected abstract removeRange(lo: number, hi: number): { msgs: number; bytes: number };
+  protected abstract removeAll(): void;
+  /** Sequences above seq will be written again (truncate). */
+  protected abstract cutAfter(seq: number): void;
   /** first/last sequence and last time changed other than by storing or removing one message. */
   protected abstract persistSequenceState(): void;
   /** Resolves once every change made so far is durable. */
@@ -333,26 +324,26 @@ export abstract class IndexedStore<E extends IndexEntry> implements StreamStore 
     if (this.closed) throw new StoreError(StoreErrorCode.Closed);
   }
 
-  /** Rebuilds the index from recovered entries (ascending seq) and the recovered sequence state. */
-  protected rebuild(entries: Array<[number, E]>, lastSeq: number, lastTime: bigint, floor: number): void {
-    this.window.clear();
-    this.subjects.clear();
-    this.msgs = 0;
-    this.bytes = 0;
-    for (const [seq, entry] of entries) {
-      this.window.append(seq, entry);
-      this.subjects.add(entry.subject, seq);
-      this.msgs++;
-      this.bytes += entry.size;
-    }
-    this.lastSeq = lastSeq;
-    this.lastTime = lastTime;
-    if (this.msgs > 0) {
-      this.refreshFirst();
-    } else {
-      this.firstSeq = lastSeq === 0 && floor === 0 ? 0 : lastSeq + 1;
-      this.firstTime = 0n;
-    }
+  /** Recovery sets the bookkeeping it rebuilt. */
+  protected restoreCounters(c: { msgs: number; bytes: number; firstSeq: number; lastSeq: number; lastTime: bigint }): void {
+    this.msgs = c.msgs;
+    this.bytes = c.bytes;
+    this.firstSeq = c.firstSeq;
+    this.lastSeq = c.lastSeq;
+    this.lastTime = c.lastTime;
+    this.firstTimeKnown = null;
+  }
+
+  /** Live messages were found missing outside removeOne (the index already dropped them). */
+  protected accountLoss(seqs: number[], bytes: number): void {
+    this.msgs -= seqs.length;
+    this.bytes -= bytes;
+    if (seqs.includes(this.firstSeq) || !this.isLive(this.firstSeq)) this.refreshFirst(this.firstSeq);
+  }
+
+  private firstTime(): bigint {
+    if (this.firstTimeKnown === null) this.firstTimeKnown = this.msgs > 0 ? this.timeOf(this.firstSeq) : 0n;
+    return this.firstTimeKnown;
   }
 
   private storeNow(
@@ -369,67 +360,67 @@ export abstract class IndexedStore<E extends IndexEntry> implements StreamStore 
     const hdrLength = hdr === null ? 0 : hdr.length;
     if (l.maxMsgSize > 0 && hdrLength + data.length > l.maxMsgSize) throw new StoreError(StoreErrorCode.MsgTooLarge);
     const size = storedMsgSize(subject.length, hdrLength, data.length);
-    const existing = this.subjects.get(subject);
-    const atSubjectLimit = l.maxMsgsPerSubject > 0 && existing !== undefined && existing.count >= l.maxMsgsPerSubject;
+    const perSubjectLimited = l.maxMsgsPerSubject > 0;
+    const subjectMsgs = perSubjectLimited || (discardNewCheck && l.discard === 'new') ? this.subjectCount(subject) : 0;
+    const atSubjectLimit = perSubjectLimited && subjectMsgs >= l.maxMsgsPerSubject;
     if (discardNewCheck && l.discard === 'new') {
       if (atSubjectLimit && l.discardNewPerSubject) throw new StoreError(StoreErrorCode.MaxMsgsPerSubject);
       // At a subject's limit the new message replaces that subject's oldest, so totals do not grow.
       if (l.maxMsgs > 0 && this.msgs >= l.maxMsgs && !atSubjectLimit) throw new StoreError(StoreErrorCode.MaxMsgs);
       if (l.maxBytes > 0 && this.bytes + size > l.maxBytes) {
         if (!atSubjectLimit) throw new StoreError(StoreErrorCode.MaxBytes);
-        const oldest = this.window.get(existing.first);
-        if (oldest === undefined || oldest.size < size) throw new StoreError(StoreErrorCode.MaxBytes);
+        const oldest = this.subjectFirst(subject);
+        if (oldest === 0 || this.sizeOf(oldest) < size) throw new StoreError(StoreErrorCode.MaxBytes);
       }
     }
     if (seq === 0) seq = this.lastSeq + 1;
     else if (seq !== this.lastSeq + 1) throw new StoreError(StoreErrorCode.SequenceMismatch);
 
-    const entry = this.persistMsg(seq, subject, hdr, data, ts, size);
-    this.window.append(seq, entry);
-    const list = this.subjects.add(subject, seq);
+    this.persistMsg(seq, subject, hdr, data, ts, size);
     if (this.msgs === 0) {
       this.firstSeq = seq;
-      this.firstTime = ts;
+      this.firstTimeKnown = ts;
     }
     this.msgs++;
     this.bytes += size;
     this.lastSeq = seq;
     this.lastTime = ts;
-    if (l.maxMsgsPerSubject > 0 && list.count > l.maxMsgsPerSubject) this.enforcePerSubject(list);
+    if (perSubjectLimited && subjectMsgs + 1 > l.maxMsgsPerSubject) this.enforcePerSubject(subject);
     this.enforceMsgAndByteLimits();
     return seq;
   }
 
-  private enforcePerSubject(list: SeqList): void {
+  private enforcePerSubject(subject: string): void {
     const max = this.lim.maxMsgsPerSubject;
-    while (list.count > max) if (!this.removeOne(list.first, 'remove')) break;
+    while (this.subjectCount(subject) > max) {
+      const first = this.subjectFirst(subject);
+      if (first === 0 || !this.removeOne(first, 'remove')) break;
+    }
   }
 
   private enforceMsgAndByteLimits(): void {
     const l = this.lim;
     if (l.discard !== 'old') return;
-    while (l.maxMsgs > 0 && this.msgs > l.maxMsgs) this.removeOne(this.window.first, 'remove');
-    while (l.maxBytes > 0 && this.bytes > l.maxBytes) this.removeOne(this.window.first, 'remove');
+    while (l.maxMsgs > 0 && this.msgs > l.maxMsgs) this.removeOne(this.firstSeq, 'remove');
+    while (l.maxBytes > 0 && this.bytes > l.maxBytes) this.removeOne(this.firstSeq, 'remove');
   }
 
   private removeOne(seq: number, how: ReleaseKind): boolean {
-    const entry = this.window.delete(seq);
-    if (entry === undefined) return false;
+    const size = this.removeMsg(seq, how);
+    if (size < 0) return false;
     this.msgs--;
-    this.bytes -= entry.size;
-    this.subjects.remove(entry.subject, seq);
-    if (seq === this.firstSeq) this.refreshFirst();
-    this.released(seq, entry, how);
+    this.bytes -= size;
+    if (seq === this.firstSeq) this.refreshFirst(seq);
     return true;
   }
 
-  /** Removes one message as part of a bulk change; the caller fixes first/last and persists. */
-  private dropBulk(seq: number): void {
-    const entry = this.window.delete(seq)!;
-    this.msgs--;
-    this.bytes -= entry.size;
-    this.subjects.remove(entry.subject, seq);
-    this.released(seq, entry, 'bulk');
+  /** Removes [lo, hi] as one bulk change; the caller fixes first/last and persists. */
+  private dropRange(lo: number, hi: number): number {
+    if (hi < lo) return 0;
+    const { msgs, bytes } = this.removeRange(lo, hi);
+    this.msgs -= msgs;
+    this.bytes -= bytes;
+    return msgs;
   }
 
   private purgeAll(): number {
@@ -441,59 +432,26 @@ export abstract class IndexedStore<E extends IndexEntry> implements StreamStore 
   }
 
   private clearAll(): void {
-    if (!this.window.empty) this.window.forEach(this.window.first, this.window.last, (seq, e) => this.released(seq, e, 'bulk'));
-    this.window.clear();
-    this.subjects.clear();
+    this.removeAll();
     this.msgs = 0;
     this.bytes = 0;
-    this.firstTime = 0n;
+    this.firstTimeKnown = 0n;
   }
 
-  private refreshFirst(): void {
-    if (this.window.empty) {
+  /** The first live sequence is now at or after `from`. */
+  private refreshFirst(from: number): void {
+    const first = this.msgs > 0 ? this.nextLive(from) : 0;
+    if (first === 0) {
       this.firstSeq = this.lastSeq + 1;
-      this.firstTime = 0n;
+      this.firstTimeKnown = 0n;
     } else {
-      this.firstSeq = this.window.first;
-      this.firstTime = this.window.get(this.firstSeq)!.ts;
+      this.firstSeq = first;
+      this.firstTimeKnown = null;
     }
   }
 
-  private filterFor(text: string): SubjectFilter {
+  protected filterFor(text: string): SubjectFilter {
     if (this.cachedFilter.text !== text) this.cachedFilter = new SubjectFilter(text);
     return this.cachedFilter;
-  }
-
-  /** First live sequence >= from whose subject matches, or 0. */
-  private nextMatching(filter: SubjectFilter, from: number): number {
-    if (filter.all) return this.window.nextLive(from);
-    if (filter.literal) return this.subjects.get(filter.text)?.firstFrom(from) ?? 0;
-    // Walk the stream when the range is short compared with the number of subjects, else ask each subject.
-    if (this.lastSeq - from < this.subjects.size * 4) {
-      for (let seq = this.window.nextLive(from); seq !== 0; seq = this.window.nextLive(seq + 1)) {
-        if (filter.matches(this.window.get(seq)!.subject)) return seq;
-      }
-      return 0;
-    }
-    let best = 0;
-    this.subjects.forEachMatch(filter, (_s, list) => {
-      const seq = list.firstFrom(from);
-      if (seq !== 0 && (best === 0 || seq < best)) best = seq;
-    });
-    return best;
-  }
-
-  /** Matching live sequences, ascending (a snapshot: safe to remove while iterating). */
-  private matchingSeqs(filter: SubjectFilter): number[] {
-    if (filter.literal) return this.subjects.get(filter.text)?.toArray() ?? [];
-    const out: number[] = [];
-    if (filter.all) {
-      if (!this.window.empty) this.window.forEach(this.window.first, this.window.last, (seq) => out.push(seq));
-      return out;
-    }
-    this.subjects.forEachMatch(filter, (_s, list) => {
-      for (const seq of list.toArray()) out.push(seq);
-    });
-    return out.sort((a, b) => a - b);
   }
 }

@@ -11,8 +11,12 @@
 //  24  i64  time, ns (SeqState: the last time)
 //  32  subject (latin1), header, payload (SeqState: u64 last sequence)
 // All integers little-endian.
+//
+// A Delete record names the removed message's subject (as its subject) and the removed record's
+// length (in the header-length field), so replaying it needs no read of the message it removes.
+// Older Delete records carry neither (both 0) and are still read.
 
-import { crc32 } from 'node:zlib';
+import { crc32Range } from './crc32.ts';
 import { RECORD_HEADER_BYTES } from './types.ts';
 
 export const RecordType = {
@@ -104,9 +108,12 @@ export function encodeMsg(seq: number, subject: string, hdr: Uint8Array | null, 
   return buf;
 }
 
-export function encodeDelete(seq: number): Buffer {
-  const buf = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
-  writeHeader(buf, RECORD_HEADER_BYTES, RecordType.Delete, 0, 0, 0, seq, 0n);
+/** A tombstone for `seq`, naming the removed message's subject and record length. */
+export function encodeDelete(seq: number, subject = '', removedLength = 0): Buffer {
+  const length = RECORD_HEADER_BYTES + subject.length;
+  const buf = Buffer.allocUnsafe(length);
+  writeHeader(buf, length, RecordType.Delete, 0, subject.length, removedLength, seq, 0n);
+  if (subject.length > 0) buf.write(subject, RECORD_HEADER_BYTES, 'latin1');
   seal(buf);
   return buf;
 }
@@ -129,15 +136,19 @@ export function eraseInPlace(rec: Buffer): void {
 }
 
 export function readHeader(buf: Buffer, off: number): RecordHeader {
-  return {
-    length: buf.readUInt32LE(off),
-    type: buf.readUInt8(off + 8),
-    flags: buf.readUInt8(off + 9),
-    subjectLength: buf.readUInt16LE(off + 10),
-    hdrLength: buf.readUInt32LE(off + 12),
-    seq: readSeq(buf, off + 16),
-    ts: readI64(buf, off + 24),
-  };
+  return readHeaderInto(buf, off, { length: 0, type: 0, flags: 0, subjectLength: 0, hdrLength: 0, seq: 0, ts: 0n });
+}
+
+/** readHeader into an existing object, for scans that visit a million records. */
+export function readHeaderInto(buf: Buffer, off: number, h: RecordHeader): RecordHeader {
+  h.length = buf.readUInt32LE(off);
+  h.type = buf[off + 8]!;
+  h.flags = buf[off + 9]!;
+  h.subjectLength = buf.readUInt16LE(off + 10);
+  h.hdrLength = buf.readUInt32LE(off + 12);
+  h.seq = readSeq(buf, off + 16);
+  h.ts = readI64(buf, off + 24);
+  return h;
 }
 
 /** The stored length field, or 0 if fewer than 4 bytes remain. */
@@ -148,7 +159,7 @@ export function lengthAt(buf: Buffer, off: number): number {
 /** True if the record at off has a plausible length and its CRC matches. */
 export function checksumOk(buf: Buffer, off: number, length: number): boolean {
   if (length < RECORD_HEADER_BYTES || off + length > buf.length) return false;
-  return crc32(buf.subarray(off + 8, off + length)) === buf.readUInt32LE(off + 4);
+  return crc32Range(buf, off + 8, off + length) === buf.readUInt32LE(off + 4);
 }
 
 /** A checksummed record whose fields do not fit together (a bug or a forged record). */
@@ -157,7 +168,7 @@ export function wellFormed(h: RecordHeader): boolean {
     case RecordType.Msg:
       return RECORD_HEADER_BYTES + h.subjectLength + h.hdrLength <= h.length && h.subjectLength > 0;
     case RecordType.Delete:
-      return h.length === RECORD_HEADER_BYTES;
+      return h.length === RECORD_HEADER_BYTES + h.subjectLength;
     case RecordType.SeqState:
       return h.length === RECORD_HEADER_BYTES + SEQ_STATE_BODY_BYTES;
     default:
@@ -167,6 +178,11 @@ export function wellFormed(h: RecordHeader): boolean {
 
 export function seqStateLastSeq(buf: Buffer, off: number): number {
   return readSeq(buf, off + RECORD_HEADER_BYTES);
+}
+
+/** The subject of a Msg or Delete record (latin1; '' for an old-style Delete). */
+export function recordSubject(buf: Buffer, off: number, h: RecordHeader): string {
+  return buf.toString('latin1', off + RECORD_HEADER_BYTES, off + RECORD_HEADER_BYTES + h.subjectLength);
 }
 
 export function decodeMsgBody(
@@ -204,5 +220,5 @@ function writeHeader(
 }
 
 function seal(buf: Buffer): void {
-  buf.writeUInt32LE(crc32(buf.subarray(8)), 4);
+  buf.writeUInt32LE(crc32Range(buf, 8, buf.length), 4);
 }

@@ -4,7 +4,7 @@
 // skipped when its length field is still credible (the next record, or the end of file, starts
 // where it says), otherwise the file is cut there and the loss is reported.
 
-import { checksumOk, lengthAt, readHeader, wellFormed, type RecordHeader } from './record_codec.ts';
+import { checksumOk, lengthAt, readHeader, readHeaderInto, wellFormed, type RecordHeader } from './record_codec.ts';
 import { RECORD_HEADER_BYTES } from './types.ts';
 
 export interface ScannedRecord {
@@ -21,11 +21,16 @@ export interface SegmentScan {
   damage: Array<{ offset: number; length: number; action: 'skipped' | 'truncated'; seq?: number }>;
 }
 
-export function scanSegment(buf: Buffer, newest: boolean): SegmentScan {
+/**
+ * Scans `buf` (a whole segment file) from `from`, a record boundary. With `visit`, each good
+ * record is handed to it (one header object, reused) instead of being collected.
+ */
+export function scanSegment(buf: Buffer, newest: boolean, from = 0, visit?: (offset: number, header: RecordHeader) => void): SegmentScan {
   const records: ScannedRecord[] = [];
+  const scratch: RecordHeader = { length: 0, type: 0, flags: 0, subjectLength: 0, hdrLength: 0, seq: 0, ts: 0n };
   const damage: SegmentScan['damage'] = [];
   const size = buf.length;
-  let p = 0;
+  let p = from;
   let tornTailBytes = 0;
   while (p < size) {
     const length = lengthAt(buf, p);
@@ -40,9 +45,10 @@ export function scanSegment(buf: Buffer, newest: boolean): SegmentScan {
       break;
     }
     if (checksumOk(buf, p, length)) {
-      const header = readHeader(buf, p);
-      if (wellFormed(header)) records.push({ offset: p, header });
-      else damage.push({ offset: p, length, action: 'skipped', seq: header.seq });
+      const header = visit === undefined ? readHeader(buf, p) : readHeaderInto(buf, p, scratch);
+      if (!wellFormed(header)) damage.push({ offset: p, length, action: 'skipped', seq: header.seq });
+      else if (visit === undefined) records.push({ offset: p, header });
+      else visit(p, header);
       p += length;
       continue;
     }

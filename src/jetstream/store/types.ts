@@ -58,7 +58,7 @@ export interface StreamState {
   lastTime: bigint;
   numSubjects: number;
   numDeleted: number;
-  /** Interior deleted sequences (between firstSeq and lastSeq), present when numDeleted > 0. */
+  /** Interior deleted sequences (between firstSeq and lastSeq), when asked for and numDeleted > 0. */
   deleted?: number[];
   /** Damaged records found at start-up or on read (file store only). */
   corrupt?: CorruptionReport[];
@@ -77,6 +77,11 @@ export interface PurgeOptions {
   seq?: number;
   /** Keep this many of the newest matching messages. */
   keep?: number;
+}
+
+export interface StateOptions {
+  /** Also list the deleted sequences (costs time and memory in proportion to them). */
+  deleted?: boolean;
 }
 
 export interface StoreOptions {
@@ -111,7 +116,9 @@ export interface StreamStore {
   expire(nowNs: bigint): number;
   /** When the oldest message will pass max age (ns since epoch), or null if nothing will. */
   nextExpiry(): bigint | null;
-  state(): StreamState;
+  /** First sequence stored at or after timeNs (nats-server GetSeqFromTime); lastSeq + 1 if none. */
+  seqForTime(timeNs: bigint): number;
+  state(opts?: StateOptions): StreamState;
   subjectsState(filter: string): Map<string, SubjectState>;
   numPending(filter: string, fromSeq: number, lastPerSubject: boolean): number;
   limits(): StoreLimits;

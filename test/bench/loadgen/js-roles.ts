@@ -102,10 +102,12 @@ export async function jsPublish(req: Extract<AgentRequest, { op: 'jsPublish' }>)
   );
   await c.handshake(`SUB ${PUB_ACK_INBOX}* 1\r\n`);
   const payload = Buffer.alloc(req.size, 0x78);
+  const rotate = req.subjects ?? 0;
   const headFixed = `PUB ${req.subject} ${PUB_ACK_INBOX}`;
   const tail = ` ${req.size}\r\n`;
   // The longest record this run can write, to size each write's buffer.
-  const maxRecord = Buffer.byteLength(headFixed + String(req.maxMsgs) + tail) + 20 + req.size + 2;
+  const maxRecord = Buffer.byteLength(headFixed + String(req.maxMsgs) + tail) + 40 + req.size + 2;
+  const head = (n: number): string => (rotate > 0 ? `PUB ${req.subject}${n % rotate} ${PUB_ACK_INBOX}${n}${tail}` : `${headFixed}${n}${tail}`);
 
   return new Promise((resolve) => {
     const startNs = nowNs();
@@ -121,7 +123,7 @@ export async function jsPublish(req: Extract<AgentRequest, { op: 'jsPublish' }>)
       const out = Buffer.allocUnsafe(room * maxRecord);
       let at = 0;
       for (let k = 0; k < room; k++) {
-        at += out.write(`${headFixed}${sent + k}${tail}`, at, 'latin1');
+        at += out.write(head(sent + k), at, 'latin1');
         at += payload.copy(out, at);
         out[at++] = 13;
         out[at++] = 10;

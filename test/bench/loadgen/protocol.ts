@@ -37,7 +37,18 @@ export type AgentRequest = { id: number } & (
    * JetStream publisher: keeps up to `window` PUBs with reply subjects waiting for their acks,
    * for durationMs or maxMsgs, then waits for the last acks (giving up after idleMs without one).
    */
-  | { op: 'jsPublish'; target: Target; subject: string; size: number; window: number; durationMs: number; maxMsgs: number; idleMs: number }
+  | {
+      op: 'jsPublish';
+      target: Target;
+      /** With `subjects`, a prefix: message n goes to `${subject}${n % subjects}`. */
+      subject: string;
+      subjects?: number;
+      size: number;
+      window: number;
+      durationMs: number;
+      maxMsgs: number;
+      idleMs: number;
+    }
   /**
    * Pull consumer: keeps `outstanding` MSG.NEXT requests of `batch` open and acks every delivery,
    * until `total` messages are consumed or durationMs passes (then the open requests finish).

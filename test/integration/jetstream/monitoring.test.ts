@@ -3,17 +3,19 @@
 // server-wide.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AckPolicy, StorageType } from '@nats-io/jetstream';
-import { monitor } from '../../support/server.ts';
+import { monitor, startServer, tempDir } from '../../support/server.ts';
 import type { RunningServer } from '../../support/server.ts';
 import { jsMatrix } from './js_clients.ts';
-import { JsConnectionPool, rejection, startJsServer } from './js_util.ts';
+import { JsConnectionPool, rejection } from './js_util.ts';
 
 for (const { gen, workers } of jsMatrix()) {
   describe(`jsz and account info — ${gen.name}, workers: ${workers}`, () => {
     let srv: RunningServer;
     const pool = new JsConnectionPool(gen);
     beforeAll(async () => {
-      srv = await startJsServer({ workers });
+      const dir = tempDir('petrel-js-');
+      // A budget other than the default, to see the config key reach the store.
+      srv = await startServer({ workers, dir, config: `jetstream { store_dir: "${dir}/js", store_cache: 64MB }` });
     });
     afterEach(() => pool.closeAll());
     afterAll(() => srv.stop());
@@ -50,6 +52,12 @@ for (const { gen, workers } of jsMatrix()) {
       expect(jsz.memory).toBeGreaterThan(0);
       expect(jsz.storage).toBeGreaterThan(0);
       expect(jsz.config.store_dir).toContain(srv.dir);
+      // The file stores' offset tables: the one of FILED's active segment, within the budget.
+      expect(jsz.store_cache).toMatchObject({ tables: 1, budget_bytes: 64 * 1024 * 1024 });
+      expect(jsz.store_cache.table_bytes).toBeGreaterThan(0);
+      const metrics: string = await monitor(srv, '/metrics');
+      expect(metrics).toMatch(/petrel_jetstream_store_cache_tables\{server_id="[^"]+"\} 1\n/);
+      expect(metrics).toMatch(/petrel_jetstream_store_cache_budget_bytes\{server_id="[^"]+"\} 67108864\n/);
       const account = jsz.account_details.find((a: { name: string }) => a.name === '$G');
       const byName = new Map<string, any>(account.stream_detail.map((s: any) => [s.name, s]));
       expect([...byName.keys()].sort()).toEqual(['FILED', 'MEM']);

@@ -286,6 +286,8 @@ describe('jetstream', () => {
     const js = load('jetstream { store_dir: /data, max_memory_store: 1G, max_file_store: "10G", domain: hub, sync_interval: "2m" }').options.jetstream;
     expect(js).toEqual({ enabled: true, storeDir: '/data/jetstream', maxMemoryStore: 1e9, maxFileStore: 10 * 1024 ** 3, domain: 'hub', syncIntervalMs: 120_000 });
     expect(load('jetstream { sync_interval: always }').options.jetstream.syncIntervalMs).toBe(0);
+    expect(load('jetstream { store_cache: 64MB }').options.jetstream.storeCacheBytes).toBe(64 * 1024 ** 2);
+    expect(loadError('jetstream { store_cache: lots }').err.message).toMatch(/store_cache/);
     expect(load('store_dir: "./d"').options.jetstream.storeDir).toBe('d/jetstream');
   });
   it('rejects bad forms', () => {

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import pino from 'pino';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ConsumerForStream, StreamChange } from '../../../src/jetstream/seams.ts';
 import { Harness, errCode, harnessPerTest, settle, waitFor } from './js_harness.ts';
@@ -75,6 +76,35 @@ describe('restart recovery', () => {
     const jsz = h.js.jsz({ streams: true });
     const detail = ((jsz['account_details'] as Obj[])[0]!['stream_detail'] as Obj[])[0]!;
     expect(detail['corruption']).toBeDefined();
+  });
+
+  it('logs how a file stream came back: from its index snapshot, or by a full scan and why', async () => {
+    await h.createStream({ name: 'S' });
+    for (let i = 0; i < 5; i++) await h.publish('S', `m${i}`);
+    const lines: Obj[] = [];
+    const logger = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as Obj) });
+    await h.restart({ logger });
+    const restored = lines.find((l) => l['stream'] === 'S' && l['index'] !== undefined);
+    expect(restored).toMatchObject({ level: 20, index: 'snapshot', after_snapshot_bytes: 0 });
+    // A snapshot older than the last records (as after a kill): they are read again, and it says so.
+    const snapshot = path.join(h.dir, '$G', 'streams', 'S', 'msgs', 'index.db');
+    const older = fs.readFileSync(snapshot);
+    await h.publish('S', 'm5');
+    await h.js.stop();
+    fs.writeFileSync(snapshot, older);
+    lines.length = 0;
+    await h.start({ logger });
+    const replayed = lines.find((l) => l['stream'] === 'S' && l['index'] !== undefined);
+    expect(replayed).toMatchObject({ level: 30, index: 'snapshot' });
+    expect(replayed!['after_snapshot_bytes']).toBeGreaterThan(0);
+    await h.js.stop();
+    fs.rmSync(snapshot);
+    lines.length = 0;
+    await h.start({ logger });
+    const scanned = lines.find((l) => l['stream'] === 'S' && l['index'] !== undefined);
+    expect(scanned).toMatchObject({ level: 40, index: 'full-scan' });
+    expect(scanned!['scanned_bytes']).toBeGreaterThan(0);
+    expect(state(await h.api('STREAM.INFO.S'))['messages']).toBe(6);
   });
 
   it('first_seq starts the stream at that sequence', async () => {

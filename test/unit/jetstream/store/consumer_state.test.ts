@@ -2,12 +2,12 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readChecksummedFile, writeChecksummedFile, writeFileAtomic } from '../../../../src/jetstream/store/atomic_file.ts';
 import { emptyConsumerState, loadConsumerState, saveConsumerState } from '../../../../src/jetstream/store/consumer_state.ts';
 import { StoreError } from '../../../../src/jetstream/store/errors.ts';
 
-describe('atomic files and consumer state', () => {
+describe('consumer state files', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'petrel-cs-'));
@@ -16,26 +16,22 @@ describe('atomic files and consumer state', () => {
     await fsp.rm(dir, { recursive: true, force: true });
   });
 
-  it('writeFileAtomic replaces the file and leaves no temp file', async () => {
-    const f = path.join(dir, 'meta.json');
-    await writeFileAtomic(f, JSON.stringify({ name: 'A' }));
-    await writeFileAtomic(f, JSON.stringify({ name: 'B' }));
-    expect(JSON.parse(fs.readFileSync(f, 'utf8'))).toEqual({ name: 'B' });
-    expect(fs.readdirSync(dir)).toEqual(['meta.json']);
-  });
-
-  it('checksummed files round-trip and detect damage', async () => {
-    const f = path.join(dir, 'x.dat');
-    expect(await readChecksummedFile(f, 'TEST')).toBeNull();
-    await writeChecksummedFile(f, 'TEST', new Uint8Array([1, 2, 3]));
-    expect([...(await readChecksummedFile(f, 'TEST'))!]).toEqual([1, 2, 3]);
-    await expect(readChecksummedFile(f, 'OTHR')).rejects.toBeInstanceOf(StoreError);
-    const buf = fs.readFileSync(f);
-    buf[buf.length - 1] ^= 1;
-    fs.writeFileSync(f, buf);
-    await expect(readChecksummedFile(f, 'TEST')).rejects.toMatchObject({ code: 'CORRUPT' });
-    fs.writeFileSync(f, buf.subarray(0, buf.length - 1));
-    await expect(readChecksummedFile(f, 'TEST')).rejects.toMatchObject({ code: 'CORRUPT' });
+  it('reads a state file in the original store framing: magic, u32 length, u32 CRC-32, payload', async () => {
+    const f = path.join(dir, 'o.dat');
+    const s = emptyConsumerState();
+    s.delivered = { consumer: 3, stream: 9 };
+    await saveConsumerState(f, s);
+    const payload = fs.readFileSync(f).subarray(12);
+    const old = Buffer.alloc(12 + payload.length);
+    old.write(fs.readFileSync(f).toString('latin1', 0, 4), 0, 'latin1');
+    old.writeUInt32LE(payload.length, 4);
+    old.writeUInt32LE(crc32(payload), 8);
+    old.set(payload, 12);
+    expect(fs.readFileSync(f).equals(old)).toBe(true);
+    fs.writeFileSync(f, old);
+    expect(await loadConsumerState(f)).toEqual(s);
+    fs.writeFileSync(f, old.subarray(0, old.length - 1));
+    await expect(loadConsumerState(f)).rejects.toBeInstanceOf(StoreError);
   });
 
   it('saves and loads consumer state', async () => {

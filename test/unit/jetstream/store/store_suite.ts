@@ -88,7 +88,7 @@ export function runStoreSuite(name: string, makeHarness: () => StoreHarness): vo
       expect(await s.storeAt(5, 'foo', null, bytes('x'), T(1))).toEqual({ seq: 5, ts: T(1) });
       expect(s.skipMsg()).toBe(6);
       await s.store('foo', null, bytes('y'), T(2));
-      expect(s.state()).toMatchObject({ msgs: 2, firstSeq: 5, lastSeq: 7, numDeleted: 1, deleted: [6] });
+      expect(s.state({ deleted: true })).toMatchObject({ msgs: 2, firstSeq: 5, lastSeq: 7, numDeleted: 1, deleted: [6] });
       expect(() => s.skipMsgs(3, 1)).toThrow(StoreError);
     });
 
@@ -129,7 +129,7 @@ export function runStoreSuite(name: string, makeHarness: () => StoreHarness): vo
     it('keeps max_msgs_per_subject, replacing the oldest of that subject', async () => {
       const s = await open(limits({ maxMsgsPerSubject: 2 }));
       await fill(s, ['k.a', 'k.b', 'k.a', 'k.a', 'k.b', 'k.a']);
-      expect(s.state()).toMatchObject({ msgs: 4, firstSeq: 2, lastSeq: 6, numDeleted: 1, deleted: [3] });
+      expect(s.state({ deleted: true })).toMatchObject({ msgs: 4, firstSeq: 2, lastSeq: 6, numDeleted: 1, deleted: [3] });
       expect([...s.subjectsState('k.*')]).toEqual([
         ['k.a', { msgs: 2, first: 4, last: 6 }],
         ['k.b', { msgs: 2, first: 2, last: 5 }],
@@ -156,7 +156,7 @@ export function runStoreSuite(name: string, makeHarness: () => StoreHarness): vo
       const s = await open();
       await fill(s, ['a', 'a', 'a', 'b', 'b', 'c']);
       s.updateLimits(limits({ maxMsgsPerSubject: 1 }));
-      expect(s.state()).toMatchObject({ msgs: 3, firstSeq: 3, deleted: [4] });
+      expect(s.state({ deleted: true })).toMatchObject({ msgs: 3, firstSeq: 3, deleted: [4] });
       s.updateLimits(limits({ maxMsgsPerSubject: 1, maxMsgs: 1 }));
       expect(s.state()).toMatchObject({ msgs: 1, firstSeq: 6 });
       expect(s.limits().maxMsgs).toBe(1);
@@ -206,10 +206,10 @@ export function runStoreSuite(name: string, makeHarness: () => StoreHarness): vo
       expect(s.remove(99)).toBe(false);
       expect(s.remove(3, true)).toBe(true);
       expect(s.load(3)).toBeNull();
-      expect(s.state()).toMatchObject({ msgs: 2, firstSeq: 1, lastSeq: 4, numDeleted: 2, deleted: [2, 3] });
+      expect(s.state({ deleted: true })).toMatchObject({ msgs: 2, firstSeq: 1, lastSeq: 4, numDeleted: 2, deleted: [2, 3] });
       expect(s.remove(1)).toBe(true);
       expect(s.state()).toMatchObject({ firstSeq: 4, firstTime: T(4), numDeleted: 0 });
-      expect(s.state().deleted).toBeUndefined();
+      expect(s.state({ deleted: true }).deleted).toBeUndefined();
       expect(s.remove(4)).toBe(true);
       expect(s.state()).toMatchObject({ msgs: 0, firstSeq: 5, lastSeq: 4 });
     });
@@ -219,7 +219,7 @@ export function runStoreSuite(name: string, makeHarness: () => StoreHarness): vo
       await fill(s, ['a', 'b', 'c', 'd', 'e']);
       s.remove(4);
       expect(s.compact(3)).toBe(2);
-      expect(s.state()).toMatchObject({ msgs: 2, firstSeq: 3, lastSeq: 5, deleted: [4] });
+      expect(s.state({ deleted: true })).toMatchObject({ msgs: 2, firstSeq: 3, lastSeq: 5, deleted: [4] });
       expect(s.compact(2)).toBe(0);
       expect(s.compact(10)).toBe(2);
       expect(s.state()).toMatchObject({ msgs: 0, firstSeq: 10, lastSeq: 9 });
@@ -318,6 +318,36 @@ export function runStoreSuite(name: string, makeHarness: () => StoreHarness): vo
       expect(n).toBe(200);
       expect(s.loadNext('s.7', 200)?.seq).toBe(215);
       expect(s.loadNext('s.7', 316)).toBeNull();
+    });
+
+    it('finds the first message at or after a time, over deletes and many segments', async () => {
+      const s = await open();
+      expect(s.seqForTime(T(5))).toBe(1);
+      // Times 10, 12, 14, ... (two seconds apart), 300 messages: several segments in the file store.
+      for (let i = 1; i <= 300; i++) await s.store(`t.${i % 7}`, null, bytes(`m${i}-${'x'.repeat(40)}`), T(8 + 2 * i));
+      const at = (sec: number): number => s.seqForTime(T(sec));
+      expect(at(0)).toBe(1);
+      expect(at(10)).toBe(1);
+      expect(at(11)).toBe(2);
+      expect(at(300)).toBe(146);
+      expect(at(608)).toBe(300);
+      expect(at(609)).toBe(301);
+      for (const seq of [146, 147, 148, 1, 300]) s.remove(seq);
+      expect(at(300)).toBe(149);
+      expect(at(10)).toBe(2);
+      expect(at(608)).toBe(301);
+      for (let probe = 0; probe < 40; probe++) {
+        const sec = 10 + ((probe * 37) % 600);
+        const want = s.loadNext('>', 0);
+        let expected = 301;
+        for (let m = want; m !== null; m = s.loadNext('>', m.seq + 1)) {
+          if (m.time >= T(sec)) {
+            expected = m.seq;
+            break;
+          }
+        }
+        expect(at(sec), `time ${sec}`).toBe(expected);
+      }
     });
 
     it('rejects use after close', async () => {
