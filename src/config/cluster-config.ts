@@ -25,7 +25,7 @@ type RoutePermissions = NonNullable<ClusterOptions['permissions']>;
 export function readCluster(value: ConfValue, origin: Origin, draft: ConfigDraft): void {
   if (!isConfMap(value)) failAt(origin, `Expected map to define cluster, got ${describeType(value)}`);
   draft.set('cluster.enabled', true, origin);
-  const address = new AddressParts(draft);
+  const address = new AddressParts(draft, 'cluster');
   let permissions: RoutePermissions | undefined;
   let authPermissions: RoutePermissions | undefined;
   for (const key of Object.keys(value)) {
@@ -36,12 +36,9 @@ export function readCluster(value: ConfValue, origin: Origin, draft: ConfigDraft
       case 'name':
         draft.set('cluster.name', readClusterName(v, o), o);
         break;
-      case 'listen': {
-        const hp = readHostPort(v, o);
-        if (hp.host !== undefined) address.set('host', hp.host, o);
-        address.set('port', hp.port, o);
+      case 'listen':
+        address.listen(v, o);
         break;
-      }
       case 'host':
       case 'net':
         address.set('host', v, o);
@@ -90,22 +87,33 @@ export function readCluster(value: ConfValue, origin: Origin, draft: ConfigDraft
 /**
  * `listen` sets host and port, `host`/`port` one each. nats-server applies them in map order,
  * which Go randomises, so two different values for one part are refused rather than guessed.
+ * Serves the cluster, gateway and leafnodes blocks (`block` is the canonical prefix).
  */
-class AddressParts {
+export class AddressParts {
   private readonly seen = new Map<'host' | 'port', { value: unknown; origin: Origin }>();
   private readonly draft: ConfigDraft;
+  private readonly block: string;
 
-  constructor(draft: ConfigDraft) {
+  constructor(draft: ConfigDraft, block: string) {
     this.draft = draft;
+    this.block = block;
+  }
+
+  /** `listen: port` or `listen: "host:port"`. */
+  listen(value: ConfValue, origin: Origin): void {
+    const hp = readHostPort(value, origin);
+    if (hp.host !== undefined) this.set('host', hp.host, origin);
+    this.set('port', hp.port, origin);
   }
 
   set(part: 'host' | 'port', value: unknown, origin: Origin): void {
     const earlier = this.seen.get(part);
     if (earlier !== undefined && earlier.value !== value) {
-      failAt(origin, `${part} ${JSON.stringify(value)} conflicts with ${earlier.origin.key} (${JSON.stringify(earlier.value)}); give the cluster ${part} once`);
+      const what = this.block === 'leafnodes' ? 'leafnode' : this.block;
+      failAt(origin, `${part} ${JSON.stringify(value)} conflicts with ${earlier.origin.key} (${JSON.stringify(earlier.value)}); give the ${what} ${part} once`);
     }
     this.seen.set(part, { value, origin });
-    this.draft.set(`cluster.${part}`, value, origin);
+    this.draft.set(`${this.block}.${part}`, value, origin);
   }
 }
 
@@ -115,8 +123,15 @@ function readClusterName(value: ConfValue, origin: Origin): string {
   return value;
 }
 
-function checkClusterName(name: string, origin: Origin): void {
-  if (name.includes(' ')) failAt(origin, 'cluster name cannot contain spaces');
+function checkClusterName(name: string, origin: Origin, what = 'cluster'): void {
+  if (name.includes(' ')) failAt(origin, `${what} name cannot contain spaces`);
+}
+
+/** A cluster or gateway name: a string without spaces. */
+export function readLinkName(value: ConfValue, origin: Origin, what: string): string {
+  if (typeof value !== 'string') failAt(origin, `expected a string, got ${describeType(value)}`);
+  checkClusterName(value, origin, what);
+  return value;
 }
 
 /** user, password and timeout only; returns the deprecated `permissions` it may hold. */
@@ -183,14 +198,15 @@ function checkRouteUrl(url: string, origin: Origin): void {
 /** `host` or `host:port` (the port defaults to the cluster port), as nats-server's parseHostPort. */
 const ADVERTISE = /^(?:\[[^\]\s]+\]|[^:\s[\]]+)(?::\d+)?$/;
 
-function readAdvertise(value: ConfValue, origin: Origin): string {
+/** An `advertise` value; `label` names it in the error as nats-server does (`Cluster.Advertise`). */
+export function readAdvertise(value: ConfValue, origin: Origin, label = 'Cluster.Advertise'): string {
   if (typeof value !== 'string') failAt(origin, `expected a string, got ${describeType(value)}`);
-  checkAdvertise(value, origin);
+  checkAdvertise(value, origin, label);
   return value;
 }
 
-function checkAdvertise(value: string, origin: Origin): void {
-  if (!ADVERTISE.test(value)) failAt(origin, `invalid Cluster.Advertise value of ${value}, expected host or host:port`);
+function checkAdvertise(value: string, origin: Origin, label = 'Cluster.Advertise'): void {
+  if (!ADVERTISE.test(value)) failAt(origin, `invalid ${label} value of ${value}, expected host or host:port`);
 }
 
 /** The cluster flags over the file's block, as nats-server's ConfigureOptions applies them. */
