@@ -1,64 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ROUTE_MAX_CONTROL_LINE, RouteParser, type RemoteInterest, type RouteParserHandler, type RoutedMsgArgs } from '../../../src/protocol/route_parser.ts';
+import { ROUTE_MAX_CONTROL_LINE, ROUTE_PROTOCOL, RouteParser } from '../../../src/protocol/route_parser.ts';
 import { ProtocolErrorCode } from '../../../src/protocol/errors.ts';
-import type { ProtocolError } from '../../../src/protocol/errors.ts';
-import { bytes, everyByte, feedPieces, itParsesAnySplit } from './feed.ts';
+import { bytes, everyByte, itParsesAnySplit } from './feed.ts';
+import { feedLink, Recorder } from './link_recorder.ts';
+import type { Event } from './link_recorder.ts';
 
-type Event = readonly (string | number | null | readonly string[])[];
-
-const text = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('latin1'));
-const field = (a: RoutedMsgArgs, start: number, end: number): string | null =>
-  start < 0 ? null : Buffer.from(a.src.subarray(start, end)).toString('latin1');
-
-class Recorder implements RouteParserHandler {
-  events: Event[] = [];
-  errors: ProtocolError[] = [];
-  onInfo(json: Uint8Array): void {
-    this.events.push(['info', text(json)]);
-  }
-  onConnect(json: Uint8Array): boolean {
-    this.events.push(['connect', text(json)]);
-    return false;
-  }
-  onPing(): void {
-    this.events.push(['ping']);
-  }
-  onPong(): void {
-    this.events.push(['pong']);
-  }
-  onRemoteSub(i: RemoteInterest): void {
-    this.events.push(['rs+', text(i.origin), text(i.account), text(i.subject), text(i.queue), i.weight]);
-  }
-  onRemoteUnsub(i: RemoteInterest): void {
-    this.events.push(['rs-', text(i.account), text(i.subject), text(i.queue)]);
-  }
-  onRoutedMsg(a: RoutedMsgArgs, headerSize: number, msg: Uint8Array): void {
-    const queues: string[] = [];
-    for (let q = 0; q < a.queueCount; q++) queues.push(field(a, a.tokStart[a.queueFirst + q]!, a.tokEnd[a.queueFirst + q]!)!);
-    this.events.push([
-      'msg',
-      field(a, a.originStart, a.originEnd),
-      field(a, a.accountStart, a.accountEnd),
-      field(a, a.subjectStart, a.subjectEnd),
-      field(a, a.replyStart, a.replyEnd),
-      queues,
-      headerSize,
-      text(msg),
-    ]);
-  }
-  onProtocolError(err: ProtocolError): void {
-    this.errors.push(err);
-    this.events.push(['error', err.code]);
-  }
-}
-
-function feed(input: Uint8Array, cuts: number[]): Recorder {
-  const rec = new Recorder();
-  const p = new RouteParser(rec);
-  feedPieces((chunk) => p.parse(chunk), input, cuts);
-  return rec;
-}
+const feed = (input: Uint8Array, cuts: number[]): Recorder => feedLink(ROUTE_PROTOCOL, input, cuts);
 
 const whole = (s: string) => feed(bytes(s), []);
 const byteAtATime = (s: string) => feed(bytes(s), everyByte(bytes(s)));
