@@ -33,8 +33,15 @@ export interface RouteInfo {
   export?: SubjectPermission;
   /** Leaf-node origin cluster support (LS+/LMSG). */
   lnoc?: boolean;
+  /** This server's gateway URL (host:port), for the cluster's list of gateway URLs. */
   gateway_url?: string;
+  /** This server's leafnode URL (host:port), for the cluster's list of leafnode URLs. */
   leafnode_urls?: string[];
+  // A gateway INFO forwarded on routes (nats-server's forwardNewGatewayToLocalCluster): the
+  // remote cluster's name and URLs, with gateway_cmd 1 (gossip).
+  gateway?: string;
+  gateway_urls?: string[];
+  gateway_cmd?: number;
   // nats-server 2.10+ (route pools, pinned accounts, compression): a peer that sees none of
   // them in our INFO treats us as a 2.9 server, one route and no compression.
   route_pool_size?: number;

@@ -101,9 +101,19 @@ export function routeExports(sub: RuledSub, systemAccount: number): boolean {
   }
 }
 
+/**
+ * A link's subscription to routed replies (`_GR_.`/`$GR.`): how replies reach another server or
+ * cluster directly, not interest to announce.
+ */
+export function isRoutedReplyRoute(sub: RuledSub): boolean {
+  if (sub.kind < SubKind.ROUTE) return false;
+  const c = sub.subject.charCodeAt(0);
+  return (c === 0x5f && sub.subject.startsWith('_GR_.')) || (c === 0x24 && sub.subject.startsWith('$GR.'));
+}
+
 /** What an inbound gateway announces: the whole cluster's interest (nats-server's gateway pasi map). */
 export function gatewayExports(sub: RuledSub, systemAccount: number): boolean {
-  return sub.kind === SubKind.ROUTE || routeExports(sub, systemAccount);
+  return (sub.kind === SubKind.ROUTE && !isRoutedReplyRoute(sub)) || routeExports(sub, systemAccount);
 }
 
 /**
@@ -114,6 +124,7 @@ export function gatewayExports(sub: RuledSub, systemAccount: number): boolean {
  */
 export function leafExports(sub: RuledSub, toward: typeof SubKind.LEAF | typeof SubKind.HUB, remoteCluster: string | null): boolean {
   if (sub.origin !== null && sub.origin === remoteCluster) return false;
+  if (isRoutedReplyRoute(sub) || (sub.kind === SubKind.GATEWAY && sub.subject === '>')) return false;
   if (toward === SubKind.HUB) return sub.kind === SubKind.CLIENT || sub.kind === SubKind.INTERNAL || sub.kind === SubKind.LEAF;
   return true;
 }
