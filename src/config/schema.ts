@@ -452,6 +452,11 @@ function crossCheckGateway(c: CanonicalConfig, draft: ConfigDraft): void {
   const o = draft.originOf('gateway');
   if (g.name === '') throw ConfigError.at(o.position, o.key, 'gateway has no name');
   if (g.port === 0) throw ConfigError.at(o.position, o.key, `gateway ${JSON.stringify(g.name)} has no port specified (select -1 for random port)`);
+  // nats-server's validateCluster: a cluster carries its gateway's name.
+  if (c.cluster.enabled && c.cluster.name !== '' && c.cluster.name !== g.name) {
+    const n = draft.originOf('cluster.name');
+    throw ConfigError.at(n.position, n.key, 'cluster name conflicts between cluster and gateway definitions');
+  }
 }
 
 /** nats-server validateLeafNode: the accounts leaf connections bind to exist; gateways want a system account. */
@@ -617,7 +622,8 @@ export function toServerOptions(c: CanonicalConfig, facts: RuntimeFacts, choices
     pidFile: orUndefined(c.pid_file),
     portsFileDir: orUndefined(c.ports_file_dir),
     logFile: orUndefined(c.log_file),
-    cluster: c.cluster.enabled ? clusterOptions(c.cluster) : undefined,
+    // nats-server's validateCluster: without a name of its own, a cluster takes its gateway's.
+    cluster: c.cluster.enabled ? clusterOptions({ ...c.cluster, name: c.cluster.name || (c.gateway.enabled ? c.gateway.name : '') }) : undefined,
     gateway: gatewayOptions(c.gateway),
     leafnodes: leafNodeOptions(c.leafnodes),
     websocket: listenBlock(c, 'websocket'),

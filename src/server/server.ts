@@ -399,8 +399,15 @@ export class PetrelServer implements MembershipHost, GatewayMembershipHost, Leaf
     return [...accountNumbers(this.options).keys()];
   }
 
+  /**
+   * The cluster name a leaf node connection carries: the cluster's, else the gateway's, else (a
+   * leaf node of no cluster) the server name, as nats-server keeps it stable.
+   */
   clusterName(): string {
-    return this.cluster?.clusterName ?? '';
+    const o = this.options;
+    if (this.cluster) return this.cluster.clusterName;
+    if (o.gateway) return o.gateway.name;
+    return o.leafnodes && o.leafnodes.remotes.length > 0 ? o.serverName : '';
   }
 
   get gatewayEnabled(): boolean {

@@ -71,6 +71,11 @@ gateway {
     expect(loadError(text).err.message).toMatch(message);
   });
 
+  it('names a cluster without a name after its gateway, and refuses two different names', () => {
+    expect(load('cluster { port: -1 }\ngateway { name: east, port: -1 }').options.cluster!.name).toBe('east');
+    expect(loadError('cluster { name: west, port: -1 }\ngateway { name: east, port: -1 }').err.message).toMatch(/1:11: cluster.name: cluster name conflicts between cluster and gateway definitions/);
+  });
+
   it('reports the line of the bad entry', () => {
     const { err, path } = loadError('gateway {\n  name: a\n  port: 1\n  gateways: [\n    { name: b }\n  ]\n}\n');
     expect(err.message).toBe(`${path}:5:5: gateway.gateways[0]: gateway "b" has no URL`);
