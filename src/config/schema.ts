@@ -475,7 +475,8 @@ function crossCheckLeafNodes(c: CanonicalConfig, draft: ConfigDraft): void {
   for (const u of l.authorization.users) check(u.account, 'authorization', 'leafnodes.authorization.users');
   for (const r of l.remotes) check(r.account, 'remote', 'leafnodes.remotes');
   const gatewayOn = c.gateway.enabled && (c.gateway.name !== '' || c.gateway.port !== 0);
-  if (l.port !== 0 && gatewayOn && c.system_account === '' && c.no_system_account) {
+  // As nats-server, the default system account does not count here: it must be named.
+  if (l.port !== 0 && gatewayOn && c.system_account === '') {
     const o = draft.originOf('leafnodes');
     throw ConfigError.at(o.position, o.key, 'leaf nodes and gateways (both being defined) require a system account to also be configured');
   }

@@ -59,7 +59,8 @@ export async function startRegion(started: StartedNodes, spec: RegionSpec): Prom
     const remotes = i === 0 && spec.gateways?.length ? `gateways: [${spec.gateways.map((g) => `{ name: ${g.name}, url: "${g.url}" }`).join(', ')}]` : '';
     const config = [
       `gateway {\n  name: ${spec.name}\n  listen: "127.0.0.1:${gatewayPort}"\n  ${remotes}\n  ${i === 0 ? (spec.gatewayExtra ?? '') : ''}\n}`,
-      leafPort ? `leafnodes {\n  listen: "127.0.0.1:${leafPort}"\n  ${spec.leafExtra ?? ''}\n}` : '',
+      // nats-server wants the system account named when a server has both.
+      leafPort ? `system_account: "$SYS"\nleafnodes {\n  listen: "127.0.0.1:${leafPort}"\n  ${spec.leafExtra ?? ''}\n}` : '',
       spec.config ?? '',
       i === 0 ? (spec.firstConfig ?? '') : '',
     ].join('\n');

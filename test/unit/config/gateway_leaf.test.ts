@@ -133,6 +133,10 @@ leafnodes {
     expect(options.leafnodes!.authorization).toEqual({ user: 'l', password: 'p', account: 'A', timeoutMs: 2000 });
   });
 
+  it('with a gateway, wants the system account named', () => {
+    expect(load('system_account: "$SYS"\ngateway { name: a, port: 1 }\nleafnodes { port: 2 }').options.leafnodes!.port).toBe(2);
+  });
+
   it('warns on an entry without a URL and on websocket options', () => {
     const { options, warnings } = load('leafnodes { remotes: [ {}, { url: "h:1", ws_compression: true } ] }');
     expect(options.leafnodes!.remotes).toHaveLength(1);
@@ -152,7 +156,7 @@ leafnodes {
     ['leafnodes { port: 1, min_version: "2.7.0" }', /the minimum version should be at least 2.8.0/],
     ['leafnodes { port: 1, min_version: "x" }', /invalid leafnode's minimum version/],
     ['leafnodes { remotes: [ { url: "h:1", deny_imports: [ "a..b" ] } ] }', /subject "a..b" is not a valid subject/],
-    ['no_system_account: true\ngateway { name: a, port: 1 }\nleafnodes { port: 2 }', /leaf nodes and gateways \(both being defined\) require a system account/],
+    ['gateway { name: a, port: 1 }\nleafnodes { port: 2 }', /leaf nodes and gateways \(both being defined\) require a system account/],
   ])('rejects %j', (text, message) => {
     expect(loadError(text).err.message).toMatch(message);
   });
