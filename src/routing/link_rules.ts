@@ -123,7 +123,8 @@ export function gatewayExports(sub: RuledSub, systemAccount: number): boolean {
  * nodes' (nats-server's initLeafNodeSmapAndSendSubs and updateSmap).
  */
 export function leafExports(sub: RuledSub, toward: typeof SubKind.LEAF | typeof SubKind.HUB, remoteCluster: string | null): boolean {
-  if (sub.origin !== null && sub.origin === remoteCluster) return false;
+  // A loop-detection subject goes back even to its own cluster: that is how a loop shows.
+  if (sub.origin !== null && sub.origin === remoteCluster && !sub.subject.startsWith('$LDS.')) return false;
   if (isRoutedReplyRoute(sub) || (sub.kind === SubKind.GATEWAY && sub.subject === '>')) return false;
   if (toward === SubKind.HUB) return sub.kind === SubKind.CLIENT || sub.kind === SubKind.INTERNAL || sub.kind === SubKind.LEAF;
   return true;

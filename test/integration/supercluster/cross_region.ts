@@ -41,7 +41,12 @@ export async function checkPubSub(from: Side, to: Side): Promise<void> {
     const base = `xr.${++seq}`;
     const got: Msg[] = [];
     let probes = 0;
-    s.subscribe(`${base}.>`, { callback: (_e, m) => (m.subject.endsWith('.probe') ? probes++ : got.push(m)) });
+    s.subscribe(`${base}.>`, {
+      callback: (_e, m) => {
+        if (m.subject.endsWith('.probe')) probes++;
+        else got.push(m);
+      },
+    });
     await s.flush();
     await probe(p, `${base}.probe`, () => probes > 0, `${from.name} reaches ${to.name} on ${base}.>`);
     for (let i = 0; i < 50; i++) p.publish(`${base}.data.${i}`, enc.encode(String(i)), { reply: `${base}.reply` });
