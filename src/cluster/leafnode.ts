@@ -90,13 +90,28 @@ export interface LeafHost extends ConnectionHost {
 /** A list of subjects a leaf connection does not carry one way (deny_imports, deny_exports, JetStream's). */
 class DenyList {
   readonly subjects: readonly string[];
+  /**
+   * First bytes a denied subject may start with (all 256 when an entry starts with a wildcard):
+   * checked on every message, so the common subject that cannot be denied costs one load.
+   */
+  private readonly firstBytes = new Uint8Array(256);
 
   constructor(subjects: readonly string[]) {
     this.subjects = subjects;
+    for (const d of subjects) {
+      if (d.charCodeAt(0) === 0x2a || d.charCodeAt(0) === 0x3e) this.firstBytes.fill(1);
+      else this.firstBytes[d.charCodeAt(0) & 0xff] = 1;
+    }
+  }
+
+  /** Whether a subject starting with byte `b` may be denied at all. */
+  mayDeny(b: number): boolean {
+    return this.firstBytes[b] === 1;
   }
 
   /** A message's (literal) subject is denied. */
   denies(subject: string): boolean {
+    if (this.firstBytes[subject.charCodeAt(0) & 0xff] !== 1) return false;
     for (const d of this.subjects) if (subjectMatches(subject, d)) return true;
     return false;
   }
@@ -494,7 +509,7 @@ export class LeafConnection extends ServerLink {
   }
 
   override onRoutedMsg(a: RoutedMsgArgs, headerSize: number, msg: Uint8Array): void {
-    if (this.importDeny.subjects.length > 0 && this.importDeny.denies(latin1String(a.src, a.subjectStart, a.subjectEnd))) return;
+    if (this.importDeny.mayDeny(a.src[a.subjectStart]!) && this.importDeny.denies(latin1String(a.src, a.subjectStart, a.subjectEnd))) return;
     super.onRoutedMsg(a, headerSize, msg);
   }
 

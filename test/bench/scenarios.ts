@@ -124,13 +124,23 @@ export function targetOf(server: RunningServer): Target {
   return { host: server.host, port: server.port };
 }
 
+/**
+ * Where the subscribers connect when not to the publisher's server (another region, a hub), and
+ * what to wait for before publishing (their interest reaching the publisher's server).
+ */
+export interface RemoteSubscribers {
+  server: RunningServer;
+  ready(): Promise<void>;
+}
+
 async function runThroughputOnce(
   pool: AgentPool,
   server: RunningServer,
   sc: ThroughputScenario,
   durationMs: number,
+  remote?: RemoteSubscribers,
 ): Promise<ThroughputResult> {
-  const target = targetOf(server);
+  const target = targetOf(remote?.server ?? server);
   const sid = '1';
   const recordBytes = msgRecordBytes(sc.subject, sid, sc.size);
   // The exactly-once tally lives in one thread, so its subscribers share one agent.
@@ -149,7 +159,8 @@ async function runThroughputOnce(
       }),
     ),
   );
-  await pool.pub.call({ op: 'pubConnect', target });
+  await remote?.ready();
+  await pool.pub.call({ op: 'pubConnect', target: targetOf(server) });
 
   const endCpu = await cpuWindow(pool, server);
   const { pub } = await pool.pub.call({

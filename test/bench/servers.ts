@@ -31,6 +31,8 @@ export interface ServerSpec {
   nodeArgs?: string[];
   /** JetStream on (`-js -sd <tmp>`), its store inside the server's temp dir and removed with it. */
   jetstream?: boolean;
+  /** A config file's text (gateway, leafnodes blocks), passed with `-c`; the flags still set the ports. */
+  config?: string;
 }
 
 export interface RunningServer {
@@ -54,7 +56,7 @@ export function goServerVersion(): string | null {
   }
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
@@ -75,6 +77,11 @@ export async function startServer(spec: ServerSpec): Promise<RunningServer> {
   const args = [...lead, '-a', host, '-p', String(port), '-m', String(httpPort), '--ports_file_dir', dir];
   if (spec.kind === 'petrel' && spec.workers !== undefined) args.push('--workers', String(spec.workers));
   if (spec.jetstream) args.push('-js', '-sd', path.join(dir, 'store'));
+  if (spec.config !== undefined) {
+    const file = path.join(dir, 'server.conf');
+    fs.writeFileSync(file, spec.config);
+    args.push('-c', file);
+  }
   const logFile = path.join(dir, 'server.log');
   const log = fs.openSync(logFile, 'w');
   // A shell raises the open-files limit as far as the hard limit allows, then execs the server
