@@ -3,9 +3,12 @@
 // toward a pre-2.9 server) and a leaf node or a client on the wrong port (leafnode.go's
 // handshake, auth, loop detection, JetStream's API kept apart); bad frames close the link with
 // the reason in the log.
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { createUser, fromPublic } from '@nats-io/nkeys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../support/server.ts';
+import { startServer, tempDir } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
 import { RawClient } from '../support/raw.ts';
 import { eventually } from '../support/cluster.ts';
@@ -23,7 +26,7 @@ async function gatewayIn(port: number, n: number): Promise<{ g: RawClient; info:
   return { g, info: JSON.parse(m[1]!) };
 }
 
-/** A listener playing a remote gateway the server dials (nats-server before 2.9: optimistic mode). */
+/** A listener playing a server that Petrel dials (a remote gateway, a leaf node's hub). */
 class FakeRemoteGateway {
   private readonly srv: net.Server;
   conn: RawClient | null = null;
@@ -65,9 +68,10 @@ describe('gateway protocol on the wire', () => {
     gwPort = await freePort();
     await old.start(await freePort());
     const accounts = 'accounts { "$SYS": { users: [ { user: sys, password: sys } ] }, APP: { users: [ { user: app, password: app } ] } }';
+    // R (the raw inbound gateways) is configured but never listens: reject_unknown_cluster refuses only others.
     srv = await startServer({
       workers: 2,
-      config: `server_name: gw1\n${accounts}\ngateway {\n  name: G\n  listen: "127.0.0.1:${gwPort}"\n  gateways: [ { name: OLD, url: "nats://127.0.0.1:${old.port}" } ]\n}`,
+      config: `server_name: gw1\n${accounts}\ngateway {\n  name: G\n  listen: "127.0.0.1:${gwPort}"\n  reject_unknown_cluster: true\n  gateways: [ { name: OLD, url: "nats://127.0.0.1:${old.port}" }, { name: R, url: "nats://127.0.0.1:${await freePort()}" } ]\n}`,
     });
   });
   afterAll(async () => {
@@ -108,6 +112,15 @@ describe('gateway protocol on the wire', () => {
     g.send('RMSG NOPE x 1\r\na\r\nRMSG NOPE y 1\r\nb\r\n');
     await g.expect(/A- NOPE\r\n/);
     expect(await g.flush()).not.toContain('A- NOPE');
+  });
+
+  it('refuses a gateway of a cluster it does not know (reject_unknown_cluster)', async () => {
+    const x = await RawClient.connect(gwPort);
+    await x.expect(/^INFO /);
+    x.send(`CONNECT ${JSON.stringify({ verbose: false, pedantic: false, name: fakeId(8), gateway: 'X' })}\r\n`);
+    await x.expect(/-ERR 'Connection to gateway "G" rejected'\r\n/);
+    await x.whenClosed();
+    expect(srv.output()).toMatch(/Rejecting connection from gateway \\?"X\\?"/);
   });
 
   it('refuses a client or a route on the gateway port, and anything before CONNECT', async () => {
@@ -283,5 +296,70 @@ describe('leaf nodes in a loop', () => {
     } finally {
       await Promise.all([x.stop(), y.stop()]);
     }
+  });
+});
+
+describe('a Petrel leaf node toward a hub (a raw peer plays the hub)', () => {
+  const hub = new FakeRemoteGateway();
+  let leaf: RunningServer;
+  let dead: number;
+  const user = createUser();
+  const open: RawClient[] = [];
+
+  beforeAll(async () => {
+    await hub.start(await freePort());
+    dead = await freePort();
+    const dir = tempDir();
+    const creds = path.join(dir, 'leaf.creds');
+    // The nsc layout: a JWT block, then the seed block.
+    fs.writeFileSync(
+      creds,
+      `-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.c2ln\n------END NATS USER JWT------\n\n************************* IMPORTANT *************************\n\n-----BEGIN USER NKEY SEED-----\n${new TextDecoder().decode(user.getSeed())}\n------END USER NKEY SEED------\n`,
+    );
+    leaf = await startServer({
+      workers: 2,
+      dir,
+      config: `server_name: spoke\nleafnodes {\n  reconnect: 1\n  remotes: [ {\n    urls: [ "nats-leaf://127.0.0.1:${dead}", "nats-leaf://127.0.0.1:${hub.port}" ]\n    no_randomize: true\n    credentials: "${creds}"\n    deny_imports: [ "secret.>" ]\n    deny_exports: [ "private.>" ]\n  } ]\n}`,
+    });
+  });
+  afterAll(async () => {
+    for (const c of open) c.close();
+    await hub.close();
+    await leaf.stop();
+  });
+
+  it('tries the next URL of its hub, signs the nonce with its credentials, and honours its deny lists', async () => {
+    // The first URL refuses; the leaf node moves on to the next one.
+    const h = hub.conn ?? (await hub.next());
+    open.push(h);
+    h.send(`INFO ${JSON.stringify({ server_id: fakeId(5), server_name: 'fakehub', nonce: 'abcdefghijk', client_id: 9, leafnode_urls: [`127.0.0.1:${hub.port}`], info_on_connect: true, headers: true })}\r\n`);
+    const m = await h.expect(/^CONNECT (\{[^\r]*\})\r\n/);
+    const connect = JSON.parse(m[1]!);
+    expect(connect).toMatchObject({ name: 'spoke', headers: true, deny_pub: ['secret.>'], jwt: 'eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.c2ln' });
+    expect(connect.user).toBeUndefined();
+    expect(connect.is_hub).toBeUndefined();
+    expect(fromPublic(user.getPublicKey()).verify(new TextEncoder().encode('abcdefghijk'), Buffer.from(connect.sig, 'base64url'))).toBe(true);
+    expect(leaf.output()).toMatch(/Error trying to connect as leafnode to remote server/);
+    // Registered once the hub answers CONNECT; then the leaf's interest, without what it denies itself.
+    const c = (await RawClient.open(leaf.port)).c;
+    open.push(c);
+    c.send('CONNECT {"verbose":false,"headers":true,"protocol":1}\r\nSUB secret.x 1\r\nSUB ok.x 2\r\n');
+    await c.flush();
+    h.send(`INFO ${JSON.stringify({ server_id: fakeId(5), connect_info: true, remote_account: '$G', client_id: 9, leafnode_urls: [] })}\r\n`);
+    const dump = await h.flush();
+    expect(dump).toContain('LS+ ok.x\r\n');
+    expect(dump).not.toContain('secret.x');
+    expect(dump).toMatch(/LS\+ \$LDS\.\S+\r\n/);
+    // Interest from the hub: what the leaf may not export is never sent, nor messages it may not import taken.
+    h.send('LS+ private.>\r\nLS+ fine.>\r\nLMSG secret.x 1\r\na\r\nLMSG ok.x 1\r\nb\r\n');
+    await c.expect(/MSG ok\.x 2 1\r\nb\r\n/);
+    await h.flush();
+    c.send('PUB private.1 1\r\nx\r\nPUB fine.1 1\r\ny\r\n');
+    await h.expect(/^LMSG fine\.1 1\r\ny\r\n/);
+    expect(c.pending).not.toContain('secret.x');
+    const lz = await fetch(`http://127.0.0.1:${leaf.httpPort}/leafz`).then((r) => r.json() as Promise<any>);
+    expect(lz.leafs[0]).toMatchObject({ account: '$G', port: hub.port });
+    const varz = await fetch(`http://127.0.0.1:${leaf.httpPort}/varz`).then((r) => r.json() as Promise<any>);
+    expect(varz.leaf).toEqual({ remotes: [{ urls: [`127.0.0.1:${dead}`, `127.0.0.1:${hub.port}`], deny: { exports: ['private.>'], imports: ['secret.>'] } }] });
   });
 });

@@ -8,7 +8,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { eventually, StartedNodes } from '../../support/cluster.ts';
 import { monitor, tempDir } from '../../support/server.ts';
 import { TcpProxy } from '../../support/tcp_proxy.ts';
-import { gatewayz, LeafNodes, leafCount, outboundTo, startLeaf, startRegion } from '../../support/supercluster.ts';
+import { freePort, gatewayz, LeafNodes, leafCount, outboundTo, startLeaf, startRegion } from '../../support/supercluster.ts';
 import type { RegionNode } from '../../support/supercluster.ts';
 import { checkPubSub, checkQueueLocalFirst, checkRequestReply, open, probe } from './cross_region.ts';
 import type { Side } from './cross_region.ts';
@@ -43,8 +43,9 @@ describe('a super-cluster of two Petrel regions, with a leaf node', () => {
     leafProxy = await TcpProxy.start({ host: '127.0.0.1', port: a[0]!.leafPort });
     leaf = await startLeaf(others, {
       name: 'edge',
-      hubs: [`nats-leaf://leaf:leaf@127.0.0.1:${leafProxy.port}`],
-      remoteExtra: 'account: APP',
+      // A hub URL that refuses comes first: the leaf node moves on to the next.
+      hubs: [`nats-leaf://leaf:leaf@127.0.0.1:${await freePort()}`, `nats-leaf://leaf:leaf@127.0.0.1:${leafProxy.port}`],
+      remoteExtra: 'account: APP\n    no_randomize: true',
       config: 'accounts { APP: { users: [ { user: app, password: app } ] } }',
     });
     jsLeaf = await startLeaf(others, {
@@ -76,6 +77,12 @@ describe('a super-cluster of two Petrel regions, with a leaf node', () => {
     expect(varz.gateway).toMatchObject({ name: 'A', port: a[0]!.gatewayPort, gateways: [{ name: 'B' }] });
     expect(varz.leaf).toMatchObject({ port: a[0]!.leafPort });
     expect(varz.leafnodes).toBe(2);
+    const metrics = await fetch(`http://127.0.0.1:${a[0]!.httpPort}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/^gnatsd_varz_leafnodes\{server_id="\w+"\} 2$/m);
+    expect(metrics).toMatch(/^gnatsd_gatewayz_outbound_gateways\{server_id="\w+"\} 1$/m);
+    expect(metrics).toMatch(/^gnatsd_gatewayz_out_msgs\{server_id="\w+",gateway_name="B",direction="outbound"\} \d+$/m);
+    expect(metrics).toMatch(/^gnatsd_leafz_leafnodes\{server_id="\w+"\} 2$/m);
+    expect(metrics).toMatch(/^gnatsd_leafz_in_msgs\{server_id="\w+",account="APP",ip="127\.0\.0\.1",port="\d+"\} \d+$/m);
   });
 
   it('pub/sub crosses the gateway both ways, between any nodes', async () => {
