@@ -19,7 +19,8 @@
 
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { GatewayParser } from '../protocol/gateway_parser.ts';
+import { GATEWAY_PROTOCOL } from '../protocol/gateway_parser.ts';
+import { LinkParser } from '../protocol/route_parser.ts';
 import type { RemoteInterest, RoutedMsgArgs } from '../protocol/route_parser.ts';
 import { latin1String } from '../protocol/bytes.ts';
 import { interestLine, routedMsgLine } from '../protocol/route_encode.ts';
@@ -94,7 +95,7 @@ export class GatewayConnection extends ServerLink {
   readonly subKind = SubKind.GATEWAY;
   readonly echo = true;
   declare readonly host: GatewayHost;
-  readonly parser: GatewayParser;
+  readonly parser: LinkParser;
   readonly link: GatewayLink;
   protected readonly peerLabel = 'Gateway';
   protected readonly msgLine = routedMsgLine;
@@ -115,7 +116,7 @@ export class GatewayConnection extends ServerLink {
     super(host, id, socket, remote);
     this.link = link;
     this.name = link.name ?? '';
-    this.parser = new GatewayParser(this);
+    this.parser = new LinkParser(this, GATEWAY_PROTOCOL);
     this.inInterest = link.solicited ? null : new InboundInterest();
   }
 
@@ -267,7 +268,8 @@ export class GatewayConnection extends ServerLink {
     }
     if (first) {
       this.remote = info;
-      this.state.name = info.server_name ?? info.server_id ?? '';
+      // As nats-server: the connection is named after the remote server's id.
+      this.state.name = info.server_id ?? '';
       (this as { outInterest: OutboundInterest | null }).outInterest = new OutboundInterest(info.gateway_iom === true);
       this.useOldPrefix = info.gateway_nrp !== true;
       this.enqueue(Buffer.from(`CONNECT ${JSON.stringify(this.connectJson())}\r\n`));
@@ -307,7 +309,7 @@ export class GatewayConnection extends ServerLink {
     if (this.remote !== null) return;
     this.remote = info;
     this.name = info.gateway ?? '';
-    this.state.name = info.server_name ?? info.server_id ?? '';
+    this.state.name = info.server_id ?? '';
     this.parser.pause();
     this.socket.pause();
     this.host.gatewayInfoReceived(this, info, true);
@@ -484,19 +486,10 @@ export class GatewayConnection extends ServerLink {
     return (this.useOldPrefix ? side.oldReplyPrefix : side.replyPrefix) + reply;
   }
 
-  override deliverLink(
-    account: number,
-    subject: string,
-    reply: string | null,
-    hdrLen: number,
-    msg: Uint8Array,
-    queues: readonly string[],
-    nQueues: number,
-    origin: string | null,
-  ): void {
+  /** Only an outbound gateway sends, and not what the remote said it has no interest in. */
+  protected override holdsBack(account: number, subject: string, nQueues: number): boolean {
     const oi = this.outInterest;
-    if (oi === null || oi.suppressed(this.host.accountName(account), subject, nQueues > 0)) return;
-    super.deliverLink(account, subject, reply, hdrLen, msg, queues, nQueues, origin);
+    return oi === null || oi.suppressed(this.host.accountName(account), subject, nQueues > 0);
   }
 
   private authViolation(): void {

@@ -3,22 +3,10 @@
 // errors and close reasons of the gateway protocol.
 
 import { goQuote } from '../auth/go_quote.ts';
+import type { ServerInfoBase } from './route_info.ts';
 
 /** A server's INFO on a gateway connection (the first, gossip, and the interest-mode commands). */
-export interface GatewayInfo {
-  server_id?: string;
-  server_name?: string;
-  version?: string;
-  proto?: number;
-  go?: string;
-  host?: string;
-  port?: number;
-  headers?: boolean;
-  auth_required?: boolean;
-  tls_required?: boolean;
-  tls_verify?: boolean;
-  max_payload?: number;
-  nonce?: string;
+export interface GatewayInfo extends ServerInfoBase {
   /** The sending cluster's gateway name (a gossip INFO: the cluster it tells about). */
   gateway?: string;
   /** Gateway URLs (host:port) of that cluster. */

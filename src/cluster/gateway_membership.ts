@@ -15,6 +15,7 @@ import type { Logger } from '../log.ts';
 import { NATS_COMPAT_VERSION } from '../version.ts';
 import { advertisedHostPort, joinHostPort } from './addresses.ts';
 import { Dialler, redactUrl, reportConnectError, shuffle } from './dialler.ts';
+import { CountedUrls } from './counted_urls.ts';
 import type { GatewayLink } from './gateway.ts';
 import { GATEWAY_CONNECT_DELAY_MS, GATEWAY_RECONNECT_DELAY_MS, GatewayClose, GatewayCmd, SOLICIT_GATEWAYS_DELAY_MS } from './gateway_info.ts';
 import type { GatewayInfo } from './gateway_info.ts';
@@ -64,7 +65,7 @@ export class GatewayMembership implements RouteObserver {
   /** This server's gateway URL (host:port). */
   url = '';
   /** The cluster's gateway URLs, counted by the servers that announce them. */
-  private readonly urls = new Map<string, number>();
+  private readonly urls = new CountedUrls();
   private readonly remotes = new Map<string, RemoteGateway>();
   private readonly links = new Map<number, GatewayRecord>();
   /** Registered outbound gateways by remote name. */
@@ -98,7 +99,7 @@ export class GatewayMembership implements RouteObserver {
     log.info(`Listening for gateways connections on ${joinHostPort(o.host, this.port)}`);
     const adv = advertisedHostPort(o.host, this.port, o.advertise);
     this.url = joinHostPort(adv.host, adv.port);
-    this.urls.set(this.url, 1);
+    this.urls.add(this.url);
     log.info(o.advertise ? `Advertise address for gateway ${JSON.stringify(o.name)} is set to ${this.url}` : `Address for gateway ${JSON.stringify(o.name)} is ${this.url}`);
   }
 
@@ -299,12 +300,7 @@ export class GatewayMembership implements RouteObserver {
   // --- routes of this cluster ---------------------------------------------------------------
 
   routeRegistered(cid: number, info: RouteInfo): void {
-    if (info.gateway_url && !this.urls.has(info.gateway_url)) {
-      this.urls.set(info.gateway_url, 1);
-      this.host.broadcastGateway(this.state(), true);
-    } else if (info.gateway_url) {
-      this.urls.set(info.gateway_url, this.urls.get(info.gateway_url)! + 1);
-    }
+    if (info.gateway_url && this.urls.add(info.gateway_url)) this.host.broadcastGateway(this.state(), true);
     // nats-server's sendGatewayConfigsToRoute: the new server hears of the clusters we reach.
     for (const name of this.outbound.keys()) {
       const r = this.remotes.get(name);
@@ -314,14 +310,7 @@ export class GatewayMembership implements RouteObserver {
 
   routeRemoved(_cid: number, info: RouteInfo): void {
     const u = info.gateway_url;
-    if (!u || u === this.url) return;
-    const n = (this.urls.get(u) ?? 0) - 1;
-    if (n > 0) {
-      this.urls.set(u, n);
-      return;
-    }
-    this.urls.delete(u);
-    if (!this.stopping) this.host.broadcastGateway(this.state(), true);
+    if (u && u !== this.url && this.urls.remove(u) && !this.stopping) this.host.broadcastGateway(this.state(), true);
   }
 
   routeGossip(info: RouteInfo): boolean {

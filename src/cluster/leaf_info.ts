@@ -3,24 +3,12 @@
 
 import type { SubjectPermission } from '../config/options.ts';
 import { goQuote } from '../auth/go_quote.ts';
+import type { ServerInfoBase } from './route_info.ts';
 
 /** The hub's INFO on a leaf connection (the first, and the answer to CONNECT with connect_info). */
-export interface LeafInfo {
-  server_id?: string;
-  server_name?: string;
-  version?: string;
-  proto?: number;
-  go?: string;
-  host?: string;
-  port?: number;
-  headers?: boolean;
-  auth_required?: boolean;
-  tls_required?: boolean;
-  tls_verify?: boolean;
-  max_payload?: number;
+export interface LeafInfo extends ServerInfoBase {
   jetstream?: boolean;
   domain?: string;
-  nonce?: string;
   /** The connection's id on the hub: a leafnode port always sends one (a client port may not). */
   client_id?: number;
   cluster?: string;

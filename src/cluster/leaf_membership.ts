@@ -12,6 +12,7 @@ import type { Logger } from '../log.ts';
 import { NATS_COMPAT_VERSION } from '../version.ts';
 import { advertisedHostPort, joinHostPort } from './addresses.ts';
 import { Dialler, redactUrl, reportConnectError, shuffle } from './dialler.ts';
+import { CountedUrls } from './counted_urls.ts';
 import { DEFAULT_LEAFNODE_PORT } from '../config/route-url.ts';
 import type { LeafLink } from './leafnode.ts';
 import { LDS_PREFIX, LeafClose } from './leaf_info.ts';
@@ -65,7 +66,7 @@ export class LeafMembership implements RouteObserver {
   /** This server's leafnode URL (host:port), '' without a listener. */
   url = '';
   /** The cluster's leafnode URLs, counted by the servers that announce them. */
-  private readonly urls = new Map<string, number>();
+  private readonly urls = new CountedUrls();
   private readonly remotes: Remote[] = [];
   private readonly links = new Map<number, LeafRecord>();
   private readonly lds: Record<string, string> = {};
@@ -97,7 +98,7 @@ export class LeafMembership implements RouteObserver {
     this.host.logger.info(`Listening for leafnode connections on ${joinHostPort(o.host, this.port)}`);
     const adv = advertisedHostPort(o.host, this.port, o.advertise);
     this.url = joinHostPort(adv.host, adv.port);
-    this.urls.set(this.url, 1);
+    this.urls.add(this.url);
     if (o.advertise) this.host.logger.info(`Advertise address for leafnode is set to ${this.url}`);
   }
 
@@ -236,22 +237,12 @@ export class LeafMembership implements RouteObserver {
 
   routeRegistered(_cid: number, info: RouteInfo): void {
     const u = info.leafnode_urls?.[0];
-    if (!u) return;
-    const n = this.urls.get(u) ?? 0;
-    this.urls.set(u, n + 1);
-    if (n === 0 && this.listening) this.host.broadcastLeaf(this.state(), true);
+    if (u && this.urls.add(u) && this.listening) this.host.broadcastLeaf(this.state(), true);
   }
 
   routeRemoved(_cid: number, info: RouteInfo): void {
     const u = info.leafnode_urls?.[0];
-    if (!u || u === this.url) return;
-    const n = (this.urls.get(u) ?? 0) - 1;
-    if (n > 0) {
-      this.urls.set(u, n);
-      return;
-    }
-    this.urls.delete(u);
-    if (this.listening && !this.stopping) this.host.broadcastLeaf(this.state(), true);
+    if (u && u !== this.url && this.urls.remove(u) && this.listening && !this.stopping) this.host.broadcastLeaf(this.state(), true);
   }
 
   routeGossip(): boolean {

@@ -18,7 +18,8 @@
 
 import type net from 'node:net';
 import tls from 'node:tls';
-import { LeafParser } from '../protocol/leaf_parser.ts';
+import { LEAF_PROTOCOL } from '../protocol/leaf_parser.ts';
+import { LinkParser } from '../protocol/route_parser.ts';
 import type { RemoteInterest, RoutedMsgArgs } from '../protocol/route_parser.ts';
 import { latin1String } from '../protocol/bytes.ts';
 import { leafInterestLine, routedMsgLine } from '../protocol/route_encode.ts';
@@ -134,7 +135,7 @@ export class LeafConnection extends ServerLink {
   subKind: typeof SubKind.LEAF | typeof SubKind.HUB;
   readonly echo = false;
   declare readonly host: LeafHost;
-  readonly parser: LeafParser;
+  readonly parser: LinkParser;
   readonly link: LeafLink;
   protected readonly peerLabel = 'Leafnode';
   protected readonly msgLine = routedMsgLine;
@@ -158,7 +159,7 @@ export class LeafConnection extends ServerLink {
   constructor(host: LeafHost, id: number, socket: net.Socket, remote: { ip: string; port: number }, link: LeafLink) {
     super(host, id, socket, remote);
     this.link = link;
-    this.parser = new LeafParser(this);
+    this.parser = new LinkParser(this, LEAF_PROTOCOL);
     const cfg = this.remoteConfig;
     this.subKind = cfg !== undefined && !cfg.hub ? SubKind.HUB : SubKind.LEAF;
     this.exportDeny = new DenyList([...(cfg?.denyExports ?? [])]);
@@ -513,18 +514,8 @@ export class LeafConnection extends ServerLink {
     super.onRoutedMsg(a, headerSize, msg);
   }
 
-  override deliverLink(
-    account: number,
-    subject: string,
-    reply: string | null,
-    hdrLen: number,
-    msg: Uint8Array,
-    queues: readonly string[],
-    nQueues: number,
-    origin: string | null,
-  ): void {
-    if (this.exportDeny.denies(subject)) return;
-    super.deliverLink(account, subject, reply, hdrLen, msg, queues, nQueues, origin);
+  protected override holdsBack(_account: number, subject: string): boolean {
+    return this.exportDeny.denies(subject);
   }
 
   /** A hub's -ERR about a loop or our cluster name delays redialling (nats-server's leafProcessErr). */

@@ -19,6 +19,7 @@ import type { RouteInfo } from './route_info.ts';
 import type { ClusterState, WorkerRoutez } from './worker_routes.ts';
 import { Dialler, redactUrl as redact, reportConnectError } from './dialler.ts';
 import { hostPortOf, joinHostPort, splitHostPort } from './addresses.ts';
+import { CountedUrls } from './counted_urls.ts';
 
 export { interfaceAddresses } from './addresses.ts';
 
@@ -88,7 +89,7 @@ export class ClusterMembership {
   /** Registered routes by remote server id: one per pair. */
   private readonly remotes = new Map<string, RouteRecord>();
   /** Client URLs of other servers, counted by the routes that advertise them. */
-  private readonly remoteUrls = new Map<string, number>();
+  private readonly remoteUrls = new CountedUrls();
   private everClustered = false;
   private urlsChangedAt = 0;
   /** Routes we dialled that turned out to be ourselves (never dialled again). */
@@ -307,7 +308,7 @@ export class ClusterMembership {
     this.everClustered = true;
     if (!this.opts.noAdvertise && Array.isArray(info.connect_urls)) {
       rec.connectUrls = info.ldm ? [] : info.connect_urls.filter((u) => typeof u === 'string');
-      for (const u of rec.connectUrls) this.remoteUrls.set(u, (this.remoteUrls.get(u) ?? 0) + 1);
+      for (const u of rec.connectUrls) this.remoteUrls.add(u);
     }
     this.publishState(true);
     return null;
@@ -369,15 +370,7 @@ export class ClusterMembership {
   /** Takes a route's client URLs out of the cluster's list; true when the list changed. */
   private dropUrls(rec: RouteRecord): boolean {
     let changed = false;
-    for (const u of rec.connectUrls) {
-      const n = (this.remoteUrls.get(u) ?? 0) - 1;
-      if (n <= 0) {
-        this.remoteUrls.delete(u);
-        changed = true;
-      } else {
-        this.remoteUrls.set(u, n);
-      }
-    }
+    for (const u of rec.connectUrls) if (this.remoteUrls.remove(u)) changed = true;
     rec.connectUrls = [];
     return changed;
   }

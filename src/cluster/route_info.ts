@@ -4,9 +4,9 @@
 import type { SubjectPermission } from '../config/options.ts';
 import { goQuote } from '../auth/go_quote.ts';
 
-/** What a server says about itself on a route (first INFO), and later updates (gossip, lame duck). */
-export interface RouteInfo {
-  server_id: string;
+/** The INFO fields every server link shares (nats-server's Info struct). */
+export interface ServerInfoBase {
+  server_id?: string;
   server_name?: string;
   version?: string;
   proto?: number;
@@ -18,10 +18,15 @@ export interface RouteInfo {
   tls_required?: boolean;
   tls_verify?: boolean;
   max_payload?: number;
+  nonce?: string;
+}
+
+/** What a server says about itself on a route (first INFO), and later updates (gossip, lame duck). */
+export interface RouteInfo extends ServerInfoBase {
+  server_id: string;
   jetstream?: boolean;
   /** nats-route://host:port/ to dial this server (advertise, or filled in by the gossiping server). */
   ip?: string;
-  nonce?: string;
   cluster?: string;
   cluster_dynamic?: boolean;
   domain?: string;

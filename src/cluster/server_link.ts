@@ -11,6 +11,7 @@ import { PONG_LINE } from '../protocol/encode.ts';
 import type { ProtocolError } from '../protocol/errors.ts';
 import type { LinkParser, RemoteInterest, RouteParserHandler, RoutedMsgArgs } from '../protocol/route_parser.ts';
 import { NO_HEADERS } from '../routing/router.ts';
+import type { routedMsgLine } from '../protocol/route_encode.ts';
 import type { LinkOutbox, Subscription } from '../routing/router.ts';
 import { Connection } from '../server/connection.ts';
 
@@ -19,24 +20,8 @@ const NO_SID = new Uint8Array(0);
 /** JetStream ack replies may carry the deliver subject after `@` (nats-server's jsAckPre). */
 const JS_ACK_PREFIX = '$JS.ACK.';
 
-/** How a message line of the kind is written into the outbound slab. */
-export interface MsgLineWriter {
-  /** Bytes the prefix (up to and including its CRLF) takes. */
-  length(account: string, subject: string, reply: string | null, queues: readonly string[], nQueues: number, hdrLen: number, size: number, origin: string | null): number;
-  /** Writes the prefix at `offset`; returns the new offset. */
-  write(
-    buf: Uint8Array,
-    offset: number,
-    account: string,
-    subject: string,
-    reply: string | null,
-    queues: readonly string[],
-    nQueues: number,
-    hdrLen: number,
-    size: number,
-    origin: string | null,
-  ): number;
-}
+/** How a message line of the kind is written into the outbound slab (route_encode's writer). */
+export type MsgLineWriter = typeof routedMsgLine;
 
 export abstract class ServerLink extends Connection implements LinkOutbox, RouteParserHandler {
   abstract override readonly parser: LinkParser;
@@ -160,7 +145,7 @@ export abstract class ServerLink extends Connection implements LinkOutbox, Route
     nQueues: number,
     origin: string | null,
   ): void {
-    if (this.closed || !this.open) return;
+    if (this.closed || !this.open || this.holdsBack(account, subject, nQueues)) return;
     reply = this.outgoingReply(account, reply);
     if (!this.sendsOrigin) origin = null;
     const acc = this.wireAccount(account);
@@ -180,6 +165,11 @@ export abstract class ServerLink extends Connection implements LinkOutbox, Route
     this.state.outBytes += size;
     this.markDirty();
     this.checkPending();
+  }
+
+  /** A message the other side must not get (a gateway's no-interest marks, a leaf's deny list). */
+  protected holdsBack(_account: number, _subject: string, _nQueues: number): boolean {
+    return false;
   }
 
   /** The reply to send a message with (a gateway maps fresh ones to its cluster). */

@@ -7,7 +7,7 @@
 import type { Router } from '../routing/router.ts';
 import type { InterestExport } from '../routing/interest_export.ts';
 import { gatewayExports } from '../routing/link_rules.ts';
-import { goDuration } from '../server/conn_state.ts';
+import { connzEntry } from '../server/conn_state.ts';
 import type { GatewayConnection, GatewaySide } from './gateway.ts';
 import type { GatewayInfo } from './gateway_info.ts';
 import { GATEWAY_RECENT_SUB_MS, INTEREST_ONLY_THRESHOLD } from './gateway_info.ts';
@@ -155,28 +155,11 @@ export class WorkerGateways implements GatewaySide, GatewayReplyRouting {
     const out: WorkerGatewayz[] = [];
     for (const c of this.conns.values()) {
       if (!c.open) continue;
-      const st = c.state;
       const e: WorkerGatewayz = {
         cid: c.id,
         outbound: c.outbound,
         name: c.name,
-        connection: {
-          cid: c.id,
-          ip: st.ip,
-          port: st.port,
-          start: new Date(st.start).toISOString(),
-          last_activity: new Date(st.lastActivity).toISOString(),
-          rtt: goDuration(st.rttMs),
-          uptime: goDuration(now - st.start),
-          idle: goDuration(now - st.lastActivity),
-          pending_bytes: c.out.pending,
-          in_msgs: st.inMsgs,
-          out_msgs: st.outMsgs,
-          in_bytes: st.inBytes,
-          out_bytes: st.outBytes,
-          subscriptions: c.subs.size,
-          name: c.remote?.server_id ?? '',
-        },
+        connection: connzEntry(c.state, now, { pendingBytes: c.out.pending, subscriptions: c.subs.size, kind: 'Gateway' }),
       };
       if (accounts) {
         const list = c.outbound

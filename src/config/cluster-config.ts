@@ -12,6 +12,7 @@ import type { ClusterOptions, Permissions, SubjectPermission } from './options.t
 import { isConfMap, isUsedVariable } from './parser.ts';
 import type { ConfValue } from './parser.ts';
 import { parseRouteUrl, redactRouteUrl } from './route-url.ts';
+import type { RouteUrlRules } from './route-url.ts';
 import { readTlsBlock } from './tls-config.ts';
 import { booleanLike } from './units.ts';
 
@@ -32,19 +33,10 @@ export function readCluster(value: ConfValue, origin: Origin, draft: ConfigDraft
     const v = value[key] as ConfValue;
     const o = originIn(value, key, childPath(origin.key, key));
     const lower = key.toLowerCase();
+    if (address.read(lower, v, o)) continue;
     switch (lower) {
       case 'name':
         draft.set('cluster.name', readClusterName(v, o), o);
-        break;
-      case 'listen':
-        address.listen(v, o);
-        break;
-      case 'host':
-      case 'net':
-        address.set('host', v, o);
-        break;
-      case 'port':
-        address.set('port', v, o);
         break;
       case 'authorization':
         authPermissions = readClusterAuthorization(v, o, draft);
@@ -99,11 +91,25 @@ export class AddressParts {
     this.block = block;
   }
 
-  /** `listen: port` or `listen: "host:port"`. */
-  listen(value: ConfValue, origin: Origin): void {
-    const hp = readHostPort(value, origin);
-    if (hp.host !== undefined) this.set('host', hp.host, origin);
-    this.set('port', hp.port, origin);
+  /** Reads `listen` (port or "host:port"), `host`/`net` or `port`; false for any other key. */
+  read(key: string, value: ConfValue, origin: Origin): boolean {
+    switch (key) {
+      case 'listen': {
+        const hp = readHostPort(value, origin);
+        if (hp.host !== undefined) this.set('host', hp.host, origin);
+        this.set('port', hp.port, origin);
+        return true;
+      }
+      case 'host':
+      case 'net':
+        this.set('host', value, origin);
+        return true;
+      case 'port':
+        this.set('port', value, origin);
+        return true;
+      default:
+        return false;
+    }
   }
 
   set(part: 'host' | 'port', value: unknown, origin: Origin): void {
@@ -174,25 +180,43 @@ function checkRouteSubjects(perm: SubjectPermission, direction: string, origin: 
 }
 
 function readRoutes(value: ConfValue, origin: Origin, draft: ConfigDraft): string[] {
-  if (!Array.isArray(value)) failAt(origin, `Expected routes to be an array, got ${describeType(value)}`);
-  const routes: string[] = [];
-  value.forEach((entry, index) => {
-    const o = originIn(value, index, childPath(origin.key, index));
-    if (typeof entry !== 'string') failAt(o, `error parsing route url: expected a string, got ${describeType(entry)}`);
+  return readUrlList(value, origin, draft, 'route', 'routes');
+}
+
+/**
+ * A list of server URLs (routes, a remote gateway's, a leaf remote's) as nats-server's
+ * parseURLs reads it: duplicates warned about and dropped, each URL checked. `what` names the
+ * kind in messages ("route", "gateway", "leafnode"); a single string is a list of one when allowed.
+ */
+export function readUrlList(value: ConfValue, origin: Origin, draft: ConfigDraft, what: string, field: string, rules: RouteUrlRules = {}, single = false): string[] {
+  const list = single && typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list)) {
+    failAt(origin, single ? `Expected remote ${what} url to be an array or string, got ${describeType(value)}` : `Expected ${field} to be an array, got ${describeType(value)}`);
+  }
+  const urls: string[] = [];
+  list.forEach((entry, index) => {
+    const o = Array.isArray(value) ? originIn(value, index, childPath(origin.key, index)) : origin;
+    if (typeof entry !== 'string') failAt(o, `error parsing ${what} url: expected a string, got ${describeType(entry)}`);
     const url = entry.trim();
-    if (routes.includes(url)) {
-      draft.warn(o, `Duplicate route entry detected: "${redactRouteUrl(url)}", ignored`);
+    if (urls.includes(url)) {
+      draft.warn(o, `Duplicate ${what} entry detected: "${redactRouteUrl(url)}", ignored`);
       return;
     }
-    checkRouteUrl(url, o);
-    routes.push(url);
+    checkUrl(url, o, what, rules);
+    urls.push(url);
   });
-  return routes;
+  return urls;
+}
+
+/** Checks one URL; nats-server's message is `error parsing <what> url [...]`. */
+export function checkUrl(url: string, origin: Origin, what: string, rules: RouteUrlRules = {}): string {
+  const parsed = parseRouteUrl(url, rules);
+  if (!parsed.ok) failAt(origin, `error parsing ${what} url [${JSON.stringify(redactRouteUrl(url))}]: ${parsed.problem}`);
+  return url;
 }
 
 function checkRouteUrl(url: string, origin: Origin): void {
-  const parsed = parseRouteUrl(url);
-  if (!parsed.ok) failAt(origin, `error parsing route url [${JSON.stringify(redactRouteUrl(url))}]: ${parsed.problem}`);
+  checkUrl(url, origin, 'route');
 }
 
 /** `host` or `host:port` (the port defaults to the cluster port), as nats-server's parseHostPort. */

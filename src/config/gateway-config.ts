@@ -4,13 +4,12 @@
 // to the convict schema, and the rules that span keys (a name and a port) to its cross-check.
 
 import { readAuthorization } from './auth-config.ts';
-import { AddressParts, readAdvertise, readLinkName } from './cluster-config.ts';
+import { AddressParts, checkUrl, readAdvertise, readLinkName, readUrlList } from './cluster-config.ts';
 import { childPath, describeType, failAt, originIn } from './draft.ts';
 import type { ConfigDraft, Origin } from './draft.ts';
 import type { RemoteGatewayOptions } from './options.ts';
 import { isConfMap, isUsedVariable } from './parser.ts';
 import type { ConfValue } from './parser.ts';
-import { parseRouteUrl, redactRouteUrl } from './route-url.ts';
 import { readEntryTls, readTlsBlock } from './tls-config.ts';
 import { booleanLike } from './units.ts';
 
@@ -25,19 +24,10 @@ export function readGateway(value: ConfValue, origin: Origin, draft: ConfigDraft
     const v = value[key] as ConfValue;
     const o = originIn(value, key, childPath(origin.key, key));
     const lower = key.toLowerCase();
+    if (address.read(lower, v, o)) continue;
     switch (lower) {
       case 'name':
         draft.set('gateway.name', readLinkName(v, o, 'gateway'), o);
-        break;
-      case 'listen':
-        address.listen(v, o);
-        break;
-      case 'host':
-      case 'net':
-        address.set('host', v, o);
-        break;
-      case 'port':
-        address.set('port', v, o);
         break;
       case 'authorization':
         readGatewayAuthorization(v, o, draft);
@@ -95,10 +85,10 @@ function readRemoteGateways(value: ConfValue, origin: Origin, draft: ConfigDraft
           break;
         case 'url':
           if (typeof v !== 'string') failAt(ko, `error parsing gateway url: expected a string, got ${describeType(v)}`);
-          remote.urls = [checkGatewayUrl(v, ko)];
+          remote.urls = [checkUrl(v.trim(), ko, 'gateway')];
           break;
         case 'urls':
-          remote.urls = readGatewayUrls(v, ko, draft);
+          remote.urls = readUrlList(v, ko, draft, 'gateway', 'urls');
           break;
         case 'tls':
           remote.tls = readEntryTls(v, ko, draft, true);
@@ -112,27 +102,4 @@ function readRemoteGateways(value: ConfValue, origin: Origin, draft: ConfigDraft
     if (remote.urls.length === 0) failAt(o, `gateway ${JSON.stringify(remote.name)} has no URL`);
     return remote;
   });
-}
-
-function readGatewayUrls(value: ConfValue, origin: Origin, draft: ConfigDraft): string[] {
-  if (!Array.isArray(value)) failAt(origin, `Expected urls to be an array, got ${describeType(value)}`);
-  const urls: string[] = [];
-  value.forEach((u, i) => {
-    const o = originIn(value, i, childPath(origin.key, i));
-    if (typeof u !== 'string') failAt(o, `error parsing gateway url: expected a string, got ${describeType(u)}`);
-    const url = u.trim();
-    if (urls.includes(url)) {
-      draft.warn(o, `Duplicate gateway entry detected: "${redactRouteUrl(url)}", ignored`);
-      return;
-    }
-    urls.push(checkGatewayUrl(url, o));
-  });
-  return urls;
-}
-
-function checkGatewayUrl(text: string, origin: Origin): string {
-  const url = text.trim();
-  const parsed = parseRouteUrl(url);
-  if (!parsed.ok) failAt(origin, `error parsing gateway url [${JSON.stringify(redactRouteUrl(url))}]: ${parsed.problem}`);
-  return url;
 }

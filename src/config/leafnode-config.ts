@@ -3,14 +3,14 @@
 // aliases and messages. The rules that need other blocks (the accounts named must exist, a
 // system account with gateways) are in the schema's cross-check.
 
-import { readSecondsOrDuration, subjectProblem } from './auth-config.ts';
-import { AddressParts, readAdvertise } from './cluster-config.ts';
+import { readSecondsOrDuration, readUsers, subjectProblem } from './auth-config.ts';
+import { AddressParts, readAdvertise, readUrlList } from './cluster-config.ts';
 import { childPath, describeType, failAt, originIn } from './draft.ts';
 import type { ConfigDraft, Origin } from './draft.ts';
 import type { LeafUser, RemoteLeafOptions } from './options.ts';
 import { isConfMap, isUsedVariable } from './parser.ts';
 import type { ConfValue } from './parser.ts';
-import { DEFAULT_LEAFNODE_PORT, LEAF_URL_SCHEMES, parseRouteUrl, redactRouteUrl } from './route-url.ts';
+import { DEFAULT_LEAFNODE_PORT, LEAF_URL_SCHEMES } from './route-url.ts';
 import { readEntryTls, readTlsBlock } from './tls-config.ts';
 import { booleanLike } from './units.ts';
 
@@ -29,17 +29,8 @@ export function readLeafNodes(value: ConfValue, origin: Origin, draft: ConfigDra
     const v = value[key] as ConfValue;
     const o = originIn(value, key, childPath(origin.key, key));
     const lower = key.toLowerCase();
+    if (address.read(lower, v, o)) continue;
     switch (lower) {
-      case 'listen':
-        address.listen(v, o);
-        break;
-      case 'host':
-      case 'net':
-        address.set('host', v, o);
-        break;
-      case 'port':
-        address.set('port', v, o);
-        break;
       case 'authorization':
         readLeafAuthorization(v, o, draft);
         break;
@@ -124,31 +115,12 @@ function readLeafAuthorization(value: ConfValue, origin: Origin, draft: ConfigDr
 }
 
 function readLeafUsers(value: ConfValue, origin: Origin, draft: ConfigDraft): LeafUser[] {
-  if (!Array.isArray(value)) failAt(origin, `Expected users field to be an array, got ${describeType(value)}`);
-  return value.map((entry, index) => {
-    const o = originIn(value, index, childPath(origin.key, index));
-    if (!isConfMap(entry)) failAt(o, `Expected user entry to be a map/struct, got ${describeType(entry)}`);
-    const u: LeafUser = { user: '', password: '' };
-    for (const key of Object.keys(entry)) {
-      const v = entry[key] as ConfValue;
-      const ko = originIn(entry, key, childPath(o.key, key));
-      switch (key.toLowerCase()) {
-        case 'user':
-        case 'username':
-          u.user = expectText(v, ko);
-          break;
-        case 'pass':
-        case 'password':
-          u.password = expectText(v, ko);
-          break;
-        case 'account':
-          u.account = expectText(v, ko);
-          break;
-        default:
-          if (!isUsedVariable(entry, key)) draft.warn(ko, `unknown field "${key}", ignored`);
-      }
-    }
-    return u;
+  // The client users' reader, then nats-server's narrower leaf user: a name, a password, an account.
+  return readUsers(value, origin, draft).map((u, index) => {
+    if (u.nkey !== undefined || u.permissions !== undefined) failAt(originIn(value as ConfValue[], index, childPath(origin.key, index)), 'leafnode users take only user, password and account');
+    const leaf: LeafUser = { user: u.user ?? '', password: u.password ?? '' };
+    if (u.account !== undefined) leaf.account = u.account;
+    return leaf;
   });
 }
 
@@ -166,7 +138,7 @@ function readRemotes(value: ConfValue, origin: Origin, draft: ConfigDraft): Remo
       switch (lower) {
         case 'url':
         case 'urls':
-          r.urls = readRemoteUrls(v, ko, draft);
+          r.urls = readUrlList(v, ko, draft, 'leafnode', 'urls', { schemes: LEAF_URL_SCHEMES, defaultPort: DEFAULT_LEAFNODE_PORT }, true);
           break;
         case 'account':
         case 'local':
@@ -204,26 +176,6 @@ function readRemotes(value: ConfValue, origin: Origin, draft: ConfigDraft): Remo
     else remotes.push(r);
   });
   return remotes;
-}
-
-/** `url: "nats-leaf://h:p"` or `urls: [ ... ]`; a URL without a port dials 7422. */
-function readRemoteUrls(value: ConfValue, origin: Origin, draft: ConfigDraft): string[] {
-  const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list)) failAt(origin, `Expected remote leafnode url to be an array or string, got ${describeType(value)}`);
-  const urls: string[] = [];
-  list.forEach((u, i) => {
-    const o = Array.isArray(value) ? originIn(value, i, childPath(origin.key, i)) : origin;
-    if (typeof u !== 'string') failAt(o, `error parsing leafnode url: expected a string, got ${describeType(u)}`);
-    const url = u.trim();
-    if (urls.includes(url)) {
-      draft.warn(o, `Duplicate leafnode entry detected: "${redactRouteUrl(url)}", ignored`);
-      return;
-    }
-    const parsed = parseRouteUrl(url, { schemes: LEAF_URL_SCHEMES, defaultPort: DEFAULT_LEAFNODE_PORT });
-    if (!parsed.ok) failAt(o, `error parsing leafnode url [${JSON.stringify(redactRouteUrl(url))}]: ${parsed.problem}`);
-    urls.push(url);
-  });
-  return urls;
 }
 
 /** deny_imports/deny_exports: a subject or a list of subjects. */

@@ -5,8 +5,7 @@
 // a gateway has no LS+/LS-/LMSG: leaf origin clusters stay inside their cluster.
 
 import { ArgForm } from './parser_core.ts';
-import { LinkOp, LinkParser, LinkProtocol } from './route_parser.ts';
-import type { RouteParserHandler } from './route_parser.ts';
+import { LinkOp, LinkProtocol } from './route_parser.ts';
 
 export const GATEWAY_PROTOCOL = new LinkProtocol('Gateway', true, [
   { keyword: 'RMSG', form: ArgForm.MSG, blank: true, fast: true, minArgs: 3, check: true, link: LinkOp.MSG, func: 'processRoutedMsgArgs' },
@@ -17,9 +16,3 @@ export const GATEWAY_PROTOCOL = new LinkProtocol('Gateway', true, [
   { keyword: 'A-', form: ArgForm.LINE, blank: true, link: LinkOp.ACCOUNT_UNSUB },
   { keyword: 'INFO', form: ArgForm.LINE, blank: false, link: LinkOp.INFO },
 ]);
-
-export class GatewayParser extends LinkParser {
-  constructor(handler: RouteParserHandler) {
-    super(handler, GATEWAY_PROTOCOL);
-  }
-}

@@ -8,8 +8,7 @@
 //   HMSG <subject> [...] <header size> <total size>
 
 import { ArgForm } from './parser_core.ts';
-import { LinkOp, LinkParser, LinkProtocol } from './route_parser.ts';
-import type { RouteParserHandler } from './route_parser.ts';
+import { LinkOp, LinkProtocol } from './route_parser.ts';
 
 export const LEAF_PROTOCOL = new LinkProtocol('Leafnode', false, [
   { keyword: 'LMSG', form: ArgForm.MSG, blank: true, fast: true, minArgs: 2, check: true, link: LinkOp.MSG, func: 'processLeafMsgArgs' },
@@ -18,9 +17,3 @@ export const LEAF_PROTOCOL = new LinkProtocol('Leafnode', false, [
   { keyword: 'LS-', form: ArgForm.LINE, blank: true, link: LinkOp.UNSUB, func: 'processLeafUnsub' },
   { keyword: 'INFO', form: ArgForm.LINE, blank: false, link: LinkOp.INFO },
 ]);
-
-export class LeafParser extends LinkParser {
-  constructor(handler: RouteParserHandler) {
-    super(handler, LEAF_PROTOCOL);
-  }
-}
