@@ -3,7 +3,7 @@
 // errors and close reasons of the gateway protocol.
 
 import { goQuote } from '../auth/go_quote.ts';
-import type { ServerInfoBase } from './route_info.ts';
+import type { ServerConnectBase, ServerInfoBase } from './route_info.ts';
 
 /** A server's INFO on a gateway connection (the first, gossip, and the interest-mode commands). */
 export interface GatewayInfo extends ServerInfoBase {
@@ -23,20 +23,9 @@ export interface GatewayInfo extends ServerInfoBase {
 }
 
 /** The CONNECT a server sends on a gateway it dialled. */
-export interface GatewayConnect {
-  echo?: boolean;
-  verbose?: boolean;
-  pedantic?: boolean;
-  user?: string;
-  pass?: string;
-  tls_required?: boolean;
-  headers?: boolean;
-  /** The dialling server's id. */
-  name?: string;
-  cluster?: string;
+export interface GatewayConnect extends ServerConnectBase {
   /** The dialling server's gateway name; absent when a client or route dialled by mistake. */
   gateway?: string;
-  lang?: string;
 }
 
 /** nats-server's gateway INFO commands. */

@@ -55,8 +55,8 @@ export interface RouteInfo extends ServerInfoBase {
   compression?: string;
 }
 
-/** The CONNECT a server sends on a route it dialled. */
-export interface RouteConnect {
+/** What the CONNECT of a dialled route or gateway carries in common. */
+export interface ServerConnectBase {
   echo?: boolean;
   verbose?: boolean;
   pedantic?: boolean;
@@ -67,12 +67,16 @@ export interface RouteConnect {
   /** The dialling server's id. */
   name?: string;
   cluster?: string;
+  /** Set by a client library that dialled the port by mistake. */
+  lang?: string;
+}
+
+/** The CONNECT a server sends on a route it dialled. */
+export interface RouteConnect extends ServerConnectBase {
   cluster_dynamic?: boolean;
   lnoc?: boolean;
   /** Set by a gateway that dialled the route port by mistake. */
   gateway?: string;
-  /** Set by a client library that dialled the route port by mistake. */
-  lang?: string;
 }
 
 /** nats-server's RouteProtoV2: accounts in RS+/RS-/RMSG. */

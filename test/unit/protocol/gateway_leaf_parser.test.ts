@@ -3,13 +3,12 @@
 // with a reason that closes the link; fuzzed input never reports twice or changes with splits.
 
 import { describe, expect, it } from 'vitest';
-import fc from 'fast-check';
 import { GATEWAY_PROTOCOL } from '../../../src/protocol/gateway_parser.ts';
 import { LEAF_PROTOCOL } from '../../../src/protocol/leaf_parser.ts';
 import type { LinkProtocol } from '../../../src/protocol/route_parser.ts';
 import { ProtocolErrorCode } from '../../../src/protocol/errors.ts';
 import { bytes, everyByte, itParsesAnySplit } from './feed.ts';
-import { feedLink } from './link_recorder.ts';
+import { feedLink, itFuzzesSplits } from './link_recorder.ts';
 import type { Event, Recorder } from './link_recorder.ts';
 
 // gateway.go: sendGatewayConnect, the INFO commands, sendSubsToGateway, sendAccountUnsubToGateway,
@@ -104,27 +103,7 @@ function suite(name: string, protocol: LinkProtocol, valid: string, events: Even
       }
     });
 
-    it('reports an error once and nothing after it, for any split of fuzzed input (seeded)', () => {
-      const ops = valid.split(/(?<=\r\n)(?=[A-Za-z+-])/);
-      fc.assert(
-        fc.property(
-          fc.array(fc.nat(ops.length - 1), { minLength: 1, maxLength: 12 }),
-          fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
-          fc.array(fc.nat(), { maxLength: 6 }),
-          (picks, mutations, cutSeeds) => {
-            const chars = [...picks.map((i) => ops[i]!).join('')];
-            for (const [at, b] of mutations) chars[at % chars.length] = String.fromCharCode(b);
-            const input = bytes(chars.join(''));
-            const cuts = cutSeeds.map((c) => c % (input.length + 1));
-            const split = feed(input, cuts);
-            expect(split.events).toEqual(feed(input, []).events);
-            expect(split.errors.length).toBeLessThanOrEqual(1);
-            if (split.errors.length === 1) expect(split.events.at(-1)![0]).toBe('error');
-          },
-        ),
-        { seed: seed ^ 0xbad, numRuns: 400 },
-      );
-    });
+    itFuzzesSplits(protocol, valid, seed ^ 0xbad, 400);
   });
 }
 

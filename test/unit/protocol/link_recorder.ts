@@ -1,9 +1,11 @@
 // Records what a link parser (route, gateway, leaf) reports, as comparable events.
 
+import { expect, it } from 'vitest';
+import fc from 'fast-check';
 import { LinkParser } from '../../../src/protocol/route_parser.ts';
 import type { LinkProtocol, RemoteInterest, RouteParserHandler, RoutedMsgArgs } from '../../../src/protocol/route_parser.ts';
 import type { ProtocolError } from '../../../src/protocol/errors.ts';
-import { feedPieces } from './feed.ts';
+import { bytes, feedPieces } from './feed.ts';
 
 export type Event = readonly (string | number | boolean | null | readonly string[])[];
 
@@ -62,4 +64,32 @@ export function feedLink(protocol: LinkProtocol, input: Uint8Array, cuts: number
   const p = new LinkParser(rec, protocol);
   feedPieces((chunk) => p.parse(chunk), input, cuts);
   return rec;
+}
+
+/**
+ * Fuzzes a link parser: valid ops of `valid` picked at random, a few bytes mutated, the input cut at
+ * random places. Splitting never changes what is reported, and an error is reported once, last.
+ */
+export function itFuzzesSplits(protocol: LinkProtocol, valid: string, seed: number, numRuns: number): void {
+  it('reports an error once and nothing after it, for any split of fuzzed input (seeded)', () => {
+    const ops = valid.split(/(?<=\r\n)(?=[A-Za-z+-])/);
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat(ops.length - 1), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (picks, mutations, cutSeeds) => {
+          const chars = [...picks.map((i) => ops[i]!).join('')];
+          for (const [at, b] of mutations) chars[at % chars.length] = String.fromCharCode(b);
+          const input = bytes(chars.join(''));
+          const cuts = cutSeeds.map((c) => c % (input.length + 1));
+          const split = feedLink(protocol, input, cuts);
+          expect(split.events).toEqual(feedLink(protocol, input, []).events);
+          expect(split.errors.length).toBeLessThanOrEqual(1);
+          if (split.errors.length === 1) expect(split.events.at(-1)![0]).toBe('error');
+        },
+      ),
+      { seed, numRuns },
+    );
+  });
 }

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import fc from 'fast-check';
 import { ROUTE_MAX_CONTROL_LINE, ROUTE_PROTOCOL, RouteParser } from '../../../src/protocol/route_parser.ts';
 import { ProtocolErrorCode } from '../../../src/protocol/errors.ts';
 import { bytes, everyByte, itParsesAnySplit } from './feed.ts';
-import { feedLink, Recorder } from './link_recorder.ts';
+import { feedLink, itFuzzesSplits, Recorder } from './link_recorder.ts';
 import type { Event } from './link_recorder.ts';
 
 const feed = (input: Uint8Array, cuts: number[]): Recorder => feedLink(ROUTE_PROTOCOL, input, cuts);
@@ -135,26 +134,5 @@ describe('RouteParser: bad frames close the route with a reason', () => {
     expectOneError(whole('RMSG $G foo 999999999\r\n'), ProtocolErrorCode.MAX_PAYLOAD);
   });
 
-  it('reports an error once and nothing after it, for any split of fuzzed input (seeded)', () => {
-    const valid = MIXED.split(/(?<=\r\n)(?=[A-Z+-])/);
-    fc.assert(
-      fc.property(
-        fc.array(fc.nat(valid.length - 1), { minLength: 1, maxLength: 12 }),
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
-        fc.array(fc.nat(), { maxLength: 6 }),
-        (picks, mutations, cutSeeds) => {
-          const chars = [...picks.map((i) => valid[i]!).join('')];
-          for (const [at, b] of mutations) chars[at % chars.length] = String.fromCharCode(b);
-          const input = bytes(chars.join(''));
-          const cuts = cutSeeds.map((c) => c % (input.length + 1));
-          const split = feed(input, cuts);
-          // Splitting never changes what is reported, and an error is always the last event.
-          expect(split.events).toEqual(feed(input, []).events);
-          expect(split.errors.length).toBeLessThanOrEqual(1);
-          if (split.errors.length === 1) expect(split.events.at(-1)![0]).toBe('error');
-        },
-      ),
-      { seed: 0xbad, numRuns: 500 },
-    );
-  });
+  itFuzzesSplits(ROUTE_PROTOCOL, MIXED, 0xbad, 500);
 });
