@@ -3,7 +3,7 @@
 // key, CRC-16/XMODEM of those 33 bytes stored little-endian. The server sends a nonce in
 // INFO; the client signs the nonce's ASCII bytes and sends the signature as `sig`.
 
-import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 
 /** Prefix bytes of public nkeys; each encodes to the letter that starts the key. */
 export const NkeyPrefix = {
@@ -130,4 +130,27 @@ export function makeNonce(): string {
 /** The bytes a client signs for `nonce` (its ASCII text). */
 export function nonceBytes(nonce: string): Uint8Array {
   return Buffer.from(nonce, 'latin1');
+}
+
+/** nkeys' seed prefix byte ('S'): a seed encodes it, then its key type, then the 32 raw bytes. */
+const SEED_PREFIX = 18 << 3;
+/** PKCS#8 wrapping of a raw Ed25519 private key (RFC 8410), so Node can sign with it. */
+const ED25519_PKCS8_HEADER = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/** The raw 32-byte Ed25519 seed of an nkey seed (`SU…`), or null when it is not a valid one. */
+export function decodeSeed(seed: string): Uint8Array | null {
+  const raw = base32Decode(seed.trim());
+  if (raw === null || raw.length !== 2 + ED25519_PUBLIC_KEY_BYTES + CHECKSUM_BYTES) return null;
+  const body = raw.subarray(0, raw.length - CHECKSUM_BYTES);
+  const stored = raw[raw.length - 2]! | (raw[raw.length - 1]! << 8);
+  if (crc16(body) !== stored || (raw[0]! & 0xf8) !== SEED_PREFIX) return null;
+  return raw.slice(2, 2 + ED25519_PUBLIC_KEY_BYTES);
+}
+
+/** Signs `data` with an nkey seed; the signature as a CONNECT `sig` (unpadded base64url). */
+export function signWithSeed(seed: string, data: Uint8Array): string | null {
+  const raw = decodeSeed(seed);
+  if (raw === null) return null;
+  const key = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_HEADER, raw]), format: 'der', type: 'pkcs8' });
+  return sign(null, data, key).toString('base64url');
 }

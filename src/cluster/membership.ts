@@ -8,28 +8,37 @@
 // over the same way as client sockets; a worker sends each route's INFO here and applies the
 // verdict.
 
-import net from 'node:net';
-import os from 'node:os';
+import type net from 'node:net';
 import crypto from 'node:crypto';
 import type { ClusterOptions, ServerOptions } from '../config/options.ts';
-import { formatRouteUrl, joinHostPort, parseRouteUrl, redactRouteUrl, routeHostPort } from '../config/route-url.ts';
+import { formatRouteUrl, parseRouteUrl, redactRouteUrl, routeHostPort } from '../config/route-url.ts';
 import type { Logger } from '../log.ts';
 import { NATS_COMPAT_VERSION } from '../version.ts';
 import type { RouteLink } from './route.ts';
 import { ROUTE_PROTO, RouteClose } from './route_info.ts';
 import type { RouteInfo } from './route_info.ts';
 import type { ClusterState, WorkerRoutez } from './worker_routes.ts';
+import { Dialler, redactUrl as redact, reportConnectError } from './dialler.ts';
+import { hostPortOf, joinHostPort, splitHostPort } from './addresses.ts';
+import { CountedUrls } from './counted_urls.ts';
+
+export { interfaceAddresses } from './addresses.ts';
 
 /** nats-server's DEFAULT_ROUTE_CONNECT: the wait between attempts to dial a route. */
 export const ROUTE_CONNECT_DELAY_MS = 1000;
 /** nats-server's DEFAULT_ROUTE_RECONNECT: the extra wait before redialling an explicit route. */
 export const ROUTE_RECONNECT_DELAY_MS = 1000;
-/** nats-server's DEFAULT_ROUTE_DIAL: how long one dial may take. */
-const ROUTE_DIAL_TIMEOUT_MS = 1000;
 /** Random delay before a reconnect, so two servers that dropped each other do not redial in step. */
-const RECONNECT_JITTER_MS = 100;
-/** A failing dial is logged as an error on the first attempt and then every this many (nats-server's connect_error_reports). */
-const CONNECT_ERROR_REPORTS = 3600;
+export const RECONNECT_JITTER_MS = 100;
+
+/** What the cluster tells the gateway and leaf node memberships about routes. */
+export interface RouteObserver {
+  /** A route registered: its INFO (gateway_url, leafnode_urls) and where to send INFOs to it. */
+  routeRegistered(cid: number, info: RouteInfo): void;
+  routeRemoved(cid: number, info: RouteInfo): void;
+  /** A later INFO about a gateway (gateway_cmd gossip); true when it was one. */
+  routeGossip(info: RouteInfo): boolean;
+}
 
 /** What membership needs from the main thread. */
 export interface MembershipHost {
@@ -46,6 +55,8 @@ export interface MembershipHost {
   toRouteWorker(cid: number, m: { t: 'route-verdict'; cid: number; ok: boolean; reason?: string } | { t: 'route-send-info'; cid: number; info: RouteInfo } | { t: 'route-close'; cid: number; reason: string }): void;
   /** Client URLs (host:port) of this server. */
   ownClientUrls(): string[];
+  /** What the route INFO says about this server's gateway and leafnode URLs. */
+  routeInfoExtras(): Partial<RouteInfo>;
 }
 
 interface RouteRecord {
@@ -68,7 +79,9 @@ interface RouteRecord {
 export class ClusterMembership {
   private readonly host: MembershipHost;
   private readonly opts: ClusterOptions;
-  private listener: net.Server | null = null;
+  private readonly dialler: Dialler;
+  /** Gateways and leaf nodes follow routes coming and going (set when the node has them). */
+  observers: RouteObserver[] = [];
   port = 0;
   private name: string;
   private dynamic: boolean;
@@ -77,11 +90,9 @@ export class ClusterMembership {
   /** Registered routes by remote server id: one per pair. */
   private readonly remotes = new Map<string, RouteRecord>();
   /** Client URLs of other servers, counted by the routes that advertise them. */
-  private readonly remoteUrls = new Map<string, number>();
+  private readonly remoteUrls = new CountedUrls();
   private everClustered = false;
   private urlsChangedAt = 0;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly dialling = new Set<net.Socket>();
   /** Routes we dialled that turned out to be ourselves (never dialled again). */
   private readonly selfUrls = new Set<string>();
   private stopping = false;
@@ -90,6 +101,7 @@ export class ClusterMembership {
   constructor(host: MembershipHost, opts: ClusterOptions) {
     this.host = host;
     this.opts = opts;
+    this.dialler = new Dialler(host.logger);
     this.dynamic = opts.name === '';
     // As nats-server: no name configured, a random one until a peer's configured one is adopted.
     this.name = this.dynamic ? crypto.randomBytes(16).toString('base64url').replace(/[-_]/g, 'x').slice(0, 22) : opts.name;
@@ -104,29 +116,15 @@ export class ClusterMembership {
   }
 
   /** Listens on the cluster port. */
-  listen(): Promise<void> {
+  async listen(): Promise<void> {
     const o = this.opts;
-    const srv = net.createServer({ pauseOnConnect: true, noDelay: true }, (sock) => {
-      if (this.stopping) {
-        sock.destroy();
-        return;
-      }
+    this.port = await this.dialler.listen(o.host, o.port, 'route', (sock) => {
       this.track(this.host.handOver(sock, { solicited: false }), { solicited: false });
     });
-    this.listener = srv;
-    return new Promise((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen({ host: o.host, port: o.port < 0 ? 0 : o.port, backlog: 1024 }, () => {
-        srv.off('error', reject);
-        srv.on('error', (err) => this.host.logger.error({ err }, 'route listener error'));
-        this.port = (srv.address() as net.AddressInfo).port;
-        const log = this.host.logger;
-        log.info(`Cluster name is ${this.name}`);
-        if (this.dynamic) log.warn('Cluster name was dynamically generated, consider setting one');
-        log.info(`Listening for route connections on ${o.host}:${this.port}`);
-        resolve();
-      });
-    });
+    const log = this.host.logger;
+    log.info(`Cluster name is ${this.name}`);
+    if (this.dynamic) log.warn('Cluster name was dynamically generated, consider setting one');
+    log.info(`Listening for route connections on ${o.host}:${this.port}`);
   }
 
   /** Dials the configured routes (forever, as nats-server's explicit routes). */
@@ -182,7 +180,7 @@ export class ClusterMembership {
     if (c.permissions?.import) info.import = c.permissions.import;
     if (c.permissions?.export) info.export = c.permissions.export;
     if (this.lameDuck) info.ldm = true;
-    return info;
+    return { ...info, ...this.host.routeInfoExtras() };
   }
 
   private track(cid: number, link: RouteLink, explicit = false): RouteRecord {
@@ -200,54 +198,23 @@ export class ClusterMembership {
   private connect(url: string, explicit: boolean, first: boolean, delayMs: number): void {
     if (this.stopping) return;
     if (delayMs > 0) {
-      this.later(delayMs, () => this.connect(url, explicit, first, 0));
+      this.dialler.later(delayMs, () => this.connect(url, explicit, first, 0));
       return;
     }
-    let attempts = 0;
-    const attempt = (): void => {
-      if (this.stopping || this.selfUrls.has(url)) return;
-      const target = parseRouteUrl(url);
-      if (!target.ok) {
-        this.host.logger.error(`Error parsing route URL ${redactRouteUrl(url)}: ${target.problem}`);
-        return;
-      }
-      const sock = net.connect({ host: target.url.host, port: target.url.port, noDelay: true });
-      // Not read here: the worker that gets it reads everything, the peer's INFO included.
-      sock.pause();
-      this.dialling.add(sock);
-      const timer = setTimeout(() => sock.destroy(new Error('i/o timeout')), ROUTE_DIAL_TIMEOUT_MS);
-      sock.once('connect', () => {
-        clearTimeout(timer);
-        this.dialling.delete(sock);
-        sock.removeAllListeners('error');
-        if (this.stopping) {
-          sock.destroy();
-          return;
-        }
-        this.host.logger.debug(`Connected to route ${redactRouteUrl(url)}`);
+    this.dialler.retry({
+      round: () => (this.stopping || this.selfUrls.has(url) ? null : [url]),
+      delayMs: ROUTE_CONNECT_DELAY_MS,
+      connected: (sock) => {
+        this.host.logger.debug(`Connected to route ${redact(url)}`);
         this.track(this.host.handOver(sock, { solicited: true, url }), { solicited: true, url }, explicit);
-      });
-      sock.once('error', (err) => {
-        clearTimeout(timer);
-        this.dialling.delete(sock);
-        sock.destroy();
-        attempts++;
-        const text = `Error trying to connect to route (attempt ${attempts}): ${err.message}`;
-        if ((first && (attempts === 1 || attempts % CONNECT_ERROR_REPORTS === 0)) || (!first && attempts === 1)) this.host.logger.error(text);
+      },
+      failed: (_url, err, attempt) => {
+        const text = `Error trying to connect to route (attempt ${attempt}): ${err.message}`;
+        if (reportConnectError(first, attempt)) this.host.logger.error(text);
         else this.host.logger.debug(text);
-        if (!explicit && (this.opts.connectRetries <= 0 || attempts > this.opts.connectRetries)) return;
-        this.later(ROUTE_CONNECT_DELAY_MS, attempt);
-      });
-    };
-    attempt();
-  }
-
-  private later(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, ms);
-    this.timers.add(t);
+      },
+      again: (attempt) => explicit || (this.opts.connectRetries > 0 && attempt <= this.opts.connectRetries),
+    });
   }
 
   private isExplicit(url: string): boolean {
@@ -267,6 +234,11 @@ export class ClusterMembership {
       return;
     }
     if (!rec.registered) return;
+    // A gateway INFO forwarded by a server of the cluster (its id is "GW" + the server's).
+    if (info.gateway) {
+      if (!this.observers.some((o) => o.routeGossip(info))) this.host.logger.error(`Received information about gateway ${JSON.stringify(info.gateway)} from ${rec.remoteId}, but gateway is not configured`);
+      return;
+    }
     if (info.server_id !== rec.remoteId) {
       this.implicitRoute(info);
       return;
@@ -325,6 +297,7 @@ export class ClusterMembership {
     rec.registered = true;
     this.remotes.set(info.server_id, rec);
     log.info(`Registering remote route ${JSON.stringify(info.server_id)}${info.server_name ? ` (${info.server_name})` : ''}`);
+    for (const o of this.observers) o.routeRegistered(rec.cid, info);
     if (this.remotes.size > 1) {
       // Gossip: the other servers learn of this one and dial it.
       const gossip: RouteInfo = { ...info, ip: info.ip || `nats-route://${joinHostPort(remoteIp, info.port ?? 0)}/` };
@@ -336,7 +309,7 @@ export class ClusterMembership {
     this.everClustered = true;
     if (!this.opts.noAdvertise && Array.isArray(info.connect_urls)) {
       rec.connectUrls = info.ldm ? [] : info.connect_urls.filter((u) => typeof u === 'string');
-      for (const u of rec.connectUrls) this.remoteUrls.set(u, (this.remoteUrls.get(u) ?? 0) + 1);
+      for (const u of rec.connectUrls) this.remoteUrls.add(u);
     }
     this.publishState(true);
     return null;
@@ -383,6 +356,7 @@ export class ClusterMembership {
     this.routes.delete(cid);
     if (rec.registered && rec.remoteId !== undefined && this.remotes.get(rec.remoteId) === rec) {
       this.remotes.delete(rec.remoteId);
+      if (rec.info) for (const o of this.observers) o.routeRemoved(cid, rec.info);
       this.host.logger.info(`Removed route ${JSON.stringify(rec.remoteId)}${rec.remoteName ? ` (${rec.remoteName})` : ''}`);
       if (this.dropUrls(rec)) this.publishState(true);
     }
@@ -397,15 +371,7 @@ export class ClusterMembership {
   /** Takes a route's client URLs out of the cluster's list; true when the list changed. */
   private dropUrls(rec: RouteRecord): boolean {
     let changed = false;
-    for (const u of rec.connectUrls) {
-      const n = (this.remoteUrls.get(u) ?? 0) - 1;
-      if (n <= 0) {
-        this.remoteUrls.delete(u);
-        changed = true;
-      } else {
-        this.remoteUrls.set(u, n);
-      }
-    }
+    for (const u of rec.connectUrls) if (this.remoteUrls.remove(u)) changed = true;
     rec.connectUrls = [];
     return changed;
   }
@@ -427,11 +393,17 @@ export class ClusterMembership {
   /** Stops listening and dialling; the workers close the route connections. */
   stop(): void {
     this.stopping = true;
-    this.listener?.close();
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    for (const s of this.dialling) s.destroy();
-    this.dialling.clear();
+    this.dialler.stop();
+  }
+
+  /** The cids of the registered routes (where gateway and leaf gossip is sent). */
+  registeredRoutes(): number[] {
+    return [...this.remotes.values()].map((r) => r.cid);
+  }
+
+  /** The server names of the registered routes (a gateway from one of them is a duplicate). */
+  registeredServerNames(): string[] {
+    return [...this.remotes.values()].map((r) => r.remoteName ?? '').filter((n) => n !== '');
   }
 
   // --- monitoring -------------------------------------------------------------------------
@@ -476,22 +448,3 @@ export class ClusterMembership {
   }
 }
 
-/** host:port of a route URL, lower case, for comparisons (nats-server compares URL hosts). */
-function hostPortOf(url: string): string {
-  const parsed = parseRouteUrl(url);
-  return (parsed.ok ? routeHostPort(parsed.url) : url).toLowerCase();
-}
-
-function splitHostPort(hp: string, defaultPort: number): { host: string; port: number } {
-  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(hp.replace(/^[a-z-]+:\/\//i, '').replace(/\/$/, ''));
-  return { host: m?.[1] ?? hp, port: m?.[2] ? Number(m[2]) : defaultPort };
-}
-
-/** This machine's IPv4 addresses other servers can reach (nats-server lists non-loopback ones for 0.0.0.0). */
-export function interfaceAddresses(): string[] {
-  const out: string[] = [];
-  for (const list of Object.values(os.networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push(a.address);
-  }
-  return out;
-}

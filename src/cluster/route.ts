@@ -15,25 +15,22 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { RouteParser } from '../protocol/route_parser.ts';
-import type { RemoteInterest, RouteParserHandler, RoutedMsgArgs } from '../protocol/route_parser.ts';
-import type { ProtocolError } from '../protocol/errors.ts';
+import type { RemoteInterest, RoutedMsgArgs } from '../protocol/route_parser.ts';
 import { latin1String } from '../protocol/bytes.ts';
-import { LastString } from '../protocol/string_cache.ts';
-import { PONG_LINE } from '../protocol/encode.ts';
-import { interestLine, routedMsgPrefixLength, writeRoutedMsgPrefix } from '../protocol/route_encode.ts';
-import { NO_HEADERS, SubKind } from '../routing/router.ts';
-import type { LinkOutbox, Subscription } from '../routing/router.ts';
+import { interestLine, routedMsgLine } from '../protocol/route_encode.ts';
+import { SubKind } from '../routing/router.ts';
 import type { InterestExport } from '../routing/interest_export.ts';
 import { compilePermissions } from '../auth/permissions.ts';
 import type { CompiledPermissions } from '../auth/permissions.ts';
 import type { ClusterOptions } from '../config/options.ts';
 import { parseRouteUrl } from '../config/route-url.ts';
 import type { RouteUrl } from '../config/route-url.ts';
-import { Connection } from '../server/connection.ts';
 import type { ConnectionHost } from '../server/connection.ts';
 import { AUTHORIZATION_VIOLATION } from '../auth/authenticator.ts';
 import { clusterNameMismatch, ERR_CLIENT_ON_ROUTE_PORT, RouteClose } from './route_info.ts';
 import type { RouteConnect, RouteInfo } from './route_info.ts';
+import { ServerLink } from './server_link.ts';
+import type { GatewayReplyRouting } from './worker_gateways.ts';
 
 /** How a route socket came to this worker. */
 export interface RouteLink {
@@ -61,33 +58,25 @@ export interface RouteHost extends ConnectionHost {
   /** A route's INFO for the main thread: the first asks to register, later ones gossip. */
   routeInfoReceived(c: RouteConnection, info: RouteInfo, first: boolean): void;
   makeNonce(): Uint8Array;
+  /** Routed replies (`_GR_.`) when this node has a gateway; null otherwise. */
+  readonly gatewayReplies: GatewayReplyRouting | null;
+  /** Every account of this server, by number. */
+  accountNumbers(): Iterable<number>;
 }
 
-/** A route's subscriptions carry no sid of their own (nats-server keys them by account, subject and queue). */
-const NO_SID = new Uint8Array(0);
-
-export class RouteConnection extends Connection implements LinkOutbox, RouteParserHandler {
+export class RouteConnection extends ServerLink {
   readonly kind = 'route' as const;
   readonly subKind = SubKind.ROUTE;
   readonly echo = true;
   declare readonly host: RouteHost;
   readonly parser: RouteParser;
   readonly link: RouteLink;
-  /** Remote interest by "account subject[ queue]", as nats-server keys a route's subscriptions. */
-  readonly subs = new Map<string, Subscription>();
+  protected readonly peerLabel = 'Route';
+  protected readonly msgLine = routedMsgLine;
   /** The remote's INFO once received. */
   remote: RouteInfo | null = null;
-  /** The main thread registered this route: interest and messages flow. */
-  registered = false;
-  private connectReceived = false;
-  private authDeadline = 0;
   /** cluster.permissions: import (what we announce interest in) and export (what we send). */
   private readonly permissions: CompiledPermissions | null;
-  private readonly lastSubject = new LastString();
-  private readonly lastAccount = new LastString();
-  private readonly queueNames: string[] = [];
-  /** The queue names of the previous RMSG, position by position: a route repeats them message after message. */
-  private readonly lastQueues: LastString[] = [];
 
   constructor(host: RouteHost, id: number, socket: net.Socket, remote: { ip: string; port: number }, link: RouteLink) {
     super(host, id, socket, remote);
@@ -158,8 +147,17 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
 
   // --- handshake -------------------------------------------------------------
 
+  /** The main thread registered this route: interest and messages flow. */
+  get registered(): boolean {
+    return this.open;
+  }
+
+  protected get remoteLabel(): string | undefined {
+    return this.remote?.server_id;
+  }
+
   /** nats-server refuses every op but CONNECT on an accepted route that requires authorization. */
-  private needsConnectFirst(): boolean {
+  protected override needsConnectFirst(): boolean {
     if (this.link.solicited || this.connectReceived || !this.authRequired) return false;
     this.authViolation();
     return true;
@@ -171,7 +169,7 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
     try {
       c = JSON.parse(Buffer.from(json).toString('utf8')) as RouteConnect;
     } catch {
-      this.protocolViolation('route CONNECT is not valid JSON');
+      this.protocolViolation('route CONNECT is not valid JSON', RouteClose.PROTOCOL_VIOLATION);
       return true;
     }
     const h = this.host;
@@ -212,11 +210,11 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
     try {
       info = JSON.parse(Buffer.from(json).toString('utf8')) as RouteInfo;
     } catch {
-      this.protocolViolation('route INFO is not valid JSON');
+      this.protocolViolation('route INFO is not valid JSON', RouteClose.PROTOCOL_VIOLATION);
       return;
     }
     if (typeof info.server_id !== 'string' || info.server_id === '') {
-      this.protocolViolation('route INFO without server_id');
+      this.protocolViolation('route INFO without server_id', RouteClose.PROTOCOL_VIOLATION);
       return;
     }
     const first = this.remote === null;
@@ -238,7 +236,8 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
       this.close(reason ?? RouteClose.DUPLICATE_ROUTE, false);
       return;
     }
-    this.registered = true;
+    this.open = true;
+    this.host.gatewayReplies?.routeRegistered(this);
     this.host.logger.info({ cid: this.id, remote: this.remote?.server_id, name: this.remote?.server_name }, 'Route connection registered');
     this.sendAllInterest();
     this.resumeReading();
@@ -249,9 +248,9 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
     const exp = this.host.interest;
     if (!exp) return;
     let batch = '';
-    for (const [account, subject, queue, weight] of exp.entries()) {
+    for (const [account, subject, queue, weight, origin] of exp.entries()) {
       if (!this.canImport(subject)) continue;
-      batch += interestLine(this.host.accountName(account), subject, queue, weight);
+      batch += interestLine(this.host.accountName(account), subject, queue, weight, this.lnoc ? origin : null);
       if (batch.length > 32 * 1024) {
         this.enqueue(Buffer.from(batch, 'latin1'));
         batch = '';
@@ -260,10 +259,15 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
     if (batch) this.enqueue(Buffer.from(batch, 'latin1'));
   }
 
-  /** A change of this node's interest: RS+ (weight > 0) or RS-. */
-  sendInterest(account: number, subject: string, queue: string | null, weight: number): void {
-    if (!this.registered || this.closed || !this.canImport(subject)) return;
-    this.enqueue(Buffer.from(interestLine(this.host.accountName(account), subject, queue, weight), 'latin1'));
+  /** A change of this node's interest: RS+ (weight > 0) or RS-, LS+/LS- for a leaf cluster's. */
+  sendInterest(account: number, subject: string, queue: string | null, weight: number, origin: string | null): void {
+    if (!this.open || this.closed || !this.canImport(subject)) return;
+    this.enqueue(Buffer.from(interestLine(this.host.accountName(account), subject, queue, weight, this.lnoc ? origin : null), 'latin1'));
+  }
+
+  /** The remote takes leaf origin clusters (LS+/LMSG), as nats-server 2.9 routes announce. */
+  get lnoc(): boolean {
+    return this.remote?.lnoc === true;
   }
 
   /** An INFO the main thread wants the remote to see (gossip of a new route, lame duck). */
@@ -286,11 +290,6 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
     this.close(RouteClose.AUTHENTICATION, true);
   }
 
-  private protocolViolation(why: string): void {
-    this.host.logger.error({ cid: this.id }, `Route Error ${why}`);
-    this.close(RouteClose.PROTOCOL_VIOLATION, true);
-  }
-
   // --- interest from the remote ------------------------------------------------
 
   onRemoteSub(i: RemoteInterest): void {
@@ -308,99 +307,41 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
       return;
     }
     const queue = i.queue === null ? null : latin1String(i.queue);
-    const key = queue === null ? `${accountName} ${subject}` : `${accountName} ${subject} ${queue}`;
-    const existing = this.subs.get(key);
-    const router = this.host.router;
-    if (existing) {
-      if (queue !== null) router.setWeight(existing, i.weight);
-      return;
-    }
-    this.subs.set(key, router.addSubscription(this, subject, queue, NO_SID, account, -1, queue === null ? 1 : i.weight));
+    this.addInterest(ServerLink.interestKey(accountName, i), account, subject, queue, i.weight, i.origin === null ? null : latin1String(i.origin));
   }
 
   onRemoteUnsub(i: RemoteInterest): void {
     if (this.needsConnectFirst()) return;
-    const key = i.queue === null ? `${latin1String(i.account)} ${latin1String(i.subject)}` : `${latin1String(i.account)} ${latin1String(i.subject)} ${latin1String(i.queue)}`;
-    const sub = this.subs.get(key);
-    if (!sub) return;
-    this.subs.delete(key);
-    this.host.router.removeSubscription(sub);
+    this.removeInterest(ServerLink.interestKey(latin1String(i.account), i));
   }
 
   // --- messages ------------------------------------------------------------------
 
-  onRoutedMsg(a: RoutedMsgArgs, headerSize: number, msg: Uint8Array): void {
-    if (this.needsConnectFirst()) return;
-    const account = this.host.knownAccount(this.lastAccount.get(a.src, a.accountStart, a.accountEnd));
-    this.state.inMsgs++;
-    this.state.inBytes += msg.length;
-    if (account === undefined) return;
-    const subject = this.lastSubject.get(a.src, a.subjectStart, a.subjectEnd);
-    const reply = a.replyStart < 0 ? null : latin1String(a.src, a.replyStart, a.replyEnd);
-    const q = this.queueNames;
-    for (let i = 0; i < a.queueCount; i++) {
-      q[i] = (this.lastQueues[i] ??= new LastString()).get(a.src, a.tokStart[a.queueFirst + i]!, a.tokEnd[a.queueFirst + i]!);
-    }
-    this.host.router.publish(this, subject, reply, headerSize < 0 ? NO_HEADERS : headerSize, msg, subject, account, q, a.queueCount);
+  protected messageAccount(a: RoutedMsgArgs): number | undefined {
+    return this.host.knownAccount(this.lastAccount.get(a.src, a.accountStart, a.accountEnd));
   }
 
-  /** LinkOutbox: one RMSG/HMSG for a message, naming the queue groups the remote should serve. */
-  deliverLink(account: number, subject: string, reply: string | null, hdrLen: number, msg: Uint8Array, queues: readonly string[], nQueues: number): void {
-    if (this.closed || !this.registered) return;
-    const acc = this.host.accountName(account);
-    const h = hdrLen === NO_HEADERS ? -1 : hdrLen;
-    const size = msg.length;
-    const need = routedMsgPrefixLength(acc, subject, reply, queues, nQueues, h, size);
-    const buf = this.out.reserve(need + size + 2);
-    const start = this.out.offset;
-    let at = writeRoutedMsgPrefix(buf, start, acc, subject, reply, queues, nQueues, h, size);
-    buf.set(msg, at);
-    at += size;
-    buf[at++] = 13;
-    buf[at++] = 10;
-    this.out.advance(at - start);
-    this.state.outMsgs++;
-    this.state.outBytes += size;
-    this.markDirty();
-    this.checkPending();
+  protected wireAccount(account: number): string {
+    return this.host.accountName(account);
   }
 
-  /** A route never owns a subscription delivered one by one: links get deliverLink. */
-  deliver(): void {}
-
-  barrierDone(): void {}
-
-  // --- keep-alive, errors, teardown --------------------------------------------------
-
-  onPing(): void {
-    if (this.needsConnectFirst()) return;
-    this.enqueue(PONG_LINE);
+  /** Replies routed to this route's server (`_GR_.<cluster>.<its hash>.>`) come this way, in every account. */
+  addRoutedReplyInterest(subject: string): void {
+    for (const account of this.host.accountNumbers()) this.addInterest(`gwreply ${account}`, account, subject, null, 1, null);
   }
 
-  onPong(): void {
-    this.pongReceived();
+  /** A reply routed back from another cluster to a server of this one (nats-server's handleGatewayReply). */
+  protected override routedReply(account: number, subject: string, reply: string | null, hdrLen: number, msg: Uint8Array): boolean {
+    return this.host.gatewayReplies?.fromRoute(this, account, subject, reply, hdrLen, msg) ?? false;
   }
 
-  override sweep(now: number): void {
-    if (this.closed) return;
-    if (this.authDeadline > 0 && !this.connectReceived && now >= this.authDeadline) {
-      this.sendErr('Authentication Timeout');
-      this.close(RouteClose.AUTH_TIMEOUT, true);
-      return;
-    }
-    super.sweep(now);
+  /** A leaf-origin message goes as LMSG to a remote that takes origins. */
+  protected override get sendsOrigin(): boolean {
+    return this.lnoc;
   }
 
-  onProtocolError(err: ProtocolError): void {
-    if (err.errText !== null) this.sendErr(err.errText);
-    // A bad frame closes this route only; the reason goes to the log.
-    this.host.logger.error({ cid: this.id, remote: this.remote?.server_id, err: err.message }, `Route parser error, closing route: ${err.message}`);
-    this.close(err.closeReason, true);
-  }
-
-  protected release(): void {
-    this.parser.close();
-    for (const sub of this.subs.values()) this.host.router.removeSubscription(sub);
-    this.subs.clear();
+  protected override release(): void {
+    this.host.gatewayReplies?.routeClosed(this);
+    super.release();
   }
 }

@@ -4,9 +4,9 @@
 import type { SubjectPermission } from '../config/options.ts';
 import { goQuote } from '../auth/go_quote.ts';
 
-/** What a server says about itself on a route (first INFO), and later updates (gossip, lame duck). */
-export interface RouteInfo {
-  server_id: string;
+/** The INFO fields every server link shares (nats-server's Info struct). */
+export interface ServerInfoBase {
+  server_id?: string;
   server_name?: string;
   version?: string;
   proto?: number;
@@ -18,10 +18,15 @@ export interface RouteInfo {
   tls_required?: boolean;
   tls_verify?: boolean;
   max_payload?: number;
+  nonce?: string;
+}
+
+/** What a server says about itself on a route (first INFO), and later updates (gossip, lame duck). */
+export interface RouteInfo extends ServerInfoBase {
+  server_id: string;
   jetstream?: boolean;
   /** nats-route://host:port/ to dial this server (advertise, or filled in by the gossiping server). */
   ip?: string;
-  nonce?: string;
   cluster?: string;
   cluster_dynamic?: boolean;
   domain?: string;
@@ -33,8 +38,15 @@ export interface RouteInfo {
   export?: SubjectPermission;
   /** Leaf-node origin cluster support (LS+/LMSG). */
   lnoc?: boolean;
+  /** This server's gateway URL (host:port), for the cluster's list of gateway URLs. */
   gateway_url?: string;
+  /** This server's leafnode URL (host:port), for the cluster's list of leafnode URLs. */
   leafnode_urls?: string[];
+  // A gateway INFO forwarded on routes (nats-server's forwardNewGatewayToLocalCluster): the
+  // remote cluster's name and URLs, with gateway_cmd 1 (gossip).
+  gateway?: string;
+  gateway_urls?: string[];
+  gateway_cmd?: number;
   // nats-server 2.10+ (route pools, pinned accounts, compression): a peer that sees none of
   // them in our INFO treats us as a 2.9 server, one route and no compression.
   route_pool_size?: number;
@@ -43,8 +55,8 @@ export interface RouteInfo {
   compression?: string;
 }
 
-/** The CONNECT a server sends on a route it dialled. */
-export interface RouteConnect {
+/** What the CONNECT of a dialled route or gateway carries in common. */
+export interface ServerConnectBase {
   echo?: boolean;
   verbose?: boolean;
   pedantic?: boolean;
@@ -55,12 +67,16 @@ export interface RouteConnect {
   /** The dialling server's id. */
   name?: string;
   cluster?: string;
+  /** Set by a client library that dialled the port by mistake. */
+  lang?: string;
+}
+
+/** The CONNECT a server sends on a route it dialled. */
+export interface RouteConnect extends ServerConnectBase {
   cluster_dynamic?: boolean;
   lnoc?: boolean;
   /** Set by a gateway that dialled the route port by mistake. */
   gateway?: string;
-  /** Set by a client library that dialled the route port by mistake. */
-  lang?: string;
 }
 
 /** nats-server's RouteProtoV2: accounts in RS+/RS-/RMSG. */

@@ -50,8 +50,8 @@ export class WorkerRoutes {
 
   constructor(router: Router, state: ClusterState) {
     this.state = state;
-    this.interest = router.exportInterest((account, subject, queue, weight) => {
-      for (const r of this.conns.values()) r.sendInterest(account, subject, queue, weight);
+    this.interest = router.exportInterest((account, subject, queue, weight, origin) => {
+      for (const r of this.conns.values()) r.sendInterest(account, subject, queue, weight, origin);
     });
   }
 

@@ -12,6 +12,7 @@ import type { ClusterOptions, Permissions, SubjectPermission } from './options.t
 import { isConfMap, isUsedVariable } from './parser.ts';
 import type { ConfValue } from './parser.ts';
 import { parseRouteUrl, redactRouteUrl } from './route-url.ts';
+import type { RouteUrlRules } from './route-url.ts';
 import { readTlsBlock } from './tls-config.ts';
 import { booleanLike } from './units.ts';
 
@@ -25,29 +26,17 @@ type RoutePermissions = NonNullable<ClusterOptions['permissions']>;
 export function readCluster(value: ConfValue, origin: Origin, draft: ConfigDraft): void {
   if (!isConfMap(value)) failAt(origin, `Expected map to define cluster, got ${describeType(value)}`);
   draft.set('cluster.enabled', true, origin);
-  const address = new AddressParts(draft);
+  const address = new AddressParts(draft, 'cluster');
   let permissions: RoutePermissions | undefined;
   let authPermissions: RoutePermissions | undefined;
   for (const key of Object.keys(value)) {
     const v = value[key] as ConfValue;
     const o = originIn(value, key, childPath(origin.key, key));
     const lower = key.toLowerCase();
+    if (address.read(lower, v, o)) continue;
     switch (lower) {
       case 'name':
         draft.set('cluster.name', readClusterName(v, o), o);
-        break;
-      case 'listen': {
-        const hp = readHostPort(v, o);
-        if (hp.host !== undefined) address.set('host', hp.host, o);
-        address.set('port', hp.port, o);
-        break;
-      }
-      case 'host':
-      case 'net':
-        address.set('host', v, o);
-        break;
-      case 'port':
-        address.set('port', v, o);
         break;
       case 'authorization':
         authPermissions = readClusterAuthorization(v, o, draft);
@@ -90,22 +79,47 @@ export function readCluster(value: ConfValue, origin: Origin, draft: ConfigDraft
 /**
  * `listen` sets host and port, `host`/`port` one each. nats-server applies them in map order,
  * which Go randomises, so two different values for one part are refused rather than guessed.
+ * Serves the cluster, gateway and leafnodes blocks (`block` is the canonical prefix).
  */
-class AddressParts {
+export class AddressParts {
   private readonly seen = new Map<'host' | 'port', { value: unknown; origin: Origin }>();
   private readonly draft: ConfigDraft;
+  private readonly block: string;
 
-  constructor(draft: ConfigDraft) {
+  constructor(draft: ConfigDraft, block: string) {
     this.draft = draft;
+    this.block = block;
+  }
+
+  /** Reads `listen` (port or "host:port"), `host`/`net` or `port`; false for any other key. */
+  read(key: string, value: ConfValue, origin: Origin): boolean {
+    switch (key) {
+      case 'listen': {
+        const hp = readHostPort(value, origin);
+        if (hp.host !== undefined) this.set('host', hp.host, origin);
+        this.set('port', hp.port, origin);
+        return true;
+      }
+      case 'host':
+      case 'net':
+        this.set('host', value, origin);
+        return true;
+      case 'port':
+        this.set('port', value, origin);
+        return true;
+      default:
+        return false;
+    }
   }
 
   set(part: 'host' | 'port', value: unknown, origin: Origin): void {
     const earlier = this.seen.get(part);
     if (earlier !== undefined && earlier.value !== value) {
-      failAt(origin, `${part} ${JSON.stringify(value)} conflicts with ${earlier.origin.key} (${JSON.stringify(earlier.value)}); give the cluster ${part} once`);
+      const what = this.block === 'leafnodes' ? 'leafnode' : this.block;
+      failAt(origin, `${part} ${JSON.stringify(value)} conflicts with ${earlier.origin.key} (${JSON.stringify(earlier.value)}); give the ${what} ${part} once`);
     }
     this.seen.set(part, { value, origin });
-    this.draft.set(`cluster.${part}`, value, origin);
+    this.draft.set(`${this.block}.${part}`, value, origin);
   }
 }
 
@@ -115,8 +129,15 @@ function readClusterName(value: ConfValue, origin: Origin): string {
   return value;
 }
 
-function checkClusterName(name: string, origin: Origin): void {
-  if (name.includes(' ')) failAt(origin, 'cluster name cannot contain spaces');
+function checkClusterName(name: string, origin: Origin, what = 'cluster'): void {
+  if (name.includes(' ')) failAt(origin, `${what} name cannot contain spaces`);
+}
+
+/** A cluster or gateway name: a string without spaces. */
+export function readLinkName(value: ConfValue, origin: Origin, what: string): string {
+  if (typeof value !== 'string') failAt(origin, `expected a string, got ${describeType(value)}`);
+  checkClusterName(value, origin, what);
+  return value;
 }
 
 /** user, password and timeout only; returns the deprecated `permissions` it may hold. */
@@ -159,38 +180,57 @@ function checkRouteSubjects(perm: SubjectPermission, direction: string, origin: 
 }
 
 function readRoutes(value: ConfValue, origin: Origin, draft: ConfigDraft): string[] {
-  if (!Array.isArray(value)) failAt(origin, `Expected routes to be an array, got ${describeType(value)}`);
-  const routes: string[] = [];
-  value.forEach((entry, index) => {
-    const o = originIn(value, index, childPath(origin.key, index));
-    if (typeof entry !== 'string') failAt(o, `error parsing route url: expected a string, got ${describeType(entry)}`);
+  return readUrlList(value, origin, draft, 'route', 'routes');
+}
+
+/**
+ * A list of server URLs (routes, a remote gateway's, a leaf remote's) as nats-server's
+ * parseURLs reads it: duplicates warned about and dropped, each URL checked. `what` names the
+ * kind in messages ("route", "gateway", "leafnode"); a single string is a list of one when allowed.
+ */
+export function readUrlList(value: ConfValue, origin: Origin, draft: ConfigDraft, what: string, field: string, rules: RouteUrlRules = {}, single = false): string[] {
+  const list = single && typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list)) {
+    failAt(origin, single ? `Expected remote ${what} url to be an array or string, got ${describeType(value)}` : `Expected ${field} to be an array, got ${describeType(value)}`);
+  }
+  const urls: string[] = [];
+  list.forEach((entry, index) => {
+    const o = Array.isArray(value) ? originIn(value, index, childPath(origin.key, index)) : origin;
+    if (typeof entry !== 'string') failAt(o, `error parsing ${what} url: expected a string, got ${describeType(entry)}`);
     const url = entry.trim();
-    if (routes.includes(url)) {
-      draft.warn(o, `Duplicate route entry detected: "${redactRouteUrl(url)}", ignored`);
+    if (urls.includes(url)) {
+      draft.warn(o, `Duplicate ${what} entry detected: "${redactRouteUrl(url)}", ignored`);
       return;
     }
-    checkRouteUrl(url, o);
-    routes.push(url);
+    checkUrl(url, o, what, rules);
+    urls.push(url);
   });
-  return routes;
+  return urls;
+}
+
+/** Checks one URL; nats-server's message is `error parsing <what> url [...]`. */
+export function checkUrl(url: string, origin: Origin, what: string, rules: RouteUrlRules = {}): string {
+  const parsed = parseRouteUrl(url, rules);
+  if (!parsed.ok) failAt(origin, `error parsing ${what} url [${JSON.stringify(redactRouteUrl(url))}]: ${parsed.problem}`);
+  return url;
 }
 
 function checkRouteUrl(url: string, origin: Origin): void {
-  const parsed = parseRouteUrl(url);
-  if (!parsed.ok) failAt(origin, `error parsing route url [${JSON.stringify(redactRouteUrl(url))}]: ${parsed.problem}`);
+  checkUrl(url, origin, 'route');
 }
 
 /** `host` or `host:port` (the port defaults to the cluster port), as nats-server's parseHostPort. */
 const ADVERTISE = /^(?:\[[^\]\s]+\]|[^:\s[\]]+)(?::\d+)?$/;
 
-function readAdvertise(value: ConfValue, origin: Origin): string {
+/** An `advertise` value; `label` names it in the error as nats-server does (`Cluster.Advertise`). */
+export function readAdvertise(value: ConfValue, origin: Origin, label = 'Cluster.Advertise'): string {
   if (typeof value !== 'string') failAt(origin, `expected a string, got ${describeType(value)}`);
-  checkAdvertise(value, origin);
+  checkAdvertise(value, origin, label);
   return value;
 }
 
-function checkAdvertise(value: string, origin: Origin): void {
-  if (!ADVERTISE.test(value)) failAt(origin, `invalid Cluster.Advertise value of ${value}, expected host or host:port`);
+function checkAdvertise(value: string, origin: Origin, label = 'Cluster.Advertise'): void {
+  if (!ADVERTISE.test(value)) failAt(origin, `invalid ${label} value of ${value}, expected host or host:port`);
 }
 
 /** The cluster flags over the file's block, as nats-server's ConfigureOptions applies them. */

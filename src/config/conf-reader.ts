@@ -7,6 +7,8 @@
 import { readHostPort } from './address.ts';
 import { checkDuplicateUsers, parseDurationAt, readAuthorization, readUsers } from './auth-config.ts';
 import { readCluster } from './cluster-config.ts';
+import { readGateway } from './gateway-config.ts';
+import { readLeafNodes } from './leafnode-config.ts';
 import type { UserEntry } from './options.ts';
 import { ConfigDraft, childPath, describeType, failAt, originIn } from './draft.ts';
 import type { Origin } from './draft.ts';
@@ -15,7 +17,7 @@ import type { ConfMap, ConfValue } from './parser.ts';
 import { readTlsBlock } from './tls-config.ts';
 import { booleanLike, parseStorageSize } from './units.ts';
 
-export const LISTEN_BLOCKS = ['gateway', 'leafnodes', 'websocket', 'mqtt'] as const;
+export const LISTEN_BLOCKS = ['websocket', 'mqtt'] as const;
 export type ListenBlockName = (typeof LISTEN_BLOCKS)[number];
 
 /** Keys nats-server knows that Petrel reads but does not act on (yet). */
@@ -130,9 +132,9 @@ const TOP_LEVEL: Readonly<Record<string, TopLevelReader>> = {
   storedir: storeDir,
   accounts: readAccounts,
   cluster: readCluster,
-  gateway: listenBlock('gateway'),
-  leafnodes: listenBlock('leafnodes'),
-  leaf: listenBlock('leafnodes'),
+  gateway: readGateway,
+  leafnodes: readLeafNodes,
+  leaf: readLeafNodes,
   websocket: listenBlock('websocket'),
   ws: listenBlock('websocket'),
   mqtt: listenBlock('mqtt'),

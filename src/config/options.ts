@@ -74,6 +74,70 @@ export interface ClusterOptions {
   permissions?: { import?: SubjectPermission; export?: SubjectPermission };
 }
 
+/** One remote cluster in `gateway.gateways` (nats-server RemoteGatewayOpts). */
+export interface RemoteGatewayOptions {
+  name: string;
+  /** As written: nats://host:port (also tls://, nats-route://, or host:port), credentials allowed. */
+  urls: string[];
+  tls?: TlsOptions;
+}
+
+/** A super-cluster link of this cluster (nats-server `gateway {}` block). */
+export interface GatewayOptions {
+  /** This cluster's gateway name; every server of one cluster carries the same. */
+  name: string;
+  host: string;
+  /** -1 = pick a free port. */
+  port: number;
+  advertise?: string;
+  /** Attempts for an implicit (gossiped) gateway before it is forgotten; 0 = one round. */
+  connectRetries: number;
+  /** Refuse inbound gateways that are not in `gateways` (reject_unknown_cluster). */
+  rejectUnknown: boolean;
+  authorization?: { user?: string; password?: string; timeoutMs: number };
+  tls?: TlsOptions;
+  gateways: RemoteGatewayOptions[];
+}
+
+/** A user of `leafnodes.authorization.users`: leaf connections with these credentials bind to `account`. */
+export interface LeafUser {
+  user: string;
+  password: string;
+  account?: string;
+}
+
+/** One hub this server connects to as a leaf node (nats-server RemoteLeafOpts). */
+export interface RemoteLeafOptions {
+  /** As written: nats-leaf://[user:pass@]host[:port] (also nats://, tls://); the port defaults to 7422. */
+  urls: string[];
+  /** The local account the connection binds to (default: the global account). */
+  account?: string;
+  /** A .creds file (user JWT and nkey seed) that signs the hub's nonce. */
+  credentials?: string;
+  tls?: TlsOptions;
+  /** This server is the hub of the connection it dials (nats-server `hub`). */
+  hub: boolean;
+  /** Subjects this side does not take from the hub / send to it. */
+  denyImports: string[];
+  denyExports: string[];
+  noRandomize: boolean;
+}
+
+/** Leaf node connections (nats-server `leafnodes {}` block). */
+export interface LeafNodeOptions {
+  host: string;
+  /** 0 = no listener (remotes only); -1 = pick a free port. */
+  port: number;
+  advertise?: string;
+  noAdvertise: boolean;
+  authorization?: { user?: string; password?: string; timeoutMs: number; account?: string; users?: LeafUser[] };
+  tls?: TlsOptions;
+  /** Wait between attempts to reach a hub (reconnect_interval), milliseconds. */
+  reconnectIntervalMs: number;
+  minVersion?: string;
+  remotes: RemoteLeafOptions[];
+}
+
 /** Parsed and validated, but served only once the issue that adds it lands. */
 export interface ListenBlock {
   host: string;
@@ -143,9 +207,11 @@ export interface ServerOptions {
   /** The system account (`system_account`, default `$SYS`); '' with `no_system_account` and none named. */
   systemAccount: string;
 
+  /** Undefined without a `gateway {}` block. */
+  gateway?: GatewayOptions;
+  /** Undefined without a `leafnodes {}` block. */
+  leafnodes?: LeafNodeOptions;
   // Blocks parsed and validated now, served by later issues.
-  gateway?: ListenBlock;
-  leafnodes?: ListenBlock;
   websocket?: ListenBlock;
   mqtt?: ListenBlock;
   accounts?: Record<string, unknown>;

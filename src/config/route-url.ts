@@ -1,10 +1,15 @@
-// Route URLs as nats-server takes them in `routes: [...]`, `--routes` and `--cluster`:
-// `nats-route://[user:password@]host:port`, also `nats://` and `tls://`, and (Petrel's
-// convenience) a bare `host:port`. One parser serves the config reader and the code that
-// dials routes, so both agree on what a route is.
+// Server-to-server URLs as nats-server takes them in `routes: [...]`, `--routes` and `--cluster`
+// (`nats-route://[user:password@]host:port`, also `nats://` and `tls://`, and, as Petrel's
+// convenience, a bare `host:port`), in `gateway.gateways[].urls` (the same schemes) and in
+// `leafnodes.remotes[].urls` (`nats-leaf://`, `nats://`, `tls://`; the port defaults to 7422).
+// One parser serves the config readers and the code that dials, so both agree on what a URL is.
 
 /** Schemes a route URL may carry; nats-server dials `host:port` whatever the scheme says. */
 export const ROUTE_URL_SCHEMES: readonly string[] = ['nats-route', 'nats', 'tls'];
+/** Schemes of a leaf remote's URL (websocket ones are not served by Petrel). */
+export const LEAF_URL_SCHEMES: readonly string[] = ['nats-leaf', 'nats', 'tls'];
+/** nats-server DEFAULT_LEAFNODE_PORT: a leaf remote URL without a port dials this one. */
+export const DEFAULT_LEAFNODE_PORT = 7422;
 
 export interface RouteUrl {
   scheme: string;
@@ -29,21 +34,26 @@ const ROUTE_URL = /^(?:([A-Za-z][A-Za-z0-9+.-]*):\/\/)?(?:([^:@/]*)(?::([^@/]*))
 export interface RouteUrlRules {
   /** A listen URL (`--cluster`), not a route to dial: the host may be empty (all interfaces) and port -1 picks a free one. */
   listen?: boolean;
+  /** Accepted schemes (default ROUTE_URL_SCHEMES); the first is assumed when none is written. */
+  schemes?: readonly string[];
+  /** The port of a URL written without one (otherwise a port is required). */
+  defaultPort?: number;
 }
 
 export function parseRouteUrl(text: string, rules: RouteUrlRules = {}): RouteUrlResult {
   const trimmed = text.trim();
   const m = ROUTE_URL.exec(trimmed);
   if (m === null) return fail('not of the form nats-route://[user:password@]host:port');
-  const scheme = (m[1] ?? 'nats-route').toLowerCase();
-  if (!ROUTE_URL_SCHEMES.includes(scheme)) {
-    return fail(`unsupported scheme "${scheme}", expected ${ROUTE_URL_SCHEMES.map((s) => `${s}://`).join(', ')}`);
+  const schemes = rules.schemes ?? ROUTE_URL_SCHEMES;
+  const scheme = (m[1] ?? schemes[0]!).toLowerCase();
+  if (!schemes.includes(scheme)) {
+    return fail(`unsupported scheme "${scheme}", expected ${schemes.map((s) => `${s}://`).join(', ')}`);
   }
   const host = (m[4] ?? '').replace(/^\[(.*)\]$/, '$1');
   if (host === '' && rules.listen !== true) return fail('missing host');
   const space = /\s/.exec(host);
   if (space !== null) return fail(`invalid character ${JSON.stringify(space[0])} in host name`);
-  const portText = m[5];
+  const portText = m[5] === undefined && rules.defaultPort !== undefined ? String(rules.defaultPort) : m[5];
   if (portText === undefined || portText === '') return fail('missing port in address');
   if (!/^-?\d+$/.test(portText)) return fail(`invalid port ":${portText}" after host`);
   const port = Number(portText);

@@ -10,8 +10,10 @@ import { ConfigError } from './errors.ts';
 import type { ConfigDraft } from './draft.ts';
 import { LISTEN_BLOCKS } from './conf-reader.ts';
 import type { ListenBlockName } from './conf-reader.ts';
-import type { ClusterOptions, ListenBlock, LogLevel, ServerOptions, TlsOptions, UserEntry } from './options.ts';
+import type { ClusterOptions, GatewayOptions, LeafNodeOptions, LeafUser, ListenBlock, LogLevel, RemoteGatewayOptions, RemoteLeafOptions, ServerOptions, TlsOptions, UserEntry } from './options.ts';
 import { formatGoDuration } from './units.ts';
+import { TLS_TIMEOUT_MS, tlsOptionsOf } from './tls-config.ts';
+import type { CanonicalTls } from './tls-config.ts';
 
 // nats-server defaults (server/const.go), named with their units.
 export { DEFAULT_HOST };
@@ -28,7 +30,7 @@ export const DEFAULT_LAME_DUCK_DURATION_MS = 2 * 60_000;
 export const MIN_LAME_DUCK_DURATION_MS = 30_000;
 export const DEFAULT_LAME_DUCK_GRACE_PERIOD_MS = 10_000;
 export const AUTH_TIMEOUT_MS = 2_000;
-export const TLS_TIMEOUT_MS = 2_000;
+export { TLS_TIMEOUT_MS };
 /** nats-server warns above this payload size (MAX_PAYLOAD_MAX_SIZE). */
 export const MAX_PAYLOAD_WARN_BYTES = 8 * 1024 * 1024;
 /** Protocol sizes are int32 in nats-server. */
@@ -45,6 +47,10 @@ export const MAX_WORKERS = 1024;
 export const DEFAULT_CLUSTER_PORT = 6222;
 /** nats-server 2.10 DEFAULT_ROUTE_POOL_SIZE: routes per server pair when pool_size is 0. */
 export const DEFAULT_ROUTE_POOL_SIZE = 3;
+/** nats-server DEFAULT_LEAF_NODE_RECONNECT: the wait between attempts to reach a hub. */
+export const DEFAULT_LEAF_NODE_RECONNECT_MS = 1_000;
+/** nats-server DEFAULT_GLOBAL_ACCOUNT: the account of users that name none. */
+const GLOBAL_ACCOUNT_NAME = '$G';
 /** nats-server DEFAULT_SYSTEM_ACCOUNT: created when no system account is named. */
 export const DEFAULT_SYSTEM_ACCOUNT = '$SYS';
 
@@ -55,16 +61,6 @@ export interface RuntimeFacts {
   tmpDir: string;
   /** Human log lines by default when stdout is a terminal. */
   isTTY: boolean;
-}
-
-interface CanonicalTls {
-  enabled: boolean;
-  cert_file: string;
-  key_file: string;
-  ca_file: string;
-  verify: boolean;
-  timeout: number;
-  handshake_first: boolean;
 }
 
 interface CanonicalCluster {
@@ -80,6 +76,32 @@ interface CanonicalCluster {
   authorization: { user: string; password: string; timeout: number };
   tls: CanonicalTls;
   permissions: ClusterOptions['permissions'] | null;
+}
+
+interface CanonicalGateway {
+  enabled: boolean;
+  name: string;
+  host: string;
+  port: number;
+  advertise: string;
+  connect_retries: number;
+  reject_unknown: boolean;
+  authorization: { user: string; password: string; timeout: number };
+  tls: CanonicalTls;
+  gateways: RemoteGatewayOptions[];
+}
+
+interface CanonicalLeafNodes {
+  enabled: boolean;
+  host: string;
+  port: number;
+  advertise: string;
+  no_advertise: boolean;
+  reconnect_interval: number;
+  min_version: string;
+  authorization: { user: string; password: string; timeout: number; account: string; users: LeafUser[] };
+  tls: CanonicalTls;
+  remotes: RemoteLeafOptions[];
 }
 
 interface CanonicalListenBlock {
@@ -137,8 +159,8 @@ export interface CanonicalConfig {
   cluster: CanonicalCluster;
   system_account: string;
   no_system_account: boolean;
-  gateway: CanonicalListenBlock;
-  leafnodes: CanonicalListenBlock;
+  gateway: CanonicalGateway;
+  leafnodes: CanonicalLeafNodes;
   websocket: CanonicalListenBlock;
   mqtt: CanonicalListenBlock;
   accounts: Record<string, unknown> | null;
@@ -250,6 +272,46 @@ function clusterSchema(): object {
   };
 }
 
+function gatewaySchema(): object {
+  return {
+    enabled: { doc: 'Whether a gateway block was given.', format: Boolean, default: false },
+    name: { doc: "This cluster's gateway name.", format: String, default: '' },
+    host: { doc: 'Gateway listen host.', format: String, default: DEFAULT_HOST },
+    port: { doc: 'Gateway listen port; 0 = none given, -1 = pick a free port.', format: 'nats-port', default: 0 },
+    advertise: { doc: 'host[:port] advertised to other clusters.', format: String, default: '' },
+    connect_retries: { doc: 'Attempts for an implicit gateway.', format: 'nats-count', default: 0 },
+    reject_unknown: { doc: 'Refuse gateways not configured here.', format: Boolean, default: false },
+    authorization: {
+      user: { doc: 'Gateway user.', format: String, default: '' },
+      password: { doc: 'Gateway password.', format: String, default: '', sensitive: true },
+      timeout: { doc: 'Gateway authentication timeout, ms; 0 = 2s, or the TLS timeout + 1s with TLS.', format: 'nats-duration', default: 0 },
+    },
+    tls: tlsSchema('Gateway'),
+    gateways: { doc: 'Remote gateways, as read.', format: Array, default: [] },
+  };
+}
+
+function leafNodesSchema(): object {
+  return {
+    enabled: { doc: 'Whether a leafnodes block was given.', format: Boolean, default: false },
+    host: { doc: 'Leafnode listen host.', format: String, default: DEFAULT_HOST },
+    port: { doc: 'Leafnode listen port; 0 = no listener, -1 = pick a free port.', format: 'nats-port', default: 0 },
+    advertise: { doc: 'host[:port] advertised to leaf nodes.', format: String, default: '' },
+    no_advertise: { doc: 'Keep leafnode URLs out of INFO.', format: Boolean, default: false },
+    reconnect_interval: { doc: 'Wait between attempts to reach a hub, ms.', format: 'nats-positive-duration', default: DEFAULT_LEAF_NODE_RECONNECT_MS },
+    min_version: { doc: 'Oldest leaf node version accepted.', format: String, default: '' },
+    authorization: {
+      user: { doc: 'Leafnode user.', format: String, default: '' },
+      password: { doc: 'Leafnode password.', format: String, default: '', sensitive: true },
+      timeout: { doc: 'Leafnode authentication timeout, ms; 0 = 2s, or the TLS timeout + 1s with TLS.', format: 'nats-duration', default: 0 },
+      account: { doc: 'Account leaf connections bind to.', format: String, default: '' },
+      users: { doc: 'Leafnode users, as read.', format: Array, default: [] },
+    },
+    tls: tlsSchema('Leafnode'),
+    remotes: { doc: 'Hubs to connect to, as read.', format: Array, default: [] },
+  };
+}
+
 function buildSchema(facts: RuntimeFacts): object {
   registerFormats();
   const schema: Record<string, unknown> = {
@@ -288,6 +350,8 @@ function buildSchema(facts: RuntimeFacts): object {
     },
     tls: tlsSchema('Client'),
     cluster: clusterSchema(),
+    gateway: gatewaySchema(),
+    leafnodes: leafNodesSchema(),
     system_account: { doc: `System account; '' = ${DEFAULT_SYSTEM_ACCOUNT} unless no_system_account.`, format: String, default: '' },
     no_system_account: { doc: 'No default system account.', format: Boolean, default: false },
     jetstream: {
@@ -329,6 +393,15 @@ export function validateDraft(draft: ConfigDraft, facts: RuntimeFacts): Canonica
   }
   const accounts = draft.get('accounts');
   if (accounts !== undefined) canonical.accounts = accounts as Record<string, unknown>;
+  // The lists were built and checked by the readers; keep them as built.
+  for (const path of ['gateway.gateways', 'leafnodes.remotes', 'leafnodes.authorization.users']) {
+    const v = draft.get(path);
+    if (v === undefined) continue;
+    const [block, ...rest] = path.split('.');
+    let node = canonical[block as 'gateway'] as unknown as Record<string, unknown>;
+    for (const k of rest.slice(0, -1)) node = node[k] as Record<string, unknown>;
+    node[rest[rest.length - 1]!] = v;
+  }
   const routePermissions = draft.get('cluster.permissions');
   if (routePermissions !== undefined) canonical.cluster.permissions = routePermissions as ClusterOptions['permissions'];
   crossCheck(canonical, draft);
@@ -366,9 +439,48 @@ function crossCheck(c: CanonicalConfig, draft: ConfigDraft): void {
     const o = draft.originOf('system_account');
     throw ConfigError.at(o.position, o.key, `error resolving system account: account "${sys}" missing (define it in accounts)`);
   }
+  crossCheckGateway(c, draft);
+  crossCheckLeafNodes(c, draft);
   if (c.tls.enabled && (c.tls.cert_file === '' || c.tls.key_file === '')) {
     const o = draft.originOf('tls');
     throw ConfigError.at(o.position, o.key, c.tls.cert_file === '' ? 'TLS Server certificate must be present and valid' : 'TLS Server private key must be present and valid');
+  }
+}
+
+/** nats-server validateGatewayOptions: a gateway needs a name and a port (a block with neither is none). */
+function crossCheckGateway(c: CanonicalConfig, draft: ConfigDraft): void {
+  const g = c.gateway;
+  if (!g.enabled || (g.name === '' && g.port === 0)) return;
+  const o = draft.originOf('gateway');
+  if (g.name === '') throw ConfigError.at(o.position, o.key, 'gateway has no name');
+  if (g.port === 0) throw ConfigError.at(o.position, o.key, `gateway ${JSON.stringify(g.name)} has no port specified (select -1 for random port)`);
+  // nats-server's validateCluster: a cluster carries its gateway's name.
+  if (c.cluster.enabled && c.cluster.name !== '' && c.cluster.name !== g.name) {
+    const n = draft.originOf('cluster.name');
+    throw ConfigError.at(n.position, n.key, 'cluster name conflicts between cluster and gateway definitions');
+  }
+}
+
+/** nats-server validateLeafNode: the accounts leaf connections bind to exist; gateways want a system account. */
+function crossCheckLeafNodes(c: CanonicalConfig, draft: ConfigDraft): void {
+  const l = c.leafnodes;
+  if (!l.enabled) return;
+  const known = new Set(['', GLOBAL_ACCOUNT_NAME, ...Object.keys(c.accounts ?? {})]);
+  if (c.system_account === '' && !c.no_system_account) known.add(DEFAULT_SYSTEM_ACCOUNT);
+  if (c.system_account !== '') known.add(c.system_account);
+  const check = (account: string | undefined, where: string, path: string): void => {
+    if (account === undefined || known.has(account)) return;
+    const o = draft.originOf(path);
+    throw ConfigError.at(o.position, o.key, `cannot find local account ${JSON.stringify(account)} specified in leafnode ${where}`);
+  };
+  check(l.authorization.account, 'authorization', 'leafnodes.authorization.account');
+  for (const u of l.authorization.users) check(u.account, 'authorization', 'leafnodes.authorization.users');
+  for (const r of l.remotes) check(r.account, 'remote', 'leafnodes.remotes');
+  const gatewayOn = c.gateway.enabled && (c.gateway.name !== '' || c.gateway.port !== 0);
+  // As nats-server, the default system account does not count here: it must be named.
+  if (l.port !== 0 && gatewayOn && c.system_account === '') {
+    const o = draft.originOf('leafnodes');
+    throw ConfigError.at(o.position, o.key, 'leaf nodes and gateways (both being defined) require a system account to also be configured');
   }
 }
 
@@ -385,18 +497,7 @@ function listenBlock(c: CanonicalConfig, name: ListenBlockName): ListenBlock | u
   return b.enabled ? { host: b.host, port: b.port, raw: b.raw } : undefined;
 }
 
-function tlsOptions(t: CanonicalTls, routes: boolean): TlsOptions {
-  const tls: TlsOptions = {
-    certFile: t.cert_file,
-    keyFile: t.key_file,
-    // As nats-server: servers verify each other's certificates whatever `verify` says.
-    verify: routes || t.verify,
-    timeoutMs: Math.round(t.timeout),
-    handshakeFirst: !routes && t.handshake_first,
-  };
-  if (t.ca_file !== '') tls.caFile = t.ca_file;
-  return tls;
-}
+const tlsOptions = tlsOptionsOf;
 
 /** nats-server getDefaultAuthTimeout: 2s, or with TLS one second more than the handshake may take. */
 export function defaultRouteAuthTimeoutMs(tls: TlsOptions | undefined): number {
@@ -423,6 +524,49 @@ function clusterOptions(c: CanonicalCluster): ClusterOptions {
   }
   if (c.permissions !== null && c.permissions !== undefined) cluster.permissions = c.permissions;
   return cluster;
+}
+
+function gatewayOptions(c: CanonicalGateway): GatewayOptions | undefined {
+  if (!c.enabled || (c.name === '' && c.port === 0)) return undefined;
+  const g: GatewayOptions = {
+    name: c.name,
+    host: c.host,
+    port: c.port,
+    connectRetries: c.connect_retries,
+    rejectUnknown: c.reject_unknown,
+    gateways: c.gateways,
+  };
+  if (c.advertise !== '') g.advertise = c.advertise;
+  if (c.tls.enabled) g.tls = tlsOptions(c.tls, true);
+  const a = c.authorization;
+  if (a.user !== '' || a.password !== '') {
+    g.authorization = { timeoutMs: a.timeout > 0 ? Math.round(a.timeout) : defaultRouteAuthTimeoutMs(g.tls) };
+    if (a.user !== '') g.authorization.user = a.user;
+    if (a.password !== '') g.authorization.password = a.password;
+  }
+  return g;
+}
+
+function leafNodeOptions(c: CanonicalLeafNodes): LeafNodeOptions | undefined {
+  if (!c.enabled) return undefined;
+  const l: LeafNodeOptions = {
+    host: c.host,
+    port: c.port,
+    noAdvertise: c.no_advertise,
+    reconnectIntervalMs: Math.round(c.reconnect_interval),
+    remotes: c.remotes,
+  };
+  if (c.advertise !== '') l.advertise = c.advertise;
+  if (c.min_version !== '') l.minVersion = c.min_version;
+  if (c.tls.enabled) l.tls = tlsOptions(c.tls, false);
+  const a = c.authorization;
+  const auth: NonNullable<LeafNodeOptions['authorization']> = { timeoutMs: a.timeout > 0 ? Math.round(a.timeout) : defaultRouteAuthTimeoutMs(l.tls) };
+  if (a.user !== '') auth.user = a.user;
+  if (a.password !== '') auth.password = a.password;
+  if (a.account !== '') auth.account = a.account;
+  if (a.users.length > 0) auth.users = a.users;
+  l.authorization = auth;
+  return l;
 }
 
 function systemAccount(c: CanonicalConfig): string {
@@ -481,9 +625,10 @@ export function toServerOptions(c: CanonicalConfig, facts: RuntimeFacts, choices
     pidFile: orUndefined(c.pid_file),
     portsFileDir: orUndefined(c.ports_file_dir),
     logFile: orUndefined(c.log_file),
-    cluster: c.cluster.enabled ? clusterOptions(c.cluster) : undefined,
-    gateway: listenBlock(c, 'gateway'),
-    leafnodes: listenBlock(c, 'leafnodes'),
+    // nats-server's validateCluster: without a name of its own, a cluster takes its gateway's.
+    cluster: c.cluster.enabled ? clusterOptions({ ...c.cluster, name: c.cluster.name || (c.gateway.enabled ? c.gateway.name : '') }) : undefined,
+    gateway: gatewayOptions(c.gateway),
+    leafnodes: leafNodeOptions(c.leafnodes),
     websocket: listenBlock(c, 'websocket'),
     mqtt: listenBlock(c, 'mqtt'),
     accounts: c.accounts ?? undefined,

@@ -1,7 +1,8 @@
 // One stream: takes messages published on its subjects, checks them (expected-* headers, dedup,
 // size, rollup permission), stores them, and acknowledges each publish only once its store write
 // is durable. Keeps retention (limits / interest / workqueue), max age expiry, purges and deletes,
-// mirrors and sources within this server, republish, and the info nats-server reports.
+// mirrors and sources within this server and from other JetStream domains (external_feed.ts),
+// republish, and the info nats-server reports.
 //
 // Every decision about a message is made synchronously when it arrives, against state that already
 // includes the messages accepted before it (the store updates its index at once and only the fsync
@@ -21,6 +22,7 @@ import { appendHeaders, removeHeadersWithPrefix } from './header_block.ts';
 import { rfc3339Nano, parseRfc3339 } from './json_time.ts';
 import { streamConfigJson, type StreamConfig, type StreamSourceConfig } from './stream_config.ts';
 import { SubjectTransform } from './subject_transform.ts';
+import { ExternalFeed } from './external_feed.ts';
 
 export const HDR = {
   MSG_ID: 'Nats-Msg-Id',
@@ -178,6 +180,7 @@ class OriginFollower {
   private running = false;
   private again = false;
   private stopped = false;
+  private feed: ExternalFeed | null = null;
 
   constructor(owner: Stream, spec: StreamSourceConfig, kind: 'mirror' | 'source', nextSeq: number) {
     this.owner = owner;
@@ -193,6 +196,7 @@ class OriginFollower {
   }
 
   lag(): number {
+    if (this.feed !== null) return this.feed.lag();
     if (this.origin === null) return 0;
     return Math.max(0, this.origin.lastSequence() - (this.nextSeq - 1));
   }
@@ -217,6 +221,7 @@ class OriginFollower {
 
   stop(): void {
     this.stopped = true;
+    this.feed?.stop();
     this.detach();
   }
 
@@ -246,8 +251,7 @@ class OriginFollower {
           break;
         }
         try {
-          if (this.kind === 'mirror') await this.owner.mirrorStore(msg);
-          else await this.owner.sourceStore(this.sourceSubject(msg.subject), this.sourceHeader(msg), msg.data);
+          await this.copy(msg);
         } catch (err) {
           this.owner.logSourceError(this, err);
           return;
@@ -256,6 +260,22 @@ class OriginFollower {
         this.lastActiveMs = this.owner.now();
       }
     } while (this.again && !this.stopped);
+  }
+
+  /** Copies one origin message: a mirror keeps its sequence, a source goes through the stream's checks. */
+  copy(msg: StoredMessage): Promise<void> {
+    if (this.kind === 'mirror') return this.owner.mirrorStore(msg);
+    return this.owner.sourceStore(this.sourceSubject(msg.subject), this.sourceHeader(msg), msg.data);
+  }
+
+  get streamName(): string {
+    return this.owner.name;
+  }
+
+  /** An origin in another JetStream domain (`external`) feeds this follower instead of a local stream. */
+  feedFrom(ctx: JsContext): void {
+    this.feed = new ExternalFeed(this, ctx);
+    this.feed.start();
   }
 
   private sourceSubject(subject: string): string {
@@ -439,7 +459,7 @@ export class Stream implements StreamForConsumers {
 
   /** Origins appear and disappear as streams are created and deleted. */
   originAvailable(origin: Stream): void {
-    for (const f of this.followers) if (f.originName === origin.name) f.attach(origin);
+    for (const f of this.followers) if (f.originName === origin.name && f.spec.external === undefined) f.attach(origin);
   }
 
   isSourcing(name: string): boolean {
@@ -689,11 +709,11 @@ export class Stream implements StreamForConsumers {
 
   private startFollowers(): void {
     const cfg = this.cfg;
-    if (cfg.mirror !== undefined && cfg.mirror.external === undefined) {
+    if (cfg.mirror !== undefined) {
       const start = Math.max(this.lastSeq + 1, cfg.mirror.opt_start_seq ?? 1);
       this.followers.push(new OriginFollower(this, cfg.mirror, 'mirror', this.lastSeq > 0 ? this.lastSeq + 1 : start));
     }
-    const sources = (cfg.sources ?? []).filter((s) => s.external === undefined);
+    const sources = cfg.sources ?? [];
     if (sources.length > 0) {
       const resume = this.lastSourcedSequences();
       for (const s of sources) {
@@ -702,6 +722,10 @@ export class Stream implements StreamForConsumers {
       }
     }
     for (const f of this.followers) {
+      if (f.spec.external !== undefined) {
+        f.feedFrom(this.ctx);
+        continue;
+      }
       const origin = this.env.lookupStream(f.originName);
       if (origin !== undefined) f.attach(origin);
     }
@@ -831,7 +855,8 @@ export class Stream implements StreamForConsumers {
     };
     if (f.spec.filter_subject) o['filter_subject'] = f.spec.filter_subject;
     if (f.spec.subject_transforms) o['subject_transforms'] = f.spec.subject_transforms;
-    if (this.env.lookupStream(f.originName) === undefined) {
+    if (f.spec.external) o['external'] = f.spec.external;
+    else if (this.env.lookupStream(f.originName) === undefined) {
       o['error'] = JS_ERR.STREAM_NOT_FOUND;
     }
     return o;

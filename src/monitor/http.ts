@@ -10,6 +10,7 @@ import { authConfigured } from '../server/client_auth.ts';
 import { NATS_COMPAT_VERSION, PETREL_VERSION, PROTO_VERSION } from '../version.ts';
 import type { WorkerVarz } from '../server/worker_protocol.ts';
 import { clusterVarz } from './cluster_varz.ts';
+import { gatewayMetrics, gatewayVarz, leafMetrics, leafVarz } from './link_varz.ts';
 
 const MS_TO_NS = 1_000_000;
 const CONNZ_DEFAULT_LIMIT = 1024;
@@ -35,9 +36,10 @@ const CONNZ_SORTS: Record<string, (e: Json) => number> = {
 const ASCENDING = new Set(['cid', 'start']);
 
 export function sumVarz(parts: WorkerVarz[]): WorkerVarz {
-  const t: WorkerVarz = { connections: 0, totalConnections: 0, inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0, slowConsumers: 0, subscriptions: 0 };
+  const t: WorkerVarz = { connections: 0, leafnodes: 0, totalConnections: 0, inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0, slowConsumers: 0, subscriptions: 0 };
   for (const p of parts) {
     t.connections += p.connections;
+    t.leafnodes += p.leafnodes;
     t.totalConnections += p.totalConnections;
     t.inMsgs += p.inMsgs;
     t.inBytes += p.inBytes;
@@ -99,7 +101,7 @@ export class MonitorServer {
     let body: Json | string;
     switch (p) {
       case '/':
-        body = 'Petrel monitoring: /varz /connz /subsz /routez /jsz /healthz /metrics\n';
+        body = 'Petrel monitoring: /varz /connz /subsz /routez /gatewayz /leafz /jsz /healthz /metrics\n';
         break;
       case '/varz':
         body = await this.varz();
@@ -113,6 +115,12 @@ export class MonitorServer {
         break;
       case '/routez':
         body = await this.routez(q);
+        break;
+      case '/gatewayz':
+        body = await this.gatewayz(q);
+        break;
+      case '/leafz':
+        body = await this.leafz(q);
         break;
       case '/healthz':
         body = { status: 'ok' };
@@ -180,8 +188,8 @@ export class MonitorServer {
       max_payload: o.maxPayload,
       max_pending: o.maxPending,
       cluster: this.clusterVarz(),
-      gateway: {},
-      leaf: {},
+      gateway: gatewayVarz(o.gateway, s.gateway?.port ?? 0, s.gateway?.varzGateways() ?? []),
+      leaf: leafVarz(o.leafnodes, s.leaf?.port ?? 0),
       mqtt: {},
       websocket: {},
       jetstream: o.jetstream.enabled
@@ -208,7 +216,7 @@ export class MonitorServer {
       total_connections: s.totalConnections,
       routes: s.cluster?.routeCount ?? 0,
       remotes: s.cluster?.routeCount ?? 0,
-      leafnodes: 0,
+      leafnodes: t.leafnodes,
       in_msgs: t.inMsgs,
       out_msgs: t.outMsgs,
       in_bytes: t.inBytes,
@@ -245,6 +253,19 @@ export class MonitorServer {
     out.num_routes = routes.length;
     out.routes = routes;
     return out;
+  }
+
+  /** nats-server's Gatewayz: `accs=1` adds each connection's accounts, `acc_name` one account, `gw_name` one gateway. */
+  async gatewayz(q: URLSearchParams): Promise<Json> {
+    const flag = (k: string) => q.get(k) === '1' || q.get(k) === 'true';
+    const accName = q.get('acc_name') ?? undefined;
+    return this.server.gatewayz(flag('accs') || accName !== undefined, accName, q.get('gw_name') ?? undefined);
+  }
+
+  /** nats-server's Leafz: `subs=1` lists each connection's subscriptions, `acc` one account. */
+  async leafz(q: URLSearchParams): Promise<Json> {
+    const subs = q.get('subs') === '1' || q.get('subs') === 'true' || q.get('subs') === 'detail';
+    return this.server.leafz(subs, q.get('acc') ?? undefined);
   }
 
   async connz(q: URLSearchParams): Promise<Json> {
@@ -332,6 +353,7 @@ export class MonitorServer {
       ['workers', 'gauge', 'Routing worker threads'],
       ['routes', 'gauge', 'Routes to other servers of the cluster'],
       ['remotes', 'gauge', 'Servers of the cluster connected by a route'],
+      ['leafnodes', 'gauge', 'Leaf node connections'],
       ['total_connections', 'counter', 'Client connections accepted'],
       ['in_msgs', 'counter', 'Messages received from clients'],
       ['out_msgs', 'counter', 'Messages delivered to clients'],
@@ -351,6 +373,9 @@ export class MonitorServer {
         out += `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n${name}${labels} ${cache[n] ?? 0}\n`;
       }
     }
+    const s = this.server;
+    if (s.gateway) out += gatewayMetrics(await s.gatewayz(false), s.serverId);
+    if (s.leaf) out += leafMetrics(await s.leafz(false), s.serverId);
     return out;
   }
 }

@@ -27,6 +27,8 @@ export const ProtocolErrorCode = {
   INVALID_REMOTE_UNSUB: 'PROTO_INVALID_REMOTE_UNSUB',
   /** RMSG/HMSG/LMSG arguments are malformed (count, reply indicator, sizes). */
   INVALID_ROUTED_MSG: 'PROTO_INVALID_ROUTED_MSG',
+  /** A+/A- (gateway account interest) without exactly one account name. */
+  INVALID_ACCOUNT_INTEREST: 'PROTO_INVALID_ACCOUNT_INTEREST',
 } as const;
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
 

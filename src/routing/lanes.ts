@@ -1,6 +1,7 @@
 // The records routing workers exchange over their SPSC rings: interest deltas (SUB with the
-// subscription's kind and queue weight, UNSUB, WEIGHT when a link's queue member count changes),
-// messages with the subscriptions they are for, and PING barriers. Interest and messages share
+// subscription's kind, queue weight and leaf origin cluster, UNSUB, WEIGHT when a link's queue
+// member count changes), messages with the subscriptions they are for (and the leaf cluster a
+// message came from), and PING barriers. Interest and messages share
 // one ordered lane per direction, so a barrier that comes back proves everything sent before it
 // was applied by the peer.
 
@@ -22,10 +23,12 @@ export const Rec = {
 export const NO_HEADERS = 0xffffffff;
 
 /** Bytes before the variable part of each record kind. */
-const SUB_FIXED = 1 + 8 + 2 + 2 + 2 + 1 + 4;
+const SUB_FIXED = 1 + 8 + 2 + 2 + 2 + 1 + 4 + 2;
 const UNSUB_FIXED = 1 + 8;
 const WEIGHT_FIXED = 1 + 8 + 4;
-const MSG_FIXED = 1 + 2 + 2 + 4 + 4 + 2;
+const MSG_FIXED = 1 + 2 + 2 + 4 + 4 + 2 + 2;
+/** A length field's value for "absent" (no queue, no reply, no origin). */
+const ABSENT = 0xffff;
 const BARRIER_FIXED = 1 + 4;
 
 /** The writing end of one worker-to-worker lane, with an in-memory backlog when the ring is full. */
@@ -71,21 +74,24 @@ export class OutLane {
     return 0;
   }
 
-  sub(id: number, subject: string, queue: string | null, account: number, kind: SubKind, weight: number): void {
+  sub(id: number, subject: string, queue: string | null, account: number, kind: SubKind, weight: number, origin: string | null): void {
     const sl = Buffer.byteLength(subject, 'latin1');
     const ql = queue === null ? 0 : Buffer.byteLength(queue, 'latin1');
-    let at = this.open(SUB_FIXED + sl + ql);
+    const ol = origin === null ? 0 : Buffer.byteLength(origin, 'latin1');
+    let at = this.open(SUB_FIXED + sl + ql + ol);
     const b = this.target;
     b[at] = Rec.Sub;
     b.writeDoubleLE(id, at + 1);
     b.writeUInt16LE(sl, at + 9);
-    b.writeUInt16LE(queue === null ? 0xffff : ql, at + 11);
+    b.writeUInt16LE(queue === null ? ABSENT : ql, at + 11);
     b.writeUInt16LE(account, at + 13);
     b[at + 15] = kind;
     b.writeUInt32LE(weight, at + 16);
+    b.writeUInt16LE(origin === null ? ABSENT : ol, at + 20);
     at += SUB_FIXED;
     at = writeLatin1(b, at, subject);
-    if (queue !== null) writeLatin1(b, at, queue);
+    if (queue !== null) at = writeLatin1(b, at, queue);
+    if (origin !== null) writeLatin1(b, at, origin);
   }
 
   unsub(id: number): void {
@@ -108,21 +114,25 @@ export class OutLane {
     msg: Uint8Array,
     targets: readonly number[],
     nTargets: number,
+    origin: string | null,
   ): void {
     const sl = subject.length; // latin1 strings: one char per byte
     const rl = reply === null ? 0 : reply.length;
-    let at = this.open(MSG_FIXED + nTargets * 8 + sl + rl + msg.length);
+    const ol = origin === null ? 0 : origin.length;
+    let at = this.open(MSG_FIXED + nTargets * 8 + sl + rl + ol + msg.length);
     const b = this.target;
     b[at] = Rec.Msg;
     b.writeUInt16LE(sl, at + 1);
-    b.writeUInt16LE(reply === null ? 0xffff : rl, at + 3);
+    b.writeUInt16LE(reply === null ? ABSENT : rl, at + 3);
     b.writeUInt32LE(hdrLen, at + 5);
     b.writeUInt32LE(msg.length, at + 9);
     b.writeUInt16LE(nTargets, at + 13);
+    b.writeUInt16LE(origin === null ? ABSENT : ol, at + 15);
     at += MSG_FIXED;
     for (let i = 0; i < nTargets; i++, at += 8) b.writeDoubleLE(targets[i]!, at);
     at = writeLatin1(b, at, subject);
     if (reply !== null) at = writeLatin1(b, at, reply);
+    if (origin !== null) at = writeLatin1(b, at, origin);
     b.set(msg, at);
   }
 
@@ -160,7 +170,7 @@ export class OutLane {
 }
 
 export interface LaneHandler {
-  onPeerSub(from: number, id: number, subject: string, queue: string | null, account: number, kind: SubKind, weight: number): void;
+  onPeerSub(from: number, id: number, subject: string, queue: string | null, account: number, kind: SubKind, weight: number, origin: string | null): void;
   onPeerUnsub(from: number, id: number): void;
   onPeerWeight(from: number, id: number, weight: number): void;
   /** `msg` is a view into shared memory, valid only during the call. */
@@ -172,6 +182,7 @@ export interface LaneHandler {
     msg: Uint8Array,
     targets: Float64Array,
     nTargets: number,
+    origin: string | null,
   ): void;
   onBarrier(from: number, token: number): void;
   onBarrierAck(from: number, token: number): void;
@@ -203,27 +214,40 @@ export class InLane {
         const hdrLen = b.readUInt32LE(at + 5);
         const ml = b.readUInt32LE(at + 9);
         const n = b.readUInt16LE(at + 13);
+        const olRaw = b.readUInt16LE(at + 15);
         let p = at + MSG_FIXED;
         if (n > this.targets.length) this.targets = new Float64Array(n * 2);
         for (let i = 0; i < n; i++, p += 8) this.targets[i] = b.readDoubleLE(p);
         const subject = latin1String(b, p, p + sl);
         p += sl;
         let reply: string | null = null;
-        if (rlRaw !== 0xffff) {
+        if (rlRaw !== ABSENT) {
           reply = latin1String(b, p, p + rlRaw);
           p += rlRaw;
         }
-        h.onPeerMsg(this.from, subject, reply, hdrLen, b.subarray(p, p + ml), this.targets, n);
+        let origin: string | null = null;
+        if (olRaw !== ABSENT) {
+          origin = latin1String(b, p, p + olRaw);
+          p += olRaw;
+        }
+        h.onPeerMsg(this.from, subject, reply, hdrLen, b.subarray(p, p + ml), this.targets, n, origin);
         return;
       }
       case Rec.Sub: {
         const id = b.readDoubleLE(at + 1);
         const sl = b.readUInt16LE(at + 9);
         const ql = b.readUInt16LE(at + 11);
-        const p = at + SUB_FIXED;
+        const ol = b.readUInt16LE(at + 20);
+        let p = at + SUB_FIXED;
         const subject = latin1String(b, p, p + sl);
-        const queue = ql === 0xffff ? null : latin1String(b, p + sl, p + sl + ql);
-        h.onPeerSub(this.from, id, subject, queue, b.readUInt16LE(at + 13), b[at + 15] as SubKind, b.readUInt32LE(at + 16));
+        p += sl;
+        let queue: string | null = null;
+        if (ql !== ABSENT) {
+          queue = latin1String(b, p, p + ql);
+          p += ql;
+        }
+        const origin = ol === ABSENT ? null : latin1String(b, p, p + ol);
+        h.onPeerSub(this.from, id, subject, queue, b.readUInt16LE(at + 13), b[at + 15] as SubKind, b.readUInt32LE(at + 16), origin);
         return;
       }
       case Rec.Unsub:

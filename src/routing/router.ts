@@ -3,10 +3,12 @@
 // It knows nothing of sockets: local subscribers are reached through the Outbox interface.
 //
 // Subscriptions have the kind of what owns them, as nats-server's client kinds. The interest a
-// link (a route to another server) brings is just subscriptions owned by that link, so the lanes
-// replicate it to every worker unchanged; the kinds decide the cluster rules: a message from a
-// link never goes to another link (one hop), each link gets one message carrying the queue groups
-// it should serve, and a queue group picks a member on this node before one behind a link.
+// link (a route, gateway or leaf connection to another server) brings is just subscriptions owned
+// by that link, so the lanes replicate it to every worker unchanged; the kinds decide the cluster
+// rules (link_rules.ts): where a message from each kind may go next (one hop inside a cluster,
+// one between clusters), that each link gets one message carrying the queue groups it should
+// serve, the order in which a queue group's members are tried (this node, the cluster, leaf
+// nodes, another cluster), and what each kind of link is told about this node's interest.
 
 import { Sublist } from './sublist.ts';
 import { InLane, NO_HEADERS, OutLane } from './lanes.ts';
@@ -14,24 +16,11 @@ import type { LaneHandler } from './lanes.ts';
 import type { DrainGate, RingBuffers } from './ring.ts';
 import { InterestExport } from './interest_export.ts';
 import type { ExportListener } from './interest_export.ts';
+import { forwards, QUEUE_TIER_OF, QueueTier, reachesLocal, routeExports, SubKind } from './link_rules.ts';
+import { RecentInterest } from './recent_interest.ts';
 
-export { NO_HEADERS };
-
-/** Who a subscription serves. Link kinds (route and later gateway, leaf) lead to other servers. */
-export const SubKind = {
-  CLIENT: 0,
-  /** The node's own subscribers: JetStream, the system account's internal client. */
-  INTERNAL: 1,
-  ROUTE: 2,
-  GATEWAY: 3,
-  LEAF: 4,
-} as const;
-export type SubKind = (typeof SubKind)[keyof typeof SubKind];
-
-/** True for kinds that lead to another server. */
-export function isLink(kind: SubKind): boolean {
-  return kind >= SubKind.ROUTE;
-}
+export { NO_HEADERS, SubKind };
+export { isLink } from './link_rules.ts';
 
 /** Where a local subscription's messages go (a client connection, an internal bus, a link). */
 export interface Outbox {
@@ -45,9 +34,21 @@ export interface Outbox {
   readonly echo: boolean;
 }
 
-/** A link's outbox: one message per publish, naming the queue groups the other side should serve. */
+/**
+ * A link's outbox: one message per publish, naming the queue groups the other side should serve
+ * and, for a message that came from a leaf cluster, that cluster (`origin`).
+ */
 export interface LinkOutbox extends Outbox {
-  deliverLink(account: number, subject: string, reply: string | null, hdrLen: number, msg: Uint8Array, queues: readonly string[], nQueues: number): void;
+  deliverLink(
+    account: number,
+    subject: string,
+    reply: string | null,
+    hdrLen: number,
+    msg: Uint8Array,
+    queues: readonly string[],
+    nQueues: number,
+    origin: string | null,
+  ): void;
 }
 
 export interface Subscription {
@@ -65,6 +66,8 @@ export interface Subscription {
   readonly kind: SubKind;
   /** Queue members this subscription stands for: a link's queue interest carries the other side's count. */
   weight: number;
+  /** The leaf cluster this interest came from (nats-server's sub.origin), for cluster-wide no echo. */
+  readonly origin: string | null;
   max: number;
   delivered: number;
 }
@@ -111,7 +114,13 @@ export class Router implements LaneHandler {
   private nLinks = 0;
   /** The system account's number: its internal subscriptions are announced to other servers. */
   systemAccount = -1;
-  private exports: InterestExport | null = null;
+  /** What each link (class) is told about this node's interest. */
+  private readonly views: { filter: (sub: Subscription) => boolean; table: InterestExport }[] = [];
+  /** Subscriptions made in the last seconds (gateways map the replies they match). */
+  private recent: RecentInterest | null = null;
+  /** Per peer worker, link targets of a JetStream delivery sent on with its deliver subject (reused). */
+  private readonly scratchLinkTargets: number[][] = [];
+  private readonly scratchLinkCounts: number[] = [];
   readonly stats: RouterStats = { inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0 };
   /** Called after lanes committed something: the host rings the peers' doorbells. */
   onPeerNews: (peer: number) => void = () => {};
@@ -126,6 +135,8 @@ export class Router implements LaneHandler {
       this.inl.push(inRing && w !== index ? new InLane(inRing, w) : null);
       this.scratchTargets.push([]);
       this.scratchCounts.push(0);
+      this.scratchLinkTargets.push([]);
+      this.scratchLinkCounts.push(0);
     }
   }
 
@@ -158,33 +169,59 @@ export class Router implements LaneHandler {
   onInterestChange: ((subject: string, account: number) => void) | null = null;
 
   /**
-   * Keeps the interest this node announces to other servers (client subscriptions, and the
-   * system account's internal ones) and reports its changes; `entries()` lists it whole.
+   * Keeps the interest a class of links is told about — the subscriptions `filter` accepts,
+   * by default what routes announce — and reports its changes; `entries()` lists it whole.
+   * `queueWeights` false: a queue group is reported on its first and last member only (gateways).
    */
-  exportInterest(listener: ExportListener): InterestExport {
-    const exp = new InterestExport(listener);
-    for (const sub of this.local.values()) if (this.exported(sub)) exp.add(sub.account, sub.subject, sub.queue);
-    for (const sub of this.peer.values()) if (this.exported(sub)) exp.add(sub.account, sub.subject, sub.queue);
-    this.exports = exp;
+  exportInterest(listener: ExportListener, filter: (sub: Subscription) => boolean = (sub) => routeExports(sub, this.systemAccount), queueWeights = true): InterestExport {
+    const exp = new InterestExport(listener, queueWeights);
+    exp.muted = true;
+    for (const sub of this.local.values()) if (filter(sub)) exp.add(sub.account, sub.subject, sub.queue, sub.origin);
+    for (const sub of this.peer.values()) if (filter(sub)) exp.add(sub.account, sub.subject, sub.queue, sub.origin);
+    exp.muted = false;
+    this.views.push({ filter, table: exp });
     return exp;
   }
 
-  /**
-   * What other servers hear about and may send to: clients' subscriptions, and internal ones in
-   * the system account (JetStream's stay on this node until it is replicated).
-   */
-  private exported(sub: Subscription): boolean {
-    return sub.kind === SubKind.CLIENT || (sub.kind === SubKind.INTERNAL && sub.account === this.systemAccount);
+  /** A link that closed stops following this node's interest. */
+  dropInterestExport(exp: InterestExport): void {
+    const i = this.views.findIndex((v) => v.table === exp);
+    if (i >= 0) this.views.splice(i, 1);
   }
 
-  /** Adds a subscription of the owner's kind; `weight` is a link's queue member count. */
-  addSubscription(owner: Outbox, subject: string, queue: string | null, sid: Uint8Array, account = 0, max = -1, weight = 1): Subscription {
+  /** Remember subscriptions for `ms` after they are made, so hasRecentInterest can tell. */
+  trackRecentInterest(ms: number, now: () => number): void {
+    this.recent ??= new RecentInterest(ms, now);
+  }
+
+  /**
+   * True when a subscription made in the last seconds matches `subject` (nats-server's
+   * shouldMapReplyForGatewaySend: a reply whose interest may not have reached other clusters yet).
+   */
+  hasRecentInterest(subject: string, account: number): boolean {
+    return this.recent !== null && this.recent.matches(subject, account);
+  }
+
+  /**
+   * Adds a subscription of the owner's kind; `weight` is a link's queue member count, `origin`
+   * the leaf cluster a link's interest came from.
+   */
+  addSubscription(
+    owner: Outbox,
+    subject: string,
+    queue: string | null,
+    sid: Uint8Array,
+    account = 0,
+    max = -1,
+    weight = 1,
+    origin: string | null = null,
+  ): Subscription {
     const id = this.index * ID_WORKER_FACTOR + this.nextLocalId++;
     const kind = owner.subKind;
-    const sub: Subscription = { subject, queue, account, id, worker: this.index, owner, sid, kind, weight, max, delivered: 0 };
+    const sub: Subscription = { subject, queue, account, id, worker: this.index, owner, sid, kind, weight, max, delivered: 0, origin };
     this.local.set(id, sub);
     this.added(sub);
-    for (const lane of this.out) lane?.sub(id, subject, queue, account, kind, weight);
+    for (const lane of this.out) lane?.sub(id, subject, queue, account, kind, weight, origin);
     return sub;
   }
 
@@ -204,29 +241,33 @@ export class Router implements LaneHandler {
   private added(sub: Subscription): void {
     this.sublist(sub.account).insert(sub);
     if (sub.kind >= SubKind.ROUTE) this.linkSubs++;
-    else if (this.exports !== null && this.exported(sub)) this.exports.add(sub.account, sub.subject, sub.queue);
+    for (const v of this.views) if (v.filter(sub)) v.table.add(sub.account, sub.subject, sub.queue, sub.origin);
+    if (this.recent !== null && sub.kind !== SubKind.GATEWAY) this.recent.add(sub.subject, sub.account);
     this.onInterestChange?.(sub.subject, sub.account);
   }
 
   private removed(sub: Subscription): void {
     this.sublist(sub.account).remove(sub);
     if (sub.kind >= SubKind.ROUTE) this.linkSubs--;
-    else if (this.exports !== null && this.exported(sub)) this.exports.remove(sub.account, sub.subject, sub.queue);
+    for (const v of this.views) if (v.filter(sub)) v.table.remove(sub.account, sub.subject, sub.queue, sub.origin);
     this.onInterestChange?.(sub.subject, sub.account);
   }
 
   /**
    * Routes one published message. Plain subscribers all get it; each queue group gets it once:
-   * a member on this node (any worker) picked at random, or when there is none, one behind a
-   * link picked by the links' member counts. Each link gets one message naming the queue groups
-   * it was picked for. Returns the number of deliveries (zero: nobody anywhere listens).
+   * a member on this node (any worker) picked at random, or when there is none, one in the next
+   * tier the source may reach (the cluster, leaf nodes, another cluster) picked by the links'
+   * member counts. Each link gets one message naming the queue groups it was picked for.
+   * Returns the number of deliveries (zero: nobody anywhere listens).
    *
-   * A message that came from a link (`from` is a link outbox) goes to no other link, reaches
-   * only what this node announces, and reaches queue groups only among `queues` (the ones the
-   * sender picked this node for); without `queues` it reaches no queue group, as nats-server.
+   * A message that came from a link (`from` is a link outbox) goes only where the kind rules
+   * let it (link_rules.ts), never back to its own connection nor to leaf connections of its
+   * `origin` cluster, and reaches queue groups only among `queues` (the ones the sender picked
+   * this node for); without `queues` it reaches no queue group, as nats-server.
    *
    * `routeSubject`, when given, is what subscriptions are matched against (JetStream's
-   * deliver-to-inbox); `subject` is what receivers see.
+   * deliver-to-inbox); `subject` is what receivers see. A link is sent the deliver subject and
+   * `reply@subject`, as nats-server, so the server on the other side can do the same.
    * Peer-worker targets are written to the lanes and links get theirs before any local delivery
    * runs, because a local owner (an internal subscriber) may publish again from its delivery.
    */
@@ -240,6 +281,7 @@ export class Router implements LaneHandler {
     account = 0,
     queues: readonly string[] | null = null,
     nQueues = 0,
+    origin: string | null = null,
   ): number {
     this.stats.inMsgs++;
     this.stats.inBytes += msg.length;
@@ -247,7 +289,10 @@ export class Router implements LaneHandler {
     const r = this.sublist(account).match(routeSubject);
     // Nobody listening (pub-only traffic, requests without responders): nothing to set up.
     if (r.psubs.length === 0 && r.qsubs.length === 0) return 0;
-    const fromLink = from !== null && from.subKind >= SubKind.ROUTE;
+    const fromKind: SubKind = from === null ? SubKind.INTERNAL : from.subKind;
+    const fromLink = fromKind >= SubKind.ROUTE;
+    // A delivery whose receivers see another subject: links on other workers need their own record.
+    const remap = routeSubject !== subject;
     const depth = this.depth++;
     try {
       let delivered = 0;
@@ -257,12 +302,18 @@ export class Router implements LaneHandler {
       let nLocalQueue = 0;
       for (const sub of r.psubs) {
         if (sub.kind >= SubKind.ROUTE) {
-          if (fromLink) continue;
+          if (!this.mayForward(fromKind, from, origin, sub)) continue;
           if (sub.owner !== null) {
             this.addLinkTarget(sub.owner as LinkOutbox, null);
             continue;
           }
-        } else if (sub.owner !== null || (fromLink && !this.exported(sub))) {
+          if (remap) {
+            this.scratchLinkTargets[sub.worker]![this.scratchLinkCounts[sub.worker]!++] = sub.id;
+            anyPeer = true;
+            delivered++;
+            continue;
+          }
+        } else if (sub.owner !== null || (fromLink && !reachesLocal(fromKind, sub, this.systemAccount))) {
           continue;
         }
         this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
@@ -274,20 +325,20 @@ export class Router implements LaneHandler {
         let sub: Subscription | null;
         if (fromLink) {
           if (!namesQueue(queues, nQueues, group[0]!.queue!)) continue;
-          sub = this.pickLocal(group, true);
-          if (sub === null) continue;
+          sub = this.pickMember(group, fromKind, from, origin);
         } else if (this.linkSubs === 0) {
           sub = group.length === 1 ? group[0]! : group[(Math.random() * group.length) | 0]!;
         } else {
-          sub = this.pickLocal(group, false) ?? pickWeighted(group);
-          if (sub === null) continue;
+          sub = this.pickMember(group, fromKind, from, origin);
         }
+        if (sub === null) continue;
         if (sub.kind >= SubKind.ROUTE) {
           if (sub.owner !== null) {
             this.addLinkTarget(sub.owner as LinkOutbox, sub.queue);
             continue;
           }
-          this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
+          if (remap) this.scratchLinkTargets[sub.worker]![this.scratchLinkCounts[sub.worker]!++] = sub.id;
+          else this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
           anyPeer = true;
           delivered++;
           continue;
@@ -303,16 +354,25 @@ export class Router implements LaneHandler {
       if (anyPeer) {
         for (let w = 0; w < this.workers; w++) {
           const n = counts[w]!;
-          if (n === 0) continue;
-          this.out[w]!.msg(subject, reply, hdrLen, msg, this.scratchTargets[w]!, n);
-          counts[w] = 0;
+          if (n > 0) {
+            this.out[w]!.msg(subject, reply, hdrLen, msg, this.scratchTargets[w]!, n, origin);
+            counts[w] = 0;
+          }
+          if (remap && this.scratchLinkCounts[w]! > 0) {
+            this.out[w]!.msg(routeSubject, deliverReply(reply, subject), hdrLen, msg, this.scratchLinkTargets[w]!, this.scratchLinkCounts[w]!, origin);
+            this.scratchLinkCounts[w] = 0;
+          }
         }
       }
-      if (this.nLinks > 0) delivered += this.flushLinks(account, subject, reply, hdrLen, msg);
+      if (this.nLinks > 0) {
+        delivered += remap
+          ? this.flushLinks(account, routeSubject, deliverReply(reply, subject), hdrLen, msg, origin)
+          : this.flushLinks(account, subject, reply, hdrLen, msg, origin);
+      }
       for (const sub of r.psubs) {
         if (sub.owner === null || sub.kind >= SubKind.ROUTE) continue;
         if (sub.owner === from && !from.echo) continue;
-        if (fromLink && !this.exported(sub)) continue;
+        if (fromLink && !reachesLocal(fromKind, sub, this.systemAccount)) continue;
         this.deliverLocal(sub, subject, reply, hdrLen, msg);
         delivered++;
       }
@@ -328,17 +388,43 @@ export class Router implements LaneHandler {
   }
 
   /**
-   * A member of a queue group on this node (any worker), picked at random; null when every
-   * member is behind a link. For a message from a link, only members this node announces.
+   * Whether a message from `from` (of kind `fromKind`, from leaf cluster `origin`) may go to
+   * the link that owns `sub`: the kind rules, never back to its own connection, never to a leaf
+   * connection of the cluster it came from.
    */
-  private pickLocal(group: readonly Subscription[], announcedOnly: boolean): Subscription | null {
+  private mayForward(fromKind: SubKind, from: Outbox | null, origin: string | null, sub: Subscription): boolean {
+    if (!forwards(fromKind, sub.kind)) return false;
+    if (sub.owner !== null && sub.owner === from) return false;
+    return origin === null || sub.origin !== origin || (sub.kind !== SubKind.LEAF && sub.kind !== SubKind.HUB);
+  }
+
+  /**
+   * A member of a queue group by tier: one on this node (any worker) the source reaches, picked
+   * at random; else, tier by tier (the cluster, leaf nodes, another cluster), one behind a link
+   * the source may forward to, picked by member counts (nats-server expands a remote queue
+   * subscription by its weight). Null when no tier has one.
+   */
+  private pickMember(group: readonly Subscription[], fromKind: SubKind, from: Outbox | null, origin: string | null): Subscription | null {
     let n = 0;
-    for (const s of group) if (s.kind < SubKind.ROUTE && (!announcedOnly || this.exported(s))) n++;
-    if (n === 0) return null;
-    let k = (Math.random() * n) | 0;
-    for (const s of group) {
-      if (s.kind >= SubKind.ROUTE || (announcedOnly && !this.exported(s))) continue;
-      if (k-- === 0) return s;
+    for (const s of group) if (s.kind < SubKind.ROUTE && reachesLocal(fromKind, s, this.systemAccount)) n++;
+    if (n > 0) {
+      let k = (Math.random() * n) | 0;
+      for (const s of group) {
+        if (s.kind >= SubKind.ROUTE || !reachesLocal(fromKind, s, this.systemAccount)) continue;
+        if (k-- === 0) return s;
+      }
+    }
+    if (this.linkSubs === 0) return null;
+    for (let tier: number = QueueTier.CLUSTER; tier <= QueueTier.REMOTE_CLUSTER; tier++) {
+      let total = 0;
+      for (const s of group) if (s.kind >= SubKind.ROUTE && QUEUE_TIER_OF[s.kind] === tier && s.weight > 0 && this.mayForward(fromKind, from, origin, s)) total += s.weight;
+      if (total <= 0) continue;
+      let k = Math.random() * total;
+      for (const s of group) {
+        if (s.kind < SubKind.ROUTE || QUEUE_TIER_OF[s.kind] !== tier || s.weight <= 0 || !this.mayForward(fromKind, from, origin, s)) continue;
+        k -= s.weight;
+        if (k < 0) return s;
+      }
     }
     return null;
   }
@@ -357,14 +443,14 @@ export class Router implements LaneHandler {
   }
 
   /** Sends the collected link targets their message; returns how many links got it. */
-  private flushLinks(account: number, subject: string, reply: string | null, hdrLen: number, msg: Uint8Array): number {
+  private flushLinks(account: number, subject: string, reply: string | null, hdrLen: number, msg: Uint8Array, origin: string | null): number {
     const n = this.nLinks;
     this.nLinks = 0;
     for (let i = 0; i < n; i++) {
       const owner = this.linkOwners[i]!;
       this.stats.outMsgs++;
       this.stats.outBytes += msg.length;
-      owner.deliverLink(account, subject, reply, hdrLen, msg, this.linkQueues[i]!, this.linkQueueCounts[i]!);
+      owner.deliverLink(account, subject, reply, hdrLen, msg, this.linkQueues[i]!, this.linkQueueCounts[i]!, origin);
     }
     return n;
   }
@@ -423,8 +509,8 @@ export class Router implements LaneHandler {
 
   // LaneHandler: records from other workers.
 
-  onPeerSub(from: number, id: number, subject: string, queue: string | null, account: number, kind: SubKind, weight: number): void {
-    const sub: Subscription = { subject, queue, account, id, worker: from, owner: null, sid: null, kind, weight, max: -1, delivered: 0 };
+  onPeerSub(from: number, id: number, subject: string, queue: string | null, account: number, kind: SubKind, weight: number, origin: string | null): void {
+    const sub: Subscription = { subject, queue, account, id, worker: from, owner: null, sid: null, kind, weight, max: -1, delivered: 0, origin };
     this.peer.set(id, sub);
     this.added(sub);
   }
@@ -449,6 +535,7 @@ export class Router implements LaneHandler {
     msg: Uint8Array,
     targets: Float64Array,
     nTargets: number,
+    origin: string | null,
   ): void {
     // Links first (one message each, with their queue groups), then local subscribers, whose
     // delivery may publish again.
@@ -460,7 +547,7 @@ export class Router implements LaneHandler {
         account = sub.account;
       }
     }
-    if (account >= 0) this.flushLinks(account, subject, reply, hdrLen, msg);
+    if (account >= 0) this.flushLinks(account, subject, reply, hdrLen, msg, origin);
     for (let i = 0; i < nTargets; i++) {
       // A subscription that went away while the message was in flight is simply skipped.
       const sub = this.local.get(targets[i]!);
@@ -487,6 +574,14 @@ export class Router implements LaneHandler {
   }
 }
 
+/**
+ * The reply a link is sent with a JetStream delivery whose receivers see `subject`: nats-server
+ * appends `@<subject>` so the server that delivers it restores both.
+ */
+function deliverReply(reply: string | null, subject: string): string | null {
+  return reply === null ? null : `${reply}@${subject}`;
+}
+
 /** True when the link's message named this queue group. */
 function namesQueue(queues: readonly string[] | null, n: number, queue: string): boolean {
   if (queues === null) return false;
@@ -494,18 +589,3 @@ function namesQueue(queues: readonly string[] | null, n: number, queue: string):
   return false;
 }
 
-/**
- * A member behind a link, picked by member counts (nats-server expands a remote queue
- * subscription by its weight); null when no link has a member left.
- */
-function pickWeighted(group: readonly Subscription[]): Subscription | null {
-  let total = 0;
-  for (const s of group) total += s.weight;
-  if (total <= 0) return null;
-  let k = Math.random() * total;
-  for (const s of group) {
-    k -= s.weight;
-    if (k < 0 && s.weight > 0) return s;
-  }
-  return null;
-}

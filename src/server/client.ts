@@ -21,6 +21,7 @@ import { hmsgPrefixLength, msgPrefixLength, OK_LINE, PONG_LINE, writeHMsgPrefix,
 import { Connection } from './connection.ts';
 import type { ConnectionHost } from './connection.ts';
 import type { ClientAuth } from './client_auth.ts';
+import { GatewayReplyMap, GW_REPLY_PREFIX, GW_SUBJECT_OFFSET, isMappedReply } from '../cluster/gateway_reply.ts';
 
 /** Status header a requester gets when nobody listens (nats-server's no-responders reply). */
 const NO_RESPONDERS_HDR = Buffer.from('NATS/1.0 503\r\n\r\n');
@@ -80,6 +81,8 @@ export class ClientConnection extends Connection implements Outbox, ClientParser
   private readonly lastSubject = new LastString();
   /** The account's number (0 = global): which subject space this client lives in. */
   account = 0;
+  /** Replies routed from another cluster this client was given without their prefix (`_GR_.`). */
+  private gwReplies: GatewayReplyMap | null = null;
   /** Set when this client changed interest or sent to other workers since its last PONG. */
   private crossWorkerDirty = false;
   authDeadline = 0;
@@ -128,6 +131,11 @@ export class ClientConnection extends Connection implements Outbox, ClientParser
     if (this.closed) return;
     // A wildcard subscription may not receive what a deny entry forbids.
     if (this.permissions && !this.permissions.canDeliver(subject, sub.queue)) return;
+    if (reply !== null && isMappedReply(reply)) {
+      // A request from another cluster: the client answers the plain reply, which goes back the routed way.
+      (this.gwReplies ??= new GatewayReplyMap()).track(reply, this.host.now());
+      reply = reply.slice(GW_SUBJECT_OFFSET);
+    }
     const sid = sub.sid!;
     const size = msg.length;
     const need =
@@ -318,12 +326,21 @@ export class ClientConnection extends Connection implements Outbox, ClientParser
       this.sendErr('Invalid Publish Subject');
       return;
     }
-    if (this.permissions && !this.permissions.canPublish(subject)) {
+    // nats-server reserves the routed-reply prefix: no client publishes on it.
+    if ((this.permissions && !this.permissions.canPublish(subject)) || (subject.charCodeAt(0) === 0x5f && subject.startsWith(GW_REPLY_PREFIX))) {
       this.sendErr(pubViolation(subject));
       this.host.logger.debug({ cid: this.id, subject }, 'publish permissions violation');
       return;
     }
     const r = this.host.router;
+    if (this.gwReplies !== null && this.gwReplies.size > 0) {
+      const routed = this.gwReplies.routed(subject, this.host.now());
+      if (routed !== undefined) {
+        r.publish(this, routed, reply, hdrLen, msg, routed, this.account);
+        this.sendOk();
+        return;
+      }
+    }
     const n = r.publish(this, subject, reply, hdrLen, msg, subject, this.account);
     if (n === 0 && reply !== null && this.opts.noResponders) this.noResponders(reply);
     if (this.host.router.workers > 1) this.crossWorkerDirty = true;
@@ -419,6 +436,7 @@ export class ClientConnection extends Connection implements Outbox, ClientParser
       this.authTimeout();
       return;
     }
+    this.gwReplies?.sweep(now);
     super.sweep(now);
   }
 

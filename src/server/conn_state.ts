@@ -67,12 +67,14 @@ export function goUptime(ms: number): string {
 export function connzEntry(
   st: ConnectionState,
   now: number,
-  extra: { pendingBytes: number; subscriptions: number; subsList?: string[]; stop?: number; reason?: string },
+  extra: { pendingBytes: number; subscriptions: number; subsList?: string[]; stop?: number; reason?: string; kind?: string },
 ): Record<string, unknown> {
+  const kind = extra.kind ?? 'Client';
   const e: Record<string, unknown> = {
     cid: st.cid,
-    kind: 'Client',
-    type: 'nats',
+    kind,
+    // nats-server names the type (nats, websocket, mqtt) of client connections only.
+    type: kind === 'Client' ? 'nats' : undefined,
     ip: st.ip,
     port: st.port,
     start: new Date(st.start).toISOString(),
@@ -87,6 +89,7 @@ export function connzEntry(
     out_bytes: st.outBytes,
     subscriptions: extra.subscriptions,
   };
+  if (e.type === undefined) delete e.type;
   if (st.name) e.name = st.name;
   if (st.lang) e.lang = st.lang;
   if (st.version) e.version = st.version;

@@ -1,6 +1,6 @@
 // The transport every connection kind shares: the socket (plain or TLS), outbound slabs flushed
 // once per event-loop turn, the producer stall and slow-consumer rules, keep-alive PINGs and the
-// close sequence. A kind (client, route; later gateway and leaf) adds its protocol on top and
+// close sequence. A kind (client, route, gateway, leaf) adds its protocol on top and
 // reaches its worker only through the small ConnectionHost interface.
 
 import tls from 'node:tls';
@@ -13,7 +13,7 @@ import { Outbound } from './outbound.ts';
 import { ClosedState, ConnectionState } from './conn_state.ts';
 
 /** What kind of peer is on the other end, as nats-server's client kinds. */
-export type ConnectionKind = 'client' | 'route';
+export type ConnectionKind = 'client' | 'route' | 'gateway' | 'leaf';
 
 /** What a connection needs from the worker that owns it. */
 export interface ConnectionHost {
@@ -295,10 +295,15 @@ export abstract class Connection implements Outbox {
     }
   }
 
+  /** How often this connection is pinged (a kind may ping more often). */
+  protected get pingIntervalMs(): number {
+    return this.host.options.pingIntervalMs;
+  }
+
   /** Called by the worker's sweep: nats-server's ping and stale-connection logic. */
   sweep(now: number): void {
     if (this.closed || now < this.nextPingAt) return;
-    this.nextPingAt = now + this.host.options.pingIntervalMs;
+    this.nextPingAt = now + this.pingIntervalMs;
     if (this.pingsOut + 1 > this.host.options.pingMax) {
       this.sendErr('Stale Connection');
       this.close('Stale Connection', true);

@@ -22,8 +22,20 @@ import { PETREL_VERSION, NATS_COMPAT_VERSION, PROTO_VERSION } from '../version.t
 import { ClusterMembership, interfaceAddresses } from '../cluster/membership.ts';
 import type { MembershipHost } from '../cluster/membership.ts';
 import type { RouteLink } from '../cluster/route.ts';
+import type { RouteInfo } from '../cluster/route_info.ts';
 import type { ClusterState, WorkerRoutez } from '../cluster/worker_routes.ts';
+import { GatewayMembership } from '../cluster/gateway_membership.ts';
+import type { GatewayMembershipHost } from '../cluster/gateway_membership.ts';
+import type { GatewayLink } from '../cluster/gateway.ts';
+import type { GatewayInfo } from '../cluster/gateway_info.ts';
+import type { GatewayState, WorkerGatewayz } from '../cluster/worker_gateways.ts';
+import { LeafMembership } from '../cluster/leaf_membership.ts';
+import type { LeafMembershipHost } from '../cluster/leaf_membership.ts';
+import type { LeafLink } from '../cluster/leafnode.ts';
+import type { LeafState, WorkerLeafz } from '../cluster/worker_leafs.ts';
+import { accountNumbers } from './accounts.ts';
 import type { ConnectionKind } from './connection.ts';
+import type { LinkInfo, QueryKind } from './worker_protocol.ts';
 
 /** Each worker-to-worker ring; big enough to absorb a burst of 1 MiB messages. */
 const RING_BYTES = 4 * 1024 * 1024;
@@ -44,7 +56,7 @@ function makeServerId(): string {
   return id;
 }
 
-export class PetrelServer implements MembershipHost {
+export class PetrelServer implements MembershipHost, GatewayMembershipHost, LeafMembershipHost {
   options: ServerOptions;
   readonly logger: Logger;
   readonly serverId = makeServerId();
@@ -56,8 +68,12 @@ export class PetrelServer implements MembershipHost {
   private monitor: MonitorServer | null = null;
   /** Membership of the cluster (null when the node is not clustered). */
   readonly cluster: ClusterMembership | null;
-  /** Which worker owns each route connection. */
-  private readonly routeSlots = new Map<number, WorkerSlot>();
+  /** This cluster's gateway to others (null without a gateway block). */
+  readonly gateway: GatewayMembership | null;
+  /** Leaf node connections (null without a leafnodes block). */
+  readonly leaf: LeafMembership | null;
+  /** Which worker owns each route, gateway and leaf connection. */
+  private readonly linkSlots = new Map<number, WorkerSlot>();
   /** nats-server numbers the messages its system client sends. */
   private statszSeq = 1;
   private nextCid = 1;
@@ -78,6 +94,9 @@ export class PetrelServer implements MembershipHost {
     this.options = options;
     this.logger = logger;
     this.cluster = options.cluster ? new ClusterMembership(this, options.cluster) : null;
+    this.gateway = options.gateway ? new GatewayMembership(this, options.gateway) : null;
+    this.leaf = options.leafnodes ? new LeafMembership(this, options.leafnodes) : null;
+    if (this.cluster) this.cluster.observers = [this.gateway, this.leaf].filter((o) => o !== null);
   }
 
   get workerCount(): number {
@@ -133,12 +152,23 @@ export class PetrelServer implements MembershipHost {
       this.httpPort = await this.monitor.listen(o.httpHost, o.httpPort);
       this.logger.info(`Starting http monitor on ${o.httpHost}:${this.httpPort}`);
     }
+    // Gateway and leafnode URLs first: the cluster's route INFO carries them.
+    if (this.gateway) {
+      await this.gateway.listen();
+      this.broadcastGateway(this.gateway.state(), false);
+    }
+    if (this.leaf) {
+      await this.leaf.listen();
+      this.broadcastLeaf(this.leaf.state(), false);
+    }
     if (this.cluster) {
       await this.cluster.listen();
       this.broadcastCluster(this.cluster.state(), false);
       this.cluster.solicit();
     }
-    for (const key of ['gateway', 'leafnodes', 'websocket', 'mqtt'] as const) {
+    this.gateway?.solicit();
+    this.leaf?.solicit();
+    for (const key of ['websocket', 'mqtt'] as const) {
       if (o[key]) this.logger.warn(`The '${key}' block is parsed and validated, but not served by this version of Petrel yet`);
     }
     if (o.pidFile) fs.writeFileSync(o.pidFile, String(process.pid));
@@ -158,6 +188,8 @@ export class PetrelServer implements MembershipHost {
       const isJs = withJs && i === n;
       const init: WorkerInit = { index: i, workers: total, lanes, bells, options: this.options, info };
       if (this.cluster) init.cluster = this.cluster.state();
+      if (this.gateway) init.gateway = this.gateway.state();
+      if (this.leaf) init.leaf = this.leaf.state();
       const worker = new Worker(isJs ? JETSTREAM_ENTRY : WORKER_ENTRY, {
         workerData: init,
         name: isJs ? 'petrel-jetstream' : `petrel-router-${i}`,
@@ -194,13 +226,21 @@ export class PetrelServer implements MembershipHost {
         slot.connections--;
         if (m.kind === 'client') {
           this.connections--;
-        } else if (m.kind === 'route') {
-          this.routeSlots.delete(m.cid);
-          this.cluster?.onRouteClosed(m.cid);
+          return;
         }
+        this.linkSlots.delete(m.cid);
+        if (m.kind === 'route') this.cluster?.onRouteClosed(m.cid);
+        else if (m.kind === 'gateway') this.gateway?.onGatewayClosed(m.cid);
+        else if (m.kind === 'leaf') this.leaf?.onLeafClosed(m.cid);
         return;
       case 'route-info':
         this.cluster?.onRouteInfo(m.cid, m.info, m.first, m.ip);
+        return;
+      case 'gateway-info':
+        this.gateway?.onGatewayInfo(m.cid, m.info, m.first);
+        return;
+      case 'leaf-event':
+        this.leaf?.onLeafEvent(m.cid, m.event);
         return;
       case 'statsz':
         void buildStatsz(this, this.statszSeq++).then((data) => this.post(slot, { t: 'statsz', id: m.id, data }));
@@ -272,7 +312,7 @@ export class PetrelServer implements MembershipHost {
    * 1.2x to 3.8x more messages — a pinned worker does every route's parsing and writing alone, and
    * its clients' messages take a lane hop more.
    */
-  private give(kind: ConnectionKind, sock: net.Socket, cid: number, link?: RouteLink): WorkerSlot {
+  private give(kind: ConnectionKind, sock: net.Socket, cid: number, link?: LinkInfo): WorkerSlot {
     let best = this.slots[0]!;
     for (const s of this.slots) if (s.connections < best.connections) best = s;
     best.connections++;
@@ -285,8 +325,13 @@ export class PetrelServer implements MembershipHost {
   // --- MembershipHost ----------------------------------------------------------------------
 
   handOver(sock: net.Socket, link: RouteLink): number {
+    return this.handOverLink('route', sock, link);
+  }
+
+  /** Dialled and accepted links take the same path to a worker as client sockets. */
+  private handOverLink(kind: ConnectionKind, sock: net.Socket, link: LinkInfo): number {
     const cid = this.nextCid++;
-    this.routeSlots.set(cid, this.give('route', sock, cid, link));
+    this.linkSlots.set(cid, this.give(kind, sock, cid, link));
     return cid;
   }
 
@@ -295,8 +340,90 @@ export class PetrelServer implements MembershipHost {
   }
 
   toRouteWorker(cid: number, m: MainToWorker): void {
-    const slot = this.routeSlots.get(cid);
+    this.toLinkWorker(cid, m);
+  }
+
+  /** Sends a message about link `cid` to the worker that owns it. */
+  private toLinkWorker(cid: number, m: MainToWorker): void {
+    const slot = this.linkSlots.get(cid);
     if (slot) this.post(slot, m);
+  }
+
+  /** The route INFO's gateway and leafnode URLs of this server. */
+  routeInfoExtras(): Partial<RouteInfo> {
+    const extra: Partial<RouteInfo> = {};
+    if (this.gateway?.url) extra.gateway_url = this.gateway.url;
+    if (this.leaf?.url && !this.options.leafnodes?.noAdvertise) extra.leafnode_urls = [this.leaf.url];
+    return extra;
+  }
+
+  // --- GatewayMembershipHost, LeafMembershipHost ------------------------------------------
+
+  handOverGateway(sock: net.Socket, link: GatewayLink): number {
+    return this.handOverLink('gateway', sock, link);
+  }
+
+  broadcastGateway(state: GatewayState, announce: boolean): void {
+    this.broadcast({ t: 'gateway', state, announce });
+  }
+
+  toGatewayWorker(cid: number, m: { t: 'gateway-verdict'; cid: number; ok: boolean; reason?: string } | { t: 'gateway-send-info'; cid: number; info: GatewayInfo }): void {
+    this.toLinkWorker(cid, m);
+  }
+
+  toRoute(cid: number, info: RouteInfo): void {
+    this.toLinkWorker(cid, { t: 'route-send-info', cid, info });
+  }
+
+  routeCids(): number[] {
+    return this.cluster?.registeredRoutes() ?? [];
+  }
+
+  routeServerNames(): string[] {
+    return this.cluster?.registeredServerNames() ?? [];
+  }
+
+  handOverLeaf(sock: net.Socket, link: LeafLink): number {
+    return this.handOverLink('leaf', sock, link);
+  }
+
+  broadcastLeaf(state: LeafState, announce: boolean): void {
+    this.broadcast({ t: 'leaf', state, announce });
+  }
+
+  closeLeaf(cid: number, reason: string): void {
+    this.toLinkWorker(cid, { t: 'leaf-close', cid, reason });
+  }
+
+  accountNames(): string[] {
+    return [...accountNumbers(this.options).keys()];
+  }
+
+  /**
+   * The cluster name a leaf node connection carries: the cluster's, else the gateway's, else (a
+   * leaf node of no cluster) the server name, as nats-server keeps it stable.
+   */
+  clusterName(): string {
+    const o = this.options;
+    if (this.cluster) return this.cluster.clusterName;
+    if (o.gateway) return o.gateway.name;
+    return o.leafnodes && o.leafnodes.remotes.length > 0 ? o.serverName : '';
+  }
+
+  get gatewayEnabled(): boolean {
+    return this.gateway !== null;
+  }
+
+  async gatewayz(accounts: boolean, account?: string, gwName?: string): Promise<Record<string, unknown>> {
+    const base = { server_id: this.serverId, now: new Date().toISOString() };
+    if (!this.gateway) return { ...base, outbound_gateways: {}, inbound_gateways: {} };
+    const parts = await this.query<WorkerGatewayz[]>('gatewayz', { accounts, account });
+    return { ...base, ...this.gateway.gatewayz(parts.flat(), gwName) };
+  }
+
+  async leafz(subs: boolean, account?: string): Promise<Record<string, unknown>> {
+    const parts = this.leaf ? (await this.query<WorkerLeafz[]>('leafz', { subs, account })).flat() : [];
+    return { server_id: this.serverId, now: new Date().toISOString(), leafnodes: parts.length, leafs: parts };
   }
 
   /** This server's client URLs (host:port), as nats-server advertises them to the cluster. */
@@ -317,7 +444,7 @@ export class PetrelServer implements MembershipHost {
   }
 
   /** Asks workers (the routing workers, or the given ones) and collects their answers. */
-  query<T>(what: 'connz' | 'varz' | 'subsz' | 'jsz' | 'routez', args: unknown = {}, slots: WorkerSlot[] = this.slots): Promise<T[]> {
+  query<T>(what: QueryKind, args: unknown = {}, slots: WorkerSlot[] = this.slots): Promise<T[]> {
     const id = this.queryId++;
     if (slots.length === 0) return Promise.resolve([]);
     return new Promise((resolve) => {
@@ -353,6 +480,9 @@ export class PetrelServer implements MembershipHost {
     const ports: Record<string, string[]> = { nats: hosts.map((h) => `nats://${h}:${this.clientPort}`) };
     if (this.monitor) ports.monitoring = this.advertisedHosts(this.options.httpHost).map((h) => `http://${h}:${this.httpPort}`);
     if (this.cluster) ports.cluster = this.advertisedHosts(this.options.cluster!.host).map((h) => `nats://${h}:${this.cluster!.port}`);
+    // Not in nats-server 2.9's ports file: Petrel adds them so launchers find `port: -1` listeners.
+    if (this.gateway) ports.gateway = this.advertisedHosts(this.options.gateway!.host).map((h) => `nats://${h}:${this.gateway!.port}`);
+    if (this.leaf?.listening) ports.leafnode = this.advertisedHosts(this.options.leafnodes!.host).map((h) => `nats://${h}:${this.leaf!.port}`);
     this.portsFile = path.join(dir, `nats-server_${process.pid}.ports`);
     const tmp = `${this.portsFile}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(ports));
@@ -381,6 +511,8 @@ export class PetrelServer implements MembershipHost {
       ['accounts', Object.keys(o.accounts ?? {}).join(','), Object.keys(next.accounts ?? {}).join(',')],
       ['system_account', o.systemAccount, next.systemAccount],
       ['cluster', JSON.stringify(o.cluster), JSON.stringify(next.cluster)],
+      ['gateway', JSON.stringify(o.gateway), JSON.stringify(next.gateway)],
+      ['leafnodes', JSON.stringify(o.leafnodes), JSON.stringify(next.leafnodes)],
     ];
     const refused = fixed.filter(([, a, b]) => a !== b).map(([k]) => k);
     if (refused.length > 0) {
@@ -429,6 +561,8 @@ export class PetrelServer implements MembershipHost {
     this.logger.info('Initiating Shutdown...');
     this.listener?.close();
     this.cluster?.stop();
+    this.gateway?.stop();
+    this.leaf?.stop();
     await this.monitor?.close();
     await this.stopSlots(this.slots);
     if (this.jsSlot) await this.stopSlots([this.jsSlot]);

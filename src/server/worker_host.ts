@@ -17,6 +17,16 @@ import { RouteConnection } from '../cluster/route.ts';
 import type { RouteHost, RouteLink } from '../cluster/route.ts';
 import type { RouteInfo } from '../cluster/route_info.ts';
 import { WorkerRoutes } from '../cluster/worker_routes.ts';
+import { GatewayConnection } from '../cluster/gateway.ts';
+import type { GatewayHost, GatewayLink, GatewaySide } from '../cluster/gateway.ts';
+import type { GatewayInfo } from '../cluster/gateway_info.ts';
+import { WorkerGateways } from '../cluster/worker_gateways.ts';
+import type { GatewayReplyRouting, GatewayState } from '../cluster/worker_gateways.ts';
+import { LeafConnection } from '../cluster/leafnode.ts';
+import type { LeafHost, LeafLink, LeafSide } from '../cluster/leafnode.ts';
+import { WorkerLeafs } from '../cluster/worker_leafs.ts';
+import type { LeafEvent, LeafState } from '../cluster/worker_leafs.ts';
+import type { GatewayOptions, LeafNodeOptions } from '../config/options.ts';
 import { SystemClient } from './system_client.ts';
 import type { ClusterState } from '../cluster/worker_routes.ts';
 import type { InterestExport } from '../routing/interest_export.ts';
@@ -28,7 +38,7 @@ import { ClosedState, connzEntry } from './conn_state.ts';
 import { ClientAuth } from './client_auth.ts';
 import type { Logger } from '../log.ts';
 import type { ServerOptions } from '../config/options.ts';
-import type { MainToWorker, WorkerToMain, ConnzQuery, WorkerConnz, WorkerVarz, WorkerSubsz, SublistStats } from './worker_protocol.ts';
+import type { MainToWorker, WorkerToMain, ConnzQuery, WorkerConnz, WorkerVarz, WorkerSubsz, SublistStats, LinkInfo, QueryKind } from './worker_protocol.ts';
 import type { WorkerRoutez } from '../cluster/worker_routes.ts';
 import type { TlsOptions } from '../config/options.ts';
 import { subjectMatches } from '../routing/subjects.ts';
@@ -45,9 +55,13 @@ export interface WorkerInit {
   info: Record<string, unknown>;
   /** Present when the node is clustered. */
   cluster?: ClusterState;
+  /** Present when the node has a gateway. */
+  gateway?: GatewayState;
+  /** Present when the node has a leafnodes block. */
+  leaf?: LeafState;
 }
 
-export class WorkerHost implements ClientHost, RouteHost {
+export class WorkerHost implements ClientHost, RouteHost, GatewayHost, LeafHost {
   readonly index: number;
   options: ServerOptions;
   readonly router: Router;
@@ -58,6 +72,12 @@ export class WorkerHost implements ClientHost, RouteHost {
   routeSecureContext: tls.SecureContext | null = null;
   /** The cluster side of this worker; null when the node is not clustered. */
   private readonly routes: WorkerRoutes | null;
+  /** The super-cluster side; null without a gateway. */
+  private readonly gateways: WorkerGateways | null;
+  /** Leaf connections; null without a leafnodes block. */
+  private readonly leafs: WorkerLeafs | null;
+  /** Secure contexts for remote gateways' and leaf remotes' own TLS settings, by settings. */
+  private readonly linkContexts = new Map<string, tls.SecureContext>();
   readonly serverId: string;
   logger: Logger;
   private closeLog: () => void;
@@ -95,6 +115,8 @@ export class WorkerHost implements ClientHost, RouteHost {
     this.accounts = accountNumbers(init.options);
     this.setAccounts();
     this.routes = init.cluster ? new WorkerRoutes(this.router, init.cluster) : null;
+    this.gateways = init.gateway ? new WorkerGateways(this.router, init.gateway, this.serverId, () => this.now()) : null;
+    this.leafs = init.leaf ? new WorkerLeafs(init.leaf) : null;
     this.loadTls();
     this.startSweep();
     port.on('message', (m: MainToWorker) => this.onMain(m));
@@ -124,6 +146,10 @@ export class WorkerHost implements ClientHost, RouteHost {
 
   accountName(account: number): string {
     return this.accountNames[account] ?? '';
+  }
+
+  accountNumbers(): Iterable<number> {
+    return this.accounts.values();
   }
 
   private setAccounts(): void {
@@ -156,6 +182,48 @@ export class WorkerHost implements ClientHost, RouteHost {
 
   routeInfoReceived(c: RouteConnection, info: RouteInfo, first: boolean): void {
     this.post({ t: 'route-info', cid: c.id, info, first, solicited: c.link.solicited, url: c.link.url, ip: c.state.ip });
+  }
+
+  get gatewayReplies(): GatewayReplyRouting | null {
+    return this.gateways;
+  }
+
+  // --- GatewayHost, LeafHost ------------------------------------------------------------
+
+  get gateway(): GatewayOptions {
+    return this.options.gateway!;
+  }
+
+  get gatewaySide(): GatewaySide {
+    return this.gateways!;
+  }
+
+  gatewayInfoReceived(c: GatewayConnection, info: GatewayInfo, first: boolean): void {
+    this.post({ t: 'gateway-info', cid: c.id, info, first });
+  }
+
+  get leafnodes(): LeafNodeOptions {
+    return this.options.leafnodes!;
+  }
+
+  get leafSide(): LeafSide {
+    return this.leafs!;
+  }
+
+  leafEvent(c: LeafConnection, event: LeafEvent): void {
+    this.post({ t: 'leaf-event', cid: c.id, event });
+  }
+
+  /** A secure context for a link's TLS settings (cached: remotes dial again and again). */
+  secureContextFor(t: TlsOptions | undefined): tls.SecureContext | null {
+    if (!t) return null;
+    const key = JSON.stringify(t);
+    let ctx = this.linkContexts.get(key);
+    if (ctx === undefined) {
+      ctx = secureContextFor(t)!;
+      this.linkContexts.set(key, ctx);
+    }
+    return ctx;
   }
 
   makeNonce(): Uint8Array {
@@ -212,6 +280,26 @@ export class WorkerHost implements ClientHost, RouteHost {
       case 'route-close':
         this.routes?.close(m.cid, m.reason);
         return;
+      case 'gateway':
+        this.gateways?.changed(m.state, m.announce);
+        this.scheduleFlush();
+        return;
+      case 'gateway-verdict':
+        this.gateways?.conns.get(m.cid)?.verdict(m.ok, m.reason);
+        this.scheduleFlush();
+        return;
+      case 'gateway-send-info':
+        this.gateways?.conns.get(m.cid)?.sendInfoJson(m.info);
+        this.scheduleFlush();
+        return;
+      case 'leaf':
+        this.leafs?.changed(m.state, m.announce);
+        this.scheduleFlush();
+        return;
+      case 'leaf-close':
+        this.leafs?.close(m.cid, m.reason, m.reason);
+        this.scheduleFlush();
+        return;
       case 'statsz': {
         const done = this.statszWaiting.get(m.id);
         this.statszWaiting.delete(m.id);
@@ -236,7 +324,7 @@ export class WorkerHost implements ClientHost, RouteHost {
     }
   }
 
-  private accept(kind: ConnectionKind, sock: net.Socket, cid: number, ip: string, port: number, link?: RouteLink): void {
+  private accept(kind: ConnectionKind, sock: net.Socket, cid: number, ip: string, port: number, link?: LinkInfo): void {
     if (this.stopping) {
       sock.destroy();
       return;
@@ -253,11 +341,29 @@ export class WorkerHost implements ClientHost, RouteHost {
       }
       case 'route': {
         if (!this.routes) break;
-        const r = new RouteConnection(this, cid, sock, { ip, port }, link ?? { solicited: false });
+        const r = new RouteConnection(this, cid, sock, { ip, port }, (link as RouteLink | undefined) ?? { solicited: false });
         this.conns.set(cid, r);
         this.routes.add(r);
         this.logger.debug({ cid, ip, port, solicited: r.link.solicited }, 'Route connection created');
         r.start();
+        return;
+      }
+      case 'gateway': {
+        if (!this.gateways) break;
+        const g = new GatewayConnection(this, cid, sock, { ip, port }, (link as GatewayLink | undefined) ?? { solicited: false });
+        this.conns.set(cid, g);
+        this.gateways.add(g);
+        this.logger.debug({ cid, ip, port, outbound: g.outbound }, g.outbound ? 'Outbound gateway connection created' : 'Processing inbound gateway connection');
+        g.start();
+        return;
+      }
+      case 'leaf': {
+        if (!this.leafs) break;
+        const l = new LeafConnection(this, cid, sock, { ip, port }, (link as LeafLink | undefined) ?? { solicited: false });
+        this.conns.set(cid, l);
+        this.leafs.add(l);
+        this.logger.debug({ cid, ip, port, solicited: l.link.solicited }, 'Leafnode connection created');
+        l.start();
         return;
       }
     }
@@ -359,6 +465,12 @@ export class WorkerHost implements ClientHost, RouteHost {
     } else if (c instanceof RouteConnection) {
       this.routes?.remove(c);
       this.logger.info({ cid: c.id, remote: c.remote?.server_id, reason: closed.reason }, 'Route connection closed');
+    } else if (c instanceof GatewayConnection) {
+      this.gateways?.remove(c);
+      this.logger.info({ cid: c.id, gateway: c.name, outbound: c.outbound, reason: closed.reason }, 'Gateway connection closed');
+    } else if (c instanceof LeafConnection) {
+      this.leafs?.remove(c);
+      this.logger.info({ cid: c.id, remote: c.remoteServer, reason: closed.reason }, 'Leafnode connection closed');
     }
     this.post({ t: 'closed', cid: c.id, kind: c.kind });
     this.scheduleFlush();
@@ -409,9 +521,17 @@ export class WorkerHost implements ClientHost, RouteHost {
 
   // --- monitoring ------------------------------------------------------------------
 
-  private query(what: string, args: unknown): WorkerConnz | WorkerVarz | WorkerSubsz | WorkerRoutez[] {
+  private query(what: QueryKind, args: unknown): unknown {
     const now = this.now();
     if (what === 'routez') return this.routes?.routez(now, (args as { subs: boolean }).subs) ?? [];
+    if (what === 'gatewayz') {
+      const a = args as { accounts: boolean; account?: string };
+      return this.gateways?.gatewayz(now, a.accounts, a.account) ?? [];
+    }
+    if (what === 'leafz') {
+      const a = args as { subs: boolean; account?: string };
+      return this.leafs?.leafz(a.subs, a.account) ?? [];
+    }
     if (what === 'connz') {
       const q = args as ConnzQuery;
       const conns: Record<string, unknown>[] = [];
@@ -461,8 +581,9 @@ export class WorkerHost implements ClientHost, RouteHost {
       return { total: this.router.totalCount, local: this.router.localCount, stats, list };
     }
     const st = this.router.stats;
-    return {
+    const varz: WorkerVarz = {
       connections: this.clients.size,
+      leafnodes: this.leafs?.count ?? 0,
       totalConnections: this.counters.totalConnections,
       inMsgs: st.inMsgs,
       inBytes: st.inBytes,
@@ -471,6 +592,7 @@ export class WorkerHost implements ClientHost, RouteHost {
       slowConsumers: this.counters.slowConsumers,
       subscriptions: this.router.totalCount,
     };
+    return varz;
   }
 }
 

@@ -1,13 +1,16 @@
-// `npm run cluster`: the docker-compose topology as local processes, for people without Docker and
-// for tests and the cross-node bench. Writes one config per node into a data directory, starts
-// `bin/nats-server -c <config>` for each, waits until every node's monitoring answers and shows a
-// route to every other node, prints the URLs, and on Ctrl-C/SIGTERM stops every node by pid:
-// SIGTERM, then SIGKILL after a grace period.
+// `npm run cluster`: the docker-compose topologies as local processes, for people without Docker,
+// for tests and for the cross-node bench. Writes one config per node into a data directory,
+// starts `bin/nats-server -c <config>` for each, waits until every node's monitoring answers and
+// shows a route to every other node of its cluster, prints the URLs, and on Ctrl-C/SIGTERM stops
+// every node by pid: SIGTERM, then SIGKILL after a grace period.
 //
 //   npm run cluster                      3 nodes: clients 4222-4224, cluster 6222-6224, monitoring 8222-8224
 //   npm run cluster -- --nodes 5         5 nodes
 //   npm run cluster -- --base-port 5222  clients from 5222, cluster from 7222, monitoring from 9222
 //   npm run cluster -- --dir ./my-data   configs, logs and JetStream stores under ./my-data/n1 ...
+//   npm run cluster -- --topology supercluster   regions east (e1, e2) and west (w1, w2) joined by
+//                                                gateways (ports from P+3000); --nodes is per region
+//   npm run cluster -- --topology leaf           a hub (leaf nodes on P+3000) and an edge leaf node
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -22,7 +25,14 @@ const BIN = fileURLToPath(new URL('../../bin/nats-server', import.meta.url));
 
 /** Node k's ports are base + (k-1), shifted by these offsets: 4222 / 6222 / 8222 for the first node. */
 const CLUSTER_PORT_OFFSET = 2000;
+/** Gateway and leafnode ports (7222 for the first node). */
+const LINK_PORT_OFFSET = 3000;
 const MONITOR_PORT_OFFSET = 4000;
+const DEFAULT_REGION_NODES = 2;
+const REGIONS = ['east', 'west'] as const;
+
+export const TOPOLOGIES = ['cluster', 'supercluster', 'leaf'] as const;
+export type Topology = (typeof TOPOLOGIES)[number];
 const DEFAULT_BASE_PORT = 4222;
 const DEFAULT_NODES = 3;
 const MAX_NODES = 64;
@@ -34,6 +44,9 @@ const READY_POLL_MS = 100;
 const STOP_GRACE_MS = 10_000;
 
 export interface LaunchOptions {
+  /** Default 'cluster'. */
+  topology?: Topology;
+  /** Nodes of the cluster, or of each region of a super-cluster (ignored for leaf). */
   nodes: number;
   /** Holds n1/, n2/ ...: each the node's config, log, pid file and JetStream store. */
   dir: string;
@@ -52,6 +65,8 @@ export interface NodePorts {
   client: number;
   cluster: number;
   monitor: number;
+  /** The gateway port (super-cluster) or the leafnode port (the leaf topology's hub); 0 = none. */
+  link?: number;
 }
 
 export interface LaunchedNode {
@@ -75,6 +90,83 @@ export interface LaunchedCluster {
 export function nodePorts(basePort: number, index: number): NodePorts {
   const client = basePort + index;
   return { client, cluster: client + CLUSTER_PORT_OFFSET, monitor: client + MONITOR_PORT_OFFSET };
+}
+
+/** One node to start: its name, ports and config text. */
+export interface NodePlan {
+  name: string;
+  ports: NodePorts;
+  config(nodeDir: string): string;
+}
+
+/** The nodes of a topology (the same shapes as conf/cluster-3, conf/supercluster, conf/leaf). */
+export function planTopology(topology: Topology, nodes: number, basePort: number, jetstream = true): NodePlan[] {
+  if (topology === 'supercluster') {
+    const plans: NodePlan[] = [];
+    REGIONS.forEach((region, r) => {
+      const names = Array.from({ length: nodes }, (_, i) => `${region[0]}${i + 1}`);
+      const ports = names.map((_, i) => ({ ...nodePorts(basePort, r * nodes + i), link: basePort + r * nodes + i + LINK_PORT_OFFSET }));
+      const other = Array.from({ length: nodes }, (_, i) => basePort + (1 - r) * nodes + i + LINK_PORT_OFFSET);
+      names.forEach((name, i) => {
+        plans.push({ name, ports: ports[i]!, config: (dir) => regionNodeConfig(name, region, REGIONS[1 - r]!, ports[i]!, ports.filter((_, j) => j !== i), other, dir) });
+      });
+    });
+    return plans;
+  }
+  if (topology === 'leaf') {
+    const hub = { ...nodePorts(basePort, 0), link: basePort + LINK_PORT_OFFSET };
+    const edge = nodePorts(basePort, 1);
+    return [
+      { name: 'hub', ports: hub, config: (dir) => leafTopologyConfig('hub', hub, dir) },
+      { name: 'edge', ports: edge, config: (dir) => leafTopologyConfig('edge', edge, dir, hub.link) },
+    ];
+  }
+  const all = Array.from({ length: nodes }, (_, i) => nodePorts(basePort, i));
+  return all.map((ports, i) => ({ name: `n${i + 1}`, ports, config: (dir) => nodeConfig(`n${i + 1}`, ports, all.filter((_, j) => j !== i), dir, jetstream) }));
+}
+
+/** A node of a super-cluster region (conf/supercluster/e1.conf's shape). */
+export function regionNodeConfig(name: string, region: string, other: string, ports: NodePorts, peers: NodePorts[], otherGateways: number[], nodeDir: string): string {
+  const routes = peers.map((p) => `    nats-route://127.0.0.1:${p.cluster}`).join('\n');
+  const urls = otherGateways.map((p) => `"nats://127.0.0.1:${p}"`).join(', ');
+  return `# Written by \`npm run cluster -- --topology supercluster\`; see conf/supercluster/ for the commented example.
+server_name: ${name}
+listen: 127.0.0.1:${ports.client}
+http: 127.0.0.1:${ports.monitor}
+pid_file: ${JSON.stringify(path.join(nodeDir, `${name}.pid`))}
+cluster {
+  name: ${region}
+  listen: 127.0.0.1:${ports.cluster}
+  routes: [
+${routes}
+  ]
+}
+gateway {
+  name: ${region}
+  listen: 127.0.0.1:${ports.link}
+  gateways: [ { name: ${other}, urls: [ ${urls} ] } ]
+}
+`;
+}
+
+/** The hub or the edge of the leaf topology (conf/leaf/*.conf's shape). */
+export function leafTopologyConfig(name: 'hub' | 'edge', ports: NodePorts, nodeDir: string, hubLeafPort?: number): string {
+  const leaf =
+    name === 'hub'
+      ? `leafnodes {\n  listen: 127.0.0.1:${ports.link}\n  authorization { users: [ { user: edge, password: s3cret, account: APP } ] }\n}`
+      : `leafnodes {\n  remotes: [ { urls: [ "nats-leaf://edge:s3cret@127.0.0.1:${hubLeafPort}" ], account: APP } ]\n}`;
+  return `# Written by \`npm run cluster -- --topology leaf\`; see conf/leaf/ for the commented example.
+server_name: ${name}
+listen: 127.0.0.1:${ports.client}
+http: 127.0.0.1:${ports.monitor}
+pid_file: ${JSON.stringify(path.join(nodeDir, `${name}.pid`))}
+accounts { APP: { jetstream: enabled, users: [ { user: app, password: app } ] } }
+jetstream {
+  domain: ${name}
+  store_dir: ${JSON.stringify(nodeDir)}
+}
+${leaf}
+`;
 }
 
 export function defaultDataDir(basePort: number): string {
@@ -117,16 +209,22 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
-export function allPorts(basePort: number, nodes: number): number[] {
-  return Array.from({ length: nodes }, (_, i) => nodePorts(basePort, i)).flatMap((p) => [p.client, p.cluster, p.monitor]);
+/** Every port a topology listens on. */
+export function allPorts(basePort: number, nodes: number, topology: Topology = 'cluster'): number[] {
+  return planTopology(topology, nodes, basePort).flatMap(({ ports: p }) => {
+    const list = [p.client, p.monitor];
+    if (topology !== 'leaf') list.push(p.cluster);
+    if (p.link) list.push(p.link);
+    return list;
+  });
 }
 
 /** A base port in 10000-20000 whose client, cluster and monitoring ranges are all free right now (tests, bench). */
-export async function freeBasePort(nodes: number): Promise<number> {
+export async function freeBasePort(nodes: number, topology: Topology = 'cluster'): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     // Every derived port (up to base + 4000 + nodes) stays below Linux's ephemeral range.
     const base = 10_000 + Math.floor(Math.random() * 10_000);
-    if ((await portsInUse(allPorts(base, nodes))).length === 0) return base;
+    if ((await portsInUse(allPorts(base, nodes, topology))).length === 0) return base;
   }
   throw new Error('no free port range found');
 }
@@ -139,12 +237,14 @@ interface Running {
 }
 
 export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluster> {
-  const all = Array.from({ length: opts.nodes }, (_, i) => nodePorts(opts.basePort, i));
-  const highest = Math.max(...allPorts(opts.basePort, opts.nodes));
+  const topology = opts.topology ?? 'cluster';
+  const plans = planTopology(topology, opts.nodes, opts.basePort, opts.jetstream ?? true);
+  const ports = allPorts(opts.basePort, opts.nodes, topology);
+  const highest = Math.max(...ports);
   if (opts.basePort < 1 || highest > 65535) {
     throw new Error(`ports ${opts.basePort}..${highest} do not fit in 1..65535; choose another --base-port`);
   }
-  const busy = await portsInUse(allPorts(opts.basePort, opts.nodes));
+  const busy = await portsInUse(ports);
   if (busy.length > 0) {
     throw new Error(`port${busy.length > 1 ? 's' : ''} ${busy.join(', ')} already in use (npm start, or another cluster?); choose other ports with --base-port`);
   }
@@ -156,13 +256,12 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
     await stopAll(running, opts.stopGraceMs ?? STOP_GRACE_MS);
   };
   try {
-    for (let i = 0; i < opts.nodes; i++) {
-      const name = `n${i + 1}`;
-      const ports = all[i] as NodePorts;
+    for (const plan of plans) {
+      const { name, ports } = plan;
       const nodeDir = path.resolve(opts.dir, name);
       fs.mkdirSync(nodeDir, { recursive: true });
       const configFile = path.join(nodeDir, `${name}.conf`);
-      fs.writeFileSync(configFile, nodeConfig(name, ports, all.filter((_, j) => j !== i), nodeDir, opts.jetstream ?? true));
+      fs.writeFileSync(configFile, plan.config(nodeDir));
       const logFile = path.join(nodeDir, `${name}.log`);
       const log = fs.openSync(logFile, 'a');
       // Its own process group: a Ctrl-C in the terminal reaches the launcher, which stops the
@@ -195,8 +294,10 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
     }
     const deadline = Date.now() + (opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
     await Promise.all(running.map((r) => waitReady(r, deadline, opts.signal)));
-    // Up means clustered: every node has a route to each of the others.
-    await Promise.all(running.map((r) => waitRoutes(r, opts.nodes - 1, deadline, opts.signal)));
+    // Up means clustered: every node has a route to each of the others of its cluster (a leaf
+    // topology's hub and edge are single-node clusters).
+    const peers = topology === 'leaf' ? 0 : opts.nodes - 1;
+    await Promise.all(running.map((r) => waitRoutes(r, peers, deadline, opts.signal)));
   } catch (err) {
     await stop();
     throw err;
@@ -288,18 +389,23 @@ function tail(file: string, lines = 15): string {
   }
 }
 
-const USAGE = `Usage: npm run cluster -- [--nodes N] [--base-port P] [--dir DIR]
+const USAGE = `Usage: npm run cluster -- [--topology cluster|supercluster|leaf] [--nodes N] [--base-port P] [--dir DIR]
 
-Starts N Petrel nodes (default ${DEFAULT_NODES}) as one cluster on this machine, each with JetStream.
-Node k listens for clients on P+k-1, for routes on P+${CLUSTER_PORT_OFFSET}+k-1 and for monitoring on
-P+${MONITOR_PORT_OFFSET}+k-1 (default P = ${DEFAULT_BASE_PORT}: 4222/6222/8222 for n1). Configs, logs and data go to
-DIR/n1 ... (default ${defaultDataDir(DEFAULT_BASE_PORT).replace(String(DEFAULT_BASE_PORT), '<P>')}). Ctrl-C stops every node.
+cluster (default): N Petrel nodes (default ${DEFAULT_NODES}) as one cluster on this machine, each with
+  JetStream. Node k listens for clients on P+k-1, for routes on P+${CLUSTER_PORT_OFFSET}+k-1 and for monitoring
+  on P+${MONITOR_PORT_OFFSET}+k-1 (default P = ${DEFAULT_BASE_PORT}: 4222/6222/8222 for n1).
+supercluster: two regions, east (e1..) and west (w1..), of N nodes each (default ${DEFAULT_REGION_NODES}), joined by
+  gateways; the same ports, and gateways on P+${LINK_PORT_OFFSET}+k-1 (nodes numbered east then west).
+leaf: a hub (clients P, leaf nodes P+${LINK_PORT_OFFSET}) and an edge leaf node (clients P+1) in account APP
+  (user app, password app), each with JetStream in its own domain (hub, edge).
+Configs, logs and data go to DIR/<node> (default ${defaultDataDir(DEFAULT_BASE_PORT).replace(String(DEFAULT_BASE_PORT), '<P>')}). Ctrl-C stops every node.
 `;
 
 function parseCli(argv: string[]): LaunchOptions | 'help' {
   const { values } = parseArgs({
     args: argv,
     options: {
+      topology: { type: 'string' },
       nodes: { type: 'string' },
       'base-port': { type: 'string' },
       dir: { type: 'string' },
@@ -308,9 +414,11 @@ function parseCli(argv: string[]): LaunchOptions | 'help' {
     strict: true,
   });
   if (values.help === true) return 'help';
-  const nodes = intArg('--nodes', values.nodes, DEFAULT_NODES, 1, MAX_NODES);
+  const topology = (values.topology ?? 'cluster') as Topology;
+  if (!TOPOLOGIES.includes(topology)) throw new Error(`--topology must be one of ${TOPOLOGIES.join(', ')}, got "${values.topology}"`);
+  const nodes = intArg('--nodes', values.nodes, topology === 'supercluster' ? DEFAULT_REGION_NODES : DEFAULT_NODES, 1, MAX_NODES);
   const basePort = intArg('--base-port', values['base-port'], DEFAULT_BASE_PORT, 1, 65535);
-  return { nodes, basePort, dir: values.dir ?? defaultDataDir(basePort) };
+  return { topology, nodes, basePort, dir: values.dir ?? defaultDataDir(basePort) };
 }
 
 function intArg(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
@@ -320,16 +428,34 @@ function intArg(flag: string, text: string | undefined, fallback: number, min: n
   return n;
 }
 
-function printCluster(nodes: LaunchedNode[], dir: string): void {
-  const out = [`Petrel cluster "${CLUSTER_NAME}": ${nodes.length} nodes up, data in ${path.resolve(dir)}`];
+function printCluster(topology: Topology, nodes: LaunchedNode[], dir: string): void {
+  const title =
+    topology === 'supercluster'
+      ? `Petrel super-cluster: regions ${REGIONS.join(' and ')}, ${nodes.length} nodes up`
+      : topology === 'leaf'
+        ? 'Petrel hub and edge leaf node up'
+        : `Petrel cluster "${CLUSTER_NAME}": ${nodes.length} nodes up`;
+  const out = [`${title}, data in ${path.resolve(dir)}`];
   for (const n of nodes) {
-    out.push(`  ${n.name}  pid ${n.pid}  ${n.clientUrl}  ${n.monitorUrl}  route port ${n.ports.cluster}  log ${n.logFile}`);
+    const link = n.ports.link ? `  ${topology === 'leaf' ? 'leafnode' : 'gateway'} port ${n.ports.link}` : '';
+    const route = topology === 'leaf' ? '' : `  route port ${n.ports.cluster}`;
+    out.push(`  ${n.name}  pid ${n.pid}  ${n.clientUrl}  ${n.monitorUrl}${route}${link}  log ${n.logFile}`);
   }
   const first = nodes[0];
   out.push('');
-  out.push(`Connect:  ${nodes.map((n) => n.clientUrl).join(',')}`);
+  if (topology === 'cluster') {
+    out.push(`Connect:  ${nodes.map((n) => n.clientUrl).join(',')}`);
+  } else if (topology === 'supercluster') {
+    for (const region of REGIONS) out.push(`Connect ${region}:  ${nodes.filter((n) => n.name.startsWith(region[0]!)).map((n) => n.clientUrl).join(',')}`);
+  } else {
+    out.push(`Connect:  ${nodes.map((n) => n.clientUrl.replace('nats://', 'nats://app:app@')).join('  ')}`);
+  }
   out.push(`Monitor:  ${nodes.map((n) => n.monitorUrl).join('  ')}`);
-  if (first !== undefined) out.push(`Routes:   curl ${first.monitorUrl}/routez`);
+  if (first !== undefined) {
+    if (topology === 'supercluster') out.push(`Gateways: curl ${first.monitorUrl}/gatewayz`);
+    else if (topology === 'leaf') out.push(`Leafs:    curl ${first.monitorUrl}/leafz`);
+    else out.push(`Routes:   curl ${first.monitorUrl}/routez`);
+  }
   out.push('Press Ctrl-C to stop all nodes.');
   process.stdout.write(`${out.join('\n')}\n`);
 }
@@ -368,7 +494,7 @@ async function main(argv: string[]): Promise<number> {
     if (abort.signal.aborted) resolve();
     abort.signal.addEventListener('abort', () => resolve());
   });
-  printCluster(c.nodes, opts.dir);
+  printCluster(opts.topology ?? 'cluster', c.nodes, opts.dir);
   const why = await Promise.race([stopRequested.then(() => 'stop' as const), allExited.then(() => 'all-exited' as const)]);
   if (why === 'all-exited') {
     process.stderr.write('cluster: every node has exited\n');

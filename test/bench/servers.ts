@@ -31,6 +31,8 @@ export interface ServerSpec {
   nodeArgs?: string[];
   /** JetStream on (`-js -sd <tmp>`), its store inside the server's temp dir and removed with it. */
   jetstream?: boolean;
+  /** A config file's text (gateway, leafnodes blocks), passed with `-c`; the flags still set the ports. */
+  config?: string;
 }
 
 export interface RunningServer {
@@ -81,6 +83,11 @@ export async function startServer(spec: ServerSpec): Promise<RunningServer> {
   const [bin, ...lead] = serverCommand(spec);
   const args = [...lead, '-a', host, '-p', String(port), '-m', String(httpPort), '--ports_file_dir', dir];
   if (spec.jetstream) args.push('-js', '-sd', path.join(dir, 'store'));
+  if (spec.config !== undefined) {
+    const file = path.join(dir, 'server.conf');
+    fs.writeFileSync(file, spec.config);
+    args.push('-c', file);
+  }
   const logFile = path.join(dir, 'server.log');
   const log = fs.openSync(logFile, 'w');
   // A shell raises the open-files limit as far as the hard limit allows, then execs the server

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { resolveOptions } from '../../src/config/load.ts';
-import { freeBasePort, nodeConfig, nodePorts } from '../../src/tools/cluster_launcher.ts';
+import { freeBasePort, nodeConfig, nodePorts, planTopology } from '../../src/tools/cluster_launcher.ts';
 import { ROOT, tempDir } from '../support/server.ts';
 import { eventually } from '../support/cluster.ts';
 
@@ -67,6 +67,39 @@ describe('the generated node config', () => {
     expect(options).toMatchObject({ serverName: 'n2', host: '127.0.0.1', port: 5001, httpPort: 9001, jetstream: { enabled: true } });
     expect(options.jetstream.storeDir).toBe(path.join(dir, 'n2', 'jetstream'));
     expect(options.cluster).toMatchObject({ name: 'petrel', host: '127.0.0.1', port: 7001, routes: ['nats-route://127.0.0.1:7000', 'nats-route://127.0.0.1:7002'] });
+  });
+});
+
+describe('the generated configs of the other topologies', () => {
+  it('supercluster: two regions of N nodes, each node with the other region as gateway', () => {
+    const dir = tempDir('petrel-launcher-');
+    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const plans = planTopology('supercluster', 2, 5000);
+    expect(plans.map((p) => p.name)).toEqual(['e1', 'e2', 'w1', 'w2']);
+    for (const [i, plan] of plans.entries()) {
+      const file = path.join(dir, `${plan.name}.conf`);
+      fs.writeFileSync(file, plan.config(path.join(dir, plan.name)));
+      const { options, warnings } = resolveOptions(['-t', '-c', file], {});
+      expect(warnings).toEqual([]);
+      const region = i < 2 ? 'east' : 'west';
+      expect(options).toMatchObject({ port: 5000 + i, httpPort: 9000 + i, cluster: { name: region, port: 7000 + i }, gateway: { name: region, port: 8000 + i } });
+      const otherGateways = i < 2 ? [8002, 8003] : [8000, 8001];
+      expect(options.gateway!.gateways).toEqual([{ name: i < 2 ? 'west' : 'east', urls: otherGateways.map((p) => `nats://127.0.0.1:${p}`) }]);
+    }
+  });
+
+  it('leaf: a hub with a leafnode port and an edge that dials it in account APP', () => {
+    const dir = tempDir('petrel-launcher-');
+    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const [hub, edge] = planTopology('leaf', 3, 5000).map((plan) => {
+      const file = path.join(dir, `${plan.name}.conf`);
+      fs.writeFileSync(file, plan.config(path.join(dir, plan.name)));
+      const r = resolveOptions(['-t', '-c', file], {});
+      expect(r.warnings).toEqual([]);
+      return r.options;
+    });
+    expect(hub).toMatchObject({ serverName: 'hub', port: 5000, jetstream: { domain: 'hub' }, leafnodes: { port: 8000 } });
+    expect(edge).toMatchObject({ serverName: 'edge', port: 5001, jetstream: { domain: 'edge' }, leafnodes: { remotes: [{ urls: ['nats-leaf://edge:s3cret@127.0.0.1:8000'], account: 'APP' }] } });
   });
 });
 
@@ -141,10 +174,39 @@ describe('npm run cluster', () => {
     expect(fs.existsSync(path.join(dir, 'n1'))).toBe(false);
   });
 
+  it('--topology leaf starts a hub and an edge that connects to it', async () => {
+    const dir = tempDir('petrel-launcher-');
+    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const base = await freeBasePort(2, 'leaf');
+    const launch = runLauncher(['--topology', 'leaf', '--base-port', String(base), '--dir', dir]);
+    const pids: number[] = [];
+    cleanup.push(() => {
+      for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      if (launch.proc.exitCode === null) launch.proc.kill('SIGKILL');
+    });
+    await until(() => launch.output().includes('Press Ctrl-C to stop all nodes.'), 'the hub and edge to be up', launch);
+    pids.push(...[...launch.output().matchAll(/ pid (\d+) /g)].map((m) => Number(m[1])));
+    expect(pids).toHaveLength(2);
+    expect(launch.output()).toContain(`Leafs:    curl http://127.0.0.1:${base + 4000}/leafz`);
+    const deadline = Date.now() + 20_000;
+    let leafz: { leafnodes: number; leafs: { account: string }[] } = { leafnodes: 0, leafs: [] };
+    while (leafz.leafnodes !== 1 && Date.now() < deadline) {
+      leafz = (await (await fetch(`http://127.0.0.1:${base + 4000}/leafz`)).json()) as typeof leafz;
+      if (leafz.leafnodes !== 1) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(leafz.leafs.map((l) => l.account)).toEqual(['APP']);
+    launch.proc.kill('SIGTERM');
+    expect(await launch.exited).toBe(0);
+    expect(pids.filter(isAlive)).toEqual([]);
+  }, 90_000);
+
   it('rejects bad arguments with the usage', async () => {
     const launch = runLauncher(['--nodes', 'x']);
     expect(await launch.exited).toBe(2);
     expect(launch.output()).toContain('--nodes must be an integer between 1 and 64, got "x"');
     expect(launch.output()).toContain('Usage: npm run cluster');
+    const bad = runLauncher(['--topology', 'ring']);
+    expect(await bad.exited).toBe(2);
+    expect(bad.output()).toContain('--topology must be one of cluster, supercluster, leaf, got "ring"');
   });
 });

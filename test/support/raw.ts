@@ -36,6 +36,11 @@ export class RawClient {
     });
   }
 
+  /** Takes over an accepted socket (a test playing a server that gets dialled). */
+  static wrap(sock: net.Socket): RawClient {
+    return new RawClient(sock);
+  }
+
   /** Connects and consumes the INFO line, returning it parsed. */
   static async open(port: number): Promise<{ c: RawClient; info: any }> {
     const c = await RawClient.connect(port);

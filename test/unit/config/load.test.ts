@@ -27,7 +27,7 @@ authorization { users: [ { user: a, password: b, permissions: { publish: { allow
       portsFileDir: '/tmp/xyz',
       serverTags: ['a', 'b'],
       jetstream: { enabled: true, storeDir: '/tmp/js/jetstream', maxFileStore: 1024 ** 3 },
-      leafnodes: { host: '127.0.0.1', port: -1, raw: { listen: '127.0.0.1:-1' } },
+      leafnodes: { host: '127.0.0.1', port: -1, noAdvertise: false, reconnectIntervalMs: 1000, remotes: [] },
       websocket: { host: '0.0.0.0', port: -1, raw: { port: -1, no_tls: true } },
       auth: {
         users: [{ user: 'a', password: 'b', permissions: { publish: { allow: ['x.>'] }, subscribe: { deny: ['y'] } } }],
@@ -300,17 +300,16 @@ describe('jetstream', () => {
 
 describe('blocks served later', () => {
   it('keep their listen address and the block as written', () => {
-    const { options } = load('gateway { name: g1, port: 7222, gateways: [] }\nmqtt { host: 127.0.0.1, port: 1883 }');
-    expect(options.gateway).toEqual({ host: '0.0.0.0', port: 7222, raw: { name: 'g1', port: 7222, gateways: [] } });
+    const { options } = load('mqtt { host: 127.0.0.1, port: 1883, max_ack_pending: 10 }');
     expect(options.mqtt).toMatchObject({ host: '127.0.0.1', port: 1883 });
     // The raw block is the parsed object itself, so later code can still locate keys.
-    expect(positionOf(options.gateway!.raw, 'gateways')).toMatchObject({ line: 1, column: 33 });
+    expect(positionOf(options.mqtt!.raw, 'max_ack_pending')).toMatchObject({ line: 1, column: 37 });
   });
   it('reads cluster no_advertise', () => {
     expect(load('cluster { port: 1, no_advertise: true }').options.noAdvertise).toBe(true);
   });
   it.each([
-    ['leafnodes: 5', /leafnodes: Expected map to define leafnodes, got integer/],
+    ['leafnodes: 5', /leafnodes: Expected map to define a leafnode, got integer/],
     ['websocket { port: 99999 }', /websocket.port: must be a port between -1 and 65535/],
     ['websocket { no_tls: 3 }', /websocket.no_tls: expected a boolean/],
     ['leafnodes { listen: "a:b:c" }', /leafnodes.listen: could not parse address string "a:b:c"/],

@@ -1,64 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import fc from 'fast-check';
-import { ROUTE_MAX_CONTROL_LINE, RouteParser, type RemoteInterest, type RouteParserHandler, type RoutedMsgArgs } from '../../../src/protocol/route_parser.ts';
+import { ROUTE_MAX_CONTROL_LINE, ROUTE_PROTOCOL, RouteParser } from '../../../src/protocol/route_parser.ts';
 import { ProtocolErrorCode } from '../../../src/protocol/errors.ts';
-import type { ProtocolError } from '../../../src/protocol/errors.ts';
-import { bytes, everyByte, feedPieces, itParsesAnySplit } from './feed.ts';
+import { bytes, everyByte, itParsesAnySplit } from './feed.ts';
+import { feedLink, itFuzzesSplits, Recorder } from './link_recorder.ts';
+import type { Event } from './link_recorder.ts';
 
-type Event = readonly (string | number | null | readonly string[])[];
-
-const text = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('latin1'));
-const field = (a: RoutedMsgArgs, start: number, end: number): string | null =>
-  start < 0 ? null : Buffer.from(a.src.subarray(start, end)).toString('latin1');
-
-class Recorder implements RouteParserHandler {
-  events: Event[] = [];
-  errors: ProtocolError[] = [];
-  onInfo(json: Uint8Array): void {
-    this.events.push(['info', text(json)]);
-  }
-  onConnect(json: Uint8Array): boolean {
-    this.events.push(['connect', text(json)]);
-    return false;
-  }
-  onPing(): void {
-    this.events.push(['ping']);
-  }
-  onPong(): void {
-    this.events.push(['pong']);
-  }
-  onRemoteSub(i: RemoteInterest): void {
-    this.events.push(['rs+', text(i.origin), text(i.account), text(i.subject), text(i.queue), i.weight]);
-  }
-  onRemoteUnsub(i: RemoteInterest): void {
-    this.events.push(['rs-', text(i.account), text(i.subject), text(i.queue)]);
-  }
-  onRoutedMsg(a: RoutedMsgArgs, headerSize: number, msg: Uint8Array): void {
-    const queues: string[] = [];
-    for (let q = 0; q < a.queueCount; q++) queues.push(field(a, a.tokStart[a.queueFirst + q]!, a.tokEnd[a.queueFirst + q]!)!);
-    this.events.push([
-      'msg',
-      field(a, a.originStart, a.originEnd),
-      field(a, a.accountStart, a.accountEnd),
-      field(a, a.subjectStart, a.subjectEnd),
-      field(a, a.replyStart, a.replyEnd),
-      queues,
-      headerSize,
-      text(msg),
-    ]);
-  }
-  onProtocolError(err: ProtocolError): void {
-    this.errors.push(err);
-    this.events.push(['error', err.code]);
-  }
-}
-
-function feed(input: Uint8Array, cuts: number[]): Recorder {
-  const rec = new Recorder();
-  const p = new RouteParser(rec);
-  feedPieces((chunk) => p.parse(chunk), input, cuts);
-  return rec;
-}
+const feed = (input: Uint8Array, cuts: number[]): Recorder => feedLink(ROUTE_PROTOCOL, input, cuts);
 
 const whole = (s: string) => feed(bytes(s), []);
 const byteAtATime = (s: string) => feed(bytes(s), everyByte(bytes(s)));
@@ -187,26 +134,5 @@ describe('RouteParser: bad frames close the route with a reason', () => {
     expectOneError(whole('RMSG $G foo 999999999\r\n'), ProtocolErrorCode.MAX_PAYLOAD);
   });
 
-  it('reports an error once and nothing after it, for any split of fuzzed input (seeded)', () => {
-    const valid = MIXED.split(/(?<=\r\n)(?=[A-Z+-])/);
-    fc.assert(
-      fc.property(
-        fc.array(fc.nat(valid.length - 1), { minLength: 1, maxLength: 12 }),
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
-        fc.array(fc.nat(), { maxLength: 6 }),
-        (picks, mutations, cutSeeds) => {
-          const chars = [...picks.map((i) => valid[i]!).join('')];
-          for (const [at, b] of mutations) chars[at % chars.length] = String.fromCharCode(b);
-          const input = bytes(chars.join(''));
-          const cuts = cutSeeds.map((c) => c % (input.length + 1));
-          const split = feed(input, cuts);
-          // Splitting never changes what is reported, and an error is always the last event.
-          expect(split.events).toEqual(feed(input, []).events);
-          expect(split.errors.length).toBeLessThanOrEqual(1);
-          if (split.errors.length === 1) expect(split.events.at(-1)![0]).toBe('error');
-        },
-      ),
-      { seed: 0xbad, numRuns: 500 },
-    );
-  });
+  itFuzzesSplits(ROUTE_PROTOCOL, MIXED, 0xbad, 500);
 });

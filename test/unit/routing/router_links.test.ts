@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NO_HEADERS, Router, SubKind, type LinkOutbox, type Outbox, type Subscription } from '../../../src/routing/router.ts';
 import { createRing } from '../../../src/routing/ring.ts';
+import { gatewayExports, leafExports } from '../../../src/routing/link_rules.ts';
 
 class FakeClient implements Outbox {
   readonly subKind: SubKind;
@@ -20,18 +21,19 @@ class FakeClient implements Outbox {
 }
 
 class FakeLink implements LinkOutbox {
-  readonly subKind = SubKind.ROUTE;
+  readonly subKind: SubKind;
   readonly echo = true;
   readonly id: number;
   got: string[] = [];
-  constructor(id: number) {
+  constructor(id: number, kind: SubKind = SubKind.ROUTE) {
     this.id = id;
+    this.subKind = kind;
   }
   deliver(): void {
     throw new Error('a link gets deliverLink, never deliver');
   }
-  deliverLink(account: number, subject: string, reply: string | null, _h: number, _m: Uint8Array, queues: readonly string[], n: number): void {
-    this.got.push(`${account} ${subject} ${reply ?? '-'} [${queues.slice(0, n).sort().join(' ')}]`);
+  deliverLink(account: number, subject: string, reply: string | null, _h: number, _m: Uint8Array, queues: readonly string[], n: number, origin: string | null): void {
+    this.got.push(`${account} ${subject} ${reply ?? '-'} [${queues.slice(0, n).sort().join(' ')}]${origin ? ` from ${origin}` : ''}`);
   }
   barrierDone(): void {}
 }
@@ -180,6 +182,145 @@ describe('Router: announced interest', () => {
     w0.addSubscription(new FakeClient(4, SubKind.INTERNAL), '$SYS.REQ.SERVER.PING', null, sid('7'), 1);
     w0.removeSubscription(a);
     expect(events).toEqual(['0 foo - 1', '0 work q 1', '0 work q 2', '1 $SYS.REQ.SERVER.PING - 1']);
-    expect([...exp.entries()].map((e) => e.map((f) => f ?? '-').join(' ')).sort()).toEqual(['0 foo - 1', '0 work q 2', '1 $SYS.REQ.SERVER.PING - 1']);
+    expect([...exp.entries()].map((e) => e.slice(0, 4).map((f) => f ?? '-').join(' ')).sort()).toEqual(['0 foo - 1', '0 work q 2', '1 $SYS.REQ.SERVER.PING - 1']);
+  });
+});
+
+describe('Router: gateway and leaf kinds', () => {
+  const { ROUTE, GATEWAY, LEAF, HUB, CLIENT } = SubKind;
+  const links = (r: Router) => {
+    const l = { route: new FakeLink(11, ROUTE), gateway: new FakeLink(12, GATEWAY), leaf: new FakeLink(13, LEAF), hub: new FakeLink(14, HUB) };
+    for (const k of Object.values(l)) r.addSubscription(k, 'x.>', null, sid(`${k.id}`));
+    return l;
+  };
+  const reached = (l: ReturnType<typeof links>) => Object.entries(l).filter(([, k]) => k.got.length > 0).map(([name]) => name).sort();
+
+  it.each([
+    ['a client', CLIENT, ['gateway', 'hub', 'leaf', 'route']],
+    ['a route', ROUTE, ['leaf']],
+    ['a gateway', GATEWAY, ['hub', 'leaf', 'route']],
+    ['a leaf node', LEAF, ['gateway', 'hub', 'route']],
+    ['our hub', HUB, ['gateway', 'leaf']],
+  ] as const)('forwards a message from %s only where nats-server does', (_name, kind, expected) => {
+    const r = single();
+    const l = links(r);
+    const from = kind === CLIENT ? new FakeClient(1) : (Object.values(l).find((k) => k.subKind === kind) ?? new FakeLink(2, kind));
+    r.publish(from, 'x.y', null, NO_HEADERS, body);
+    // Never back to the connection it came from.
+    expect(reached(l)).toEqual(expected);
+  });
+
+  it('tries queue members in tiers: this node, the cluster, leaf nodes, another cluster', () => {
+    const r = single();
+    const gw = new FakeLink(1, GATEWAY);
+    const leaf = new FakeLink(2, LEAF);
+    const route = new FakeLink(3, ROUTE);
+    const local = new FakeClient(4);
+    const subs = [
+      r.addSubscription(gw, 'job', 'q', sid('g'), 0, -1, 1),
+      r.addSubscription(leaf, 'job', 'q', sid('l'), 0, -1, 1),
+      r.addSubscription(route, 'job', 'q', sid('r'), 0, -1, 1),
+      r.addSubscription(local, 'job', 'q', sid('c')),
+    ];
+    const order: string[] = [];
+    for (let i = 3; i >= 0; i--) {
+      r.publish(null, 'job', null, NO_HEADERS, body);
+      const who = [gw, leaf, route].find((k) => k.got.length > 0)?.id ?? (local.got.length > 0 ? 4 : 0);
+      order.push(String(who));
+      for (const k of [gw, leaf, route]) k.got = [];
+      local.got = [];
+      r.removeSubscription(subs[i]!);
+    }
+    expect(order).toEqual(['4', '3', '2', '1']);
+  });
+
+  it('a gateway offers another cluster only the groups no member here took, once', () => {
+    const r = single();
+    const east = new FakeLink(1, GATEWAY);
+    const west = new FakeLink(2, GATEWAY);
+    r.addSubscription(east, 'job', 'served', sid('a'), 0, -1, 1);
+    r.addSubscription(east, 'job', 'far', sid('b'), 0, -1, 1);
+    r.addSubscription(west, 'job', 'far', sid('c'), 0, -1, 1);
+    r.addSubscription(new FakeClient(3), 'job', 'served', sid('d'));
+    r.publish(null, 'job', null, NO_HEADERS, body);
+    expect([...east.got, ...west.got]).toHaveLength(1);
+    expect([...east.got, ...west.got][0]).toMatch(/\[far\]$/);
+  });
+
+  it('sends a leaf-origin message on a route with its origin, and never to leaf connections of that cluster', () => {
+    const r = single();
+    const route = new FakeLink(1, ROUTE);
+    const sameCluster = new FakeLink(2, LEAF);
+    const otherCluster = new FakeLink(3, LEAF);
+    r.addSubscription(route, 'x', null, sid('r'));
+    r.addSubscription(sameCluster, 'x', null, sid('s'), 0, -1, 1, 'edge');
+    r.addSubscription(otherCluster, 'x', null, sid('o'), 0, -1, 1, 'other');
+    const from = new FakeLink(4, LEAF);
+    r.publish(from, 'x', null, NO_HEADERS, body, 'x', 0, null, 0, 'edge');
+    expect(route.got).toEqual(['0 x - [] from edge']);
+    expect(sameCluster.got).toEqual([]);
+    expect(otherCluster.got).toEqual(['0 x - [] from edge']);
+  });
+
+  it('a JetStream delivery reaches a link as its deliver subject with reply@subject (on this worker and a peer)', () => {
+    const lanes = Router.createLanes(2, 64 * 1024, createRing);
+    const w0 = new Router(0, 2, lanes);
+    const w1 = new Router(1, 2, lanes);
+    const here = new FakeLink(1, LEAF);
+    const there = new FakeLink(2, LEAF);
+    const local = new FakeClient(3);
+    w0.addSubscription(here, '_INBOX.a', null, sid('h'));
+    w1.addSubscription(there, '_INBOX.a', null, sid('t'));
+    w0.addSubscription(local, '_INBOX.a', null, sid('l'));
+    w1.commitLanes();
+    w0.drainLanes(1024);
+    w0.publish(null, 'orders.1', '$JS.ACK.S.C.1.1.1.0.0', NO_HEADERS, body, '_INBOX.a');
+    w0.commitLanes();
+    w1.drainLanes(1024);
+    expect(here.got).toEqual(['0 _INBOX.a $JS.ACK.S.C.1.1.1.0.0@orders.1 []']);
+    expect(there.got).toEqual(['0 _INBOX.a $JS.ACK.S.C.1.1.1.0.0@orders.1 []']);
+    expect(local.got).toEqual(['orders.1']);
+  });
+
+  it('a message from a leaf connection reaches internal subscribers; from a route only system-account ones', () => {
+    const r = single();
+    r.systemAccount = 1;
+    const js = new FakeClient(1, SubKind.INTERNAL);
+    r.addSubscription(js, '$JS.hub.API.>', null, sid('j'));
+    r.publish(new FakeLink(2, ROUTE), '$JS.hub.API.INFO', null, NO_HEADERS, body);
+    expect(js.got).toEqual([]);
+    r.publish(new FakeLink(3, LEAF), '$JS.hub.API.INFO', null, NO_HEADERS, body);
+    r.publish(new FakeLink(4, HUB), '$JS.hub.API.INFO', null, NO_HEADERS, body);
+    expect(js.got).toEqual(['$JS.hub.API.INFO', '$JS.hub.API.INFO']);
+  });
+
+  it('tells gateways of the whole cluster once per queue group, and a leaf of everything but its own', () => {
+    const r = single();
+    r.systemAccount = 1;
+    const gw: string[] = [];
+    const leafEv: string[] = [];
+    const leafConn = new FakeLink(7, LEAF);
+    r.exportInterest((a, s, q, w) => gw.push(`${a} ${s} ${q ?? '-'} ${w}`), (sub) => gatewayExports(sub, r.systemAccount), false);
+    r.exportInterest((a, s, q, w) => leafEv.push(`${a} ${s} ${q ?? '-'} ${w}`), (sub) => sub.owner !== leafConn && leafExports(sub, LEAF, 'edge'));
+    r.addSubscription(new FakeClient(1), 'c', 'q', sid('1'));
+    r.addSubscription(new FakeLink(2, ROUTE), 'c', 'q', sid('2'), 0, -1, 3);
+    r.addSubscription(new FakeLink(3, GATEWAY), 'g', null, sid('3'));
+    r.addSubscription(leafConn, 'mine', null, sid('4'));
+    r.addSubscription(new FakeLink(5, ROUTE), 'e', null, sid('5'), 0, -1, 1, 'edge');
+    expect(gw).toEqual(['0 c q 1', '0 mine - 1', '0 e - 1']);
+    expect(leafEv).toEqual(['0 c q 1', '0 c q 2', '0 g - 1']);
+  });
+
+  it('remembers subscriptions for a while so a gateway maps replies to them', () => {
+    let now = 1000;
+    const r = single();
+    r.trackRecentInterest(2000, () => now);
+    r.addSubscription(new FakeClient(1), '_INBOX.abc.*', null, sid('1'), 3);
+    r.addSubscription(new FakeLink(2, GATEWAY), '_INBOX.gw.*', null, sid('2'), 3);
+    expect(r.hasRecentInterest('_INBOX.abc.1', 3)).toBe(true);
+    expect(r.hasRecentInterest('_INBOX.abc.1', 0)).toBe(false);
+    expect(r.hasRecentInterest('_INBOX.gw.1', 3)).toBe(false);
+    now += 2000;
+    expect(r.hasRecentInterest('_INBOX.abc.1', 3)).toBe(false);
   });
 });
