@@ -279,12 +279,16 @@ export class JsApi {
     const cfg = stream.config();
     if (cfg.sealed) return this.fail(reply, type, JS_ERR.STREAM_SEALED);
     if (cfg.deny_purge) return this.fail(reply, type, streamPurgeFailed('stream purge not permitted'));
-    const purged = stream.purge({
-      filter: req['filter'] as string | undefined,
-      seq: req['seq'] as number | undefined,
-      keep: req['keep'] as number | undefined,
-    });
-    this.respond(reply, type, { success: true, purged });
+    stream
+      .purge({
+        filter: req['filter'] as string | undefined,
+        seq: req['seq'] as number | undefined,
+        keep: req['keep'] as number | undefined,
+      })
+      .then(
+        (purged) => this.respond(reply, type, { success: true, purged }),
+        (err: unknown) => this.fail(reply, type, isApiError(err) ? err : streamPurgeFailed(String((err as Error)?.message ?? err))),
+      );
   }
 
   private msgGet(name: string, reply: string | null, data: Uint8Array): void {
@@ -327,8 +331,10 @@ export class JsApi {
     if (cfg.sealed) return this.fail(reply, type, JS_ERR.STREAM_SEALED);
     if (cfg.deny_delete) return this.fail(reply, type, streamMsgDeleteFailed('message delete not permitted'));
     const seq = (r['seq'] as number | undefined) ?? 0;
-    if (!stream.deleteMsg(seq, r['no_erase'] === true)) return this.fail(reply, type, sequenceNotFound(seq));
-    this.respond(reply, type, { success: true });
+    stream.deleteMsg(seq, r['no_erase'] === true).then(
+      (removed) => (removed ? this.respond(reply, type, { success: true }) : this.fail(reply, type, sequenceNotFound(seq))),
+      (err: unknown) => this.fail(reply, type, isApiError(err) ? err : streamMsgDeleteFailed(String((err as Error)?.message ?? err))),
+    );
   }
 
   // ---- direct get ----

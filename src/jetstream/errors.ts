@@ -11,6 +11,7 @@ function e(code: number, errCode: number, description: string): ApiError {
 export const JS_ERR = {
   ACCOUNT_RESOURCES_EXCEEDED: e(400, 10002, 'resource limits exceeded for account'),
   BAD_REQUEST: e(400, 10003, 'bad request'),
+  CLUSTER_NOT_AVAILABLE: e(503, 10008, 'JetStream system temporarily unavailable'),
   CLUSTER_REQUIRED: e(503, 10010, 'JetStream clustering support required'),
   CONSUMER_NOT_FOUND: e(404, 10014, 'consumer not found'),
   INSUFFICIENT_RESOURCES: e(503, 10023, 'insufficient resources'),
