@@ -227,6 +227,9 @@ function readJetStream(value: ConfValue, origin: Origin, draft: ConfigDraft): vo
         // `always` = fsync every write, which is Petrel's default (0).
         draft.set('jetstream.sync_interval', typeof v === 'string' && v.toLowerCase() === 'always' ? 0 : readDuration(v, o, draft), o);
         break;
+      case 'unique_tag':
+        draft.set('jetstream.unique_tag', v, o);
+        break;
       case 'enable':
       case 'enabled':
         enabled = booleanLike(v) ?? v;

@@ -89,6 +89,8 @@ export interface JetStreamOptions {
   domain?: string;
   /** Opt-in lazy fsync interval, milliseconds; 0 = fsync every write (default). */
   syncIntervalMs: number;
+  /** Placement: replicas of one stream never share a value of the server tag with this prefix. */
+  uniqueTag?: string;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -147,4 +149,13 @@ export interface ServerOptions {
   websocket?: ListenBlock;
   mqtt?: ListenBlock;
   accounts?: Record<string, unknown>;
+}
+
+/**
+ * Whether JetStream runs clustered on this node (issue 8): JetStream on, a cluster configured,
+ * and a system account for the nodes to talk through. Then JetStream's internal subscriptions
+ * are announced to the cluster, and streams are replicated through Raft.
+ */
+export function jetStreamClustered(o: ServerOptions): boolean {
+  return o.jetstream.enabled && o.cluster !== undefined && o.systemAccount !== '';
 }

@@ -132,6 +132,7 @@ export interface CanonicalConfig {
     max_file_store: number;
     domain: string;
     sync_interval: number;
+    unique_tag: string;
   };
   cluster: CanonicalCluster;
   system_account: string;
@@ -296,6 +297,7 @@ function buildSchema(facts: RuntimeFacts): object {
       max_file_store: { doc: 'File storage limit, bytes; -1 = 1 TiB.', format: 'nats-js-size', default: DYNAMIC_SIZE },
       domain: { doc: 'JetStream domain.', format: String, default: '' },
       sync_interval: { doc: 'Lazy fsync interval, ms; 0 = fsync every write.', format: 'nats-duration', default: 0 },
+      unique_tag: { doc: 'Tag prefix whose values the replicas of one stream must not share (placement).', format: String, default: '' },
     },
     accounts: { doc: 'Accounts as written.', format: Object, default: null, nullable: true },
   };
@@ -492,6 +494,7 @@ export function toServerOptions(c: CanonicalConfig, facts: RuntimeFacts, choices
   if (a.password !== '') options.auth.password = a.password;
   if (a.no_auth_user !== '') options.auth.noAuthUser = a.no_auth_user;
   if (js.domain !== '') options.jetstream.domain = js.domain;
+  if (js.unique_tag !== '') options.jetstream.uniqueTag = js.unique_tag;
   if (c.tls.enabled) options.tls = tlsOptions(c.tls, false);
   return options;
 }

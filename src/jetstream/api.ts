@@ -163,17 +163,23 @@ export class JsApi {
 
   // ---- streams ----
 
+  /** The config of a STREAM.CREATE or STREAM.UPDATE request, with the checks nats-server makes before its own. */
+  decodeStreamRequest(kind: 'create' | 'update', name: string, data: Uint8Array): StreamConfig | ApiError {
+    const req = decodeStreamConfig(data);
+    if (isApiError(req)) return req;
+    const cfg = req.cfg;
+    if (kind === 'update') return cfg;
+    if (name !== cfg.name) return JS_ERR.STREAM_MISMATCH;
+    if (/[\\/]/.test(name)) return JS_ERR.STREAM_NAME_CONTAINS_PATH_SEPARATORS;
+    if (cfg.sealed) return streamInvalidConfig('stream configuration for create can not be sealed');
+    if (cfg.mirror_direct && cfg.mirror === undefined) return streamInvalidConfig('stream has no mirror but does have mirror direct');
+    return cfg;
+  }
+
   private async create(name: string, reply: string | null, data: Uint8Array): Promise<void> {
     const type = TYPE.STREAM_CREATE;
-    const req = decodeStreamConfig(data);
-    if (isApiError(req)) return this.fail(reply, type, req);
-    const cfg = req.cfg;
-    if (name !== cfg.name) return this.fail(reply, type, JS_ERR.STREAM_MISMATCH);
-    if (/[\\/]/.test(name)) return this.fail(reply, type, JS_ERR.STREAM_NAME_CONTAINS_PATH_SEPARATORS);
-    if (cfg.sealed) return this.fail(reply, type, streamInvalidConfig('stream configuration for create can not be sealed'));
-    if (cfg.mirror_direct && cfg.mirror === undefined) {
-      return this.fail(reply, type, streamInvalidConfig('stream has no mirror but does have mirror direct'));
-    }
+    const cfg = this.decodeStreamRequest('create', name, data);
+    if (isApiError(cfg)) return this.fail(reply, type, cfg);
     const res = await this.host.createStream(cfg);
     if (isApiError(res)) return this.fail(reply, type, res);
     this.respond(reply, type, { ...res.info(), did_create: true });
@@ -181,9 +187,9 @@ export class JsApi {
 
   private async update(name: string, reply: string | null, data: Uint8Array): Promise<void> {
     const type = TYPE.STREAM_UPDATE;
-    const req = decodeStreamConfig(data);
-    if (isApiError(req)) return this.fail(reply, type, req);
-    const res = await this.host.updateStream(req.cfg, name);
+    const cfg = this.decodeStreamRequest('update', name, data);
+    if (isApiError(cfg)) return this.fail(reply, type, cfg);
+    const res = await this.host.updateStream(cfg, name);
     if (isApiError(res)) return this.fail(reply, type, res);
     this.respond(reply, type, res.info());
   }
@@ -249,7 +255,7 @@ export class JsApi {
     this.respond(reply, type, { total: all.length, offset, limit: LIST_LIMIT, streams });
   }
 
-  private pageRequest(data: Uint8Array, goType: string): { offset: number; subject: string } | ApiError {
+  pageRequest(data: Uint8Array, goType: string): { offset: number; subject: string } | ApiError {
     if (!isJsonObjectOrArray(data)) return { offset: 0, subject: '' };
     const r = decodeRequest(data, goType, { offset: 'int', subject: 'string' });
     if (isApiError(r)) return r;

@@ -170,11 +170,19 @@ export class Router implements LaneHandler {
   }
 
   /**
-   * What other servers hear about and may send to: clients' subscriptions, and internal ones in
-   * the system account (JetStream's stay on this node until it is replicated).
+   * Set when this node runs clustered JetStream: then JetStream's internal subscriptions in every
+   * account are announced too, so API requests, publishes to a stream's subjects and acks reach
+   * whichever node serves them (the stream's leader subscribes, its followers do not).
+   */
+  exportJetStream = false;
+
+  /**
+   * What other servers hear about and may send to: clients' subscriptions, internal ones in the
+   * system account, and JetStream's when it is clustered (otherwise they stay on this node).
    */
   private exported(sub: Subscription): boolean {
-    return sub.kind === SubKind.CLIENT || (sub.kind === SubKind.INTERNAL && sub.account === this.systemAccount);
+    if (sub.kind === SubKind.CLIENT) return true;
+    return sub.kind === SubKind.INTERNAL && (sub.account === this.systemAccount || this.exportJetStream);
   }
 
   /** Adds a subscription of the owner's kind; `weight` is a link's queue member count. */

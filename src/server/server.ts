@@ -13,7 +13,7 @@ import { createRing, Doorbell } from '../routing/ring.ts';
 import { Router } from '../routing/router.ts';
 import type { ServerOptions } from '../config/options.ts';
 import type { Logger } from '../log.ts';
-import type { MainToWorker, WorkerToMain, WorkerVarz, WorkerConnz, WorkerSubsz, ConnzQuery } from './worker_protocol.ts';
+import type { QueryKind, MainToWorker, WorkerToMain, WorkerVarz, WorkerConnz, WorkerSubsz, ConnzQuery } from './worker_protocol.ts';
 import type { WorkerInit } from './worker_host.ts';
 import { MonitorServer } from '../monitor/http.ts';
 import { buildStatsz } from '../monitor/statsz.ts';
@@ -317,7 +317,7 @@ export class PetrelServer implements MembershipHost {
   }
 
   /** Asks workers (the routing workers, or the given ones) and collects their answers. */
-  query<T>(what: 'connz' | 'varz' | 'subsz' | 'jsz' | 'routez', args: unknown = {}, slots: WorkerSlot[] = this.slots): Promise<T[]> {
+  query<T>(what: QueryKind, args: unknown = {}, slots: WorkerSlot[] = this.slots): Promise<T[]> {
     const id = this.queryId++;
     if (slots.length === 0) return Promise.resolve([]);
     return new Promise((resolve) => {
@@ -328,8 +328,13 @@ export class PetrelServer implements MembershipHost {
 
   /** JetStream's /jsz answer, or null when JetStream is off. */
   async jsz(args: Record<string, unknown>): Promise<Record<string, unknown> | null> {
+    return this.askJetStream<Record<string, unknown>>('jsz', args);
+  }
+
+  /** A question only the JetStream worker answers; null when JetStream is off. */
+  async askJetStream<T>(what: 'jsz' | 'jshealth' | 'jsmetrics' | 'replicaz', args: unknown = {}): Promise<T | null> {
     if (!this.jsSlot) return null;
-    const [r] = await this.query<Record<string, unknown>>('jsz', args, [this.jsSlot]);
+    const [r] = await this.query<T>(what, args, [this.jsSlot]);
     return r ?? null;
   }
 

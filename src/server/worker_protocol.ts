@@ -14,6 +14,9 @@ export interface ConnzQuery {
   subs: boolean;
 }
 
+/** What the main thread asks workers for (the JetStream worker answers the `js*` and `replicaz` ones). */
+export type QueryKind = 'connz' | 'varz' | 'subsz' | 'jsz' | 'routez' | 'jshealth' | 'jsmetrics' | 'replicaz';
+
 export type MainToWorker =
   /** A socket for the worker to own: accepted on a listener or dialled by the main thread. */
   | { t: 'conn'; kind: ConnectionKind; sock: net.Socket; cid: number; ip: string; port: number; link?: RouteLink }
@@ -27,7 +30,7 @@ export type MainToWorker =
   /** The answer to a worker's statsz request. */
   | { t: 'statsz'; id: number; data: unknown }
   | { t: 'reload'; options: ServerOptions; info: Record<string, unknown> }
-  | { t: 'query'; id: number; what: 'connz' | 'varz' | 'subsz' | 'jsz' | 'routez'; args: unknown }
+  | { t: 'query'; id: number; what: QueryKind; args: unknown }
   | { t: 'reopen-log' }
   | { t: 'lameduck'; graceMs: number; durationMs: number }
   | { t: 'shutdown' };
