@@ -64,6 +64,9 @@ export interface RouteHost extends ConnectionHost {
 /** A route's subscriptions carry no sid of their own (nats-server keys them by account, subject and queue). */
 const NO_SID = new Uint8Array(0);
 
+/** nats-server's jsAckPre: only such replies may carry a delivered subject after `@`. */
+const JS_ACK_PREFIX = '$JS.ACK';
+
 export class RouteConnection extends Connection implements LinkOutbox, RouteParserHandler {
   readonly kind = 'route' as const;
   readonly subKind = SubKind.ROUTE;
@@ -326,10 +329,19 @@ export class RouteConnection extends Connection implements LinkOutbox, RoutePars
     this.state.inBytes += msg.length;
     if (account === undefined) return;
     const subject = this.lastSubject.get(a.src, a.subjectStart, a.subjectEnd);
-    const reply = a.replyStart < 0 ? null : latin1String(a.src, a.replyStart, a.replyEnd);
+    let reply = a.replyStart < 0 ? null : latin1String(a.src, a.replyStart, a.replyEnd);
     const q = this.queueNames;
     for (let i = 0; i < a.queueCount; i++) q[i] = latin1String(a.src, a.tokStart[a.queueFirst + i]!, a.tokEnd[a.queueFirst + i]!);
-    this.host.router.publish(this, subject, reply, headerSize < 0 ? NO_HEADERS : headerSize, msg, subject, account, q, a.queueCount);
+    // A JetStream delivery routed by its inbox carries the subject it shows after an `@` in its ack reply.
+    let shown = subject;
+    if (reply !== null && reply.startsWith(JS_ACK_PREFIX)) {
+      const at = reply.lastIndexOf('@');
+      if (at >= 0 && at < reply.length - 1) {
+        shown = reply.slice(at + 1);
+        reply = reply.slice(0, at);
+      }
+    }
+    this.host.router.publish(this, shown, reply, headerSize < 0 ? NO_HEADERS : headerSize, msg, subject, account, q, a.queueCount);
   }
 
   /** LinkOutbox: one RMSG/HMSG for a message, naming the queue groups the remote should serve. */

@@ -97,6 +97,9 @@ export class Router implements LaneHandler {
   /** Per peer worker, the targets of the message being routed (reused). */
   private readonly scratchTargets: number[][] = [];
   private readonly scratchCounts: number[] = [];
+  /** Per peer worker, the link targets of a message remapped for links (see publish). */
+  private readonly scratchLinkTargets: number[][] = [];
+  private readonly scratchLinkCounts: number[] = [];
   /** Local queue-group picks per publish nesting depth (publish may re-enter from a delivery). */
   private readonly localQueues: (Subscription | null)[][] = [];
   private depth = 0;
@@ -126,6 +129,8 @@ export class Router implements LaneHandler {
       this.inl.push(inRing && w !== index ? new InLane(inRing, w) : null);
       this.scratchTargets.push([]);
       this.scratchCounts.push(0);
+      this.scratchLinkTargets.push([]);
+      this.scratchLinkCounts.push(0);
     }
   }
 
@@ -256,11 +261,16 @@ export class Router implements LaneHandler {
     // Nobody listening (pub-only traffic, requests without responders): nothing to set up.
     if (r.psubs.length === 0 && r.qsubs.length === 0) return 0;
     const fromLink = from !== null && from.subKind >= SubKind.ROUTE;
+    // A message delivered to an inbox under another subject crosses a link as nats-server sends
+    // it: routed by the inbox, the subject it shows riding after an `@` in the reply.
+    const remapForLinks = routeSubject !== subject && reply !== null && !fromLink;
     const depth = this.depth++;
     try {
       let delivered = 0;
       let anyPeer = false;
+      let anyPeerLink = false;
       const counts = this.scratchCounts;
+      const linkCounts = this.scratchLinkCounts;
       const localQueue = (this.localQueues[depth] ??= []);
       let nLocalQueue = 0;
       for (const sub of r.psubs) {
@@ -268,6 +278,12 @@ export class Router implements LaneHandler {
           if (fromLink) continue;
           if (sub.owner !== null) {
             this.addLinkTarget(sub.owner as LinkOutbox, null);
+            continue;
+          }
+          if (remapForLinks) {
+            this.scratchLinkTargets[sub.worker]![linkCounts[sub.worker]!++] = sub.id;
+            anyPeerLink = true;
+            delivered++;
             continue;
           }
         } else if (sub.owner !== null || (fromLink && !this.exported(sub))) {
@@ -295,8 +311,13 @@ export class Router implements LaneHandler {
             this.addLinkTarget(sub.owner as LinkOutbox, sub.queue);
             continue;
           }
-          this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
-          anyPeer = true;
+          if (remapForLinks) {
+            this.scratchLinkTargets[sub.worker]![linkCounts[sub.worker]!++] = sub.id;
+            anyPeerLink = true;
+          } else {
+            this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
+            anyPeer = true;
+          }
           delivered++;
           continue;
         }
@@ -316,7 +337,18 @@ export class Router implements LaneHandler {
           counts[w] = 0;
         }
       }
-      if (this.nLinks > 0) delivered += this.flushLinks(account, subject, reply, hdrLen, msg);
+      if (anyPeerLink) {
+        const linkReply = `${reply}@${subject}`;
+        for (let w = 0; w < this.workers; w++) {
+          const n = linkCounts[w]!;
+          if (n === 0) continue;
+          this.out[w]!.msg(routeSubject, linkReply, hdrLen, msg, this.scratchLinkTargets[w]!, n);
+          linkCounts[w] = 0;
+        }
+      }
+      if (this.nLinks > 0) {
+        delivered += remapForLinks ? this.flushLinks(account, routeSubject, `${reply}@${subject}`, hdrLen, msg) : this.flushLinks(account, subject, reply, hdrLen, msg);
+      }
       for (const sub of r.psubs) {
         if (sub.owner === null || sub.kind >= SubKind.ROUTE) continue;
         if (sub.owner === from && !from.echo) continue;

@@ -32,6 +32,12 @@ const INFO_GATHER_MS = 2_000;
 /** Catch-up batches stay this far below max_payload. */
 const FETCH_SLACK_BYTES = 4096;
 const FETCH_TIMEOUT_MS = 5_000;
+/** A replica moved off this node that its group never removed is dropped after this long. */
+const LEAVE_GRACE_MS = 30_000;
+/** Replicas are checked against the assignments at least this often (stragglers, leaving replicas). */
+const RECONCILE_EVERY_MS = 5_000;
+/** How long a census of the cluster's servers collects answers. */
+const CENSUS_WINDOW_MS = 500;
 /** nats-server's queue group for direct gets served by every replica. */
 const DIRECT_GET_QUEUE = '_sys_';
 
@@ -62,6 +68,10 @@ interface Replica {
   stream: Stream;
   group: StreamGroup;
   direct: BusSubscription | null;
+  /** When the assignment stopped naming this node (0: it names it). */
+  leavingSince: number;
+  /** The leader is making the group match the assignment. */
+  reconciling: boolean;
 }
 
 type Pending = { kind: 'create' | 'update'; reply: string };
@@ -77,6 +87,10 @@ export class JetStreamCluster implements ClusterView {
   /** Clients waiting for a create or update, answered by the stream's leader. */
   private readonly pending = new Map<string, Pending>();
   private chain: Promise<void> = Promise.resolve();
+  /** Servers answering `$SYS.REQ.SERVER.PING`, and those with JetStream (counted until the meta group forms). */
+  private census: { servers: number; jetstream: number } | null = null;
+  private censusTimer: unknown = null;
+  private reconcileTimer: unknown = null;
   private reconcileQueued = false;
   private closed = false;
   private inboxSeq = 0;
@@ -95,6 +109,7 @@ export class JetStreamCluster implements ClusterView {
       scheduler: opts.scheduler,
       logger: opts.logger,
       expectedSize: opts.expectedSize,
+      census: () => this.census,
       onApply: (o, live) => this.metaApplied(o, live),
       onRestore: () => this.reconcile(),
       onLeader: (leader) => {
@@ -126,11 +141,46 @@ export class JetStreamCluster implements ClusterView {
     this.nodes.onChange = () => undefined;
     this.nodes.start();
     this.meta.start();
+    this.countServers();
+    this.periodicReconcile();
     this.opts.logger.info({ id: this.self, name: this.opts.serverName, cluster: this.opts.clusterName }, 'Starting JetStream cluster');
+  }
+
+  /**
+   * While the meta group is not formed, counts the cluster's servers and those running JetStream
+   * from their statsz answers (every nats-server and Petrel node answers the ping).
+   */
+  private countServers(): void {
+    if (this.closed || this.meta.member) return;
+    const inbox = `$JSC.P.CENSUS.${this.self}.${++this.inboxSeq}`;
+    const seen = new Map<string, boolean>();
+    const sub = this.opts.sysBus.subscribe(inbox, null, (_s, _r, _h, d) => {
+      try {
+        const server = (JSON.parse(Buffer.from(d).toString('utf8')) as { server?: { id?: string; jetstream?: boolean } }).server;
+        if (server?.id) seen.set(server.id, server.jetstream === true);
+      } catch {
+        // not a statsz
+      }
+    });
+    this.opts.sysBus.publish('$SYS.REQ.SERVER.PING', inbox, null, new Uint8Array(0));
+    this.censusTimer = this.opts.scheduler.setTimeout(() => {
+      sub.unsubscribe();
+      if (seen.size > 0) this.census = { servers: seen.size, jetstream: [...seen.values()].filter(Boolean).length };
+      this.countServers();
+    }, CENSUS_WINDOW_MS);
+  }
+
+  private periodicReconcile(): void {
+    this.reconcileTimer = this.opts.scheduler.setTimeout(() => {
+      this.reconcile();
+      if (!this.closed) this.periodicReconcile();
+    }, RECONCILE_EVERY_MS);
   }
 
   async stop(): Promise<void> {
     this.closed = true;
+    if (this.reconcileTimer !== null) this.opts.scheduler.clearTimeout(this.reconcileTimer);
+    if (this.censusTimer !== null) this.opts.scheduler.clearTimeout(this.censusTimer);
     await this.chain;
     this.nodes.stop();
     for (const [key, r] of this.replicas) {
@@ -197,20 +247,30 @@ export class JetStreamCluster implements ClusterView {
 
   private async reconcileNow(): Promise<void> {
     const state = this.meta.state;
+    const now = this.opts.scheduler.now();
     for (const [key, r] of this.replicas) {
       const sa = state.streams.get(key);
-      if (sa === undefined || !sa.group.peers.includes(this.self) || sa.group.name !== r.sa.group.name) {
+      if (sa === undefined || sa.group.name !== r.sa.group.name) {
         await this.dropReplica(key, r);
+        continue;
       }
+      r.sa = sa;
+      if (sa.group.peers.includes(this.self)) {
+        r.leavingSince = 0;
+        continue;
+      }
+      // Moved away: the replica keeps serving its group until the group's leader has removed it
+      // (removing it first could cost the group its quorum), or it is clearly gone without it.
+      r.leavingSince ||= now;
+      const voters = r.group.driver.status().voters;
+      if (!voters.includes(this.self) || (now - r.leavingSince > LEAVE_GRACE_MS && !r.group.isLeader)) await this.dropReplica(key, r);
+      else this.assignmentChanged(key, r);
     }
     for (const [key, sa] of state.streams) {
       if (!sa.group.peers.includes(this.self)) continue;
       const r = this.replicas.get(key);
       if (r === undefined) await this.openReplica(key, sa);
-      else {
-        r.sa = sa;
-        this.assignmentChanged(key, r);
-      }
+      else this.assignmentChanged(key, r);
     }
   }
 
@@ -239,8 +299,9 @@ export class JetStreamCluster implements ClusterView {
       driver: this.opts.tickMs ? { tickMs: this.opts.tickMs } : {},
       onLeader: (leading) => this.streamLeaderChanged(key, leading),
     });
-    const r: Replica = { sa, stream, group, direct: null };
+    const r: Replica = { sa, stream, group, direct: null, leavingSince: 0, reconciling: false };
     this.replicas.set(key, r);
+    group.driver.onRemoved(() => this.reconcile());
     this.updateDirect(r);
     if (sa.group.preferred === this.self && group.driver.status().leader === NONE) group.campaign();
   }
@@ -292,9 +353,11 @@ export class JetStreamCluster implements ClusterView {
    * or update once the group's config matches.
    */
   private async leaderReconcile(key: string, r: Replica): Promise<void> {
+    if (r.reconciling) return;
     const sa = r.sa;
     const want = streamConfigFromJson(sa.config);
     if (isApiError(want)) return;
+    r.reconciling = true;
     try {
       if (!sameStreamConfig(r.stream.config(), want)) await r.group.propose({ op: 'config', config: streamConfigJson(want) });
       this.updateDirect(r);
@@ -302,7 +365,11 @@ export class JetStreamCluster implements ClusterView {
       await this.reconcilePeers(r);
     } catch (err) {
       this.opts.logger.debug({ stream: sa.name, err: String(err) }, 'JetStream stream leader could not apply its assignment yet');
+    } finally {
+      r.reconciling = false;
     }
+    // The assignment may have changed while this pass ran.
+    if (r.sa !== sa && r.group.isLeader) void this.leaderReconcile(key, r);
   }
 
   private answerPending(key: string, r: Replica): void {

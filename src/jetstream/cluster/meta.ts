@@ -154,6 +154,12 @@ export interface MetaGroupOptions {
   logger: Logger;
   /** The cluster size to wait for before bootstrapping (nats-server: configured routes, at least 2). */
   expectedSize: number;
+  /**
+   * Servers of the cluster and how many run JetStream, as last counted (null: not yet). When every
+   * server answered and fewer run JetStream than expected, the expectation drops to them
+   * (nats-server's mixed-mode adjustment).
+   */
+  census?: () => { servers: number; jetstream: number } | null;
   /** An operation was applied (`live`: proposed moments ago, its client may still be waiting). */
   onApply: (o: MetaOp, live: boolean) => void;
   /** The state was replaced by a snapshot. */
@@ -299,9 +305,15 @@ export class MetaGroup implements StateMachine {
     if (view[0] !== this.opts.self) return;
     const key = view.join(',');
     const agree = nodes.filter((n) => view.includes(n.id)).every((n) => n.seen.join(',') === key);
-    const expected = Math.max(2, this.opts.expectedSize);
+    let expected = Math.max(2, this.opts.expectedSize);
+    const census = this.opts.census?.() ?? null;
+    if (census !== null && census.servers >= expected && census.jetstream < census.servers) expected = Math.max(1, census.jetstream);
     const waited = this.opts.scheduler.now() - this.freshSince;
     const enough = view.length >= expected || (view.length >= Math.floor(expected / 2) + 1 && waited >= BOOTSTRAP_GRACE_MS);
+    if (expected === 1 && this.agreed !== key) {
+      // Alone by census: wait a little for announcements still on their way.
+      if (waited < BOOTSTRAP_GRACE_MS / 5) return;
+    }
     if (!agree || !enough) {
       this.agreed = '';
       return;
