@@ -379,6 +379,18 @@ export class JetStream implements ApiHost {
     const existing = this.streamMap.get(cfg.name);
     if (existing !== undefined) return existing;
     const stream = await this.openStream(cfg, created, false, REPLICA_SYNC_INTERVAL_MS);
+    const damage = stream.corruptionReports();
+    if (damage.length > 0) {
+      // A replica never serves what it lost: it drops everything from the first damaged record
+      // on and fetches it again from its group's leader (the snapshot and the log say what it had).
+      const st = stream.store.state();
+      const seqs = damage.map((d) => d.seq ?? -1);
+      const known = seqs.every((q) => q >= st.firstSeq && q <= st.lastSeq);
+      const keep = known ? Math.min(...seqs) - 1 : 0;
+      stream.store.truncate(keep);
+      stream.forgetCorruption();
+      this.ctx.logger.warn({ stream: cfg.name, damaged: damage.length, keptThrough: keep }, `JetStream stream '${this.account} > ${cfg.name}' replica found damaged records: refetching from its group`);
+    }
     this.streamMap.set(cfg.name, stream);
     return stream;
   }

@@ -320,6 +320,8 @@ export class Stream implements StreamForConsumers {
   private readonly dedup = new Map<string, { seq: number; tsMs: number }>();
   private ackPrefixBytes: Buffer | null = null;
   private readonly corruption: CorruptionReport[];
+  /** Damage already repaired, by file and offset (not reported again). */
+  private readonly repaired = new Set<string>();
   private subs: BusSubscription[] = [];
   private expiryTimer: unknown = null;
   /** Applied state: the last sequence and Msg-Id the store reflects. */
@@ -1133,7 +1135,7 @@ export class Stream implements StreamForConsumers {
 
   /** Damage reports from recovery and from reads since. */
   corruptionReports(): CorruptionReport[] {
-    const seen = new Set(this.corruption.map((c) => `${c.file}:${c.offset}`));
+    const seen = new Set([...this.corruption.map((c) => `${c.file}:${c.offset}`), ...this.repaired]);
     for (const c of this.store.state().corrupt ?? []) {
       const key = `${c.file}:${c.offset}`;
       if (!seen.has(key)) {
@@ -1142,6 +1144,12 @@ export class Stream implements StreamForConsumers {
       }
     }
     return this.corruption;
+  }
+
+  /** The damage reported so far was repaired (a replica refetched it): stop reporting it. */
+  forgetCorruption(): void {
+    for (const c of this.corruptionReports()) this.repaired.add(`${c.file}:${c.offset}`);
+    this.corruption.length = 0;
   }
 
   /** The `state` object of stream info (nats-server StreamState JSON). */

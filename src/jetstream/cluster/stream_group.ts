@@ -13,7 +13,7 @@ import { Packr } from 'msgpackr';
 import type { Logger } from '../../log.ts';
 import { RaftDriver, bootstrap, type DriverOptions, type StateMachine } from '../../raft/driver.ts';
 import { RaftError, RaftErrorCode } from '../../raft/errors.ts';
-import { FileStorage } from '../../raft/file_storage.ts';
+import { FileStorage, type FileStorageOptions } from '../../raft/file_storage.ts';
 import { seededRandom } from '../../raft/prng.ts';
 import type { Entry, NodeId, Snapshot } from '../../raft/types.ts';
 import { EntryType, NONE } from '../../raft/types.ts';
@@ -69,6 +69,8 @@ export interface StreamGroupOptions {
   driver?: Partial<Pick<DriverOptions, 'tickMs' | 'raft' | 'snapshot'>>;
   /** Leadership of this replica came or went (after the stream itself was told). */
   onLeader?: (leading: boolean) => void;
+  /** Raft storage options (tests inject a failing fsync). */
+  storage?: Pick<FileStorageOptions, 'groupSync'>;
 }
 
 interface SnapshotState {
@@ -159,6 +161,7 @@ export class StreamGroup implements StreamReplicator, StateMachine {
   /** Opens (or creates) the replica's Raft state and starts it. */
   static async open(opts: StreamGroupOptions): Promise<StreamGroup> {
     const storage = FileStorage.open(opts.dir, {
+      ...opts.storage,
       onError: (err) => opts.logger.error({ group: opts.group, err: err.message }, 'JetStream stream group storage'),
     });
     const empty = storage.snapshot().meta.index === 0 && storage.lastIndex() === 0;

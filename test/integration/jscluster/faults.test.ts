@@ -166,6 +166,29 @@ describe('faults on a JetStream cluster of three', () => {
     await nc.close();
   });
 
+  it('a follower whose stream segment was damaged while it was down drops the damage and fetches it again', { timeout: 120_000 }, async () => {
+    const nc = await clientTo(c.urls());
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'SEG', subjects: ['seg.>'], num_replicas: 3 });
+    const leader = await c.streamLeader('SEG');
+    const victim = (leader + 2) % 3;
+    const acked = await publishAll(nc, 'seg.a', 's', 60);
+    await converged('SEG', acked);
+    await c.kill(victim);
+    const segDir = path.join(storeOf(victim), 'jetstream', '$G', 'streams', 'SEG', 'msgs');
+    const seg = path.join(segDir, fs.readdirSync(segDir).filter((f) => f.endsWith('.seg')).sort()[0]!);
+    const buf = fs.readFileSync(seg);
+    for (let k = Math.floor(buf.length / 3); k < Math.floor(buf.length / 3) + 8; k++) buf[k]! ^= 0x5a;
+    fs.writeFileSync(seg, buf);
+    await c.restart(victim);
+    const copy = await converged('SEG', acked);
+    expect(copy.length).toBe(60);
+    const r = await monitor(c.node(victim), '/replicaz?stream=SEG&limit=1');
+    expect(r.state.lost).toBeUndefined();
+    expect(c.node(victim).output()).toContain('replica found damaged records');
+    await nc.close();
+  });
+
   it('the whole cluster killed -9 at once and restarted keeps every acknowledged message', { timeout: 120_000 }, async () => {
     const nc = await clientTo(c.urls());
     const jsm = await jetstreamManager(nc);

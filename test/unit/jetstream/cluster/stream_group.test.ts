@@ -16,6 +16,8 @@ import { FileStore } from '../../../../src/jetstream/store/index.ts';
 import type { JsContext } from '../../../../src/jetstream/seams.ts';
 import { buildHeaders } from '../../../../src/protocol/headers.ts';
 import { silentLogger } from '../js_harness.ts';
+import { GroupSync } from '../../../../src/storage/group_sync.ts';
+import { SyncGate } from '../../raft/driver_cluster.ts';
 
 const NODES = ['n1', 'n2', 'n3'];
 const GROUP = 'S-R3F-test';
@@ -42,7 +44,12 @@ class Cluster {
   readonly replicas = new Map<string, Replica>();
   private inbox = 0;
 
+  /** Each node's Raft fsyncs pass through its gate (a test can make them fail). */
+  readonly gates = new Map<string, SyncGate>();
+
   async open(id: string, cfg: StreamConfig, founders: string[] | null, snapshot = { entries: 0, bytes: 0, keepEntries: 0 }): Promise<Replica> {
+    if (!this.gates.has(id)) this.gates.set(id, new SyncGate());
+    const gate = this.gates.get(id)!;
     const dir = path.join(this.root, id);
     const ctx: JsContext = { bus: this.bus, scheduler: realScheduler, logger: silentLogger, domain: undefined, advisory: () => undefined };
     const env: StreamEnv = { ctx, serverName: id, lookupStream: () => undefined, consumerCount: () => 0, resourcesExceeded: () => false };
@@ -61,6 +68,7 @@ class Cluster {
       logger: silentLogger,
       fetch: async (peer, from, to) => readBatch(this.replicas.get(peer)!.stream, from, to, 16 * 1024),
       driver: { tickMs: 10, snapshot },
+      storage: { groupSync: new GroupSync(gate.sync) },
     });
     const r = { id, dir, stream, group, net };
     this.replicas.set(id, r);
@@ -97,10 +105,10 @@ class Cluster {
   }
 }
 
-async function eventually<T>(f: () => T | undefined | false, boundMs = 10_000): Promise<T> {
+async function eventually<T>(f: () => T | undefined | false | Promise<T | undefined | false>, boundMs = 10_000): Promise<T> {
   const deadline = Date.now() + boundMs;
   for (;;) {
-    const v = f();
+    const v = await f();
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 5));
@@ -161,8 +169,11 @@ describe('StreamGroup', () => {
     await c.stop(first.id, true);
     const next = await c.leader();
     expect(next.id).not.toBe(first.id);
-    const ack = await eventually(async () => c.publish('orders.b', 'after'), 10_000);
-    expect((await ack)?.['seq']).toBe(11);
+    const ack = await eventually(async () => {
+      const a = await c.publish('orders.b', 'after', { 'Nats-Msg-Id': 'after-kill' });
+      return a && a['error'] === undefined ? a : undefined;
+    }, 10_000);
+    expect(ack['seq']).toBe(11);
     const reopened = await c.open(first.id, config(), NODES);
     await eventually(() => reopened.stream.lastSequence() === 11);
     expect(contents(reopened)).toEqual(contents(next));
@@ -186,5 +197,52 @@ describe('StreamGroup', () => {
     await eventually(() => back.group.current && back.stream.lastSequence() === 121, 15_000);
     expect(contents(back)).toEqual(contents(lead));
     expect(back.stream.store.load(5)).toBeNull();
+  });
+
+  it('fails a publish with an error and no ack when the leader cannot write its log (ENOSPC), and keeps serving reads', async () => {
+    const c = (cluster = new Cluster());
+    for (const n of NODES) await c.open(n, config(), NODES);
+    c.replicas.get('n1')!.group.campaign();
+    const lead = await c.leader();
+    for (let i = 0; i < 5; i++) expect(await c.publish('orders.a', `ok${i}`)).toMatchObject({ seq: i + 1 });
+    c.gates.get(lead.id)!.failing = true;
+    const refused = await c.publish('orders.a', 'no room');
+    expect(refused?.['error']).toMatchObject({ code: 503 });
+    expect(refused?.['seq']).toBe(0);
+    // Reads keep working on the full node.
+    expect(Buffer.from(lead.stream.getMsg({ seq: 3 })!.data).toString()).toBe('ok2');
+    expect(lead.stream.info()['state']).toMatchObject({ messages: 5 });
+    c.gates.get(lead.id)!.failing = false;
+    // Space is back: the cluster takes publishes again (from whichever node leads by then).
+    const acked = await eventually(async () => {
+      const a = await c.publish('orders.a', 'after', { 'Nats-Msg-Id': 'after-1' });
+      return a && a['error'] === undefined ? a : undefined;
+    });
+    const holder = await c.leader();
+    await eventually(() => holder.stream.lastSequence() >= (acked?.['seq'] as number));
+    const all = contents(holder).map((x) => x.split(':')[2]);
+    expect(all.filter((d) => d === 'after')).toHaveLength(1);
+    expect(all.slice(0, 5)).toEqual(['ok0', 'ok1', 'ok2', 'ok3', 'ok4']);
+  });
+
+  it('never drops a stream over a corrupt Raft snapshot: the replica keeps its store and is repaired', async () => {
+    const c = (cluster = new Cluster());
+    for (const n of NODES) await c.open(n, config(), NODES);
+    c.replicas.get('n1')!.group.campaign();
+    await c.leader();
+    for (let i = 0; i < 30; i++) await c.publish('orders.s', `s${i}`);
+    await eventually(() => c.replicas.get('n3')!.stream.lastSequence() === 30);
+    const dir = c.replicas.get('n3')!.dir;
+    await c.stop('n3');
+    const snap = path.join(dir, 'raft', 'snapshot');
+    const buf = fs.readFileSync(snap);
+    for (let k = 10; k < 20; k++) buf[k]! ^= 0xff;
+    fs.writeFileSync(snap, buf);
+    for (let i = 30; i < 40; i++) await c.publish('orders.s', `s${i}`);
+    const back = await c.open('n3', config(), NODES);
+    expect(back.stream.lastSequence()).toBeGreaterThanOrEqual(30);
+    await eventually(() => back.group.current && back.stream.lastSequence() === 40);
+    expect(contents(back)).toEqual(contents(await c.leader()));
+    expect(fs.readdirSync(path.join(dir, 'raft')).some((f) => f.includes('.damaged'))).toBe(true);
   });
 });
