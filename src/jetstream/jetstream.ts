@@ -141,7 +141,7 @@ export class JetStream implements ApiHost {
   readonly account: string;
   private readonly api: JsApi;
   private readonly streamMap = new Map<string, Stream>();
-  private readonly env: StreamEnv;
+  private env: StreamEnv;
   private subs: BusSubscription[] = [];
   private apiTotal = 0;
   private usageCache = { file: 0, memory: 0 };
@@ -177,6 +177,7 @@ export class JetStream implements ApiHost {
    */
   attachCluster(cluster: EngineCluster): void {
     this.cluster = cluster;
+    this.env = { ...this.env, remoteOrigins: true };
   }
 
   /** Recovers streams from the store directory (single server), then starts answering the API. */

@@ -22,6 +22,7 @@ import { rfc3339Nano, parseRfc3339 } from './json_time.ts';
 import { streamConfigFromJson, streamConfigJson, type StreamConfig, type StreamSourceConfig } from './stream_config.ts';
 import { Rollup, type StreamOp } from './stream_entry.ts';
 import { SubjectTransform } from './subject_transform.ts';
+import { BusOrigin, OriginMissing, REMOTE_ORIGIN_POLL_MS, localOrigin, type Origin } from './origin.ts';
 
 export const HDR = {
   MSG_ID: 'Nats-Msg-Id',
@@ -61,6 +62,8 @@ export interface StreamEnv {
   consumerCount(stream: string): number;
   /** Server-wide resource check before storing (nats-server's limitsExceeded). */
   resourcesExceeded(storage: 'file' | 'memory'): boolean;
+  /** Clustered: a mirror or source whose origin has no replica here reads it over the bus. */
+  readonly remoteOrigins?: boolean;
 }
 
 export interface StreamOptions {
@@ -194,11 +197,15 @@ class OriginFollower {
   /** Next origin sequence to look at. */
   nextSeq: number;
   lastActiveMs = 0;
+  /** A remote origin answered that it does not exist. */
+  missing = false;
   private readonly owner: Stream;
   private readonly filter: string;
   private readonly transforms: SubjectTransform[];
-  private origin: Stream | null = null;
+  private origin: Origin | null = null;
   private stopListening: (() => void) | null = null;
+  private pollTimer: unknown = null;
+  private startTimeDone = false;
   private running = false;
   private again = false;
   private stopped = false;
@@ -216,20 +223,24 @@ class OriginFollower {
     return this.spec.name;
   }
 
-  lag(): number {
-    if (this.origin === null) return 0;
-    return Math.max(0, this.origin.lastSequence() - (this.nextSeq - 1));
+  get attached(): boolean {
+    return this.origin !== null;
   }
 
-  attach(origin: Stream): void {
+  lag(): number {
+    if (this.origin === null) return 0;
+    const last = this.origin.lastSequence();
+    return Number.isFinite(last) ? Math.max(0, last - (this.nextSeq - 1)) : 0;
+  }
+
+  attach(origin: Origin): void {
     if (this.stopped || this.origin === origin) return;
     this.detach();
     this.origin = origin;
-    if (this.nextSeq === 1 && this.spec.opt_start_time) this.nextSeq = this.seqForStartTime(origin, this.spec.opt_start_time);
-    this.stopListening = origin.onChange((ev) => {
-      if (ev.kind === 'append') this.kick();
-      else if (ev.kind === 'delete') this.detach();
-    });
+    this.stopListening = origin.watch(
+      () => this.kick(),
+      () => this.detach(),
+    );
     this.kick();
   }
 
@@ -237,6 +248,8 @@ class OriginFollower {
     this.stopListening?.();
     this.stopListening = null;
     this.origin = null;
+    if (this.pollTimer !== null) this.owner.cancelLater(this.pollTimer);
+    this.pollTimer = null;
   }
 
   stop(): void {
@@ -255,29 +268,52 @@ class OriginFollower {
     });
   }
 
+  /** A remote origin had nothing new (or did not answer): ask again in a moment. */
+  private poll(): void {
+    if (this.stopped || this.origin === null || this.pollTimer !== null) return;
+    this.pollTimer = this.owner.later(() => {
+      this.pollTimer = null;
+      this.kick();
+    }, REMOTE_ORIGIN_POLL_MS);
+  }
+
   private async run(): Promise<void> {
     do {
       this.again = false;
       const origin = this.origin;
-      while (origin !== null && this.origin === origin && !this.stopped) {
-        const last = origin.lastSequence();
-        if (this.nextSeq > last) break;
-        const msg = origin.store.loadNext(this.filter, this.nextSeq);
-        if (msg === null || msg.seq > last) {
-          // Nothing more that matches: a mirror still consumes the sequences to stay aligned.
-          if (this.kind === 'mirror') this.owner.mirrorSkipTo(last);
-          this.nextSeq = last + 1;
-          break;
+      try {
+        if (origin !== null && !this.startTimeDone && this.nextSeq === 1 && this.spec.opt_start_time) {
+          const ns = parseRfc3339(this.spec.opt_start_time);
+          if (ns !== null) this.nextSeq = await origin.seqForTime(ns);
         }
-        try {
+        this.startTimeDone = true;
+        while (origin !== null && this.origin === origin && !this.stopped) {
+          const last = origin.lastSequence();
+          if (this.nextSeq > last) break;
+          const found = origin.next(this.filter, this.nextSeq);
+          const msg = found instanceof Promise ? await found : found;
+          this.missing = false;
+          if (this.origin !== origin || this.stopped) return;
+          if (msg === null || msg.seq > last) {
+            if (origin.polled) {
+              this.poll();
+              break;
+            }
+            // Nothing more that matches: a mirror still consumes the sequences to stay aligned.
+            if (this.kind === 'mirror') this.owner.mirrorSkipTo(last);
+            this.nextSeq = last + 1;
+            break;
+          }
           if (this.kind === 'mirror') await this.owner.mirrorStore(msg);
           else await this.owner.sourceStore(this.sourceSubject(msg.subject), this.sourceHeader(msg), msg.data);
-        } catch (err) {
-          this.owner.logSourceError(this, err);
-          return;
+          this.nextSeq = msg.seq + 1;
+          this.lastActiveMs = this.owner.now();
         }
-        this.nextSeq = msg.seq + 1;
-        this.lastActiveMs = this.owner.now();
+      } catch (err) {
+        if (err instanceof OriginMissing) this.missing = true;
+        else this.owner.logSourceError(this, err);
+        if (origin?.polled) this.poll();
+        return;
       }
     } while (this.again && !this.stopped);
   }
@@ -295,14 +331,6 @@ class OriginFollower {
     return appendHeaders(hdr, [[HDR.STREAM_SOURCE, `${this.spec.name} ${msg.seq} ${this.filter} > ${msg.subject}`]]);
   }
 
-  private seqForStartTime(origin: Stream, time: string): number {
-    const ns = parseRfc3339(time);
-    if (ns === null) return 1;
-    for (let m = origin.store.loadNext('>', 1); m !== null; m = origin.store.loadNext('>', m.seq + 1)) {
-      if (m.time >= ns) return m.seq;
-    }
-    return origin.lastSequence() + 1;
-  }
 }
 
 export class Stream implements StreamForConsumers {
@@ -526,7 +554,7 @@ export class Stream implements StreamForConsumers {
 
   /** Origins appear and disappear as streams are created and deleted. */
   originAvailable(origin: Stream): void {
-    for (const f of this.followers) if (f.originName === origin.name) f.attach(origin);
+    for (const f of this.followers) if (f.originName === origin.name) f.attach(localOrigin(origin));
   }
 
   isSourcing(name: string): boolean {
@@ -539,6 +567,15 @@ export class Stream implements StreamForConsumers {
 
   now(): number {
     return this.ctx.scheduler.now();
+  }
+
+  /** Runs `fn` after `ms` on the engine's scheduler (mirror and source polling). */
+  later(fn: () => void, ms: number): unknown {
+    return this.ctx.scheduler.setTimeout(fn, ms);
+  }
+
+  cancelLater(handle: unknown): void {
+    this.ctx.scheduler.clearTimeout(handle);
   }
 
   // ---- publish path: the leader checks, every replica applies ----
@@ -1045,8 +1082,10 @@ export class Stream implements StreamForConsumers {
       }
     }
     for (const f of this.followers) {
-      const origin = this.env.lookupStream(f.originName);
-      if (origin !== undefined) f.attach(origin);
+      const local = this.env.lookupStream(f.originName);
+      // In a cluster an origin without a replica here is read from its leader over the bus.
+      if (local !== undefined) f.attach(localOrigin(local));
+      else if (this.env.remoteOrigins) f.attach(new BusOrigin(this.ctx, f.originName));
     }
   }
 
@@ -1210,7 +1249,7 @@ export class Stream implements StreamForConsumers {
     };
     if (f.spec.filter_subject) o['filter_subject'] = f.spec.filter_subject;
     if (f.spec.subject_transforms) o['subject_transforms'] = f.spec.subject_transforms;
-    if (this.env.lookupStream(f.originName) === undefined) {
+    if (f.missing || (!f.attached && this.env.lookupStream(f.originName) === undefined)) {
       o['error'] = JS_ERR.STREAM_NOT_FOUND;
     }
     return o;

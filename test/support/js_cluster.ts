@@ -14,6 +14,12 @@ export interface JsClusterOptions {
   /** Per node extra lines (tags). */
   nodeConfig?: (i: number) => string;
   workers?: number;
+  /**
+   * 'proxied' (default): every route through a TCP proxy in the test process, so links can be
+   * cut. 'direct': routes to the first node (the mesh completes by gossip), no proxy in the
+   * way of bulk traffic.
+   */
+  links?: 'proxied' | 'direct';
 }
 
 export class JsCluster {
@@ -25,6 +31,8 @@ export class JsCluster {
   private readonly proxies: TcpProxy[][];
   private readonly opts: JsClusterOptions;
   private readonly stores: string[];
+  /** Each node's cluster port, kept across restarts for direct links. */
+  private readonly clusterPorts: number[] = [];
 
   private constructor(opts: JsClusterOptions, proxies: TcpProxy[][]) {
     this.opts = opts;
@@ -39,7 +47,7 @@ export class JsCluster {
   static async start(opts: JsClusterOptions): Promise<JsCluster> {
     const proxies: TcpProxy[][] = [];
     let c: JsCluster | null = null;
-    for (let i = 0; i < opts.size; i++) {
+    for (let i = 0; i < (opts.links === 'direct' ? 0 : opts.size); i++) {
       const row: TcpProxy[] = [];
       for (let j = 0; j < opts.size; j++) {
         row.push(await TcpProxy.start(() => ({ host: '127.0.0.1', port: c?.nodes[j]?.clusterPort ?? 1 })));
@@ -48,7 +56,12 @@ export class JsCluster {
     }
     c = new JsCluster(opts, proxies);
     try {
-      await Promise.all(c.names.map((_, i) => c!.boot(i)));
+      if (opts.links === 'direct') {
+        await c.boot(0);
+        await Promise.all(c.names.slice(1).map((_, i) => c!.boot(i + 1)));
+      } else {
+        await Promise.all(c.names.map((_, i) => c!.boot(i)));
+      }
     } catch (err) {
       await c.stop();
       throw err;
@@ -57,15 +70,22 @@ export class JsCluster {
   }
 
   private async boot(i: number): Promise<ClusterNode> {
-    const routes = this.names.flatMap((_, j) => (j === i ? [] : [`nats-route://127.0.0.1:${this.proxies[i]![j]!.port}`]));
+    const direct = this.opts.links === 'direct';
+    const routes = direct
+      ? i === 0
+        ? []
+        : [`nats-route://127.0.0.1:${this.clusterPorts[0]}`]
+      : this.names.flatMap((_, j) => (j === i ? [] : [`nats-route://127.0.0.1:${this.proxies[i]![j]!.port}`]));
     const node = await startNode({
       name: this.names[i]!,
       routes,
+      ...(direct && this.clusterPorts[i] ? { clusterPort: this.clusterPorts[i] } : {}),
       workers: this.opts.workers ?? 1,
       dir: this.dirs[i],
       config: [`jetstream { store_dir: "${this.stores[i]}" }`, this.opts.config ?? '', this.opts.nodeConfig?.(i) ?? ''].join('\n'),
     });
     this.nodes[i] = node;
+    this.clusterPorts[i] = node.clusterPort;
     return node;
   }
 
@@ -147,6 +167,13 @@ export class JsCluster {
       if (!r.next_seq) return out;
       seq = r.next_seq as number;
     }
+  }
+
+  /** The last lines each node logged (for a failing test's report). */
+  logs(lines = 40): string {
+    return this.nodes
+      .map((n, i) => `--- ${this.names[i]} ---\n${n ? n.output().split('\n').slice(-lines).join('\n') : '(down)'}`)
+      .join('\n');
   }
 
   async stop(): Promise<void> {

@@ -36,6 +36,8 @@ const FETCH_TIMEOUT_MS = 5_000;
 const LEAVE_GRACE_MS = 30_000;
 /** Replicas are checked against the assignments at least this often (stragglers, leaving replicas). */
 const RECONCILE_EVERY_MS = 5_000;
+/** The longest a create answer waits for other nodes to confirm they know the new leader's subscriptions. */
+const INTEREST_BARRIER_MS = 500;
 /** How long a census of the cluster's servers collects answers. */
 const CENSUS_WINDOW_MS = 500;
 /** nats-server's queue group for direct gets served by every replica. */
@@ -138,6 +140,7 @@ export class JetStreamCluster implements ClusterView {
 
   start(): void {
     this.rpc.serve('fetch', (req) => this.serveFetch(req as FetchRequest));
+    this.rpc.serve('ping', () => 1);
     this.nodes.onChange = () => undefined;
     this.nodes.start();
     this.meta.start();
@@ -361,7 +364,7 @@ export class JetStreamCluster implements ClusterView {
     try {
       if (!sameStreamConfig(r.stream.config(), want)) await r.group.propose({ op: 'config', config: streamConfigJson(want) });
       this.updateDirect(r);
-      this.answerPending(key, r);
+      await this.answerPending(key, r);
       await this.reconcilePeers(r);
     } catch (err) {
       this.opts.logger.debug({ stream: sa.name, err: String(err) }, 'JetStream stream leader could not apply its assignment yet');
@@ -372,10 +375,13 @@ export class JetStreamCluster implements ClusterView {
     if (r.sa !== sa && r.group.isLeader) void this.leaderReconcile(key, r);
   }
 
-  private answerPending(key: string, r: Replica): void {
+  private async answerPending(key: string, r: Replica): Promise<void> {
     const p = this.pending.get(key);
     if (p === undefined || !r.group.isLeader) return;
     this.pending.delete(key);
+    // The client may publish through any node next: make sure every node has heard this
+    // leader's subscriptions before it hears that the stream exists.
+    await this.interestBarrier();
     const body: Record<string, unknown> = { type: RESPONSE_TYPE_PREFIX + (p.kind === 'create' ? 'stream_create_response' : 'stream_update_response'), ...r.stream.info() };
     if (p.kind === 'create') body['did_create'] = true;
     this.engineOf(r.sa.account)?.ctx.bus.publish(p.reply, null, null, Buffer.from(JSON.stringify(body)));
@@ -400,6 +406,16 @@ export class JetStreamCluster implements ClusterView {
       }
       await r.group.driver.removePeer(drop);
     }
+  }
+
+  /**
+   * Resolves once every online node answered a ping sent after this node's latest subscriptions:
+   * a subscription and a later message travel the same route in order, so each answer proves
+   * that node knows the subscriptions.
+   */
+  private async interestBarrier(): Promise<void> {
+    const peers = this.nodes.online().map((n) => n.id);
+    await Promise.all(peers.map((id) => this.rpc.request(id, 'ping', 0, INTEREST_BARRIER_MS).catch(() => undefined)));
   }
 
   // ---------------------------------------------------------------- catch-up between replicas

@@ -29,6 +29,8 @@ const META_VERSION = 1;
 const META_CHECK_MS = 250;
 /** A bootstrap waits this long for the expected size before settling for a majority of it. */
 const BOOTSTRAP_GRACE_MS = 5_000;
+/** Meta elections after 2-4 s without a leader (stream groups: 1-2 s). */
+const META_ELECTION_TICKS = 20;
 /** An assignment answers its client only when applied this soon after the leader proposed it. */
 export const LIVE_WINDOW_MS = 30_000;
 
@@ -203,6 +205,9 @@ export class MetaGroup implements StateMachine {
       scheduler: this.opts.scheduler,
       stateMachine: this,
       random: seededRandom(Date.now() ^ this.opts.self.length),
+      // The meta group may take longer to notice a lost leader than a stream group: what it
+      // serves (assignments) can wait, and a busy node must not keep losing it.
+      raft: { electionTicks: META_ELECTION_TICKS, heartbeatTicks: 1 },
       onError: (err) => this.opts.logger.warn({ err: err.message }, 'JetStream meta group'),
     });
     d.onLeaderChange((ev) => this.opts.onLeader(ev.leader));

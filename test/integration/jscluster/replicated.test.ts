@@ -3,7 +3,7 @@
 // same messages on every replica, KV and object store with replicas: 3, R1 streams, replica
 // count updates, the operations API (stepdowns, peer remove) and the monitoring endpoints.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
@@ -28,8 +28,12 @@ async function api(nc: NatsConnection, subject: string, body: unknown = ''): Pro
 }
 
 beforeAll(async () => {
-  c = await JsCluster.start({ size: 3 });
+  c = await JsCluster.start({ size: 3, links: 'direct' });
   await c.metaLeader();
+});
+
+afterEach((ctx) => {
+  if (ctx.task.result?.state === 'fail' && process.env['PETREL_TEST_LOGS']) console.log(c.logs(60));
 });
 
 afterAll(async () => {
@@ -44,7 +48,11 @@ describe('a JetStream cluster of three', () => {
     for (const d of docs) expect(d.meta_cluster).toMatchObject({ name: 'c1', leader, cluster_size: 3 });
     const onLeader = docs.find((d) => d.meta_cluster.replicas !== undefined)!;
     expect(onLeader.meta_cluster.replicas).toHaveLength(2);
-    expect(onLeader.meta_cluster.replicas[0]).toEqual(expect.objectContaining({ current: true, peer: expect.any(String), active: expect.any(Number) }));
+    expect(onLeader.meta_cluster.replicas[0]).toEqual(expect.objectContaining({ name: expect.stringMatching(/^n[123]$/), peer: expect.any(String), active: expect.any(Number) }));
+    await eventually('the meta leader reports its peers current', async () => {
+      const m = (await Promise.all([0, 1, 2].map((i) => monitor(c.node(i), '/jsz')))).find((d) => d.meta_cluster.replicas !== undefined)?.meta_cluster;
+      return m?.replicas.every((r: { current: boolean }) => r.current) || undefined;
+    });
     for (const i of [0, 1, 2]) {
       const info = await api(await client(i), '$JS.API.INFO');
       expect(info['type']).toBe('io.nats.jetstream.api.v1.account_info_response');
@@ -150,6 +158,20 @@ describe('a JetStream cluster of three', () => {
     await eventually('a new meta leader', async () => ((await c.metaLeader()) !== metaBefore ? true : undefined));
     expect((await api(nc, '$JS.API.STREAM.PEER.REMOVE.MOVE', {}))['error']).toMatchObject({ err_code: 10003 });
     expect((await api(nc, '$JS.API.SERVER.REMOVE', { peer: 'nobody' }))['error']).toMatchObject({ err_code: 10044 });
+  });
+
+  it('mirrors and sources between replicated streams, wherever their leaders run', async () => {
+    const jsm = await jetstreamManager(await client(0));
+    await jsm.streams.add({ name: 'ORIGIN', subjects: ['origin.>'], num_replicas: 3 });
+    await jsm.streams.add({ name: 'COPY', mirror: { name: 'ORIGIN' }, num_replicas: 3 });
+    await jsm.streams.add({ name: 'GATHER', subjects: ['gather'], sources: [{ name: 'ORIGIN', filter_subject: 'origin.b' }], num_replicas: 1 });
+    const js = jetstream(await client(1));
+    for (let k = 0; k < 10; k++) await js.publish(k % 2 ? 'origin.b' : 'origin.a', `o${k}`);
+    await eventually('the mirror holds every origin message', async () => ((await jsm.streams.info('COPY')).state.messages === 10 ? true : undefined));
+    await eventually('the source took the filtered ones', async () => ((await jsm.streams.info('GATHER')).state.messages === 5 ? true : undefined));
+    const m = await jsm.streams.getMessage('COPY', { seq: 4 });
+    expect(m?.subject).toBe('origin.b');
+    expect(m?.string()).toBe('o3');
   });
 
   it('lists and deletes streams from any node', async () => {
