@@ -20,7 +20,7 @@ import { isRaftError, RaftErrorCode } from '../raft/errors.ts';
 import { appendHeaders, removeHeadersWithPrefix } from './header_block.ts';
 import { rfc3339Nano, parseRfc3339 } from './json_time.ts';
 import { streamConfigFromJson, streamConfigJson, type StreamConfig, type StreamSourceConfig } from './stream_config.ts';
-import { Rollup, type StreamOp } from './stream_entry.ts';
+import { Rollup, type MsgOp, type StreamOp } from './stream_entry.ts';
 import { SubjectTransform } from './subject_transform.ts';
 import { BusOrigin, OriginMissing, REMOTE_ORIGIN_POLL_MS, localOrigin, type Origin } from './origin.ts';
 
@@ -78,7 +78,6 @@ export interface StreamOptions {
   corruption?: readonly CorruptionReport[];
 }
 
-type MsgOp = Extract<StreamOp, { op: 'msg' }>;
 
 /** The leader's verdict on a publish. */
 type Checked =
@@ -94,6 +93,8 @@ export interface ApplyResult {
   ready: Promise<void>;
   purged?: number;
   removed?: boolean;
+  /** A batch of messages: what applying each did, in order. */
+  each?: ApplyResult[];
 }
 
 /** The Raft group a replicated stream belongs to (src/jetstream/cluster/stream_group.ts). */
@@ -105,6 +106,9 @@ export interface StreamReplicator {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** A replicated stream proposes the messages of one turn as one entry, up to these bounds. */
+const MAX_BATCH_MSGS = 1024;
+const MAX_BATCH_BYTES = 512 * 1024;
 
 /** A failed proposal as the publisher hears it. */
 function toApiError(err: unknown): ApiError | null {
@@ -381,6 +385,8 @@ export class Stream implements StreamForConsumers {
   private drainQueued = false;
   /** Retention removals collected in this turn (replicated streams propose them together). */
   private retire: number[] = [];
+  /** Messages checked in this turn, not yet proposed (replicated streams). */
+  private batch: { ops: MsgOp[]; waiters: Array<{ resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }>; bytes: number } | null = null;
 
   constructor(opts: StreamOptions) {
     this.env = opts.env;
@@ -752,11 +758,7 @@ export class Stream implements StreamForConsumers {
       this.inflightBytes += size;
       this.inflightBySubject.set(op.subject, op.seq);
       if (op.rollup !== Rollup.None) this.inflightBarriers++;
-      done = this.replicator.propose(op).catch((err: unknown) => {
-        this.settleInflight(op.seq, op.subject);
-        if (op.rollup !== Rollup.None) this.barrierDone();
-        throw toApiError(err);
-      });
+      done = new Promise<ApplyResult>((resolve, reject) => this.batchMsg(op, size, resolve, reject));
     }
     if (op.msgId !== '' && this.cfg.duplicate_window > 0) {
       const ready = done.then(
@@ -771,12 +773,52 @@ export class Stream implements StreamForConsumers {
     return done;
   }
 
+  /**
+   * Collects the messages checked in this turn: they go to the group as one entry (one
+   * proposal, one log record, one apply), flushed at the end of the turn or when it is full.
+   */
+  private batchMsg(op: MsgOp, size: number, resolve: (r: ApplyResult) => void, reject: (e: unknown) => void): void {
+    let b = this.batch;
+    if (b === null) {
+      b = this.batch = { ops: [], waiters: [], bytes: 0 };
+      queueMicrotask(this.flushBatch);
+    }
+    b.ops.push(op);
+    b.waiters.push({ resolve, reject });
+    b.bytes += size;
+    if (b.ops.length >= MAX_BATCH_MSGS || b.bytes >= MAX_BATCH_BYTES) this.flushBatch();
+  }
+
+  private readonly flushBatch = (): void => {
+    const b = this.batch;
+    if (b === null || this.replicator === null) return;
+    this.batch = null;
+    const op: StreamOp = b.ops.length === 1 ? b.ops[0]! : { op: 'msgs', msgs: b.ops };
+    this.replicator.propose(op).then(
+      (r) => {
+        const each = r.each;
+        for (let i = 0; i < b.waiters.length; i++) b.waiters[i]!.resolve(each?.[i] ?? r);
+      },
+      (err: unknown) => {
+        const apiErr = toApiError(err);
+        for (let i = 0; i < b.ops.length; i++) {
+          const m = b.ops[i]!;
+          this.settleInflight(m.seq, m.subject);
+          if (m.rollup !== Rollup.None) this.barrierDone();
+          b.waiters[i]!.reject(apiErr);
+        }
+      },
+    );
+  };
+
   /** Any other operation from the leader: applied at once on a single server, proposed when replicated. */
   private submit(op: StreamOp): Promise<ApplyResult> {
     if (this.replicator === null) {
       const r = this.applyOp(op);
       return Promise.resolve(r);
     }
+    // Messages checked before this operation go first.
+    this.flushBatch();
     this.inflightBarriers++;
     return this.replicator.propose(op).catch((err: unknown) => {
       this.barrierDone();
@@ -834,6 +876,10 @@ export class Stream implements StreamForConsumers {
     switch (o.op) {
       case 'msg':
         return this.applyMsg(o);
+      case 'msgs': {
+        const each = o.msgs.map((m) => this.applyMsg(m));
+        return { seq: each.length > 0 ? each[each.length - 1]!.seq : 0, ready: RESOLVED, each };
+      }
       case 'purge': {
         const purged = this.store.purge({ ...(o.filter ? { subject: o.filter } : {}), seq: o.upTo });
         this.afterRemoval();

@@ -28,9 +28,32 @@ export type StreamOp =
   /** A stream config (as API JSON) takes effect here. */
   | { op: 'config'; config: Record<string, unknown> }
   /** A mirror consumed origin sequences up to `lastSeq` that carried nothing for it. */
-  | { op: 'skip'; lastSeq: number };
+  | { op: 'skip'; lastSeq: number }
+  /** Messages the leader checked in one turn, in order: one Raft entry for all of them. */
+  | { op: 'msgs'; msgs: MsgOp[] };
 
-const OP = { msg: 1, purge: 2, del: 3, rm: 4, expire: 5, config: 6, skip: 7 } as const;
+export type MsgOp = Extract<StreamOp, { op: 'msg' }>;
+
+const OP = { msg: 1, purge: 2, del: 3, rm: 4, expire: 5, config: 6, skip: 7, msgs: 8 } as const;
+
+function msgFields(o: MsgOp): unknown[] {
+  const [ms, ns] = splitTime(o.ts);
+  return [o.seq, o.subject, o.hdr, o.data, ms, ns, o.msgId, o.rollup, o.skip ? 1 : 0];
+}
+
+function msgFrom(a: unknown[]): MsgOp {
+  return {
+    op: 'msg',
+    seq: a[0] as number,
+    subject: a[1] as string,
+    hdr: (a[2] as Uint8Array | null) ?? null,
+    data: a[3] as Uint8Array,
+    ts: joinTime(a[4], a[5]),
+    msgId: a[6] as string,
+    rollup: a[7] as Rollup,
+    skip: a[8] === 1,
+  };
+}
 
 const packr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: true });
 
@@ -46,10 +69,10 @@ function joinTime(ms: unknown, ns: unknown): bigint {
 
 export function encodeStreamOp(o: StreamOp): Uint8Array {
   switch (o.op) {
-    case 'msg': {
-      const [ms, ns] = splitTime(o.ts);
-      return packr.pack([STREAM_ENTRY_VERSION, OP.msg, o.seq, o.subject, o.hdr, o.data, ms, ns, o.msgId, o.rollup, o.skip ? 1 : 0]);
-    }
+    case 'msg':
+      return packr.pack([STREAM_ENTRY_VERSION, OP.msg, ...msgFields(o)]);
+    case 'msgs':
+      return packr.pack([STREAM_ENTRY_VERSION, OP.msgs, o.msgs.map(msgFields)]);
     case 'purge':
       return packr.pack([STREAM_ENTRY_VERSION, OP.purge, o.filter, o.upTo]);
     case 'del':
@@ -87,17 +110,9 @@ export function decodeStreamOp(buf: Uint8Array): StreamOp {
   }
   switch (a[1]) {
     case OP.msg:
-      return {
-        op: 'msg',
-        seq: a[2] as number,
-        subject: a[3] as string,
-        hdr: (a[4] as Uint8Array | null) ?? null,
-        data: a[5] as Uint8Array,
-        ts: joinTime(a[6], a[7]),
-        msgId: a[8] as string,
-        rollup: a[9] as Rollup,
-        skip: a[10] === 1,
-      };
+      return msgFrom(a.slice(2));
+    case OP.msgs:
+      return { op: 'msgs', msgs: (a[2] as unknown[][]).map(msgFrom) };
     case OP.purge:
       return { op: 'purge', filter: a[2] as string, upTo: a[3] as number };
     case OP.del:

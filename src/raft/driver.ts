@@ -554,7 +554,23 @@ export class RaftDriver {
       this.persisting = rd;
       this.sentEarly = this.core.isLeader;
       if (this.sentEarly) for (const m of rd.messages) if (sendsBeforePersist(m)) this.transport.send(m);
+      this.applyEarly(rd);
       if (!this.write(rd)) return;
+    }
+  }
+
+  /**
+   * Committed entries this node already holds on disk need not wait for the Ready's own writes
+   * (new entries, a commit index): they are durable on a quorum and here, so they are applied
+   * and their proposals answered now, not one fsync later. Entries that arrived in this Ready
+   * are applied once it is persisted (complete() skips what was applied here).
+   */
+  private applyEarly(rd: Ready): void {
+    if (rd.snapshot !== null || rd.committedEntries.length === 0) return;
+    const stable = this.core.raftLog.persistedLastIndex();
+    for (const e of rd.committedEntries) {
+      if (e.index > stable) return;
+      this.applyEntry(e);
     }
   }
 

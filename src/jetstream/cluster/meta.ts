@@ -179,6 +179,7 @@ export class MetaGroup implements StateMachine {
   /** The agreed bootstrap set seen at the previous check (it must hold twice in a row). */
   private agreed = '';
   private adding = false;
+  private bootstrapping = false;
   private closed = false;
 
   constructor(opts: MetaGroupOptions) {
@@ -304,6 +305,7 @@ export class MetaGroup implements StateMachine {
   }
 
   private maybeBootstrap(): void {
+    if (this.bootstrapping) return;
     const nodes = this.opts.nodes.online();
     if (nodes.some((n) => n.meta === 'member')) return; // a group exists: its leader will add us
     const view = this.freshView();
@@ -328,7 +330,10 @@ export class MetaGroup implements StateMachine {
       return;
     }
     this.opts.logger.info({ voters: view }, 'JetStream cluster bootstrapping the meta group');
-    void this.bootstrapWith(view);
+    this.bootstrapping = true;
+    void this.bootstrapWith(view).finally(() => {
+      this.bootstrapping = false;
+    });
   }
 
   private async bootstrapWith(voters: NodeId[]): Promise<void> {
