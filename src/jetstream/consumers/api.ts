@@ -22,6 +22,7 @@ import {
 import { Consumer, randomId, type ConsumerOptions } from './consumer.ts';
 import { ConsumerErrors, isApiError } from './errors.ts';
 import { readConsumerDirs, StatePersister, type ConsumerMeta } from './persistence.ts';
+import type { ConsumerReplicator } from './replicator.ts';
 import { rfc3339FromMs } from './time.ts';
 
 export const ConsumerResponseType = {
@@ -46,6 +47,15 @@ interface Entry {
   consumer: Consumer;
   persister: StatePersister | null;
   stream: StreamForConsumers;
+}
+
+/** One replica of a replicated consumer (see replicator.ts for the wiring). */
+export interface ReplicaOptions {
+  replicator: ConsumerReplicator;
+  /** The `cluster` object of consumer info. */
+  clusterInfo?: () => Record<string, unknown> | undefined;
+  /** The leader found it inactive past its threshold (default: delete it here). */
+  onInactive?: (c: Consumer) => void;
 }
 
 export class ConsumerManager implements ConsumerApi {
@@ -154,14 +164,33 @@ export class ConsumerManager implements ConsumerApi {
     await Promise.all([...all.map((e) => e.persister?.flush()), ...this.removals]);
   }
 
-  /** Deletes a consumer (API delete, inactivity). */
+  /**
+   * A replica of a replicated consumer on this node: its state comes from its replicator's log
+   * (nothing is read from or written to the stream's consumer directory). `cfg` is complete and
+   * checked (defaults applied), as the meta group assigned it.
+   */
+  addReplica(stream: StreamForConsumers, cfg: ConsumerConfig, createdMs: number, replica: ReplicaOptions): Consumer | ApiError {
+    if (this.consumersOf(stream.name).has(cfg.name)) return ConsumerErrors.nameExist();
+    return this.start(stream, cfg, createdMs, null, false, replica);
+  }
+
+  /** A config update the meta group decided, on every replica (the consumer leader proposes it). */
+  updateReplicaConfig(stream: string, name: string, cfg: ConsumerConfig): boolean {
+    const c = this.get(stream, name);
+    if (!c) return false;
+    c.updateConfig(cfg);
+    return true;
+  }
+
+  /** Deletes a consumer (API delete, inactivity, a replica leaving this node). */
   async deleteConsumer(stream: string, name: string): Promise<boolean> {
     const m = this.byStream.get(stream);
     const e = m?.get(name);
     if (!m || !e) return false;
     m.delete(name);
+    const leader = e.consumer.isLeader;
     e.consumer.stop(true);
-    e.consumer.advisory(`CONSUMER.DELETED.${stream}.${name}`, 'io.nats.jetstream.advisory.v1.consumer_action', { action: 'delete' });
+    if (leader) e.consumer.advisory(`CONSUMER.DELETED.${stream}.${name}`, 'io.nats.jetstream.advisory.v1.consumer_action', { action: 'delete' });
     if (e.persister) {
       const removal = e.persister.remove().catch((err: unknown) => this.ctx.logger.error(`JetStream consumer '${stream} > ${name}' files not removed: ${String(err)}`));
       this.removals.add(removal);
@@ -284,9 +313,16 @@ export class ConsumerManager implements ConsumerApi {
     return c;
   }
 
-  private start(stream: StreamForConsumers, cfg: ConsumerConfig, createdMs: number, state: ConsumerState | null, isNew: boolean): Consumer | ApiError {
+  private start(
+    stream: StreamForConsumers,
+    cfg: ConsumerConfig,
+    createdMs: number,
+    state: ConsumerState | null,
+    isNew: boolean,
+    replica: ReplicaOptions | null = null,
+  ): Consumer | ApiError {
     const consumers = this.consumersOf(stream.name);
-    const persistent = stream.consumerDir !== null && cfg.durable !== '' && !cfg.memStorage;
+    const persistent = replica === null && stream.consumerDir !== null && cfg.durable !== '' && !cfg.memStorage;
     let consumer: Consumer | null = null;
     const persister = persistent
       ? new StatePersister(
@@ -301,7 +337,8 @@ export class ConsumerManager implements ConsumerApi {
         stream,
         options: this.options,
         persister,
-        onInactive: (c) => void this.deleteConsumer(stream.name, c.name),
+        ...(replica ? { replicator: replica.replicator, clusterInfo: replica.clusterInfo } : {}),
+        onInactive: replica?.onInactive ?? ((c) => void this.deleteConsumer(stream.name, c.name)),
       },
       cfg,
       createdMs,

@@ -1,16 +1,25 @@
-// One JetStream consumer: where it is in its stream, what it delivered and what is still unacked,
-// and the delivery loop that hands messages to pull requests or to a push deliver subject.
-// Follows nats-server's consumer.go semantics (sequences, floors, redelivery queue, waiting
-// requests, statuses) on a single thread: every entry point runs to completion, and the delivery
-// loop is re-entrancy safe (a subscriber that acks synchronously just asks for another pass).
+// One JetStream consumer. Its state (position, floors, pending, redelivery counts) lives in a
+// ConsumerStateMachine that only committed entries change (state_machine.ts, entries.ts); this
+// file is everything around it. Every replica applies entries; the replica that leads also runs
+// the delivery loop, the pull wait queue, heartbeats, flow control and the ack-wait timer, takes
+// acks, turns each decision into a proposal through its ConsumerReplicator, and does the side
+// effects (sending the message, answering a double ack, advisories) once the proposal resolved.
+// On a single node (LocalReplicator) a proposal is applied on the spot, so all of this runs
+// synchronously as nats-server's consumer.go does; a replicated leader keeps a thin view ahead
+// of the applied state (the next stream and delivery sequences, deliveries in flight).
+// Every entry point runs to completion, and the delivery loop is re-entrancy safe (a subscriber
+// that acks synchronously just asks for another pass).
 
 import { randomBytes } from 'node:crypto';
 import type { JsBus } from '../bus.ts';
 import type { ConsumerForStream, JsContext, StreamChange, StreamForConsumers } from '../seams.ts';
 import type { ConsumerState, StoredMessage } from '../store/index.ts';
 import { subjectMatches } from '../../routing/subjects.ts';
-import { configToJson, filtersOf, formatGoDuration, isDurable, isPullMode, type ConsumerConfig } from './config.ts';
-import { StatePersister } from './persistence.ts';
+import { configsEqual, configToJson, filtersOf, formatGoDuration, isDurable, isPullMode, type ConsumerConfig } from './config.ts';
+import { ConsumerEntryError, decodeEntry, EntryKind, encodeEntry, type ConsumerEntry, type DeliveredEntry, type StateEntry } from './entries.ts';
+import type { StatePersister } from './persistence.ts';
+import { LocalReplicator, type ConsumerReplicator, type ReplicatedConsumer } from './replicator.ts';
+import { ConsumerStateMachine } from './state_machine.ts';
 import { parseGoDuration, rfc3339FromMs } from './time.ts';
 import { parseNextRequest } from './next_request.ts';
 import { WaitQueue, type PullRequest } from './wait_queue.ts';
@@ -19,10 +28,12 @@ import { ackPrefix, ackReply, FLOW_CONTROL_PREFIX, headersOnlyBlock, parseAckRep
 const NS_PER_MS = 1_000_000;
 /** nats-server ackWaitDelay: fire the ack timer a little late so a burst is handled in one pass. */
 const ACK_WAIT_SLACK_MS = 1;
-/** How soon restored pending messages are looked at after a restart (nats-server waits 0.5–1.5 s). */
+/** How soon restored pending messages are looked at after a restart or a change of leader (nats-server waits 0.5–1.5 s). */
 const RESTORED_PENDING_CHECK_MS = 1_000;
 /** Replays closer together than this are not delayed (nats-server's threshold). */
 const REPLAY_MIN_DELAY_MS = 1;
+/** A leader whose proposal failed re-reads the committed state; if that barrier fails too, it tries again after this long. */
+const RESYNC_RETRY_MS = 250;
 /** nats-server JSMetricConsumerAckPre. */
 const ACK_METRIC_PREFIX = '$JS.EVENT.METRIC.CONSUMER.ACK';
 
@@ -44,16 +55,14 @@ export interface ConsumerDeps {
   readonly ctx: JsContext;
   readonly stream: StreamForConsumers;
   readonly options: ConsumerOptions;
+  /** The state file of a durable single-node consumer, or null. */
   readonly persister: StatePersister | null;
-  /** The consumer went inactive past its threshold and wants to be deleted. */
+  /** Who orders state changes; a LocalReplicator when absent. */
+  readonly replicator?: ConsumerReplicator;
+  /** The `cluster` object of consumer info (replicated consumers), or undefined for none. */
+  readonly clusterInfo?: () => Record<string, unknown> | undefined;
+  /** The consumer went inactive past its threshold and wants to be deleted (leader only). */
   onInactive(c: Consumer): void;
-}
-
-interface Pending {
-  /** Consumer sequence of the (first) delivery. */
-  dseq: number;
-  /** Last delivery (or progress) time, ms since the epoch. */
-  atMs: number;
 }
 
 interface Taken {
@@ -61,6 +70,30 @@ interface Taken {
   /** Delivery count including this one. */
   dc: number;
   from: 'redelivery' | 'skiplist' | 'stream';
+}
+
+/** A message handed out: sent once the DELIVERED entry holding it is committed. */
+interface Delivery {
+  target: string;
+  reply: string;
+  msg: StoredMessage;
+  hdr: Uint8Array | null;
+  data: Uint8Array;
+  dc: number;
+  size: number;
+  request: PullRequest | undefined;
+}
+
+type AckKind = typeof EntryKind.Ack | typeof EntryKind.Term;
+
+/** An ack waiting to be proposed with the others of its turn (replicated). */
+interface QueuedAck {
+  sseq: number;
+  dseq: number;
+  dc: number;
+  answerTo: string | null;
+  sample: { dseq: number; atMs: number } | null;
+  stalled: boolean;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -91,7 +124,6 @@ export function randomId(len: number): string {
 export class Consumer implements ConsumerForStream {
   readonly name: string;
   readonly streamName: string;
-  cfg: ConsumerConfig;
   readonly createdMs: number;
   filters: readonly string[];
 
@@ -100,30 +132,57 @@ export class Consumer implements ConsumerForStream {
   private readonly stream: StreamForConsumers;
   private readonly bus: JsBus;
   private readonly ackReplyPrefix: string;
+  private readonly sm: ConsumerStateMachine;
+  private readonly replicator: ConsumerReplicator;
+  /** Set when this replica is the only one: proposals apply on the spot. */
+  private readonly local: LocalReplicator | null;
+  /** A config the meta layer asked for that is not applied yet (replicated consumers). */
+  private desiredCfg: ConsumerConfig | null = null;
 
-  // ---- position and ack state (nats-server sseq, dseq, adflr, asflr, pending, rdc, rdq) ----
+  // ---- leadership ----
+  private leading = false;
+  /** Bumped whenever the leader's view is thrown away: answers to older proposals send nothing. */
+  private epoch = 0;
+  /** A proposal failed: deliver nothing until the committed state is re-read. */
+  private fenced = false;
+  private barrierInFlight = false;
+  private resyncTimer: unknown = null;
+  /** Replicated proposals not yet resolved. */
+  private inflight = 0;
+
+  // ---- the leader's view, ahead of the applied state by what is in flight ----
   /** Next stream sequence to look at. */
-  private sseq = 1;
-  /** Next consumer (delivery) sequence. */
-  private dseq = 1;
-  private ackFloorConsumer = 0;
-  private ackFloorStream = 0;
-  /** Highest stream sequence delivered for the first time (what info reports as delivered). */
-  private deliveredStream = 0;
-  private readonly pending = new Map<number, Pending>();
-  /** Delivery counts above 1, by stream sequence. */
-  private readonly redelivered = new Map<number, number>();
+  private cursor = 1;
+  /** Next delivery sequence to hand out. */
+  private nextDseq = 1;
+  /** Next index of the skip list to hand out. */
+  private skipNext = 0;
+  /** First deliveries proposed and not yet applied (they count against max_ack_pending). */
+  private inflightNew = 0;
+  /** Messages whose redelivery (or max-deliveries decision, or removal) is proposed. */
+  private readonly redelivering = new Set<number>();
+  /** Messages whose ack is proposed. */
+  private readonly acking = new Set<number>();
   private rdq: number[] = [];
   private readonly rdqSet = new Set<number>();
-  /** deliver_policy last_per_subject: the start sequences still to hand out, then resume. */
-  private skipList: { seqs: number[]; index: number; resume: number } | null = null;
+  /** Deliveries of this drive pass, proposed together as one DELIVERED entry (replicated). */
+  private batch: Delivery[] = [];
+  private batchItems: number[] = [];
+  /** DELIVERED entries proposed and not yet sent: a pull request is not finished before they are. */
+  private batchesInFlight = 0;
+  /** Acks of this turn, proposed together as one ACK entry (replicated). */
+  private ackBatch: QueuedAck[] = [];
+  /** Pull requests that started (true) or stopped (false) waiting this turn (replicated). */
+  private requestChanges = new Map<string, boolean>();
+  /** The scratch DELIVERED entry of local proposals (applied at once, never kept). */
+  private readonly localDelivered: DeliveredEntry = { kind: EntryKind.Delivered, ts: 0, items: [0, 0, 0] };
 
   // ---- num_pending, kept as a running count like nats-server's npc ----
   private npc = 0;
   private npcValid = false;
 
   // ---- pull ----
-  private waiting: WaitQueue | null;
+  private waiting: WaitQueue | null = null;
   private waitTimer: unknown = null;
   private waitTimerAtMs = 0;
 
@@ -144,81 +203,102 @@ export class Consumer implements ConsumerForStream {
   private inactiveTimer: unknown = null;
   private resumeTimer: unknown = null;
   private replayBase: { wallMs: number; tsNs: bigint } | null = null;
-  private replaying: boolean;
+  private replaying = false;
   private rateNextFreeMs = 0;
 
-  private lastDeliveredMs = 0;
-  private lastAckMs = 0;
   private driving = false;
   private again = false;
   closed = false;
 
-  private readonly ackSub: { unsubscribe(): void };
+  private ackSub: { unsubscribe(): void } | null = null;
+  private startWaiters: (() => void)[] = [];
   private readonly unsubscribeStream: () => void;
+  private unwatchLeader: (() => void) | null = null;
 
+  /** The replicated state machine a Raft group (or the LocalReplicator) applies entries to. */
+  readonly replicated: ReplicatedConsumer = {
+    applyEntry: (data) => this.applyEntry(decodeEntry(data)),
+    snapshot: () => encodeEntry(this.sm.toEntry(true)),
+    restore: (data) => {
+      const e = decodeEntry(data);
+      if (e.kind !== EntryKind.State) throw new ConsumerEntryError(`consumer snapshot: expected a STATE entry, got kind ${e.kind}`);
+      this.applyEntry(e);
+    },
+  };
+
+  /**
+   * `restored`: the durable state file of a single-node consumer. Without it, a local consumer
+   * starts where its deliver policy says; a replicated one waits for its first leader to decide.
+   */
   constructor(deps: ConsumerDeps, cfg: ConsumerConfig, createdMs: number, restored: ConsumerState | null) {
     this.deps = deps;
     this.ctx = deps.ctx;
     this.stream = deps.stream;
     this.bus = deps.ctx.bus;
-    this.cfg = cfg;
     this.name = cfg.name;
     this.streamName = deps.stream.name;
     this.createdMs = createdMs;
     this.filters = filtersOf(cfg);
     this.ackReplyPrefix = ackPrefix(this.streamName, this.name);
-    const now = this.ctx.scheduler.now();
-    this.waiting = isPullMode(cfg) ? new WaitQueue(cfg.maxWaiting, now) : null;
-    this.replaying = cfg.replayPolicy === 'original';
-    if (cfg.flowControl) {
-      this.maxpb = Math.max(1, Math.floor(deps.options.flowControlMaxPendingBytes / 16));
-    }
+    this.replicator = deps.replicator ?? new LocalReplicator();
+    this.local = this.replicator instanceof LocalReplicator ? this.replicator : null;
+    const persister = deps.persister;
+    this.sm = new ConsumerStateMachine(cfg, {
+      done: (seq) => {
+        if (this.stream.retention !== 'limits') this.stream.consumerDone(this.name, seq);
+      },
+      changed: persister ? () => persister.markDirty() : () => {},
+    });
+    if (restored) this.sm.loadConsumerState(restored);
+    else if (this.local) this.sm.load(this.startingState());
+    this.local?.bind({ consumer: this.replicated, afterDurable: persister ? (fn) => persister.afterDurable(fn) : null });
 
-    if (restored) this.applyState(restored);
-    else this.selectStartingSeq();
-    this.recalcPending();
-
-    this.ackSub = this.bus.subscribe(`${this.ackReplyPrefix}>`, null, (subject, reply, _hdr, data) => this.onAck(subject, reply, data));
-    if (cfg.flowControl) {
-      this.fcSub = this.bus.subscribe(`${FLOW_CONTROL_PREFIX}${this.streamName}.${this.name}.*`, null, (subject) => this.onFlowControlReply(subject));
-    }
     this.unsubscribeStream = this.stream.onChange((ev) => this.onStreamChange(ev));
     if (this.stream.retention !== 'limits') this.stream.registerConsumer(this);
   }
 
-  /** Starts timers and delivery; call once registered. */
+  get cfg(): ConsumerConfig {
+    return this.sm.cfg;
+  }
+
+  /** This replica leads (always, for a local consumer). */
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Its starting position is decided (a replicated consumer's first leader proposes it). */
+  get started(): boolean {
+    return this.sm.started;
+  }
+
+  /** Resolves once the starting position is applied here (what a create answer should show). */
+  whenStarted(): Promise<void> {
+    if (this.sm.started) return Promise.resolve();
+    return new Promise((resolve) => this.startWaiters.push(resolve));
+  }
+
+  /** Starts following leadership; a leader starts timers and delivery. Call once registered. */
   start(): void {
-    if (!isPullMode(this.cfg)) {
-      this.active = this.bus.hasInterest(this.cfg.deliverSubject);
-      this.watchDeliverInterest();
-      this.armHeartbeat();
-      if (!this.active) this.armInactive(this.inactiveThresholdMs());
-    } else if (this.inactiveThresholdMs() > 0) {
-      this.armInactive(this.inactiveThresholdMs());
-    }
-    if (this.pending.size > 0) this.armAckTimer(Math.min(this.ackWaitMs(0), RESTORED_PENDING_CHECK_MS));
-    this.drive();
+    if (this.closed || this.unwatchLeader !== null) return;
+    this.unwatchLeader = this.replicator.onLeaderChange((isLeader) => (isLeader ? this.becomeLeader() : this.loseLeadership()));
+    if (this.replicator.isLeader) this.becomeLeader();
   }
 
   // ---------------------------------------------------------------- ConsumerForStream
 
   isDone(seq: number): boolean {
-    // Tracked redeliveries are cleared by acks, so one left here either is pending or reached
-    // max deliveries without an ack: interest streams keep it (nats-server needAck).
-    if (this.redelivered.has(seq)) return false;
-    if (seq <= this.ackFloorStream) return true;
-    if (this.cfg.ackPolicy !== 'explicit') return false;
-    if (seq >= this.sseq) return false;
-    return !this.pending.has(seq);
+    return this.sm.isDone(seq);
   }
 
   // ---------------------------------------------------------------- starting position
 
-  private selectStartingSeq(): void {
+  /** nats-server selectStartingSeqNo, as a STATE entry. */
+  private startingState(): StateEntry {
     const store = this.stream.store;
     const st = store.state();
     const cfg = this.cfg;
     let sseq: number;
+    let skip: number[] | null = null;
     if (cfg.optStartSeq > 0) {
       sseq = cfg.optStartSeq;
     } else {
@@ -241,7 +321,7 @@ export class Consumer implements ConsumerForStream {
           else {
             sseq = seqs[0]!;
             // Hand out these first; the position itself moves past them (acks and interest checks use it).
-            this.skipList = { seqs, index: 0, resume: st.lastSeq };
+            skip = seqs;
           }
           break;
         }
@@ -255,12 +335,23 @@ export class Consumer implements ConsumerForStream {
     if (st.firstSeq === 0) sseq = 1;
     else if (sseq < st.firstSeq) sseq = st.firstSeq;
     else if (sseq > st.lastSeq) sseq = st.lastSeq + 1;
-    this.sseq = Math.max(1, sseq);
-    this.dseq = 1;
-    this.ackFloorConsumer = 0;
-    this.ackFloorStream = this.sseq - 1;
-    this.deliveredStream = this.sseq - 1;
-    if (this.skipList !== null) this.sseq = this.skipList.resume + 1;
+    sseq = Math.max(1, sseq);
+    return {
+      kind: EntryKind.State,
+      sseq: skip !== null ? st.lastSeq + 1 : sseq,
+      dseq: 1,
+      deliveredStream: sseq - 1,
+      ackFloorConsumer: 0,
+      ackFloorStream: sseq - 1,
+      pending: [],
+      redelivered: [],
+      skipList: skip !== null ? { seqs: skip, index: 0, resume: st.lastSeq } : null,
+      lastDeliveredMs: 0,
+      lastAckMs: 0,
+      // Every replica was created with the config; later changes are CONFIG entries.
+      config: null,
+      requests: [],
+    };
   }
 
   /** First sequence whose message time is >= t (messages are stored in time order). */
@@ -277,44 +368,243 @@ export class Consumer implements ConsumerForStream {
     return lo;
   }
 
-  private applyState(s: ConsumerState): void {
-    this.sseq = s.delivered.stream + 1;
-    this.dseq = s.delivered.consumer + 1;
-    this.deliveredStream = s.delivered.stream;
-    this.ackFloorConsumer = s.ackFloor.consumer;
-    this.ackFloorStream = s.ackFloor.stream;
-    for (const [seq, p] of s.pending) this.pending.set(seq, { dseq: p.sequence, atMs: Number(p.timestamp / BigInt(NS_PER_MS)) });
-    for (const [seq, count] of s.redelivered) {
-      if (seq > this.ackFloorStream) this.redelivered.set(seq, count);
+  /** The durable state (nats-server ConsumerState). */
+  snapshotState(): ConsumerState {
+    return this.sm.toConsumerState();
+  }
+
+  // ---------------------------------------------------------------- proposing and applying
+
+  /**
+   * Proposes `e`; `after` runs once it is committed and applied here (at once for a local
+   * consumer). `current` says this replica still leads with the view it proposed from: only
+   * then may it send deliveries or touch that view; facts (answers, advisories) go out anyway.
+   */
+  private propose(e: ConsumerEntry, after: ((current: boolean) => void) | null): void {
+    if (this.local) {
+      this.applyEntry(e);
+      after?.(true);
+      return;
+    }
+    const epoch = this.epoch;
+    this.inflight++;
+    this.replicator.propose(encodeEntry(e)).then(
+      () => {
+        this.inflight--;
+        if (!this.closed) after?.(epoch === this.epoch && this.leading);
+        this.maybeResync();
+      },
+      (err: unknown) => {
+        this.inflight--;
+        this.proposalFailed(epoch, err);
+        this.maybeResync();
+      },
+    );
+  }
+
+  /** Every replica: apply a committed entry, then keep what is derived from the state in step. */
+  private applyEntry(e: ConsumerEntry): void {
+    if (this.closed) return;
+    const prev = this.sm.cfg;
+    this.sm.apply(e);
+    switch (e.kind) {
+      case EntryKind.Delivered:
+        // A leader counted these when it took them.
+        if (!this.leading) this.npcValid = false;
+        break;
+      case EntryKind.State:
+        this.npcValid = false;
+        this.filters = filtersOf(this.sm.cfg);
+        if (this.sm.started && this.startWaiters.length > 0) {
+          const waiters = this.startWaiters;
+          this.startWaiters = [];
+          for (const w of waiters) w();
+        }
+        // Only a leader's own starting position reaches it while it leads.
+        if (this.leading) {
+          this.resetView();
+          this.reconcileConfig();
+          if (!this.driving) queueMicrotask(() => this.drive());
+        }
+        break;
+      case EntryKind.Purged:
+        this.npcValid = false;
+        break;
+      case EntryKind.Config:
+        this.configApplied(prev);
+        break;
     }
   }
 
-  /** The durable state (nats-server ConsumerState). */
-  snapshotState(): ConsumerState {
-    const pending = new Map<number, { sequence: number; timestamp: bigint }>();
-    for (const [seq, p] of this.pending) pending.set(seq, { sequence: p.dseq, timestamp: BigInt(Math.trunc(p.atMs)) * BigInt(NS_PER_MS) });
-    return {
-      delivered: { consumer: this.dseq - 1, stream: this.deliveredStream },
-      ackFloor: { consumer: this.ackFloorConsumer, stream: this.ackFloorStream },
-      pending,
-      redelivered: new Map(this.redelivered),
-    };
+  /** A proposal failed while this replica still leads: its view may be ahead of what will ever commit. */
+  private proposalFailed(epoch: number, err: unknown): void {
+    if (this.closed || epoch !== this.epoch || !this.leading) return;
+    this.ctx.logger.warn(`JetStream consumer '${this.streamName} > ${this.name}' proposal failed, re-reading its state: ${String(err)}`);
+    this.fenced = true;
+    this.epoch++;
   }
 
-  private markDirty(): void {
-    this.deps.persister?.markDirty();
+  /** Once nothing is in flight, a fenced leader commits a barrier and starts again from the applied state. */
+  private maybeResync(): void {
+    if (!this.fenced || this.inflight > 0 || this.barrierInFlight || this.resyncTimer !== null || !this.leading || this.closed) return;
+    this.barrierInFlight = true;
+    const epoch = this.epoch;
+    // An empty REQUESTS entry changes nothing: once it is applied, so is everything before it.
+    this.replicator.propose(encodeEntry({ kind: EntryKind.Requests, added: [], removed: [] })).then(
+      () => {
+        this.barrierInFlight = false;
+        if (this.closed || !this.leading || epoch !== this.epoch) return;
+        this.fenced = false;
+        this.epoch++;
+        this.resetView();
+        if (!this.sm.started) this.propose(this.startingState(), null);
+        else this.reconcileConfig();
+        if (this.sm.pending.size > 0) this.armAckTimer(Math.min(this.sm.ackWaitMs(0), RESTORED_PENDING_CHECK_MS));
+        this.drive();
+      },
+      () => {
+        this.barrierInFlight = false;
+        if (this.closed || !this.leading) return;
+        this.resyncTimer = this.ctx.scheduler.setTimeout(() => {
+          this.resyncTimer = null;
+          this.maybeResync();
+        }, RESYNC_RETRY_MS);
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------- leadership
+
+  private becomeLeader(): void {
+    if (this.closed || this.leading) return;
+    this.leading = true;
+    this.epoch++;
+    this.fenced = false;
+    const cfg = this.cfg;
+    this.waiting = isPullMode(cfg) ? new WaitQueue(cfg.maxWaiting, this.ctx.scheduler.now(), (r) => this.requestChanged(r.reply, false)) : null;
+    this.active = false;
+    this.pbytes = 0;
+    this.fcId = null;
+    this.fcBytes = 0;
+    this.maxpb = cfg.flowControl ? Math.max(1, Math.floor(this.deps.options.flowControlMaxPendingBytes / 16)) : 0;
+    this.replaying = cfg.replayPolicy === 'original';
+    this.replayBase = null;
+    this.rateNextFreeMs = 0;
+    this.resetView();
+    this.ackSub = this.bus.subscribe(`${this.ackReplyPrefix}>`, null, (subject, reply, _hdr, data) => this.onAck(subject, reply, data));
+    if (cfg.flowControl) {
+      this.fcSub = this.bus.subscribe(`${FLOW_CONTROL_PREFIX}${this.streamName}.${this.name}.*`, null, (subject) => this.onFlowControlReply(subject));
+    }
+    if (!this.local) {
+      this.releaseRequestsOfPreviousLeader();
+      if (!this.sm.started) this.propose(this.startingState(), null);
+      else this.reconcileConfig();
+    }
+    if (!isPullMode(cfg)) {
+      this.active = this.bus.hasInterest(cfg.deliverSubject);
+      this.watchDeliverInterest();
+      this.armHeartbeat();
+      if (!this.active) this.armInactive(this.inactiveThresholdMs());
+    } else if (this.inactiveThresholdMs() > 0) {
+      this.armInactive(this.inactiveThresholdMs());
+    }
+    if (this.sm.pending.size > 0) this.armAckTimer(Math.min(this.sm.ackWaitMs(0), RESTORED_PENDING_CHECK_MS));
+    this.drive();
+  }
+
+  /** Stops everything a leader runs; its pull requests are dropped (nats-server does the same). */
+  private loseLeadership(): void {
+    if (!this.leading) return;
+    this.leading = false;
+    this.epoch++;
+    this.fenced = false;
+    this.stopLeaderWork();
+    this.waiting?.clear();
+    this.waiting = null;
+    this.requestChanges.clear();
+    this.resetView();
+  }
+
+  private stopLeaderWork(): void {
+    this.ackSub?.unsubscribe();
+    this.fcSub?.unsubscribe();
+    this.ackSub = this.fcSub = null;
+    this.unwatchInterest?.();
+    this.unwatchInterest = null;
+    const s = this.ctx.scheduler;
+    for (const t of [this.ackTimer, this.waitTimer, this.heartbeatTimer, this.inactiveTimer, this.resumeTimer, this.resyncTimer]) {
+      if (t !== null) s.clearTimeout(t);
+    }
+    this.ackTimer = this.waitTimer = this.heartbeatTimer = this.inactiveTimer = this.resumeTimer = this.resyncTimer = null;
+  }
+
+  /** The leader's view starts again from the applied state (nothing in flight counts). */
+  private resetView(): void {
+    this.cursor = this.sm.sseq;
+    this.nextDseq = this.sm.dseq;
+    this.skipNext = this.sm.skipList?.index ?? 0;
+    this.inflightNew = 0;
+    this.redelivering.clear();
+    this.acking.clear();
+    this.rdq = [];
+    this.rdqSet.clear();
+    this.batch = [];
+    this.batchItems = [];
+    this.batchesInFlight = 0;
+    this.ackBatch = [];
+    this.npcValid = false;
+  }
+
+  /** nats-server checkPendingRequests: the clients of the old leader's pull requests ask again. */
+  private releaseRequestsOfPreviousLeader(): void {
+    const stale = [...this.sm.requests];
+    if (stale.length === 0) return;
+    for (const reply of stale) this.publishStatus(reply, Status.leadershipChange());
+    this.propose({ kind: EntryKind.Requests, added: [], removed: stale }, null);
+  }
+
+  /** Proposes the config the meta layer asked for, if the applied one differs. */
+  private reconcileConfig(): void {
+    const want = this.desiredCfg;
+    if (want === null || !this.sm.started) return;
+    if (configsEqual(want, this.sm.cfg)) {
+      this.desiredCfg = null;
+      return;
+    }
+    this.propose({ kind: EntryKind.Config, config: configToJson(want) }, null);
+  }
+
+  private requestChanged(reply: string, waiting: boolean): void {
+    if (this.local) return;
+    const first = this.requestChanges.size === 0;
+    this.requestChanges.set(reply, waiting);
+    if (first) queueMicrotask(() => this.flushRequestChanges());
+  }
+
+  private flushRequestChanges(): void {
+    const changes = this.requestChanges;
+    if (changes.size === 0) return;
+    this.requestChanges = new Map();
+    if (!this.leading || this.closed) return;
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const [reply, waiting] of changes) (waiting ? added : removed).push(reply);
+    this.propose({ kind: EntryKind.Requests, added, removed }, null);
   }
 
   // ---------------------------------------------------------------- num pending
 
   private recalcPending(): void {
     const store = this.stream.store;
+    const from = this.leading ? this.cursor : this.sm.sseq;
+    const sl = this.sm.skipList;
+    const skipFrom = this.leading ? this.skipNext : (sl?.index ?? 0);
     let n = 0;
-    if (this.skipList) {
-      n = this.skipList.seqs.length - this.skipList.index;
-      for (const f of this.filters) n += store.numPending(f, this.skipList.resume + 1, false);
-    } else if (this.filters.length === 0) n = store.numPending('', this.sseq, false);
-    else for (const f of this.filters) n += store.numPending(f, this.sseq, false);
+    if (sl !== null && skipFrom < sl.seqs.length) {
+      n = sl.seqs.length - skipFrom;
+      for (const f of this.filters) n += store.numPending(f, sl.resume + 1, false);
+    } else if (this.filters.length === 0) n = store.numPending('', from, false);
+    else for (const f of this.filters) n += store.numPending(f, from, false);
     this.npc = n;
     this.npcValid = true;
   }
@@ -334,19 +624,20 @@ export class Consumer implements ConsumerForStream {
 
   private onStreamChange(ev: StreamChange): void {
     if (this.closed) return;
+    const from = this.leading ? this.cursor : this.sm.sseq;
     switch (ev.kind) {
       case 'append':
-        if (this.npcValid && ev.seq >= this.sseq && this.matchesFilter(ev.subject)) this.npc++;
+        if (this.npcValid && ev.seq >= from && this.matchesFilter(ev.subject)) this.npc++;
         this.drive();
         break;
       case 'remove':
         // Only messages not yet reached count towards num_pending.
-        if (ev.seq >= this.sseq || this.skipList !== null) this.npcValid = false;
-        this.dropPending(ev.seq);
+        if (ev.seq >= from || this.sm.skipList !== null) this.npcValid = false;
+        if (this.leading && this.sm.pending.has(ev.seq) && !this.redelivering.has(ev.seq)) this.proposeGone(ev.seq);
         break;
       case 'purge':
         this.npcValid = false;
-        this.onPurge(ev.firstSeq);
+        if (this.leading) this.onPurge(ev.firstSeq);
         break;
       case 'delete':
         break;
@@ -354,62 +645,37 @@ export class Consumer implements ConsumerForStream {
   }
 
   /** A pending message vanished from the stream: it can no longer be acked or redelivered. */
-  private dropPending(seq: number): void {
-    const p = this.pending.get(seq);
-    if (p === undefined) return;
-    this.pending.delete(seq);
-    this.redelivered.delete(seq);
+  private proposeGone(seq: number): void {
     this.removeFromRdq(seq);
-    this.advanceFloorsAfterRemoval();
-    this.markDirty();
-    this.drive();
+    if (!this.local) this.redelivering.add(seq);
+    this.propose({ kind: EntryKind.Gone, seqs: [seq] }, (current) => {
+      if (!current) return;
+      this.redelivering.delete(seq);
+      this.drive();
+    });
   }
 
   private onPurge(firstSeq: number): void {
-    let changed = false;
-    for (const seq of [...this.pending.keys()]) {
+    const sm = this.sm;
+    let pendingBelow = false;
+    for (const seq of sm.pending.keys()) {
       if (seq < firstSeq) {
-        this.pending.delete(seq);
-        this.removeFromRdq(seq);
-        changed = true;
+        pendingBelow = true;
+        break;
       }
     }
-    for (const seq of [...this.redelivered.keys()]) if (seq < firstSeq) this.redelivered.delete(seq);
-    if (this.sseq < firstSeq) {
-      this.sseq = firstSeq;
-      if (this.skipList) this.skipList = null;
-      changed = true;
-    }
-    if (this.ackFloorStream < firstSeq - 1) {
-      this.ackFloorStream = firstSeq - 1;
-      changed = true;
-    }
-    if (this.deliveredStream < firstSeq - 1) this.deliveredStream = firstSeq - 1;
-    this.advanceFloorsAfterRemoval();
-    if (changed) this.markDirty();
+    for (const seq of [...this.rdq]) if (seq < firstSeq) this.removeFromRdq(seq);
+    if (this.cursor < firstSeq) this.cursor = firstSeq;
+    const stale = pendingBelow || sm.sseq < firstSeq || sm.ackFloorStream < firstSeq - 1 || sm.deliveredStream < firstSeq - 1;
+    if (stale) this.propose({ kind: EntryKind.Purged, firstSeq }, null);
     this.drive();
-  }
-
-  private advanceFloorsAfterRemoval(): void {
-    if (this.pending.size === 0) {
-      this.ackFloorConsumer = this.dseq - 1;
-      this.ackFloorStream = Math.max(this.ackFloorStream, this.sseq - 1);
-      return;
-    }
-    let minSeq = Infinity;
-    for (const seq of this.pending.keys()) if (seq < minSeq) minSeq = seq;
-    const p = this.pending.get(minSeq)!;
-    if (minSeq - 1 > this.ackFloorStream) {
-      this.ackFloorStream = minSeq - 1;
-      this.ackFloorConsumer = Math.max(this.ackFloorConsumer, p.dseq - 1);
-    }
   }
 
   // ---------------------------------------------------------------- delivery loop
 
   /** Delivers whatever can be delivered now. Safe to call from anywhere, including from inside a delivery. */
   drive(): void {
-    if (this.closed) return;
+    if (this.closed || !this.leading || this.fenced || !this.sm.started) return;
     if (this.driving) {
       this.again = true;
       return;
@@ -419,17 +685,18 @@ export class Consumer implements ConsumerForStream {
       do {
         this.again = false;
         this.deliverAvailable();
-      } while (this.again && !this.closed);
+      } while (this.again && !this.closed && this.leading);
     } finally {
       this.driving = false;
     }
+    if (this.batch.length > 0) this.proposeBatch();
   }
 
   private deliverAvailable(): void {
     const pull = this.waiting !== null;
     let stalledOnAckPending = false;
     for (;;) {
-      if (this.closed || this.resumeTimer !== null) return;
+      if (this.closed || !this.leading || this.fenced || this.resumeTimer !== null) return;
       if (!pull) {
         if (!this.checkPushActive()) break;
         if (this.maxpb > 0 && this.pbytes > this.maxpb) break;
@@ -445,7 +712,7 @@ export class Consumer implements ConsumerForStream {
       if (dc === 1) this.npc--;
 
       const pendingAfter = this.numPending();
-      const reply = ackReply(this.ackReplyPrefix, dc, msg.seq, this.dseq, msg.time, pendingAfter);
+      const reply = ackReply(this.ackReplyPrefix, dc, msg.seq, this.nextDseq, msg.time, pendingAfter);
       let hdr = msg.hdr;
       let data = msg.data;
       if (this.cfg.headersOnly) {
@@ -477,56 +744,46 @@ export class Consumer implements ConsumerForStream {
       } else {
         target = this.cfg.deliverSubject;
       }
-
-      this.deliver(target, reply, msg, hdr, data, dc, size);
-      if (this.skipList !== null && this.skipList.index >= this.skipList.seqs.length) this.skipList = null;
-
-      if (request) {
-        if (request.n <= 0 && request.b > 0) this.publishStatus(request.reply, Status.batchCompleted(request.n, request.b));
-        else if (request.n > 0 && request.hbMs > 0) request.hbAtMs = this.ctx.scheduler.now() + request.hbMs;
-      }
+      this.deliver({ target, reply, msg, hdr, data, dc, size, request });
     }
-    if (pull) this.processWaiting(!stalledOnAckPending);
+    // The end of the stream finishes no-wait requests, but only once what they got was sent.
+    if (pull) this.processWaiting(!stalledOnAckPending && this.batch.length === 0 && this.batchesInFlight === 0);
   }
 
   /** nats-server getNextMsg: redeliveries first, then the skip list, then the stream. */
   private takeNext(): Taken | 'max_ack_pending' | null {
     const store = this.stream.store;
+    const sm = this.sm;
     while (this.rdq.length > 0) {
       const seq = this.rdq.shift()!;
       this.rdqSet.delete(seq);
-      const dc = (this.redelivered.get(seq) ?? 1) + 1;
-      this.redelivered.set(seq, dc);
+      if (!sm.pending.has(seq) || this.redelivering.has(seq) || this.acking.has(seq)) continue;
+      const dc = sm.deliveryCount(seq) + 1;
       if (this.cfg.maxDeliver > 0 && dc > this.cfg.maxDeliver) {
-        if (dc === this.cfg.maxDeliver + 1) this.maxDeliveriesAdvisory(seq, dc - 1);
-        this.redelivered.set(seq, dc - 1);
-        this.pending.delete(seq);
-        this.markDirty();
+        this.proposeMaxDeliveries(seq, dc - 1, dc === this.cfg.maxDeliver + 1);
         continue;
       }
       const msg = store.load(seq);
       if (msg === null) {
-        this.redelivered.set(seq, dc - 1);
-        if (dc - 1 <= 1) this.redelivered.delete(seq);
-        this.dropPending(seq);
+        this.proposeGone(seq);
         continue;
       }
       return { msg, dc, from: 'redelivery' };
     }
-    if (this.cfg.ackPolicy !== 'none' && this.cfg.maxAckPending > 0 && this.pending.size >= this.cfg.maxAckPending) {
+    const maxAckPending = this.cfg.maxAckPending;
+    if (this.cfg.ackPolicy !== 'none' && maxAckPending > 0 && sm.pending.size + this.inflightNew >= maxAckPending) {
       return 'max_ack_pending';
     }
-    const sl = this.skipList;
+    const sl = sm.skipList;
     if (sl !== null) {
-      while (sl.index < sl.seqs.length) {
-        const msg = store.load(sl.seqs[sl.index++]!);
+      while (this.skipNext < sl.seqs.length) {
+        const msg = store.load(sl.seqs[this.skipNext++]!);
         if (msg !== null) return { msg, dc: 1, from: 'skiplist' };
       }
-      this.skipList = null;
     }
-    const msg = this.loadNextFiltered(this.sseq);
+    const msg = this.loadNextFiltered(this.cursor);
     if (msg === null) return null;
-    this.sseq = msg.seq + 1;
+    this.cursor = msg.seq + 1;
     return { msg, dc: 1, from: 'stream' };
   }
 
@@ -545,19 +802,16 @@ export class Consumer implements ConsumerForStream {
   /** Puts back a message that was taken but could not be delivered now. */
   private unTake(t: Taken): void {
     if (t.from === 'redelivery') {
-      const dc = t.dc - 1;
-      if (dc <= 1) this.redelivered.delete(t.msg.seq);
-      else this.redelivered.set(t.msg.seq, dc);
       this.rdq.unshift(t.msg.seq);
       this.rdqSet.add(t.msg.seq);
       return;
     }
     if (t.from === 'skiplist') {
-      this.skipList!.index--;
+      this.skipNext--;
       this.npc++;
       return;
     }
-    this.sseq = t.msg.seq;
+    this.cursor = t.msg.seq;
     this.npc++;
   }
 
@@ -573,60 +827,79 @@ export class Consumer implements ConsumerForStream {
     return Math.ceil(delay);
   }
 
-  private deliver(target: string, reply: string, msg: StoredMessage, hdr: Uint8Array | null, data: Uint8Array, dc: number, size: number): void {
+  /** Hands out one message: recorded by a DELIVERED entry, sent once that is applied. */
+  private deliver(d: Delivery): void {
     const now = this.ctx.scheduler.now();
-    const dseq = this.dseq++;
-    if (dc === 1 && msg.seq > this.deliveredStream) this.deliveredStream = msg.seq;
-    this.lastDeliveredMs = now;
-
+    const seq = d.msg.seq;
+    const dseq = this.nextDseq++;
     if (this.replaying) {
-      this.replayBase = { wallMs: now, tsNs: msg.time };
-      if (this.loadNextFiltered(this.sseq) === null && this.rdq.length === 0) this.replaying = false;
+      this.replayBase = { wallMs: now, tsNs: d.msg.time };
+      if (this.loadNextFiltered(this.cursor) === null && this.rdq.length === 0) this.replaying = false;
     }
     if (this.cfg.rateLimitBps > 0) {
       const bytesPerMs = this.cfg.rateLimitBps / 8 / 1000;
-      this.rateNextFreeMs = Math.max(now, this.rateNextFreeMs) + size / bytesPerMs;
+      this.rateNextFreeMs = Math.max(now, this.rateNextFreeMs) + d.size / bytesPerMs;
     }
-    if (this.maxpb > 0) this.pbytes += size;
-
-    if (hasPublishAs(this.bus)) this.bus.publishAs(target, msg.subject, reply, hdr, data);
-    else this.bus.publish(target, reply, hdr, data);
-
-    if (this.cfg.ackPolicy === 'none') {
-      this.ackFloorConsumer = dseq;
-      this.ackFloorStream = msg.seq;
-      if (this.stream.retention !== 'limits') this.stream.consumerDone(this.name, msg.seq);
-    } else {
-      this.trackPending(msg.seq, dseq, now);
-    }
-    if (this.maxpb > 0 && this.needFlowControl(size)) this.sendFlowControl();
+    if (this.maxpb > 0) this.pbytes += d.size;
     if (this.waiting) this.waiting.lastActivityMs = now;
-    if (!isPullMode(this.cfg)) this.armHeartbeat();
-    this.markDirty();
+    if (this.local) {
+      const e = this.localDelivered;
+      e.ts = now;
+      e.items[0] = seq;
+      e.items[1] = dseq;
+      e.items[2] = d.dc;
+      this.sm.apply(e);
+      this.sendDelivery(d, now);
+      return;
+    }
+    if (d.dc === 1) this.inflightNew++;
+    else this.redelivering.add(seq);
+    this.batch.push(d);
+    this.batchItems.push(seq, dseq, d.dc);
   }
 
-  private trackPending(seq: number, dseq: number, now: number): void {
-    const p = this.pending.get(seq);
-    if (p) p.atMs = now;
-    else this.pending.set(seq, { dseq, atMs: now });
-    this.armAckTimer(this.ackWaitMs(this.deliveryCount(seq)));
+  /** Replicated: this pass's deliveries as one DELIVERED entry, sent once it is committed. */
+  private proposeBatch(): void {
+    const batch = this.batch;
+    const items = this.batchItems;
+    this.batch = [];
+    this.batchItems = [];
+    this.batchesInFlight++;
+    this.propose({ kind: EntryKind.Delivered, ts: this.ctx.scheduler.now(), items }, (current) => {
+      if (!current) return;
+      this.batchesInFlight--;
+      const now = this.ctx.scheduler.now();
+      for (const d of batch) {
+        if (d.dc === 1) this.inflightNew--;
+        else this.redelivering.delete(d.msg.seq);
+      }
+      const sm = this.sm;
+      for (const d of batch) {
+        // A redelivery that met its ack in the log recorded nothing: nothing to send.
+        if (d.dc > 1 && !(sm.pending.has(d.msg.seq) && sm.redelivered.get(d.msg.seq) === d.dc)) continue;
+        this.sendDelivery(d, now);
+      }
+      if (this.batchesInFlight === 0 && this.waiting !== null) this.drive();
+    });
   }
 
-  deliveryCount(seq: number): number {
-    return this.redelivered.get(seq) ?? 1;
-  }
-
-  /** Ack wait for a message delivered `dc` times (backoff picks by delivery count), ms. */
-  private ackWaitMs(dc: number): number {
-    const bo = this.cfg.backoffNs;
-    if (bo.length > 0 && dc > 0) return bo[Math.min(dc - 1, bo.length - 1)]! / NS_PER_MS;
-    return this.cfg.ackWaitNs / NS_PER_MS;
+  private sendDelivery(d: Delivery, now: number): void {
+    if (hasPublishAs(this.bus)) this.bus.publishAs(d.target, d.msg.subject, d.reply, d.hdr, d.data);
+    else this.bus.publish(d.target, d.reply, d.hdr, d.data);
+    if (this.cfg.ackPolicy !== 'none') this.armAckTimer(this.sm.ackWaitMs(d.dc));
+    if (this.maxpb > 0 && this.needFlowControl(d.size)) this.sendFlowControl();
+    if (this.waiting === null) this.armHeartbeat();
+    const r = d.request;
+    if (r) {
+      if (r.n <= 0 && r.b > 0) this.publishStatus(r.reply, Status.batchCompleted(r.n, r.b));
+      else if (r.n > 0 && r.hbMs > 0) r.hbAtMs = now + r.hbMs;
+    }
   }
 
   // ---------------------------------------------------------------- redelivery
 
   private armAckTimer(delayMs: number): void {
-    if (this.closed) return;
+    if (this.closed || !this.leading) return;
     const now = this.ctx.scheduler.now();
     const at = now + delayMs + ACK_WAIT_SLACK_MS;
     if (this.ackTimer !== null && this.ackTimerAtMs <= at) return;
@@ -640,19 +913,15 @@ export class Consumer implements ConsumerForStream {
 
   /** nats-server checkPending: queue expired deliveries for redelivery, re-arm for the next one. */
   private checkPending(): void {
-    if (this.closed) return;
+    if (this.closed || !this.leading) return;
+    const sm = this.sm;
     const now = this.ctx.scheduler.now();
     const expired: number[] = [];
-    const before = this.pending.size;
+    const before = sm.pending.size;
     let next = Infinity;
-    for (const [seq, p] of this.pending) {
-      if (seq <= this.ackFloorStream) {
-        this.pending.delete(seq);
-        this.redelivered.delete(seq);
-        this.removeFromRdq(seq);
-        continue;
-      }
-      const deadline = this.ackWaitMs(this.deliveryCount(seq));
+    for (const [seq, p] of sm.pending) {
+      if (this.redelivering.has(seq) || this.acking.has(seq)) continue;
+      const deadline = sm.ackWaitMs(sm.deliveryCount(seq));
       const elapsed = now - p.atMs;
       if (elapsed >= deadline) {
         if (!this.rdqSet.has(seq) && !this.hitMaxDeliveries(seq)) expired.push(seq);
@@ -665,37 +934,39 @@ export class Consumer implements ConsumerForStream {
       for (const seq of expired) {
         this.rdq.push(seq);
         this.rdqSet.add(seq);
-        // Until it is actually redelivered, do not count it as expired again.
-        this.pending.get(seq)!.atMs = now;
       }
-      const soonest = this.ackWaitMs(1);
+      const soonest = sm.ackWaitMs(1);
       if (soonest < next) next = soonest;
     }
-    if (this.pending.size > 0) {
-      if (next === Infinity) next = this.ackWaitMs(1);
+    if (sm.pending.size > 0) {
+      if (next === Infinity) next = sm.ackWaitMs(1);
       this.armAckTimer(next);
     } else {
       this.rdq = [];
       this.rdqSet.clear();
-      this.ackFloorConsumer = this.dseq - 1;
-      this.ackFloorStream = Math.max(this.ackFloorStream, this.sseq - 1);
-      this.markDirty();
+      if (sm.ackFloorConsumer !== sm.dseq - 1 || sm.ackFloorStream < sm.sseq - 1) this.propose({ kind: EntryKind.Floor }, null);
     }
     // Redeliveries are due, or max deliveries freed slots under max_ack_pending.
-    if (expired.length > 0 || this.pending.size < before) this.drive();
+    if (expired.length > 0 || sm.pending.size < before) this.drive();
   }
 
   /** nats-server hasMaxDeliveries: at the limit the message leaves pending (once, with an advisory). */
   private hitMaxDeliveries(seq: number): boolean {
     const max = this.cfg.maxDeliver;
     if (max <= 0) return false;
-    const dc = this.deliveryCount(seq);
+    const dc = this.sm.deliveryCount(seq);
     if (dc < max) return false;
-    if (dc === max) this.maxDeliveriesAdvisory(seq, dc);
-    this.pending.delete(seq);
-    this.redelivered.set(seq, dc);
-    this.markDirty();
+    this.proposeMaxDeliveries(seq, dc, dc === max);
     return true;
+  }
+
+  private proposeMaxDeliveries(seq: number, deliveries: number, advise: boolean): void {
+    if (!this.local) this.redelivering.add(seq);
+    this.propose({ kind: EntryKind.MaxDeliveries, sseq: seq, deliveries }, (current) => {
+      if (current) this.redelivering.delete(seq);
+      if (advise) this.maxDeliveriesAdvisory(seq, deliveries);
+      if (current) this.drive();
+    });
   }
 
   private addToRdq(seq: number): void {
@@ -713,103 +984,110 @@ export class Consumer implements ConsumerForStream {
   // ---------------------------------------------------------------- acks
 
   private onAck(subject: string, reply: string | null, data: Uint8Array): void {
-    if (this.closed) return;
+    if (this.closed || !this.leading) return;
     const info = parseAckReply(subject);
     if (info === null) return;
     const { streamSeq: sseq, consumerSeq: dseq, deliveries: dc } = info;
-    let answer = sseq !== 0;
+    // Who asked for an answer (a double ack) gets one once the change is committed.
+    const answerTo = reply !== null && sseq !== 0 ? reply : null;
     if (data.length === 0 || equals(data, ACK) || equals(data, OK)) {
-      answer = answer && this.processAck(sseq, dseq, dc);
+      this.ackMsg(EntryKind.Ack, sseq, dseq, dc, answerTo, '');
     } else if (startsWith(data, NXT)) {
-      this.processAck(sseq, dseq, dc);
-      answer = false;
+      this.ackMsg(EntryKind.Ack, sseq, dseq, dc, null, '');
       if (reply) this.processNextRequest(reply, data.subarray(NXT.length));
     } else if (startsWith(data, NAK)) {
-      this.processNak(sseq, dseq, dc, data.subarray(NAK.length));
+      this.nakMsg(sseq, dseq, dc, data.subarray(NAK.length), answerTo);
     } else if (equals(data, WPI)) {
-      this.progress(sseq);
+      this.progressMsg(sseq, answerTo);
     } else if (startsWith(data, TERM)) {
       const reason = Buffer.from(data.subarray(TERM.length)).toString('utf8').trim();
-      answer = answer && this.processTerm(sseq, dseq, dc, reason);
+      const r = this.ackMsg(EntryKind.Term, sseq, dseq, dc, answerTo, reason);
+      if (r !== 'proposed') this.termAdvisory(sseq, dseq, dc, reason);
+    } else if (answerTo !== null) {
+      this.answer(answerTo);
     }
-    if (reply && answer) this.answerAfterDurable(reply);
   }
 
-  /** Double-ack: the empty reply goes out only once the ack is on disk. */
-  private answerAfterDurable(reply: string): void {
+  /** The empty reply to a double ack: once committed, and for a durable single-node consumer once on disk. */
+  private answer(reply: string): void {
     const send = () => {
       if (!this.closed) this.bus.publish(reply, null, null, EMPTY);
     };
-    if (this.deps.persister) this.deps.persister.afterDurable(send);
+    const p = this.deps.persister;
+    if (this.local && p) p.afterDurable(send);
     else send();
   }
 
-  /** nats-server processAckMsg. False when the ack is out of range (nothing to answer). */
-  processAck(sseq: number, dseq: number, dc = 1): boolean {
-    if (this.closed || sseq >= this.sseq) return false;
+  /**
+   * nats-server processAckMsg, the leader's half: checks the ack and proposes it.
+   * 'rejected': out of range (no answer); 'noop': nothing to change (answered); 'proposed'.
+   */
+  private ackMsg(kind: AckKind, sseq: number, dseq: number, dc: number, answerTo: string | null, reason: string): 'rejected' | 'noop' | 'proposed' {
+    const sm = this.sm;
+    if (sseq >= sm.sseq) return 'rejected';
     const policy = this.cfg.ackPolicy;
-    const stalled = this.cfg.maxAckPending > 0 && this.pending.size >= this.cfg.maxAckPending;
-    const done: number[] = [];
-    if (policy === 'explicit') {
-      const p = this.pending.get(sseq);
-      if (p !== undefined) {
-        if (this.sampleFreq > 0) this.sampleAck(sseq, p, dc);
-        this.pending.delete(sseq);
-        const pdseq = p.dseq;
-        if (this.pending.size === 0) {
-          this.ackFloorConsumer = this.dseq - 1;
-          this.ackFloorStream = this.sseq - 1;
-        } else if (pdseq === this.ackFloorConsumer + 1) {
-          this.ackFloorConsumer = pdseq;
-          this.ackFloorStream = sseq;
-          for (let ss = sseq + 1; ss < this.sseq; ss++) {
-            const q = this.pending.get(ss);
-            if (q !== undefined) {
-              this.ackFloorConsumer = q.dseq - 1;
-              this.ackFloorStream = ss - 1;
-              break;
-            }
-          }
-        }
-        done.push(sseq);
-      }
-      this.redelivered.delete(sseq);
-      this.removeFromRdq(sseq);
-    } else if (policy === 'all') {
-      if (dseq <= this.ackFloorConsumer || sseq <= this.ackFloorStream) return true;
-      this.ackFloorConsumer = dseq;
-      this.ackFloorStream = sseq;
-      for (const seq of [...this.pending.keys()]) {
-        if (seq <= sseq) {
-          this.pending.delete(seq);
-          this.redelivered.delete(seq);
-          this.removeFromRdq(seq);
-          done.push(seq);
-        }
-      }
-      if (!done.includes(sseq)) done.push(sseq);
-    } else {
-      return false;
+    if (policy === 'none') return 'rejected';
+    if (policy === 'all' && (dseq <= sm.ackFloorConsumer || sseq <= sm.ackFloorStream)) {
+      if (answerTo !== null) this.answer(answerTo);
+      return 'noop';
     }
-    this.lastAckMs = this.ctx.scheduler.now();
-    this.markDirty();
-    if (this.stream.retention !== 'limits') for (const seq of done) this.stream.consumerDone(this.name, seq);
-    if (stalled) this.drive();
-    return true;
+    const maxAckPending = this.cfg.maxAckPending;
+    const stalled = maxAckPending > 0 && sm.pending.size + this.inflightNew >= maxAckPending;
+    let sample: { dseq: number; atMs: number } | null = null;
+    if (policy === 'explicit') {
+      const p = sm.pending.get(sseq);
+      if (p !== undefined && this.sampleFreq > 0) sample = { dseq: p.dseq, atMs: p.atMs };
+      this.removeFromRdq(sseq);
+      if (!this.local) this.acking.add(sseq);
+    } else {
+      for (const seq of [...this.rdq]) if (seq <= sseq) this.removeFromRdq(seq);
+    }
+    if (!this.local && kind === EntryKind.Ack) {
+      if (this.ackBatch.length === 0) queueMicrotask(() => this.proposeAcks());
+      this.ackBatch.push({ sseq, dseq, dc, answerTo, sample, stalled });
+      return 'proposed';
+    }
+    this.propose({ kind, ts: this.ctx.scheduler.now(), items: [sseq, dseq] }, (current) => {
+      if (current) this.acking.delete(sseq);
+      if (sample !== null) this.sampleAck(sseq, sample, dc);
+      if (kind === EntryKind.Term) this.termAdvisory(sseq, dseq, dc, reason);
+      if (answerTo !== null) this.answer(answerTo);
+      if (current && stalled) this.drive();
+    });
+    return 'proposed';
   }
 
-  private processNak(sseq: number, dseq: number, dc: number, arg: Uint8Array): void {
-    if (dseq <= this.ackFloorConsumer || dseq > this.dseq) return;
-    const p = this.pending.get(sseq);
-    if (p === undefined) return;
-    this.advisory(`CONSUMER.MSG_NAKED.${this.streamName}.${this.name}`, 'io.nats.jetstream.advisory.v1.nak', {
-      consumer_seq: dseq,
-      stream_seq: sseq,
-      deliveries: dc,
+  /** Replicated: the acks of one turn (say, all those of one read from a client) as one entry. */
+  private proposeAcks(): void {
+    const acks = this.ackBatch;
+    if (acks.length === 0) return;
+    this.ackBatch = [];
+    if (!this.leading || this.closed) return;
+    const items: number[] = [];
+    let stalled = false;
+    for (const a of acks) {
+      items.push(a.sseq, a.dseq);
+      stalled ||= a.stalled;
+    }
+    this.propose({ kind: EntryKind.Ack, ts: this.ctx.scheduler.now(), items }, (current) => {
+      for (const a of acks) {
+        if (current) this.acking.delete(a.sseq);
+        if (a.sample !== null) this.sampleAck(a.sseq, a.sample, a.dc);
+        if (a.answerTo !== null) this.answer(a.answerTo);
+      }
+      if (current && stalled) this.drive();
     });
+  }
+
+  private nakMsg(sseq: number, dseq: number, dc: number, arg: Uint8Array, answerTo: string | null): void {
+    const sm = this.sm;
+    if (dseq <= sm.ackFloorConsumer || dseq > sm.dseq || !sm.pending.has(sseq)) {
+      if (answerTo !== null) this.answer(answerTo);
+      return;
+    }
     const text = Buffer.from(arg).toString('utf8').trim();
+    let delayNs: number | null = null;
     if (text.length > 0) {
-      let delayNs: number | null = null;
       if (text.startsWith('{')) {
         try {
           const d = (JSON.parse(text) as { delay?: unknown }).delay;
@@ -820,42 +1098,47 @@ export class Consumer implements ConsumerForStream {
       } else {
         delayNs = parseGoDuration(text);
       }
-      if (delayNs === null) {
-        this.ctx.logger.warn(`JetStream consumer '${this.streamName} > ${this.name}' bad NAK delay value: ${JSON.stringify(text)}`);
-      } else {
-        this.removeFromRdq(sseq);
-        const now = this.ctx.scheduler.now();
-        // Redeliver `delay` from now: make it look delivered (ackWait - delay) ago.
-        p.atMs = now - this.ackWaitMs(this.deliveryCount(sseq)) + delayNs / NS_PER_MS;
-        this.markDirty();
-        this.armAckTimer(Math.max(0, delayNs / NS_PER_MS));
-        return;
-      }
+      if (delayNs === null) this.ctx.logger.warn(`JetStream consumer '${this.streamName} > ${this.name}' bad NAK delay value: ${JSON.stringify(text)}`);
     }
-    this.addToRdq(sseq);
-    this.drive();
+    // Without a (valid) delay the message is due at once.
+    this.propose({ kind: EntryKind.Nak, ts: this.ctx.scheduler.now(), sseq, dseq, delayNs: delayNs ?? 0 }, (current) => {
+      this.advisory(`CONSUMER.MSG_NAKED.${this.streamName}.${this.name}`, 'io.nats.jetstream.advisory.v1.nak', {
+        consumer_seq: dseq,
+        stream_seq: sseq,
+        deliveries: dc,
+      });
+      if (current) {
+        if (delayNs !== null) {
+          this.removeFromRdq(sseq);
+          this.armAckTimer(Math.max(0, delayNs / NS_PER_MS));
+        } else if (this.sm.pending.has(sseq)) {
+          this.addToRdq(sseq);
+          this.drive();
+        }
+      }
+      if (answerTo !== null) this.answer(answerTo);
+    });
   }
 
-  private progress(sseq: number): void {
-    const p = this.pending.get(sseq);
-    if (p === undefined) return;
-    p.atMs = this.ctx.scheduler.now();
-    this.markDirty();
+  private progressMsg(sseq: number, answerTo: string | null): void {
+    if (!this.sm.pending.has(sseq)) {
+      if (answerTo !== null) this.answer(answerTo);
+      return;
+    }
+    this.propose({ kind: EntryKind.Progress, ts: this.ctx.scheduler.now(), sseq }, answerTo === null ? null : () => this.answer(answerTo));
   }
 
-  private processTerm(sseq: number, dseq: number, dc: number, reason: string): boolean {
-    const acked = this.processAck(sseq, dseq);
+  private termAdvisory(sseq: number, dseq: number, dc: number, reason: string): void {
     const body: Record<string, unknown> = { consumer_seq: dseq, stream_seq: sseq, deliveries: dc };
     if (reason) body['reason'] = reason;
     this.advisory(`CONSUMER.MSG_TERMINATED.${this.streamName}.${this.name}`, 'io.nats.jetstream.advisory.v1.terminated', body);
-    return acked;
   }
 
   // ---------------------------------------------------------------- pull requests
 
-  /** A `CONSUMER.MSG.NEXT` request (or the tail of a `+NXT` ack). */
+  /** A `CONSUMER.MSG.NEXT` request (or the tail of a `+NXT` ack). Only the leader serves them. */
   processNextRequest(reply: string, body: Uint8Array): void {
-    if (this.closed) return;
+    if (this.closed || !this.leading) return;
     if (this.waiting === null) {
       this.publishStatus(reply, Status.pushBased());
       return;
@@ -913,6 +1196,7 @@ export class Consumer implements ConsumerForStream {
       this.publishStatus(reply, Status.exceededMaxWaiting());
       return;
     }
+    this.requestChanged(reply, true);
     this.drive();
     if (!this.closed && this.waiting !== null) this.armWaitTimer();
   }
@@ -1024,7 +1308,7 @@ export class Consumer implements ConsumerForStream {
       this.interestCheckQueued = true;
       queueMicrotask(() => {
         this.interestCheckQueued = false;
-        if (this.closed) return;
+        if (this.closed || !this.leading) return;
         const was = this.active;
         if (this.checkPushActive() && !was) this.drive();
       });
@@ -1033,7 +1317,7 @@ export class Consumer implements ConsumerForStream {
 
   private armHeartbeat(): void {
     const hbMs = this.cfg.idleHeartbeatNs / NS_PER_MS;
-    if (hbMs <= 0 || this.closed) return;
+    if (hbMs <= 0 || this.closed || !this.leading) return;
     if (this.heartbeatTimer !== null) this.ctx.scheduler.clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = this.ctx.scheduler.setTimeout(() => {
       this.heartbeatTimer = null;
@@ -1044,7 +1328,8 @@ export class Consumer implements ConsumerForStream {
   }
 
   private sendHeartbeat(subject: string): void {
-    this.bus.publish(subject, null, Status.idleHeartbeat(this.dseq - 1, this.sseq - 1, this.fcId), EMPTY);
+    // What was sent so far: the applied state (a delivery is sent once applied).
+    this.bus.publish(subject, null, Status.idleHeartbeat(this.sm.dseq - 1, this.sm.sseq - 1, this.fcId), EMPTY);
   }
 
   private needFlowControl(size: number): boolean {
@@ -1081,7 +1366,7 @@ export class Consumer implements ConsumerForStream {
   }
 
   private armInactive(delayMs: number): void {
-    if (this.closed || delayMs <= 0) return;
+    if (this.closed || !this.leading || delayMs <= 0) return;
     this.clearInactive();
     this.inactiveTimer = this.ctx.scheduler.setTimeout(() => {
       this.inactiveTimer = null;
@@ -1096,7 +1381,7 @@ export class Consumer implements ConsumerForStream {
 
   /** nats-server deleteNotActive. */
   private checkInactive(): void {
-    if (this.closed) return;
+    if (this.closed || !this.leading) return;
     const threshold = this.inactiveThresholdMs();
     if (threshold <= 0) return;
     if (this.waiting === null) {
@@ -1121,18 +1406,33 @@ export class Consumer implements ConsumerForStream {
 
   // ---------------------------------------------------------------- config update
 
-  /** Applies an allowed config change (checked by the caller). */
+  /**
+   * Applies an allowed config change (checked by the caller). A local consumer applies it at
+   * once; a replicated leader proposes it, and a follower keeps it for when it leads.
+   */
   updateConfig(next: ConsumerConfig): void {
-    const prev = this.cfg;
-    this.cfg = next;
+    if (this.closed) return;
+    if (this.local) {
+      this.propose({ kind: EntryKind.Config, config: configToJson(next) }, null);
+      return;
+    }
+    this.desiredCfg = next;
+    if (this.leading && !this.fenced) this.reconcileConfig();
+  }
+
+  /** Every replica, after a CONFIG entry: what follows from the config; the leader re-arms what it runs. */
+  private configApplied(prev: ConsumerConfig): void {
+    const next = this.sm.cfg;
     this.filters = filtersOf(next);
     this.npcValid = false;
+    if (this.desiredCfg !== null && configsEqual(this.desiredCfg, next)) this.desiredCfg = null;
+    if (!this.leading) return;
     if (prev.inactiveThresholdNs !== next.inactiveThresholdNs) {
       this.clearInactive();
       const t = this.inactiveThresholdMs();
       if (t > 0 && (this.waiting !== null || !this.active)) this.armInactive(t);
     }
-    if (prev.ackWaitNs !== next.ackWaitNs && this.pending.size > 0) this.armAckTimer(0);
+    if (prev.ackWaitNs !== next.ackWaitNs && this.sm.pending.size > 0) this.armAckTimer(0);
     if (prev.deliverSubject !== next.deliverSubject && !isPullMode(next)) {
       this.watchDeliverInterest();
       this.checkPushActive();
@@ -1143,10 +1443,11 @@ export class Consumer implements ConsumerForStream {
   // ---------------------------------------------------------------- info
 
   info(): Record<string, unknown> {
-    const delivered: Record<string, unknown> = { consumer_seq: this.dseq - 1, stream_seq: this.deliveredStream };
-    if (this.lastDeliveredMs > 0) delivered['last_active'] = rfc3339FromMs(this.lastDeliveredMs);
-    const ackFloor: Record<string, unknown> = { consumer_seq: this.ackFloorConsumer, stream_seq: this.ackFloorStream };
-    if (this.lastAckMs > 0) ackFloor['last_active'] = rfc3339FromMs(this.lastAckMs);
+    const sm = this.sm;
+    const delivered: Record<string, unknown> = { consumer_seq: sm.dseq - 1, stream_seq: sm.deliveredStream };
+    if (sm.lastDeliveredMs > 0) delivered['last_active'] = rfc3339FromMs(sm.lastDeliveredMs);
+    const ackFloor: Record<string, unknown> = { consumer_seq: sm.ackFloorConsumer, stream_seq: sm.ackFloorStream };
+    if (sm.lastAckMs > 0) ackFloor['last_active'] = rfc3339FromMs(sm.lastAckMs);
     let numWaiting = 0;
     if (this.waiting !== null) {
       this.processWaiting(false);
@@ -1159,11 +1460,13 @@ export class Consumer implements ConsumerForStream {
       config: configToJson(this.cfg),
       delivered,
       ack_floor: ackFloor,
-      num_ack_pending: this.pending.size,
-      num_redelivered: this.redelivered.size,
+      num_ack_pending: sm.pending.size,
+      num_redelivered: sm.redelivered.size,
       num_waiting: numWaiting,
       num_pending: this.numPending(),
     };
+    const cluster = this.deps.clusterInfo?.();
+    if (cluster !== undefined) info['cluster'] = cluster;
     if (!isPullMode(this.cfg) && this.bus.hasInterest(this.cfg.deliverSubject)) info['push_bound'] = true;
     info['ts'] = rfc3339FromMs(this.ctx.scheduler.now());
     return info;
@@ -1188,7 +1491,7 @@ export class Consumer implements ConsumerForStream {
   }
 
   /** nats-server sampleAck: an ack latency metric for a sample of acks. */
-  private sampleAck(sseq: number, p: Pending, dc: number): void {
+  private sampleAck(sseq: number, p: { dseq: number; atMs: number }, dc: number): void {
     if (Math.random() * 100 >= this.sampleFreq) return;
     const subject = `${ACK_METRIC_PREFIX}.${this.streamName}.${this.name}`;
     if (!this.bus.hasInterest(subject)) return;
@@ -1230,23 +1533,18 @@ export class Consumer implements ConsumerForStream {
 
   // ---------------------------------------------------------------- shutdown
 
-  /** Stops timers and subscriptions; answers waiting pull requests with 409 Consumer Deleted when `deleted`. */
+  /** Stops timers and subscriptions; a leader answers waiting pull requests with 409 Consumer Deleted when `deleted`. */
   stop(deleted: boolean): void {
     if (this.closed) return;
-    this.closed = true;
     if (deleted && this.waiting !== null) {
       for (const r of this.waiting.clear()) this.publishStatus(r.reply, Status.consumerDeleted());
     }
-    this.ackSub.unsubscribe();
-    this.fcSub?.unsubscribe();
+    this.closed = true;
+    this.unwatchLeader?.();
+    this.unwatchLeader = null;
+    this.stopLeaderWork();
+    this.leading = false;
     this.unsubscribeStream();
     if (this.stream.retention !== 'limits') this.stream.unregisterConsumer(this.name);
-    const s = this.ctx.scheduler;
-    this.unwatchInterest?.();
-    this.unwatchInterest = null;
-    for (const t of [this.ackTimer, this.waitTimer, this.heartbeatTimer, this.inactiveTimer, this.resumeTimer]) {
-      if (t !== null) s.clearTimeout(t);
-    }
-    this.ackTimer = this.waitTimer = this.heartbeatTimer = this.inactiveTimer = this.resumeTimer = null;
   }
 }

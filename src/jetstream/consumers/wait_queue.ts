@@ -24,10 +24,13 @@ export class WaitQueue {
   private items: PullRequest[] = [];
   /** Last time a request arrived or was served (inactivity for ephemerals). */
   lastActivityMs: number;
+  /** Told when a request leaves the queue (served, expired, dropped), except by clear(). */
+  private readonly onLeave: ((r: PullRequest) => void) | null;
 
-  constructor(max: number, nowMs: number) {
+  constructor(max: number, nowMs: number, onLeave: ((r: PullRequest) => void) | null = null) {
     this.max = max;
     this.lastActivityMs = nowMs;
+    this.onLeave = onLeave;
   }
 
   get length(): number {
@@ -60,17 +63,21 @@ export class WaitQueue {
       this.items.push(r);
     } else if (r.n <= 0) {
       this.items.shift();
+      this.onLeave?.(r);
     }
     return r;
   }
 
   removeHead(): void {
-    this.items.shift();
+    const r = this.items.shift();
+    if (r !== undefined) this.onLeave?.(r);
   }
 
   remove(r: PullRequest): void {
     const i = this.items.indexOf(r);
-    if (i >= 0) this.items.splice(i, 1);
+    if (i < 0) return;
+    this.items.splice(i, 1);
+    this.onLeave?.(r);
   }
 
   find(reply: string): PullRequest | undefined {

@@ -94,6 +94,8 @@ export const Status = {
       [PENDING_BYTES_HEADER, bytes],
     ]),
   consumerDeleted: () => statusBlock(409, 'Consumer Deleted'),
+  /** To the pull requests a previous consumer leader was holding: ask the new one. */
+  leadershipChange: () => statusBlock(409, 'Leadership Change'),
   pushBased: () => statusBlock(409, 'Consumer is push based'),
   badRequest: (why: string) => statusBlock(400, `Bad Request - ${why}`),
   idleHeartbeat: (lastConsumerSeq: number, lastStreamSeq: number, stalledOn: string | null) => {

@@ -14,6 +14,7 @@ import { MemoryTransport } from '../../../src/raft/transport.ts';
 import type { NodeId } from '../../../src/raft/types.ts';
 import { GroupSync, fdatasyncAsync } from '../../../src/storage/group_sync.ts';
 import { FakeScheduler } from '../../support/fake_scheduler.ts';
+import { settleGroup, tickGroup, untilTicked } from '../../support/raft_settle.ts';
 
 export const TICK_MS = 10;
 
@@ -67,9 +68,6 @@ export interface DriverClusterOptions {
   segmentBytes?: number;
   seed?: number;
 }
-
-const realTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
-const realPause = (): Promise<void> => new Promise((r) => setTimeout(r, 1));
 
 export class DriverCluster {
   readonly clock = new FakeScheduler();
@@ -153,28 +151,13 @@ export class DriverCluster {
   }
 
   /** Delivers messages and waits for every disk write (except held ones) until nothing moves. */
-  async settle(): Promise<void> {
-    const deadline = Date.now() + 10_000; // only bounds a broken test
-    let quiet = 0;
-    while (quiet < 3) {
-      if (Date.now() > deadline) throw new Error('settle: the group did not quiesce');
-      const delivered = this.transport.deliverAll();
-      await realTurn();
-      const busy = this.up().some((m) => m.driver.busy && !m.gate.held);
-      if (delivered === 0 && this.transport.pending() === 0 && !busy) quiet++;
-      else {
-        quiet = 0;
-        if (busy) await realPause();
-      }
-    }
+  settle(): Promise<void> {
+    return settleGroup(this.transport, () => this.up());
   }
 
   /** Moves the shared clock `n` ticks, settling after each. */
-  async tick(n = 1): Promise<void> {
-    for (let i = 0; i < n; i++) {
-      this.clock.advance(TICK_MS);
-      await this.settle();
-    }
+  tick(n = 1): Promise<void> {
+    return tickGroup(this.clock, TICK_MS, () => this.settle(), n);
   }
 
   /** The member that leads and has applied its term's first entry, if any. */
@@ -194,12 +177,8 @@ export class DriverCluster {
   }
 
   /** Ticks until `cond` holds (bounded). */
-  async until(cond: () => boolean, what: string, maxTicks = 400): Promise<void> {
-    for (let i = 0; i < maxTicks; i++) {
-      if (cond()) return;
-      await this.tick();
-    }
-    throw new Error(`not reached within ${maxTicks} ticks: ${what}`);
+  until(cond: () => boolean, what: string, maxTicks = 400): Promise<void> {
+    return untilTicked(cond, what, maxTicks, () => this.tick());
   }
 
   put(m: TestMember, key: string, value: string): Promise<number> {
