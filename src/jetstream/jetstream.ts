@@ -88,6 +88,8 @@ export interface EngineCluster {
   handleApi(engine: JetStream, tokens: readonly string[], reply: string | null, data: Uint8Array): boolean;
   /** /jsz's meta_cluster. */
   metaClusterInfo(): Record<string, unknown>;
+  /** Consumers assigned to a stream, wherever their replicas run. */
+  consumerCount(account: string, stream: string): number;
 }
 
 export interface StorageUsage {
@@ -177,7 +179,7 @@ export class JetStream implements ApiHost {
    */
   attachCluster(cluster: EngineCluster): void {
     this.cluster = cluster;
-    this.env = { ...this.env, remoteOrigins: true };
+    this.env = { ...this.env, remoteOrigins: true, consumerCount: (name) => cluster.consumerCount(this.account, name) };
   }
 
   /** Recovers streams from the store directory (single server), then starts answering the API. */

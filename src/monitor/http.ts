@@ -380,6 +380,8 @@ const JS_METRIC_HELP: Record<string, string> = {
   stream_leaders: 'Streams this node leads',
   stream_replicas_catching_up: 'Replicas fetching messages they miss',
   stream_max_follower_lag: 'Largest follower lag (entries) of the streams this node leads',
+  consumer_replicas: 'Consumer replicas on this node',
+  consumer_leaders: 'Consumers this node leads',
   raft_msgs_out: 'Raft messages sent',
   raft_msgs_in: 'Raft messages received',
   raft_publishes: 'Internal publishes carrying Raft messages',

@@ -23,6 +23,12 @@ import { selectPeers, type Candidate } from './placement.ts';
 import { RaftNet } from './raft_net.ts';
 import { NodeRpc } from './rpc.ts';
 import { StreamGroup, readBatch, type ClusterView, type FetchedBatch } from './stream_group.ts';
+import { ConsumerGroup } from './consumer_group.ts';
+import { ConsumerManager } from '../consumers/api.ts';
+import { checkConsumerCreate, decodeCreateRequest, streamLimitsFromJson, type CreateKind } from '../consumers/api.ts';
+import { configToJson, parseConsumerConfig, type ConsumerConfig } from '../consumers/config.ts';
+import { ConsumerErrors } from '../consumers/errors.ts';
+import type { ConsumerAssignment } from './meta.ts';
 
 const RESPONSE_TYPE_PREFIX = 'io.nats.jetstream.api.v1.';
 /** Where the meta group and every stream group keep their Raft state, under the store directory. */
@@ -74,6 +80,13 @@ interface Replica {
   leavingSince: number;
   /** The leader is making the group match the assignment. */
   reconciling: boolean;
+  /** Replicas of this stream's consumers on this node, by consumer name. */
+  consumers: Map<string, ConsumerReplica>;
+}
+
+interface ConsumerReplica {
+  ca: ConsumerAssignment;
+  group: ConsumerGroup;
 }
 
 type Pending = { kind: 'create' | 'update'; reply: string };
@@ -88,6 +101,8 @@ export class JetStreamCluster implements ClusterView {
   private readonly replicas = new Map<string, Replica>();
   /** Clients waiting for a create or update, answered by the stream's leader. */
   private readonly pending = new Map<string, Pending>();
+  /** Clients waiting for a consumer create or update, answered by the consumer's leader. */
+  private readonly pendingConsumers = new Map<string, Pending>();
   private chain: Promise<void> = Promise.resolve();
   /** Servers answering `$SYS.REQ.SERVER.PING`, and those with JetStream (counted until the meta group forms). */
   private census: { servers: number; jetstream: number } | null = null;
@@ -188,6 +203,7 @@ export class JetStreamCluster implements ClusterView {
     this.nodes.stop();
     for (const [key, r] of this.replicas) {
       r.direct?.unsubscribe();
+      for (const c of r.consumers.values()) await c.group.close();
       await r.group.close();
       await this.engineOf(r.sa.account)?.dropStreamReplica(r.sa.name, false);
       this.replicas.delete(key);
@@ -233,6 +249,11 @@ export class JetStreamCluster implements ClusterView {
       const kind = this.replicas.has(key) ? 'update' : 'create';
       this.pending.set(key, { kind, reply: o.reply });
     }
+    if (o.op === 'consumer' && live && o.reply !== '' && o.ca.group.peers.includes(this.self)) {
+      const key = consumerKey(o.account, o.stream, o.ca.name);
+      const kind = this.replicas.get(streamKey(o.account, o.stream))?.consumers.has(o.ca.name) ? 'update' : 'create';
+      this.pendingConsumers.set(key, { kind, reply: o.reply });
+    }
     this.reconcile();
   }
 
@@ -275,6 +296,99 @@ export class JetStreamCluster implements ClusterView {
       if (r === undefined) await this.openReplica(key, sa);
       else this.assignmentChanged(key, r);
     }
+    for (const r of this.replicas.values()) await this.reconcileConsumers(r);
+  }
+
+  /** This node's consumer replicas of one stream, in line with the stream's consumer assignments. */
+  private async reconcileConsumers(r: Replica): Promise<void> {
+    const want = r.sa.consumers;
+    for (const [name, c] of r.consumers) {
+      const ca = want[name];
+      if (ca === undefined || ca.group.name !== c.ca.group.name || !ca.group.peers.includes(this.self)) await this.dropConsumer(r, name, c);
+    }
+    for (const [name, ca] of Object.entries(want)) {
+      if (!ca.group.peers.includes(this.self)) continue;
+      const c = r.consumers.get(name);
+      if (c === undefined) await this.openConsumer(r, ca);
+      else if (JSON.stringify(c.ca.config) !== JSON.stringify(ca.config)) {
+        c.ca = ca;
+        const cfg = parseConsumerConfig(ca.config);
+        if (!isApiError(cfg)) this.consumerManager(r.sa.account)?.updateReplicaConfig(r.sa.name, name, cfg);
+        if (c.group.isLeader) void this.answerPendingConsumer(r, c);
+      } else {
+        c.ca = ca;
+      }
+    }
+  }
+
+  private consumerManager(account: string): ConsumerManager | null {
+    const cm = this.engineOf(account)?.consumers;
+    return cm instanceof ConsumerManager ? cm : null;
+  }
+
+  private async openConsumer(r: Replica, ca: ConsumerAssignment): Promise<void> {
+    const cm = this.consumerManager(r.sa.account);
+    const cfg = parseConsumerConfig(ca.config);
+    if (cm === null || isApiError(cfg)) {
+      this.opts.logger.error({ stream: r.sa.name, consumer: ca.name }, 'JetStream consumer assignment cannot be served here');
+      return;
+    }
+    let failed: ApiError | null = null;
+    const group = await ConsumerGroup.open({
+      group: ca.group.name,
+      view: this,
+      net: this.net,
+      dir: path.join(this.opts.storeDir, RAFT_DIR, ca.group.name),
+      memory: cfg.memStorage || r.stream.config().storage === 'memory',
+      founders: ca.group.founders.includes(this.self) ? ca.group.founders : null,
+      scheduler: this.opts.scheduler,
+      logger: this.opts.logger,
+      driver: this.opts.tickMs ? { tickMs: this.opts.tickMs } : {},
+      create: (replicator, clusterInfo) => {
+        const c = cm.addReplica(r.stream, cfg, ca.created, {
+          replicator,
+          clusterInfo,
+          // An inactive ephemeral is deleted like any other: through the meta group.
+          onInactive: () => this.engineOf(r.sa.account)?.ctx.bus.publish(`$JS.API.CONSUMER.DELETE.${r.sa.name}.${ca.name}`, null, null, new Uint8Array(0)),
+        });
+        if (isApiError(c)) {
+          failed = c;
+          throw new Error(c.description);
+        }
+        return c;
+      },
+    }).catch((err: unknown) => {
+      this.opts.logger.error({ stream: r.sa.name, consumer: ca.name, err: String(failed?.description ?? err) }, 'JetStream consumer replica could not start');
+      return null;
+    });
+    if (group === null) return;
+    const c: ConsumerReplica = { ca, group };
+    r.consumers.set(ca.name, c);
+    group.replicator.onLeaderChange((leading) => {
+      if (leading) void this.answerPendingConsumer(r, c);
+      this.nodes.announce();
+    });
+    if (ca.group.preferred === this.self && group.status().leader === NONE) group.campaign();
+  }
+
+  private async dropConsumer(r: Replica, name: string, c: ConsumerReplica): Promise<void> {
+    r.consumers.delete(name);
+    await this.consumerManager(r.sa.account)?.deleteConsumer(r.sa.name, name);
+    await c.group.close();
+    await removeGroupDir(path.join(this.opts.storeDir, RAFT_DIR, c.ca.group.name));
+  }
+
+  /** The consumer's leader answers the create (or update) its client waits for, once it has a position. */
+  private async answerPendingConsumer(r: Replica, c: ConsumerReplica): Promise<void> {
+    const key = consumerKey(r.sa.account, r.sa.name, c.ca.name);
+    const p = this.pendingConsumers.get(key);
+    if (p === undefined) return;
+    this.pendingConsumers.delete(key);
+    await c.group.consumer.whenStarted();
+    await this.interestBarrier();
+    const info = c.group.consumer.info();
+    delete info['push_bound'];
+    this.engineOf(r.sa.account)?.ctx.bus.publish(p.reply, null, null, Buffer.from(JSON.stringify({ type: RESPONSE_TYPE_PREFIX + 'consumer_create_response', ...info })));
   }
 
   private async openReplica(key: string, sa: StreamAssignment): Promise<void> {
@@ -302,7 +416,7 @@ export class JetStreamCluster implements ClusterView {
       driver: this.opts.tickMs ? { tickMs: this.opts.tickMs } : {},
       onLeader: (leading) => this.streamLeaderChanged(key, leading),
     });
-    const r: Replica = { sa, stream, group, direct: null, leavingSince: 0, reconciling: false };
+    const r: Replica = { sa, stream, group, direct: null, leavingSince: 0, reconciling: false, consumers: new Map() };
     this.replicas.set(key, r);
     group.driver.onRemoved(() => this.reconcile());
     this.updateDirect(r);
@@ -311,6 +425,7 @@ export class JetStreamCluster implements ClusterView {
 
   private async dropReplica(key: string, r: Replica): Promise<void> {
     this.replicas.delete(key);
+    for (const [name, c] of r.consumers) await this.dropConsumer(r, name, c);
     r.direct?.unsubscribe();
     await r.group.close();
     const stillAssigned = this.meta.state.streams.get(key);
@@ -466,25 +581,8 @@ export class JetStreamCluster implements ClusterView {
         return true;
       case 'STREAM':
         return this.streamApi(engine, tokens, reply, data, isMeta);
-      case 'CONSUMER': {
-        const name = a === 'DURABLE' || a === 'MSG' || a === 'LEADER' ? tokens[3] : tokens[2];
-        if (name === undefined) return true;
-        if (a === 'LEADER' && b === 'STEPDOWN') {
-          const consumer = tokens[4] ?? '';
-          if (this.leadsStream(engine.account, name)) {
-            engine.noteApiCall();
-            // Consumers run on their stream's leader here: there is no other leader to hand them to.
-            const known = engine.consumers.infos(name).some((c) => c['name'] === consumer);
-            if (known) this.respond(engine, reply, 'consumer_leader_stepdown_response', { success: true });
-            else this.fail(engine, reply, 'consumer_leader_stepdown_response', JS_ERR.CONSUMER_NOT_FOUND);
-          } else if (this.meta.isLeader && this.meta.state.stream(engine.account, name) === undefined) {
-            engine.noteApiCall();
-            this.fail(engine, reply, 'consumer_leader_stepdown_response', JS_ERR.STREAM_NOT_FOUND);
-          }
-          return true;
-        }
-        return !this.answersForStream(engine.account, name);
-      }
+      case 'CONSUMER':
+        return this.consumerApi(engine, tokens, reply, data, isMeta);
       default:
         return !isMeta;
     }
@@ -536,6 +634,163 @@ export class JetStreamCluster implements ClusterView {
     }
   }
 
+  /**
+   * CONSUMER.*: create, delete, names and list by the meta leader; info, next, pause, unpin and
+   * stepdown by the consumer's leader (the meta leader answers for a consumer that does not exist).
+   */
+  private consumerApi(engine: JetStream, tokens: readonly string[], reply: string | null, data: Uint8Array, isMeta: boolean): boolean {
+    const [, a, b] = tokens;
+    const account = engine.account;
+    switch (a) {
+      case 'CREATE':
+      case 'DURABLE': {
+        if (a === 'DURABLE' && b !== 'CREATE') return true;
+        if (isMeta) {
+          engine.noteApiCall();
+          const kind: CreateKind = a === 'DURABLE' ? 'legacy_durable' : tokens.length > 3 ? 'named' : 'legacy_ephemeral';
+          void this.consumerCreate(engine, tokens, kind, reply, data);
+        }
+        return true;
+      }
+      case 'DELETE':
+      case 'NAMES':
+      case 'LIST':
+        if (isMeta) {
+          engine.noteApiCall();
+          void this.consumerAdmin(engine, a, tokens, reply, data);
+        }
+        return true;
+      default: {
+        const stream = a === 'MSG' || a === 'LEADER' ? tokens[3] : tokens[2];
+        const name = a === 'MSG' || a === 'LEADER' ? tokens[4] : tokens[3];
+        if (stream === undefined || name === undefined) return true;
+        const sa = this.meta.state.stream(account, stream);
+        if (sa === undefined || sa.consumers[name] === undefined) {
+          if (!isMeta) return true;
+          if (sa === undefined) return false; // the engine answers "stream not found" (or 503 for a next request)
+          engine.noteApiCall();
+          if (a === 'MSG') {
+            if (reply) engine.ctx.bus.publish(reply, null, Buffer.from('NATS/1.0 503\r\n\r\n', 'latin1'), new Uint8Array(0));
+          } else {
+            this.fail(engine, reply, a === 'LEADER' ? 'consumer_leader_stepdown_response' : 'consumer_info_response', JS_ERR.CONSUMER_NOT_FOUND);
+          }
+          return true;
+        }
+        const c = this.replicas.get(streamKey(account, stream))?.consumers.get(name);
+        if (c === undefined || !c.group.isLeader) return true;
+        if (a === 'LEADER' && b === 'STEPDOWN') {
+          engine.noteApiCall();
+          c.group.driver.stepDown().then(
+            () => this.respond(engine, reply, 'consumer_leader_stepdown_response', { success: true }),
+            (err: unknown) => this.fail(engine, reply, 'consumer_leader_stepdown_response', { code: 400, err_code: 10051, description: String((err as Error).message) }),
+          );
+          return true;
+        }
+        return false;
+      }
+    }
+  }
+
+  private async consumerCreate(engine: JetStream, tokens: readonly string[], kind: CreateKind, reply: string | null, data: Uint8Array): Promise<void> {
+    const type = 'consumer_create_response';
+    const decoded = decodeCreateRequest(tokens, data, kind);
+    if (isApiError(decoded)) return this.fail(engine, reply, type, decoded);
+    const { cfg, action } = decoded;
+    const streamName = kind === 'legacy_durable' ? tokens[3]! : tokens[2]!;
+    const sa = this.meta.state.stream(engine.account, streamName);
+    if (sa === undefined) return this.fail(engine, reply, type, JS_ERR.STREAM_NOT_FOUND);
+    const scfg = streamConfigFromJson(sa.config);
+    if (isApiError(scfg)) return this.fail(engine, reply, type, scfg);
+    const existing = new Map<string, ConsumerConfig>();
+    for (const [n, ca] of Object.entries(sa.consumers)) {
+      const c = parseConsumerConfig(ca.config);
+      if (!isApiError(c)) existing.set(n, c);
+    }
+    const checked = checkConsumerCreate(streamLimitsFromJson(sa.config, scfg.retention, scfg.subjects), cfg, action, existing, (subject) => engine.ctx.bus.hasInterest(subject));
+    if (isApiError(checked)) return this.fail(engine, reply, type, checked);
+    const streamReplicas = sa.group.peers.length;
+    if (cfg.numReplicas > streamReplicas) return this.fail(engine, reply, type, ConsumerErrors.replicasExceedsStream());
+    let ca: ConsumerAssignment;
+    const prev = sa.consumers[cfg.name];
+    if (checked.existing && prev !== undefined) {
+      ca = { ...prev, config: configToJson(cfg) };
+    } else {
+      const replicas = cfg.numReplicas > 0 ? cfg.numReplicas : streamReplicas;
+      // Beside the stream's leader when known here: its retention sees the consumer's acks at once.
+      const streamLeader = this.replicas.get(streamKey(engine.account, streamName))?.group.driver.status().leader ?? NONE;
+      const ordered = streamLeader !== NONE && sa.group.peers.includes(streamLeader) ? [streamLeader, ...sa.group.peers.filter((p) => p !== streamLeader)] : sa.group.peers;
+      const peers = ordered.slice(0, replicas);
+      const memory = cfg.memStorage || scfg.storage === 'memory';
+      ca = {
+        name: cfg.name,
+        config: configToJson(cfg),
+        created: this.opts.scheduler.now(),
+        group: { name: `C-R${replicas}${memory ? 'M' : 'F'}-${randomBytes(6).toString('base64url').replace(/[-_]/g, 'x')}`, peers, founders: peers, retired: [], preferred: peers[0]! },
+      };
+    }
+    try {
+      await this.meta.propose({ op: 'consumer', account: engine.account, stream: streamName, ca, reply: reply ?? '', at: this.opts.scheduler.now(), request: '' });
+    } catch (err) {
+      this.fail(engine, reply, type, { ...JS_ERR.CLUSTER_NOT_AVAILABLE, description: `${JS_ERR.CLUSTER_NOT_AVAILABLE.description}: ${String((err as Error).message)}` });
+    }
+  }
+
+  private async consumerAdmin(engine: JetStream, what: 'DELETE' | 'NAMES' | 'LIST', tokens: readonly string[], reply: string | null, data: Uint8Array): Promise<void> {
+    const streamName = tokens[2];
+    const type = what === 'DELETE' ? 'consumer_delete_response' : what === 'NAMES' ? 'consumer_names_response' : 'consumer_list_response';
+    if (streamName === undefined) return;
+    const sa = this.meta.state.stream(engine.account, streamName);
+    if (sa === undefined) return this.fail(engine, reply, type, JS_ERR.STREAM_NOT_FOUND);
+    if (what === 'DELETE') {
+      const name = tokens[3];
+      if (name === undefined) return;
+      if (!isEmptyBody(data)) return this.fail(engine, reply, type, JS_ERR.NOT_EMPTY_REQUEST);
+      if (sa.consumers[name] === undefined) return this.fail(engine, reply, type, JS_ERR.CONSUMER_NOT_FOUND);
+      try {
+        await this.meta.propose({ op: 'delconsumer', account: engine.account, stream: streamName, name });
+        this.respond(engine, reply, type, { success: true });
+      } catch (err) {
+        this.fail(engine, reply, type, { ...JS_ERR.CLUSTER_NOT_AVAILABLE, description: String((err as Error).message) });
+      }
+      return;
+    }
+    const page = engine.decodePage(data, what === 'NAMES' ? 'JSApiConsumerNamesRequest' : 'JSApiConsumerListRequest');
+    if (isApiError(page)) return this.fail(engine, reply, type, page);
+    const names = Object.keys(sa.consumers).sort();
+    const limit = what === 'NAMES' ? 1024 : 256;
+    const offset = Math.min(page.offset, names.length);
+    const slice = names.slice(offset, offset + limit);
+    if (what === 'NAMES') {
+      this.respond(engine, reply, type, { total: names.length, offset, limit, consumers: slice });
+      return;
+    }
+    const infos = await Promise.all(slice.map((n) => this.gatherConsumerInfo(engine, streamName, n)));
+    const consumers: Record<string, unknown>[] = [];
+    const missing: string[] = [];
+    infos.forEach((info, i) => {
+      if (info === null) missing.push(slice[i]!);
+      else {
+        delete info['type'];
+        consumers.push(info);
+      }
+    });
+    const body: Record<string, unknown> = { total: names.length, offset, limit, consumers };
+    if (missing.length > 0) body['missing'] = missing;
+    this.respond(engine, reply, type, body);
+  }
+
+  private async gatherConsumerInfo(engine: JetStream, stream: string, name: string): Promise<Record<string, unknown> | null> {
+    const local = this.replicas.get(streamKey(engine.account, stream))?.consumers.get(name);
+    if (local?.group.isLeader) return local.group.consumer.info();
+    return this.ask(engine, `$JS.API.CONSUMER.INFO.${stream}.${name}`);
+  }
+
+  /** The number of consumers assigned to a stream (stream info, interest retention). */
+  consumerCount(account: string, stream: string): number {
+    const sa = this.meta.state.stream(account, stream);
+    return sa === undefined ? 0 : Object.keys(sa.consumers).length;
+  }
+
   /** Whether this node answers a request about stream `name`: its leader, or the meta leader when there is no such stream. */
   private answersForStream(account: string, name: string): boolean {
     if (this.meta.state.stream(account, name) === undefined) return this.meta.isLeader;
@@ -582,6 +837,7 @@ export class JetStreamCluster implements ClusterView {
         else reservedStorage += mb;
       }
     }
+    consumers = streams.reduce((n, sa) => n + Object.keys(sa.consumers).length, 0);
     return engine.accountInfoWith({ memory, storage, reservedMemory, reservedStorage, streams: streams.length, consumers });
   }
 
@@ -737,6 +993,11 @@ export class JetStreamCluster implements ClusterView {
   private async gatherInfo(engine: JetStream, name: string): Promise<Record<string, unknown> | null> {
     const local = this.replicas.get(streamKey(engine.account, name));
     if (local?.group.isLeader) return local.stream.info();
+    return this.ask(engine, `$JS.API.STREAM.INFO.${name}`);
+  }
+
+  /** An internal API request over the account's bus; the answer unless it is an error or late. */
+  private ask(engine: JetStream, subject: string): Promise<Record<string, unknown> | null> {
     const inbox = `$JSC.P.INFO.${this.self}.${++this.inboxSeq}`;
     const bus = engine.ctx.bus;
     return new Promise((resolve) => {
@@ -754,7 +1015,7 @@ export class JetStreamCluster implements ClusterView {
           resolve(null);
         }
       });
-      bus.publish(`$JS.API.STREAM.INFO.${name}`, inbox, null, new Uint8Array(0));
+      bus.publish(subject, inbox, null, new Uint8Array(0));
     });
   }
 
@@ -870,6 +1131,7 @@ export class JetStreamCluster implements ClusterView {
     for (const r of this.replicas.values()) {
       const s = r.group.status();
       describe('stream', `${r.sa.account} > ${r.sa.name}`, s, { catching_up: s.catchingUp, ...(s.broken ? { broken: s.broken } : {}) });
+      for (const [name, c] of r.consumers) describe('consumer', `${r.sa.account} > ${r.sa.name} > ${name}`, c.group.status());
     }
     return out;
   }
@@ -887,6 +1149,9 @@ export class JetStreamCluster implements ClusterView {
       const s = r.group.status();
       if (s.broken) return { ok: false, error: `JetStream stream '${r.sa.account} > ${r.sa.name}' is not current: ${s.broken}` };
       if (s.catchingUp || s.leader === NONE) return { ok: false, error: `JetStream stream '${r.sa.account} > ${r.sa.name}' is not current` };
+      for (const [name, c] of r.consumers) {
+        if (c.group.status().leader === NONE) return { ok: false, error: `JetStream consumer '${r.sa.account} > ${r.sa.name} > ${name}' is not current` };
+      }
     }
     return { ok: true };
   }
@@ -897,9 +1162,13 @@ export class JetStreamCluster implements ClusterView {
     let leaders = 0;
     let catchingUp = 0;
     let maxLag = 0;
+    let consumerReplicas = 0;
+    let consumerLeaders = 0;
     for (const r of this.replicas.values()) {
       const s = r.group.status();
       if (r.group.isLeader) leaders++;
+      consumerReplicas += r.consumers.size;
+      for (const c of r.consumers.values()) if (c.group.isLeader) consumerLeaders++;
       if (s.catchingUp) catchingUp++;
       for (const p of s.peers) maxLag = Math.max(maxLag, p.lag);
     }
@@ -912,6 +1181,8 @@ export class JetStreamCluster implements ClusterView {
       stream_leaders: leaders,
       stream_replicas_catching_up: catchingUp,
       stream_max_follower_lag: maxLag,
+      consumer_replicas: consumerReplicas,
+      consumer_leaders: consumerLeaders,
       raft_msgs_out: this.net.stats.msgsOut,
       raft_msgs_in: this.net.stats.msgsIn,
       raft_publishes: this.net.stats.sent,
@@ -938,6 +1209,10 @@ interface FetchRequest {
   group: string;
   from: number;
   to: number;
+}
+
+function consumerKey(account: string, stream: string, name: string): string {
+  return `${streamKey(account, stream)}\u0000${name}`;
 }
 
 function isEmptyBody(data: Uint8Array): boolean {
