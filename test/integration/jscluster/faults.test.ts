@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { JsCluster } from '../../support/js_cluster.ts';
 import { eventually } from '../../support/cluster.ts';
 import { monitor } from '../../support/server.ts';
@@ -194,6 +194,17 @@ describe('faults on a JetStream cluster of three', () => {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'ALL', subjects: ['all.>'], num_replicas: 3 });
     const acked = await publishAll(nc, 'all.a', 'x', 300);
+    // A durable consumer with 120 acks the server confirmed (double ack) before the crash.
+    await jsm.consumers.add('ALL', { durable_name: 'C', ack_policy: AckPolicy.Explicit, ack_wait: 2_000_000_000 });
+    const consumer = await jetstream(nc).consumers.get('ALL', 'C');
+    const confirmed = new Set<string>();
+    const batch = await consumer.fetch({ max_messages: 120, expires: 5000 });
+    for await (const m of batch) {
+      await m.ackAck();
+      confirmed.add(m.string());
+      if (confirmed.size === 120) break;
+    }
+    expect(confirmed.size).toBe(120);
     await nc.close();
     await Promise.all([0, 1, 2].map((i) => c.kill(i)));
     await Promise.all([0, 1, 2].map((i) => c.restart(i)));
@@ -202,6 +213,20 @@ describe('faults on a JetStream cluster of three', () => {
     const copy = await converged('ALL', acked);
     assertExactlyOnceInOrder(copy, 'x', acked);
     expect(copy.length).toBe(300);
+    // No confirmed ack is lost: the consumer resumes after the 120 and redelivers none of them.
+    const after = await clientTo(c.urls());
+    const resumed = await eventually('the consumer answers after the restart', () => jetstream(after).consumers.get('ALL', 'C'), 30_000);
+    const next: string[] = [];
+    await eventually('the other 180 are delivered', async () => {
+      const b = await resumed.fetch({ max_messages: 180, expires: 3000 });
+      for await (const m of b) {
+        next.push(m.string());
+        m.ack();
+      }
+      return new Set(next).size >= 180 || undefined;
+    }, 60_000);
+    for (const d of next) expect(confirmed.has(d)).toBe(false);
+    await after.close();
     // Earlier streams are back too, with every message.
     await c.streamLeader('KILL', '$G', 30_000);
     const again = await clientTo(c.urls());
