@@ -212,6 +212,12 @@ export class JsApi {
     }
     const stream = this.host.stream(name);
     if (stream === undefined) return this.fail(reply, type, JS_ERR.STREAM_NOT_FOUND);
+    // A replicated stream's leader answers once what it already decided (removals of acked
+    // work, purges) has applied, so a client reads its own writes.
+    if (stream.isReplicated && !stream.isSettled) {
+      void stream.whenSettled().then(() => this.info(name, reply, data));
+      return;
+    }
     const subjectsFilter = (req['subjects_filter'] as string | undefined) ?? '';
     const info = stream.info({ deletedDetails: req['deleted_details'] === true });
     let total = 0;

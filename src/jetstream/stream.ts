@@ -106,6 +106,8 @@ export interface StreamReplicator {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** The longest stream info waits for the leader's in-flight removals to apply (ms, polled). */
+const SETTLE_WAIT_MS = 1_000;
 /** A replicated stream proposes the messages of one turn as one entry, up to these bounds. */
 const MAX_BATCH_MSGS = 1024;
 const MAX_BATCH_BYTES = 512 * 1024;
@@ -1202,6 +1204,16 @@ export class Stream implements StreamForConsumers {
     if (this.store.load(seq) === null) return false;
     const r = await this.submit({ op: 'del', seq, erase: !noErase });
     return r.removed === true;
+  }
+
+  /** No removal or purge this leader decided is still on its way through Raft. */
+  get isSettled(): boolean {
+    return this.retire.length === 0 && this.inflightBarriers === 0;
+  }
+
+  /** Resolves once isSettled (or after a second: an answer late by a little beats none). */
+  async whenSettled(): Promise<void> {
+    for (let waited = 0; !this.isSettled && this.leading && !this.closed && waited < SETTLE_WAIT_MS; waited++) await new Promise((r) => setTimeout(r, 1));
   }
 
   /** Resolves once the applied state reaches `seq` (the leader's own in-flight messages below it applied). */
