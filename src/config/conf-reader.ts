@@ -232,6 +232,9 @@ function readJetStream(value: ConfValue, origin: Origin, draft: ConfigDraft): vo
       case 'store_cache':
         draft.set('jetstream.store_cache', storageSize(v, o, 'store_cache'), o);
         break;
+      case 'unique_tag':
+        draft.set('jetstream.unique_tag', v, o);
+        break;
       case 'enable':
       case 'enabled':
         enabled = booleanLike(v) ?? v;

@@ -155,6 +155,8 @@ export interface JetStreamOptions {
   syncIntervalMs: number;
   /** Memory budget of the file stores' caches per JetStream thread; unset = the store's default. */
   storeCacheBytes?: number;
+  /** Placement: replicas of one stream never share a value of the server tag with this prefix. */
+  uniqueTag?: string;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -215,4 +217,13 @@ export interface ServerOptions {
   websocket?: ListenBlock;
   mqtt?: ListenBlock;
   accounts?: Record<string, unknown>;
+}
+
+/**
+ * Whether JetStream runs clustered on this node (issue 8): JetStream on, a cluster configured,
+ * and a system account for the nodes to talk through. Then JetStream's internal subscriptions
+ * are announced to the cluster, and streams are replicated through Raft.
+ */
+export function jetStreamClustered(o: ServerOptions): boolean {
+  return o.jetstream.enabled && o.cluster !== undefined && o.systemAccount !== '';
 }

@@ -155,6 +155,7 @@ export interface CanonicalConfig {
     domain: string;
     sync_interval: number;
     store_cache: number;
+    unique_tag: string;
   };
   cluster: CanonicalCluster;
   system_account: string;
@@ -362,6 +363,7 @@ function buildSchema(facts: RuntimeFacts): object {
       domain: { doc: 'JetStream domain.', format: String, default: '' },
       sync_interval: { doc: 'Lazy fsync interval, ms; 0 = fsync every write.', format: 'nats-duration', default: 0 },
       store_cache: { doc: "File stores' offset-table cache per JetStream thread, bytes; -1 = 128 MiB (Petrel only).", format: 'nats-js-size', default: DYNAMIC_SIZE },
+      unique_tag: { doc: 'Tag prefix whose values the replicas of one stream must not share (placement).', format: String, default: '' },
     },
     accounts: { doc: 'Accounts as written.', format: Object, default: null, nullable: true },
   };
@@ -640,6 +642,7 @@ export function toServerOptions(c: CanonicalConfig, facts: RuntimeFacts, choices
   if (a.no_auth_user !== '') options.auth.noAuthUser = a.no_auth_user;
   if (js.domain !== '') options.jetstream.domain = js.domain;
   if (js.store_cache !== DYNAMIC_SIZE) options.jetstream.storeCacheBytes = js.store_cache;
+  if (js.unique_tag !== '') options.jetstream.uniqueTag = js.unique_tag;
   if (c.tls.enabled) options.tls = tlsOptions(c.tls, false);
   return options;
 }

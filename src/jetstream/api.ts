@@ -163,17 +163,23 @@ export class JsApi {
 
   // ---- streams ----
 
+  /** The config of a STREAM.CREATE or STREAM.UPDATE request, with the checks nats-server makes before its own. */
+  decodeStreamRequest(kind: 'create' | 'update', name: string, data: Uint8Array): StreamConfig | ApiError {
+    const req = decodeStreamConfig(data);
+    if (isApiError(req)) return req;
+    const cfg = req.cfg;
+    if (kind === 'update') return cfg;
+    if (name !== cfg.name) return JS_ERR.STREAM_MISMATCH;
+    if (/[\\/]/.test(name)) return JS_ERR.STREAM_NAME_CONTAINS_PATH_SEPARATORS;
+    if (cfg.sealed) return streamInvalidConfig('stream configuration for create can not be sealed');
+    if (cfg.mirror_direct && cfg.mirror === undefined) return streamInvalidConfig('stream has no mirror but does have mirror direct');
+    return cfg;
+  }
+
   private async create(name: string, reply: string | null, data: Uint8Array): Promise<void> {
     const type = TYPE.STREAM_CREATE;
-    const req = decodeStreamConfig(data);
-    if (isApiError(req)) return this.fail(reply, type, req);
-    const cfg = req.cfg;
-    if (name !== cfg.name) return this.fail(reply, type, JS_ERR.STREAM_MISMATCH);
-    if (/[\\/]/.test(name)) return this.fail(reply, type, JS_ERR.STREAM_NAME_CONTAINS_PATH_SEPARATORS);
-    if (cfg.sealed) return this.fail(reply, type, streamInvalidConfig('stream configuration for create can not be sealed'));
-    if (cfg.mirror_direct && cfg.mirror === undefined) {
-      return this.fail(reply, type, streamInvalidConfig('stream has no mirror but does have mirror direct'));
-    }
+    const cfg = this.decodeStreamRequest('create', name, data);
+    if (isApiError(cfg)) return this.fail(reply, type, cfg);
     const res = await this.host.createStream(cfg);
     if (isApiError(res)) return this.fail(reply, type, res);
     this.respond(reply, type, { ...res.info(), did_create: true });
@@ -181,9 +187,9 @@ export class JsApi {
 
   private async update(name: string, reply: string | null, data: Uint8Array): Promise<void> {
     const type = TYPE.STREAM_UPDATE;
-    const req = decodeStreamConfig(data);
-    if (isApiError(req)) return this.fail(reply, type, req);
-    const res = await this.host.updateStream(req.cfg, name);
+    const cfg = this.decodeStreamRequest('update', name, data);
+    if (isApiError(cfg)) return this.fail(reply, type, cfg);
+    const res = await this.host.updateStream(cfg, name);
     if (isApiError(res)) return this.fail(reply, type, res);
     this.respond(reply, type, res.info());
   }
@@ -206,6 +212,12 @@ export class JsApi {
     }
     const stream = this.host.stream(name);
     if (stream === undefined) return this.fail(reply, type, JS_ERR.STREAM_NOT_FOUND);
+    // A replicated stream's leader answers once what it already decided (removals of acked
+    // work, purges) has applied, so a client reads its own writes.
+    if (stream.isReplicated && !stream.isSettled) {
+      void stream.whenSettled().then(() => this.info(name, reply, data));
+      return;
+    }
     const subjectsFilter = (req['subjects_filter'] as string | undefined) ?? '';
     const info = stream.info({ deletedDetails: req['deleted_details'] === true });
     let total = 0;
@@ -249,7 +261,7 @@ export class JsApi {
     this.respond(reply, type, { total: all.length, offset, limit: LIST_LIMIT, streams });
   }
 
-  private pageRequest(data: Uint8Array, goType: string): { offset: number; subject: string } | ApiError {
+  pageRequest(data: Uint8Array, goType: string): { offset: number; subject: string } | ApiError {
     if (!isJsonObjectOrArray(data)) return { offset: 0, subject: '' };
     const r = decodeRequest(data, goType, { offset: 'int', subject: 'string' });
     if (isApiError(r)) return r;
@@ -279,12 +291,16 @@ export class JsApi {
     const cfg = stream.config();
     if (cfg.sealed) return this.fail(reply, type, JS_ERR.STREAM_SEALED);
     if (cfg.deny_purge) return this.fail(reply, type, streamPurgeFailed('stream purge not permitted'));
-    const purged = stream.purge({
-      filter: req['filter'] as string | undefined,
-      seq: req['seq'] as number | undefined,
-      keep: req['keep'] as number | undefined,
-    });
-    this.respond(reply, type, { success: true, purged });
+    stream
+      .purge({
+        filter: req['filter'] as string | undefined,
+        seq: req['seq'] as number | undefined,
+        keep: req['keep'] as number | undefined,
+      })
+      .then(
+        (purged) => this.respond(reply, type, { success: true, purged }),
+        (err: unknown) => this.fail(reply, type, isApiError(err) ? err : streamPurgeFailed(String((err as Error)?.message ?? err))),
+      );
   }
 
   private msgGet(name: string, reply: string | null, data: Uint8Array): void {
@@ -327,8 +343,10 @@ export class JsApi {
     if (cfg.sealed) return this.fail(reply, type, JS_ERR.STREAM_SEALED);
     if (cfg.deny_delete) return this.fail(reply, type, streamMsgDeleteFailed('message delete not permitted'));
     const seq = (r['seq'] as number | undefined) ?? 0;
-    if (!stream.deleteMsg(seq, r['no_erase'] === true)) return this.fail(reply, type, sequenceNotFound(seq));
-    this.respond(reply, type, { success: true });
+    stream.deleteMsg(seq, r['no_erase'] === true).then(
+      (removed) => (removed ? this.respond(reply, type, { success: true }) : this.fail(reply, type, sequenceNotFound(seq))),
+      (err: unknown) => this.fail(reply, type, isApiError(err) ? err : streamMsgDeleteFailed(String((err as Error)?.message ?? err))),
+    );
   }
 
   // ---- direct get ----

@@ -11,6 +11,8 @@ function e(code: number, errCode: number, description: string): ApiError {
 export const JS_ERR = {
   ACCOUNT_RESOURCES_EXCEEDED: e(400, 10002, 'resource limits exceeded for account'),
   BAD_REQUEST: e(400, 10003, 'bad request'),
+  NO_SUITABLE_PEERS: e(400, 10005, 'no suitable peers for placement'),
+  CLUSTER_NOT_AVAILABLE: e(503, 10008, 'JetStream system temporarily unavailable'),
   CLUSTER_REQUIRED: e(503, 10010, 'JetStream clustering support required'),
   CONSUMER_NOT_FOUND: e(404, 10014, 'consumer not found'),
   INSUFFICIENT_RESOURCES: e(503, 10023, 'insufficient resources'),
@@ -37,6 +39,8 @@ export const JS_ERR = {
   SUBJECTS_OVERLAP: e(400, 10065, 'subjects overlap with an existing stream'),
   STREAM_REPLICAS_NOT_SUPPORTED: e(500, 10074, 'replicas > 1 not supported in non-clustered mode'),
   NOT_ENABLED: e(503, 10076, 'JetStream not enabled'),
+  PEER_REMAP: e(503, 10075, 'peer remap failed'),
+  SERVER_NOT_MEMBER: e(400, 10044, 'server is not a member of the cluster'),
   STREAM_HEADER_EXCEEDS_MAXIMUM: e(400, 10097, 'header size exceeds maximum allowed of 64k'),
   STREAM_SEALED: e(400, 10109, 'invalid operation on sealed stream'),
   STREAM_NAME_CONTAINS_PATH_SEPARATORS: e(400, 10128, 'Stream name can not contain path separators'),

@@ -36,6 +36,11 @@ const STREAMS_DIR = 'streams';
 const ADVISORY_PREFIX = '$JS.EVENT.ADVISORY.';
 /** How long a computed storage usage answers the per-publish resource check, ms. */
 const USAGE_CACHE_MS = 100;
+/**
+ * A replicated stream's store syncs on this interval (nats-server's default sync_interval): its
+ * operations are already fsynced in the Raft log, and a snapshot waits for the store's flush.
+ */
+const REPLICA_SYNC_INTERVAL_MS = 120_000;
 const STREAM_ACTION_ADVISORY_TYPE = 'io.nats.jetstream.advisory.v1.stream_action';
 /** Account limits when none are configured: nats-server's dynamic limits, all unlimited. */
 const UNLIMITED_ACCOUNT_LIMITS = Object.freeze({
@@ -81,6 +86,16 @@ export interface JetStreamOptions {
    * thread (store_cache.ts). Default DEFAULT_CACHE_BYTES.
    */
   storeCacheBytes?: number;
+}
+
+/** The cluster side of an engine on a clustered server (src/jetstream/cluster/cluster.ts). */
+export interface EngineCluster {
+  /** True when the cluster took the API request (answered it, or another node answers it). */
+  handleApi(engine: JetStream, tokens: readonly string[], reply: string | null, data: Uint8Array): boolean;
+  /** /jsz's meta_cluster. */
+  metaClusterInfo(): Record<string, unknown>;
+  /** Consumers assigned to a stream, wherever their replicas run. */
+  consumerCount(account: string, stream: string): number;
 }
 
 export interface StorageUsage {
@@ -134,13 +149,15 @@ export class JetStream implements ApiHost {
   readonly account: string;
   private readonly api: JsApi;
   private readonly streamMap = new Map<string, Stream>();
-  private readonly env: StreamEnv;
+  private env: StreamEnv;
   private subs: BusSubscription[] = [];
   private apiTotal = 0;
   private usageCache = { file: 0, memory: 0 };
   private usageAt: number | null = null;
   private apiErrors = 0;
   private started = false;
+  /** Set on a clustered server: streams are replicas the cluster opens, requests are routed. */
+  private cluster: EngineCluster | null = null;
 
   constructor(opts: JetStreamOptions) {
     this.opts = opts;
@@ -163,15 +180,25 @@ export class JetStream implements ApiHost {
     return path.join(this.opts.storeDir, this.account, STREAMS_DIR);
   }
 
-  /** Recovers streams from the store directory, then starts answering the API. */
+  /**
+   * Makes this engine part of a JetStream cluster (before start): streams are replicas the
+   * cluster opens from its assignments, and each API request is answered by the right node.
+   */
+  attachCluster(cluster: EngineCluster): void {
+    this.cluster = cluster;
+    this.env = { ...this.env, remoteOrigins: true, consumerCount: (name) => cluster.consumerCount(this.account, name) };
+  }
+
+  /** Recovers streams from the store directory (single server), then starts answering the API. */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
     await fsp.mkdir(this.streamsDir, { recursive: true });
-    await this.recover();
+    if (this.cluster === null) await this.recover();
     const handler = (prefixTokens: number) => (subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array) => {
       const tokens = subject.split('.').slice(prefixTokens);
       try {
+        if (this.cluster !== null && this.cluster.handleApi(this, tokens, reply, data)) return;
         this.api.dispatch(tokens, reply, hdr, data);
       } catch (err) {
         this.ctx.logger.error({ subject, err: String(err) }, 'JetStream API request failed');
@@ -283,12 +310,17 @@ export class JetStream implements ApiHost {
   /** `$JS.API.INFO`: usage, limits and API counters of the account. */
   accountInfo(): Record<string, unknown> {
     const u = this.usage();
+    return this.accountInfoWith({ ...u, streams: this.streamMap.size });
+  }
+
+  /** Account info from usage figures (a cluster's meta leader sums what the stream leaders report). */
+  accountInfoWith(u: { memory: number; storage: number; reservedMemory: number; reservedStorage: number; streams: number; consumers: number }): Record<string, unknown> {
     const o: Record<string, unknown> = {
       memory: u.memory,
       storage: u.storage,
       reserved_memory: u.reservedMemory,
       reserved_storage: u.reservedStorage,
-      streams: this.streamMap.size,
+      streams: u.streams,
       consumers: u.consumers,
       limits: { ...UNLIMITED_ACCOUNT_LIMITS },
     };
@@ -326,6 +358,7 @@ export class JetStream implements ApiHost {
       // Petrel: what the file stores keep in memory beyond their summaries (one budget per thread).
       store_cache: storeCache.stats(),
     };
+    if (this.cluster !== null) o['meta_cluster'] = this.cluster.metaClusterInfo();
     const wantAccount = opts.accounts || opts.account === this.account || opts.streams || opts.consumers || opts.config;
     if (wantAccount && (opts.account === undefined || opts.account === this.account)) {
       const detail: Record<string, unknown> = {
@@ -349,6 +382,53 @@ export class JetStream implements ApiHost {
     }
     o['total'] = this.streamMap.size;
     return o;
+  }
+
+  // ---- cluster ----
+
+  /** A replica of a clustered stream: the store opened (lazily synced: the Raft log makes writes durable), not started. */
+  async openStreamReplica(cfg: StreamConfig, created: bigint): Promise<Stream> {
+    const existing = this.streamMap.get(cfg.name);
+    if (existing !== undefined) return existing;
+    const stream = await this.openStream(cfg, created, false, REPLICA_SYNC_INTERVAL_MS);
+    const damage = stream.corruptionReports();
+    if (damage.length > 0) {
+      // A replica never serves what it lost: it drops everything from the first damaged record
+      // on and fetches it again from its group's leader (the snapshot and the log say what it had).
+      const st = stream.store.state();
+      const seqs = damage.map((d) => d.seq ?? -1);
+      const known = seqs.every((q) => q >= st.firstSeq && q <= st.lastSeq);
+      const keep = known ? Math.min(...seqs) - 1 : 0;
+      stream.store.truncate(keep);
+      stream.forgetCorruption();
+      this.ctx.logger.warn({ stream: cfg.name, damaged: damage.length, keptThrough: keep }, `JetStream stream '${this.account} > ${cfg.name}' replica found damaged records: refetching from its group`);
+    }
+    this.streamMap.set(cfg.name, stream);
+    return stream;
+  }
+
+  /** Closes a replica (and deletes its data when `destroy`). */
+  async dropStreamReplica(name: string, destroy: boolean): Promise<void> {
+    const stream = this.streamMap.get(name);
+    if (stream === undefined) return;
+    this.streamMap.delete(name);
+    await this.consumers.streamDeleted(name);
+    if (destroy) await stream.destroy();
+    else await stream.stop();
+  }
+
+  /** A direct get that reached this replica through its queue group. */
+  directRequest(subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void {
+    const prefix = subject.startsWith(`${API_PREFIX}.`) ? 2 : 3;
+    this.api.dispatch(subject.split('.').slice(prefix), reply, hdr, data);
+  }
+
+  decodeStreamRequest(kind: 'create' | 'update', name: string, data: Uint8Array): StreamConfig | ApiError {
+    return this.api.decodeStreamRequest(kind, name, data);
+  }
+
+  decodePage(data: Uint8Array, goType: string): { offset: number; subject: string } | ApiError {
+    return this.api.pageRequest(data, goType);
   }
 
   // ---- internals ----
@@ -466,7 +546,7 @@ export class JetStream implements ApiHost {
     }
   }
 
-  private async openStream(cfg: StreamConfig, created: bigint, fresh: boolean): Promise<Stream> {
+  private async openStream(cfg: StreamConfig, created: bigint, fresh: boolean, syncIntervalMs = this.opts.syncIntervalMs): Promise<Stream> {
     const limits = storeLimitsFor(cfg);
     let store: StreamStore;
     let dir: string | null = null;
@@ -476,7 +556,7 @@ export class JetStream implements ApiHost {
       const fs = await FileStore.open({
         dir,
         limits,
-        syncIntervalMs: this.opts.syncIntervalMs,
+        syncIntervalMs,
         onCorruption: (r) =>
           this.ctx.logger.error({ stream: cfg.name, ...r }, `JetStream stream '${this.account} > ${cfg.name}' found a damaged record`),
       });

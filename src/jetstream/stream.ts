@@ -11,18 +11,21 @@
 
 import * as path from 'node:path';
 import { parseHeaders } from '../protocol/headers.ts';
-import { subjectMatches } from '../routing/subjects.ts';
+import { subjectIsLiteral, subjectMatches } from '../routing/subjects.ts';
 import type { BusSubscription } from './bus.ts';
 import type { ApiError, ConsumerForStream, JsContext, Retention, StreamChange, StreamForConsumers } from './seams.ts';
-import { StoreError, StoreErrorCode, UNLIMITED } from './store/index.ts';
+import { StoreError, StoreErrorCode, UNLIMITED, storedMsgSize } from './store/index.ts';
 import { writeFramedFile } from '../storage/atomic_file.ts';
 import type { CorruptionReport, StoreLimits, StoredMessage, StreamStore } from './store/index.ts';
-import { JS_ERR, streamRollupFailed, streamStoreFailed, streamWrongLastMsgId, streamWrongLastSequence } from './errors.ts';
+import { JS_ERR, isApiError, streamRollupFailed, streamStoreFailed, streamWrongLastMsgId, streamWrongLastSequence } from './errors.ts';
+import { isRaftError, RaftErrorCode } from '../raft/errors.ts';
 import { appendHeaders, removeHeadersWithPrefix } from './header_block.ts';
 import { rfc3339Nano, parseRfc3339 } from './json_time.ts';
-import { streamConfigJson, type StreamConfig, type StreamSourceConfig } from './stream_config.ts';
+import { streamConfigFromJson, streamConfigJson, type StreamConfig, type StreamSourceConfig } from './stream_config.ts';
+import { Rollup, type MsgOp, type StreamOp } from './stream_entry.ts';
 import { SubjectTransform } from './subject_transform.ts';
 import { ExternalFeed } from './external_feed.ts';
+import { BusOrigin, OriginMissing, REMOTE_ORIGIN_POLL_MS, localOrigin, type Origin } from './origin.ts';
 
 export const HDR = {
   MSG_ID: 'Nats-Msg-Id',
@@ -62,6 +65,8 @@ export interface StreamEnv {
   consumerCount(stream: string): number;
   /** Server-wide resource check before storing (nats-server's limitsExceeded). */
   resourcesExceeded(storage: 'file' | 'memory'): boolean;
+  /** Clustered: a mirror or source whose origin has no replica here reads it over the bus. */
+  readonly remoteOrigins?: boolean;
 }
 
 export interface StreamOptions {
@@ -76,17 +81,46 @@ export interface StreamOptions {
   corruption?: readonly CorruptionReport[];
 }
 
-/** Outcome of offering a message to the stream. */
-type Accepted =
-  | { kind: 'error'; error: ApiError }
-  /** Stored (or skipped for lack of interest); `ready` settles when durable, rejecting with an ApiError or nothing to send. */
-  | { kind: 'stored'; seq: number; ready: Promise<void> }
-  | { kind: 'duplicate'; seq: number; ready: Promise<void> };
 
-interface DedupEntry {
+/** The leader's verdict on a publish. */
+type Checked =
+  | { kind: 'error'; error: ApiError }
+  | { kind: 'duplicate'; seq: number; ready: Promise<void> }
+  /** Must wait until the leader's in-flight removals have applied (a compare-and-set). */
+  | { kind: 'wait' }
+  | { kind: 'op'; op: MsgOp; size: number };
+
+/** What applying an operation did. `ready` settles once the store has it durably (a single server acks then). */
+export interface ApplyResult {
   seq: number;
-  tsMs: number;
   ready: Promise<void>;
+  purged?: number;
+  removed?: boolean;
+  /** A batch of messages: what applying each did, in order. */
+  each?: ApplyResult[];
+}
+
+/** The Raft group a replicated stream belongs to (src/jetstream/cluster/stream_group.ts). */
+export interface StreamReplicator {
+  /** Resolves once the operation is committed and applied here, with what applying it returned. */
+  propose(op: StreamOp): Promise<ApplyResult>;
+  /** The `cluster` object of stream info (nats-server ClusterInfo). */
+  clusterInfo(): Record<string, unknown>;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+/** The longest stream info waits for the leader's in-flight removals to apply (ms, polled). */
+const SETTLE_WAIT_MS = 1_000;
+/** A replicated stream proposes the messages of one turn as one entry, up to these bounds. */
+const MAX_BATCH_MSGS = 1024;
+const MAX_BATCH_BYTES = 512 * 1024;
+
+/** A failed proposal as the publisher hears it. */
+function toApiError(err: unknown): ApiError | null {
+  if (isApiError(err)) return err;
+  if (isRaftError(err, RaftErrorCode.StorageFailed)) return streamStoreFailed(`storage failed: ${err.message}`);
+  if (isRaftError(err)) return JS_ERR.CLUSTER_NOT_AVAILABLE;
+  return null;
 }
 
 export interface MsgGetRequest {
@@ -172,11 +206,15 @@ class OriginFollower {
   /** Next origin sequence to look at. */
   nextSeq: number;
   lastActiveMs = 0;
+  /** A remote origin answered that it does not exist. */
+  missing = false;
   private readonly owner: Stream;
   private readonly filter: string;
   private readonly transforms: SubjectTransform[];
-  private origin: Stream | null = null;
+  private origin: Origin | null = null;
   private stopListening: (() => void) | null = null;
+  private pollTimer: unknown = null;
+  private startTimeDone = false;
   private running = false;
   private again = false;
   private stopped = false;
@@ -195,21 +233,25 @@ class OriginFollower {
     return this.spec.name;
   }
 
+  get attached(): boolean {
+    return this.origin !== null;
+  }
+
   lag(): number {
     if (this.feed !== null) return this.feed.lag();
     if (this.origin === null) return 0;
-    return Math.max(0, this.origin.lastSequence() - (this.nextSeq - 1));
+    const last = this.origin.lastSequence();
+    return Number.isFinite(last) ? Math.max(0, last - (this.nextSeq - 1)) : 0;
   }
 
-  attach(origin: Stream): void {
+  attach(origin: Origin): void {
     if (this.stopped || this.origin === origin) return;
     this.detach();
     this.origin = origin;
-    if (this.nextSeq === 1 && this.spec.opt_start_time) this.nextSeq = this.seqForStartTime(origin, this.spec.opt_start_time);
-    this.stopListening = origin.onChange((ev) => {
-      if (ev.kind === 'append') this.kick();
-      else if (ev.kind === 'delete') this.detach();
-    });
+    this.stopListening = origin.watch(
+      () => this.kick(),
+      () => this.detach(),
+    );
     this.kick();
   }
 
@@ -217,6 +259,8 @@ class OriginFollower {
     this.stopListening?.();
     this.stopListening = null;
     this.origin = null;
+    if (this.pollTimer !== null) this.owner.cancelLater(this.pollTimer);
+    this.pollTimer = null;
   }
 
   stop(): void {
@@ -236,28 +280,51 @@ class OriginFollower {
     });
   }
 
+  /** A remote origin had nothing new (or did not answer): ask again in a moment. */
+  private poll(): void {
+    if (this.stopped || this.origin === null || this.pollTimer !== null) return;
+    this.pollTimer = this.owner.later(() => {
+      this.pollTimer = null;
+      this.kick();
+    }, REMOTE_ORIGIN_POLL_MS);
+  }
+
   private async run(): Promise<void> {
     do {
       this.again = false;
       const origin = this.origin;
-      while (origin !== null && this.origin === origin && !this.stopped) {
-        const last = origin.lastSequence();
-        if (this.nextSeq > last) break;
-        const msg = origin.store.loadNext(this.filter, this.nextSeq);
-        if (msg === null || msg.seq > last) {
-          // Nothing more that matches: a mirror still consumes the sequences to stay aligned.
-          if (this.kind === 'mirror') this.owner.mirrorSkipTo(last);
-          this.nextSeq = last + 1;
-          break;
+      try {
+        if (origin !== null && !this.startTimeDone && this.nextSeq === 1 && this.spec.opt_start_time) {
+          const ns = parseRfc3339(this.spec.opt_start_time);
+          if (ns !== null) this.nextSeq = await origin.seqForTime(ns);
         }
-        try {
+        this.startTimeDone = true;
+        while (origin !== null && this.origin === origin && !this.stopped) {
+          const last = origin.lastSequence();
+          if (this.nextSeq > last) break;
+          const found = origin.next(this.filter, this.nextSeq);
+          const msg = found instanceof Promise ? await found : found;
+          this.missing = false;
+          if (this.origin !== origin || this.stopped) return;
+          if (msg === null || msg.seq > last) {
+            if (origin.polled) {
+              this.poll();
+              break;
+            }
+            // Nothing more that matches: a mirror still consumes the sequences to stay aligned.
+            if (this.kind === 'mirror') this.owner.mirrorSkipTo(last);
+            this.nextSeq = last + 1;
+            break;
+          }
           await this.copy(msg);
-        } catch (err) {
-          this.owner.logSourceError(this, err);
-          return;
+          this.nextSeq = msg.seq + 1;
+          this.lastActiveMs = this.owner.now();
         }
-        this.nextSeq = msg.seq + 1;
-        this.lastActiveMs = this.owner.now();
+      } catch (err) {
+        if (err instanceof OriginMissing) this.missing = true;
+        else this.owner.logSourceError(this, err);
+        if (origin?.polled) this.poll();
+        return;
       }
     } while (this.again && !this.stopped);
   }
@@ -290,12 +357,6 @@ class OriginFollower {
     const hdr = removeHeadersWithPrefix(msg.hdr, ['Nats-Expected-', `${HDR.STREAM_SOURCE}:`]);
     return appendHeaders(hdr, [[HDR.STREAM_SOURCE, `${this.spec.name} ${msg.seq} ${this.filter} > ${msg.subject}`]]);
   }
-
-  private seqForStartTime(origin: Stream, time: string): number {
-    const ns = parseRfc3339(time);
-    if (ns === null) return 1;
-    return origin.store.seqForTime(ns);
-  }
 }
 
 export class Stream implements StreamForConsumers {
@@ -309,19 +370,50 @@ export class Stream implements StreamForConsumers {
   private readonly ctx: JsContext;
   private readonly listeners = new Set<(ev: StreamChange) => void>();
   private readonly consumers = new Map<string, ConsumerForStream>();
-  private readonly dedup = new Map<string, DedupEntry>();
-  /** The dedup window is read back from the store on first need, as nats-server does (ddloaded). */
-  private dedupLoaded = false;
+  /** Msg-Ids of applied messages within the duplicate window, oldest first. */
+  private readonly dedup = new Map<string, { seq: number; tsMs: number }>();
+  /**
+   * The dedup window is read back from the store on first need, as nats-server does (ddloaded):
+   * after a restart only a Msg-Id asks for it. A replica keeps it from its log and snapshots.
+   */
+  private dedupLoaded = true;
   private ackPrefixBytes: Buffer | null = null;
   private readonly corruption: CorruptionReport[];
+  /** Damage already repaired, by file and offset (not reported again). */
+  private readonly repaired = new Set<string>();
   private subs: BusSubscription[] = [];
   private expiryTimer: unknown = null;
+  /** Applied state: the last sequence and Msg-Id the store reflects. */
   private lastSeq: number;
   private lastMsgId = '';
   private republish: SubjectTransform | null = null;
   private inputTransform: SubjectTransform | null = null;
   private followers: OriginFollower[] = [];
   private closed = false;
+
+  /** Set when the stream is one replica of a Raft group (cluster); null on a single server. */
+  private replicator: StreamReplicator | null = null;
+  /** Whether this replica takes publishes and runs timers, mirrors and sources (always on a single server). */
+  private leading = false;
+  // The leader's view: applied state plus its operations still on their way through Raft.
+  private projSeq: number;
+  private projMsgId = '';
+  private projTs = 0n;
+  private readonly inflight = new Map<number, { subject: string; size: number }>();
+  private inflightBytes = 0;
+  /** Latest in-flight sequence per subject (expected-last-subject-sequence checks). */
+  private readonly inflightBySubject = new Map<string, number>();
+  /** Non-message operations (and rollups) in flight: a compare-and-set waits for them to apply. */
+  private inflightBarriers = 0;
+  /** Msg-Ids whose message is not yet durable (or committed): duplicates are answered when it is. */
+  private readonly pendingIds = new Map<string, { seq: number; ready: Promise<void> }>();
+  /** Publishes waiting for in-flight barriers, in arrival order. */
+  private readonly waiting: Array<{ subject: string; reply: string | null; hdr: Uint8Array | null; data: Uint8Array }> = [];
+  private drainQueued = false;
+  /** Retention removals collected in this turn (replicated streams propose them together). */
+  private retire: number[] = [];
+  /** Messages checked in this turn, not yet proposed (replicated streams). */
+  private batch: { ops: MsgOp[]; waiters: Array<{ resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }>; bytes: number } | null = null;
 
   constructor(opts: StreamOptions) {
     this.env = opts.env;
@@ -333,6 +425,7 @@ export class Stream implements StreamForConsumers {
     this.consumerDir = opts.dir === null ? null : path.join(opts.dir, CONSUMER_DIR);
     this.corruption = [...(opts.corruption ?? [])];
     this.lastSeq = this.store.state().lastSeq;
+    this.projSeq = this.lastSeq;
     this.applyTransforms();
   }
 
@@ -370,83 +463,121 @@ export class Stream implements StreamForConsumers {
   unregisterConsumer(name: string): void {
     if (!this.consumers.delete(name)) return;
     // Messages only this consumer was holding on to are no longer needed (nats-server checkInterestState).
-    if (this.cfg.retention === 'interest' && !this.closed) this.sweepInterest();
+    if (this.cfg.retention === 'interest' && !this.closed && this.leading) this.sweepInterest();
   }
 
   consumerDone(consumerName: string, seq: number): void {
-    if (this.closed || this.cfg.retention === 'limits') return;
+    if (this.closed || this.cfg.retention === 'limits' || !this.leading) return;
     if (this.cfg.retention === 'workqueue') {
       this.removeForRetention(seq);
       return;
     }
     if (!this.consumers.has(consumerName) && this.consumers.size > 0) return;
+    // A replicated stream may have consumers whose replicas live elsewhere: it keeps what they might need.
+    if (this.replicator !== null && this.consumers.size < this.env.consumerCount(this.cfg.name)) return;
+    if (!this.neededBySomeConsumer(seq)) this.removeForRetention(seq);
+  }
+
+  private neededBySomeConsumer(seq: number): boolean {
     let subject: string | null = null;
     for (const c of this.consumers.values()) {
       if (c.filters.length > 0) {
         if (subject === null) {
           const m = this.store.load(seq);
-          if (m === null) return;
+          if (m === null) return false;
           subject = m.subject;
         }
         if (!c.filters.some((f) => subjectMatches(subject!, f))) continue;
       }
-      if (!c.isDone(seq)) return;
+      if (!c.isDone(seq)) return true;
     }
-    this.removeForRetention(seq);
+    return false;
   }
 
   // ---- lifecycle ----
 
-  /** Subscribes to the stream's subjects, starts expiry, mirrors and sources. */
+  /** Single server: subscribes to the stream's subjects, starts expiry, mirrors and sources. */
   start(): void {
     // Reading the window back can mean loading every recent message: only a Msg-Id asks for it.
+    this.lastMsgId = this.lastStoredMsgId();
+    this.dedup.clear();
     this.dedupLoaded = this.store.state().msgs === 0;
-    this.subscribe();
-    this.expireNow();
-    this.startFollowers();
+    this.setLeader(true);
+  }
+
+  /**
+   * Makes this stream one replica of a Raft group: operations go through `r`, and the group
+   * says when this replica leads (setLeader).
+   */
+  replicate(r: StreamReplicator): void {
+    this.replicator = r;
+  }
+
+  get isReplicated(): boolean {
+    return this.replicator !== null;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Leadership came or went: the leader subscribes to the stream's subjects and runs expiry,
+   * mirrors and sources; a follower only applies what the leader decided.
+   */
+  setLeader(leading: boolean): void {
+    if (this.closed || leading === this.leading) return;
+    this.leading = leading;
+    this.resetProjection();
+    if (leading) {
+      this.subscribe();
+      this.expireNow();
+      this.startFollowers();
+      if (this.cfg.retention !== 'limits' && this.replicator !== null && this.consumers.size > 0) this.sweepInterest();
+    } else {
+      this.unsubscribe();
+      this.stopFollowers();
+      if (this.expiryTimer !== null) this.ctx.scheduler.clearTimeout(this.expiryTimer);
+      this.expiryTimer = null;
+      this.waiting.length = 0;
+    }
   }
 
   /** Stops taking messages and timers; closes the store (its data stays). */
   async stop(): Promise<void> {
     if (this.closed) return;
+    this.setLeader(false);
     this.closed = true;
-    this.unsubscribe();
-    for (const f of this.followers) f.stop();
-    this.followers = [];
-    if (this.expiryTimer !== null) this.ctx.scheduler.clearTimeout(this.expiryTimer);
-    this.expiryTimer = null;
     await this.store.close();
   }
 
   /** Stops and removes the stream's data; tells listeners it is gone. */
   async destroy(): Promise<void> {
-    this.unsubscribe();
+    this.setLeader(false);
     this.emit({ kind: 'delete' });
     this.closed = true;
-    for (const f of this.followers) f.stop();
-    this.followers = [];
-    if (this.expiryTimer !== null) this.ctx.scheduler.clearTimeout(this.expiryTimer);
-    this.expiryTimer = null;
     await this.store.delete();
   }
 
-  /** Applies an already validated config update. */
+  /** Applies an already validated config update (a single server; a replica applies it as an operation). */
   update(next: StreamConfig): void {
     const prev = this.cfg;
     this.cfg = structuredClone(next);
     this.store.updateLimits(storeLimitsFor(this.cfg));
     this.applyTransforms();
-    if (JSON.stringify(prev.subjects) !== JSON.stringify(next.subjects)) {
+    if (this.leading && JSON.stringify(prev.subjects) !== JSON.stringify(next.subjects)) {
       this.unsubscribe();
       this.subscribe();
     }
-    if (JSON.stringify(prev.sources ?? []) !== JSON.stringify(next.sources ?? []) || (prev.mirror && !next.mirror)) {
-      for (const f of this.followers) f.stop();
-      this.followers = [];
+    if (this.leading && (JSON.stringify(prev.sources ?? []) !== JSON.stringify(next.sources ?? []) || (prev.mirror && !next.mirror))) {
+      this.stopFollowers();
       this.startFollowers();
     }
     this.lastSeq = this.store.state().lastSeq;
-    this.scheduleExpiry();
+    if (this.leading) {
+      this.projSeq = Math.max(this.projSeq, this.lastSeq);
+      this.scheduleExpiry();
+    }
     this.emit({ kind: 'purge', firstSeq: this.store.state().firstSeq });
   }
 
@@ -459,11 +590,11 @@ export class Stream implements StreamForConsumers {
 
   /** Origins appear and disappear as streams are created and deleted. */
   originAvailable(origin: Stream): void {
-    for (const f of this.followers) if (f.originName === origin.name && f.spec.external === undefined) f.attach(origin);
+    for (const f of this.followers) if (f.originName === origin.name && f.spec.external === undefined) f.attach(localOrigin(origin));
   }
 
   isSourcing(name: string): boolean {
-    return this.followers.some((f) => f.originName === name);
+    return (this.cfg.mirror?.name === name && this.cfg.mirror.external === undefined) || (this.cfg.sources ?? []).some((s) => s.name === name && s.external === undefined);
   }
 
   lastSequence(): number {
@@ -474,60 +605,99 @@ export class Stream implements StreamForConsumers {
     return this.ctx.scheduler.now();
   }
 
-  // ---- publish path ----
+  /** Runs `fn` after `ms` on the engine's scheduler (mirror and source polling). */
+  later(fn: () => void, ms: number): unknown {
+    return this.ctx.scheduler.setTimeout(fn, ms);
+  }
+
+  cancelLater(handle: unknown): void {
+    this.ctx.scheduler.clearTimeout(handle);
+  }
+
+  // ---- publish path: the leader checks, every replica applies ----
 
   private readonly onInbound = (subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void => {
-    if (this.closed) return;
-    const res = this.accept(subject, hdr, data, false);
-    const respond = reply !== null && reply.length > 0 && !this.cfg.no_ack;
-    if (res.kind === 'error') {
-      if (respond) this.ctx.bus.publish(reply, null, null, ackErrorBody(this.cfg.name, res.error));
+    if (this.closed || !this.leading) return;
+    if (this.waiting.length > 0) {
+      // Someone ahead waits for in-flight operations to apply: keep the arrival order.
+      this.waiting.push({ subject, reply, hdr: hdr === null ? null : Buffer.from(hdr), data: Buffer.from(data) });
       return;
     }
-    const duplicate = res.kind === 'duplicate';
-    res.ready.then(
-      () => {
-        if (respond) {
-          this.ackPrefixBytes ??= ackPrefix(this.cfg.name, this.ctx.domain);
-          this.ctx.bus.publish(reply, null, null, ackBody(this.ackPrefixBytes, res.seq, duplicate));
-        }
-      },
-      (err: unknown) => {
-        if (respond && err !== undefined && err !== null && typeof err === 'object' && 'err_code' in err) {
-          this.ctx.bus.publish(reply, null, null, ackErrorBody(this.cfg.name, err as ApiError));
-        }
-      },
-    );
+    this.process(subject, reply, hdr, data);
   };
 
+  private process(subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void {
+    const res = this.check(subject, hdr, data, false);
+    const respond = reply !== null && reply.length > 0 && !this.cfg.no_ack;
+    switch (res.kind) {
+      case 'wait':
+        this.waiting.push({ subject, reply, hdr: hdr === null ? null : Buffer.from(hdr), data: Buffer.from(data) });
+        return;
+      case 'error':
+        if (respond) this.ctx.bus.publish(reply, null, null, ackErrorBody(this.cfg.name, res.error));
+        return;
+      case 'duplicate':
+        res.ready.then(
+          () => {
+            if (respond) this.sendAck(reply, res.seq, true);
+          },
+          () => undefined,
+        );
+        return;
+      case 'op': {
+        const done = this.submitMsg(res.op, res.size);
+        done.then(
+          (r) => {
+            if (respond) this.sendAck(reply, r.seq, false);
+          },
+          (err: unknown) => {
+            if (respond && isApiError(err)) this.ctx.bus.publish(reply, null, null, ackErrorBody(this.cfg.name, err));
+          },
+        );
+        return;
+      }
+    }
+  }
+
+  private sendAck(reply: string, seq: number, duplicate: boolean): void {
+    this.ackPrefixBytes ??= ackPrefix(this.cfg.name, this.ctx.domain);
+    this.ctx.bus.publish(reply, null, null, ackBody(this.ackPrefixBytes, seq, duplicate));
+  }
+
   /**
-   * Checks and stores one message (nats-server processJetStreamMsg, single server). `sourced`
-   * messages come from this stream's sources and skip the publisher-facing checks.
+   * The leader's decision about one message (nats-server processJetStreamMsg's checks), against
+   * the applied state plus its in-flight operations. `sourced` messages come from this stream's
+   * sources and skip the publisher-facing checks.
    */
-  private accept(subject: string, hdr: Uint8Array | null, data: Uint8Array, sourced: boolean): Accepted {
+  private check(subject: string, hdr: Uint8Array | null, data: Uint8Array, sourced: boolean): Checked {
     const cfg = this.cfg;
     if (cfg.sealed) return { kind: 'error', error: JS_ERR.STREAM_SEALED };
     if (this.inputTransform !== null) subject = this.inputTransform.apply(subject) ?? subject;
     let msgId = '';
-    let rollup = '';
+    let rollup: Rollup = Rollup.None;
     if (hdr !== null && hdr.length > 0) {
       const headers = parseHeaders(hdr)?.headers;
       const get = (k: string): string | undefined => headers?.get(k)?.[0];
+      const expSubjSeq = sourced ? undefined : get(HDR.EXPECTED_LAST_SUBJ_SEQ);
+      const expLast = sourced ? undefined : get(HDR.EXPECTED_LAST_SEQ);
+      const expLastId = sourced ? undefined : get(HDR.EXPECTED_LAST_MSG_ID);
+      const rollupText = get(HDR.ROLLUP) ?? '';
+      const compares = !!expSubjSeq || !!expLast || !!expLastId || rollupText !== '';
+      // A compare-and-set is decided against committed state: wait for removals and purges in flight.
+      if (compares && this.inflightBarriers > 0) return { kind: 'wait' };
       if (!sourced) {
         const expStream = get(HDR.EXPECTED_STREAM);
         if (expStream !== undefined && expStream !== '' && expStream !== cfg.name) return { kind: 'error', error: JS_ERR.STREAM_NOT_MATCH };
-        const expSubjSeq = get(HDR.EXPECTED_LAST_SUBJ_SEQ);
         const expSubjSeqSubj = get(HDR.EXPECTED_LAST_SUBJ_SEQ_SUBJ);
         if (expSubjSeq !== undefined && expSubjSeq !== '') {
           const want = parseSeq(expSubjSeq);
-          const last = this.store.loadLast(expSubjSeqSubj || subject)?.seq ?? 0;
+          const last = this.lastOnSubject(expSubjSeqSubj || subject);
           if (want === null || want !== last) return { kind: 'error', error: streamWrongLastSequence(last) };
         } else if (expSubjSeqSubj !== undefined && expSubjSeqSubj !== '') {
           return { kind: 'error', error: JS_ERR.STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_INVALID };
         }
-        const expLast = get(HDR.EXPECTED_LAST_SEQ);
-        if (expLast !== undefined && expLast !== '' && parseSeq(expLast) !== this.lastSeq) {
-          return { kind: 'error', error: streamWrongLastSequence(this.lastSeq) };
+        if (expLast !== undefined && expLast !== '' && parseSeq(expLast) !== this.projSeq) {
+          return { kind: 'error', error: streamWrongLastSequence(this.projSeq) };
         }
       }
       msgId = get(HDR.MSG_ID) ?? '';
@@ -535,65 +705,310 @@ export class Stream implements StreamForConsumers {
         const dup = this.findDuplicate(msgId);
         if (dup !== undefined) return { kind: 'duplicate', seq: dup.seq, ready: dup.ready };
       }
-      const expLastId = get(HDR.EXPECTED_LAST_MSG_ID);
-      if (!sourced && expLastId !== undefined && expLastId !== '') this.loadDedup();
-      if (!sourced && expLastId !== undefined && expLastId !== '' && expLastId !== this.lastMsgId) {
-        return { kind: 'error', error: streamWrongLastMsgId(this.lastMsgId) };
+      if (!sourced && expLastId !== undefined && expLastId !== '' && expLastId !== this.projMsgId) {
+        return { kind: 'error', error: streamWrongLastMsgId(this.projMsgId) };
       }
-      rollup = get(HDR.ROLLUP) ?? '';
-      if (rollup !== '') {
+      if (rollupText !== '') {
         if (!sourced && !(cfg.allow_rollup_hdrs && !cfg.deny_purge)) return { kind: 'error', error: streamRollupFailed('rollup not permitted') };
-        if (rollup !== 'sub' && rollup !== 'all') {
-          if (!sourced) return { kind: 'error', error: streamRollupFailed(`rollup value invalid: ${JSON.stringify(rollup)}`) };
-          rollup = '';
-        }
+        if (rollupText === 'sub') rollup = Rollup.Subject;
+        else if (rollupText === 'all') rollup = Rollup.All;
+        else if (!sourced) return { kind: 'error', error: streamRollupFailed(`rollup value invalid: ${JSON.stringify(rollupText)}`) };
       }
     }
     const hdrLength = hdr?.length ?? 0;
     if (cfg.max_msg_size >= 0 && hdrLength + data.length > cfg.max_msg_size) return { kind: 'error', error: JS_ERR.MESSAGE_EXCEEDS_MAXIMUM };
     if (hdrLength > MAX_HEADER_BYTES) return { kind: 'error', error: JS_ERR.STREAM_HEADER_EXCEEDS_MAXIMUM };
+    if (subject.length === 0) return { kind: 'error', error: streamStoreFailed('invalid subject') };
     if (this.env.resourcesExceeded(cfg.storage)) return { kind: 'error', error: JS_ERR.INSUFFICIENT_RESOURCES };
+    const size = storedMsgSize(subject.length, hdrLength, data.length);
+    const refused = this.discardNewRefusal(subject, size);
+    if (refused !== null) return { kind: 'error', error: refused };
 
-    const ts = this.ctx.scheduler.nowNs();
-    const expected = this.lastSeq + 1;
-    if (cfg.retention === 'interest' && !this.hasInterest(subject)) {
+    // Time only moves forward within a stream, whoever leads and whatever its clock says.
+    let ts = this.ctx.scheduler.nowNs();
+    if (ts <= this.projTs) ts = this.projTs + 1n;
+    const skip = cfg.retention === 'interest' && !this.hasInterest(subject);
+    // The bus views are only valid during this call: the operation keeps copies.
+    const op: MsgOp = {
+      op: 'msg',
+      seq: this.projSeq + 1,
+      subject,
+      hdr: hdr === null || hdr.length === 0 ? null : Buffer.from(hdr),
+      data: Buffer.from(data),
+      ts,
+      msgId,
+      rollup,
       // Nobody would ever consume it: the sequence is used, the message is not kept (SkipMsgNoInterest).
-      this.store.skipMsg(expected);
-      const skipped = this.store.flush();
-      this.noteStored(expected, msgId, ts, skipped);
-      return { kind: 'stored', seq: expected, ready: skipped };
+      skip,
+    };
+    return { kind: 'op', op, size };
+  }
+
+  /** The last sequence on `filter` as the leader sees it (in-flight messages included). */
+  private lastOnSubject(filter: string): number {
+    let last = this.store.loadLast(filter)?.seq ?? 0;
+    if (this.inflightBySubject.size > 0) {
+      const exact = this.inflightBySubject.get(filter);
+      if (exact !== undefined) last = Math.max(last, exact);
+      else if (!subjectIsLiteral(filter)) for (const [s, seq] of this.inflightBySubject) if (seq > last && subjectMatches(s, filter)) last = seq;
     }
-    // Republish carries the previous sequence on the subject (gap detection for light clients).
-    const prevOnSubject = this.republish !== null ? (this.store.loadLast(subject)?.seq ?? 0) : 0;
-    const pending = this.store.storeAt(expected, subject, hdr, data, ts);
-    // The bus views are only valid during this call; republish happens after the fsync.
-    const republishHdr = this.republish !== null && hdr !== null ? Buffer.from(hdr) : null;
-    const republishData = this.republish !== null ? Buffer.from(data) : null;
-    if (!this.lastSeqIs(expected)) {
-      // Refused synchronously (discard new limits): the promise carries the reason.
-      const ready = pending.then(
+    return last;
+  }
+
+  /** Discard-new limits decided by the leader, counting its in-flight messages (nats-server's ErrMaxMsgs etc.). */
+  private discardNewRefusal(subject: string, size: number): ApiError | null {
+    const cfg = this.cfg;
+    if (cfg.discard !== 'new') return null;
+    const st = this.store.state();
+    const perSubjectLimit = cfg.max_msgs_per_subject > 0;
+    let onSubject = 0;
+    if (perSubjectLimit) {
+      onSubject = this.store.subjectsState(subject).get(subject)?.msgs ?? 0;
+      for (const f of this.inflight.values()) if (f.subject === subject) onSubject++;
+    }
+    const atSubjectLimit = perSubjectLimit && onSubject >= cfg.max_msgs_per_subject;
+    if (atSubjectLimit && cfg.discard_new_per_subject) return streamStoreFailed('maximum messages per subject exceeded');
+    const msgs = st.msgs + this.inflight.size;
+    if (cfg.max_msgs > 0 && msgs >= cfg.max_msgs && !atSubjectLimit) return streamStoreFailed('maximum messages exceeded');
+    if (cfg.max_bytes > 0 && st.bytes + this.inflightBytes + size > cfg.max_bytes && !atSubjectLimit) return streamStoreFailed('maximum bytes exceeded');
+    return null;
+  }
+
+  /** Sends a checked message on: applied at once on a single server, proposed to the group when replicated. */
+  private submitMsg(op: MsgOp, size: number): Promise<ApplyResult> {
+    this.projSeq = op.seq;
+    this.projTs = op.ts;
+    this.projMsgId = op.msgId;
+    let done: Promise<ApplyResult>;
+    if (this.replicator === null) {
+      const r = this.applyOp(op);
+      done = r.ready.then(() => r);
+    } else {
+      this.inflight.set(op.seq, { subject: op.subject, size });
+      this.inflightBytes += size;
+      this.inflightBySubject.set(op.subject, op.seq);
+      if (op.rollup !== Rollup.None) this.inflightBarriers++;
+      done = new Promise<ApplyResult>((resolve, reject) => this.batchMsg(op, size, resolve, reject));
+    }
+    if (op.msgId !== '' && this.cfg.duplicate_window > 0) {
+      const ready = done.then(
         () => undefined,
-        (err: unknown) => {
-          throw storeRefusal(err) ?? streamStoreFailed(String((err as Error)?.message ?? err));
-        },
+        () => undefined,
       );
-      return { kind: 'stored', seq: 0, ready };
+      this.pendingIds.set(op.msgId, { seq: op.seq, ready });
+      void ready.then(() => {
+        if (this.pendingIds.get(op.msgId)?.seq === op.seq) this.pendingIds.delete(op.msgId);
+      });
     }
-    const ready = pending.then(
-      () => {
-        this.emit({ kind: 'append', seq: expected, subject });
-        if (republishData !== null) this.doRepublish(expected, subject, republishHdr, republishData, ts, prevOnSubject);
+    return done;
+  }
+
+  /**
+   * Collects the messages checked in this turn: they go to the group as one entry (one
+   * proposal, one log record, one apply), flushed at the end of the turn or when it is full.
+   */
+  private batchMsg(op: MsgOp, size: number, resolve: (r: ApplyResult) => void, reject: (e: unknown) => void): void {
+    let b = this.batch;
+    if (b === null) {
+      b = this.batch = { ops: [], waiters: [], bytes: 0 };
+      queueMicrotask(this.flushBatch);
+    }
+    b.ops.push(op);
+    b.waiters.push({ resolve, reject });
+    b.bytes += size;
+    if (b.ops.length >= MAX_BATCH_MSGS || b.bytes >= MAX_BATCH_BYTES) this.flushBatch();
+  }
+
+  private readonly flushBatch = (): void => {
+    const b = this.batch;
+    if (b === null || this.replicator === null) return;
+    this.batch = null;
+    const op: StreamOp = b.ops.length === 1 ? b.ops[0]! : { op: 'msgs', msgs: b.ops };
+    this.replicator.propose(op).then(
+      (r) => {
+        const each = r.each;
+        for (let i = 0; i < b.waiters.length; i++) b.waiters[i]!.resolve(each?.[i] ?? r);
       },
       (err: unknown) => {
-        this.ctx.logger.error({ stream: cfg.name, seq: expected, err: String(err) }, 'JetStream failed to store a msg');
-        throw null; // nats-server does not answer a publish whose write failed
+        const apiErr = toApiError(err);
+        for (let i = 0; i < b.ops.length; i++) {
+          const m = b.ops[i]!;
+          this.settleInflight(m.seq, m.subject);
+          if (m.rollup !== Rollup.None) this.barrierDone();
+          b.waiters[i]!.reject(apiErr);
+        }
       },
     );
-    this.noteStored(expected, msgId, ts, ready);
-    if (rollup === 'sub') this.purgeInternal({ filter: subject, keep: 1 });
-    else if (rollup === 'all') this.purgeInternal({ keep: 1 });
-    this.scheduleExpiry();
-    return { kind: 'stored', seq: expected, ready };
+  };
+
+  /** Any other operation from the leader: applied at once on a single server, proposed when replicated. */
+  private submit(op: StreamOp): Promise<ApplyResult> {
+    if (this.replicator === null) {
+      const r = this.applyOp(op);
+      return Promise.resolve(r);
+    }
+    // Messages checked before this operation go first.
+    this.flushBatch();
+    this.inflightBarriers++;
+    return this.replicator.propose(op).catch((err: unknown) => {
+      this.barrierDone();
+      throw toApiError(err);
+    });
+  }
+
+  private settleInflight(seq: number, subject: string): void {
+    const f = this.inflight.get(seq);
+    if (f === undefined) return;
+    this.inflight.delete(seq);
+    this.inflightBytes -= f.size;
+    if (this.inflightBySubject.get(subject) === seq) this.inflightBySubject.delete(subject);
+  }
+
+  private barrierDone(): void {
+    if (this.inflightBarriers > 0) this.inflightBarriers--;
+    if (this.inflightBarriers === 0 && this.waiting.length > 0 && !this.drainQueued) {
+      this.drainQueued = true;
+      queueMicrotask(() => {
+        this.drainQueued = false;
+        this.drainWaiting();
+      });
+    }
+  }
+
+  private drainWaiting(): void {
+    while (this.waiting.length > 0 && this.leading && !this.closed) {
+      const w = this.waiting[0]!;
+      const res = this.check(w.subject, w.hdr, w.data, false);
+      if (res.kind === 'wait') return;
+      this.waiting.shift();
+      this.process(w.subject, w.reply, w.hdr, w.data);
+    }
+  }
+
+  private resetProjection(): void {
+    this.projSeq = this.lastSeq;
+    this.projMsgId = this.lastMsgId;
+    this.projTs = this.store.state().lastTime;
+    this.inflight.clear();
+    this.inflightBytes = 0;
+    this.inflightBySubject.clear();
+    this.inflightBarriers = 0;
+    this.pendingIds.clear();
+  }
+
+  /**
+   * Applies one operation: every replica, in log order, synchronously and with no clock or other
+   * input than the operation (a single server applies the leader's operation at once). An
+   * operation the store already reflects (a restart replaying the log) changes nothing again.
+   */
+  applyOp(o: StreamOp): ApplyResult {
+    if (this.closed) return { seq: 0, ready: RESOLVED };
+    switch (o.op) {
+      case 'msg':
+        return this.applyMsg(o);
+      case 'msgs': {
+        const each = o.msgs.map((m) => this.applyMsg(m));
+        return { seq: each.length > 0 ? each[each.length - 1]!.seq : 0, ready: RESOLVED, each };
+      }
+      case 'purge': {
+        const purged = this.store.purge({ ...(o.filter ? { subject: o.filter } : {}), seq: o.upTo });
+        this.afterRemoval();
+        return this.applied({ seq: 0, ready: this.store.flush(), purged });
+      }
+      case 'del': {
+        const removed = this.store.remove(o.seq, o.erase);
+        if (removed) this.emit({ kind: 'remove', seq: o.seq });
+        return this.applied({ seq: o.seq, ready: this.store.flush(), removed });
+      }
+      case 'rm': {
+        for (const seq of o.seqs) if (this.store.remove(seq, false)) this.emit({ kind: 'remove', seq });
+        return this.applied({ seq: 0, ready: RESOLVED });
+      }
+      case 'expire': {
+        const removed = this.store.expire(o.ts);
+        if (removed > 0) this.emit({ kind: 'purge', firstSeq: this.store.state().firstSeq });
+        if (this.leading) this.scheduleExpiry();
+        return this.applied({ seq: 0, ready: RESOLVED });
+      }
+      case 'config': {
+        const cfg = streamConfigFromJson(o.config);
+        if (!isApiError(cfg)) this.update(cfg);
+        return this.applied({ seq: 0, ready: RESOLVED });
+      }
+      case 'skip': {
+        if (o.lastSeq > this.lastSeq) {
+          this.store.skipMsgs(this.lastSeq + 1, o.lastSeq - this.lastSeq);
+          this.lastSeq = o.lastSeq;
+        }
+        return this.applied({ seq: o.lastSeq, ready: RESOLVED });
+      }
+    }
+  }
+
+  /** A non-message operation applied: on the leader it no longer holds back compare-and-sets. */
+  private applied(r: ApplyResult): ApplyResult {
+    if (this.leading && this.replicator !== null) this.barrierDone();
+    return r;
+  }
+
+  private applyMsg(o: MsgOp): ApplyResult {
+    const msgTimeMs = Number(o.ts / 1_000_000n);
+    if (o.msgId !== '' && this.cfg.duplicate_window > 0) this.noteDedup(o.msgId, o.seq, msgTimeMs);
+    if (o.seq <= this.lastSeq) {
+      // Already in the store (the log replayed over a store that had it).
+      if (this.leading) this.settleInflight(o.seq, o.subject);
+      return { seq: o.seq, ready: RESOLVED };
+    }
+    if (o.seq > this.lastSeq + 1) this.store.skipMsgs(this.lastSeq + 1, o.seq - this.lastSeq - 1);
+    let ready: Promise<void>;
+    let prevOnSubject = 0;
+    if (o.skip) {
+      this.store.skipMsg(o.seq);
+      ready = this.store.flush();
+    } else {
+      // Republish carries the previous sequence on the subject (gap detection for light clients).
+      if (this.republish !== null) prevOnSubject = this.store.loadLast(o.subject)?.seq ?? 0;
+      const pending = this.store.storeAt(o.seq, o.subject, o.hdr, o.data, o.ts, { discardNewCheck: false });
+      if (!this.lastSeqIs(o.seq)) {
+        // Refused at once (a closed store, a subject the store cannot hold): nothing changed.
+        return {
+          seq: 0,
+          ready: pending.then(
+            () => undefined,
+            (err: unknown) => {
+              throw storeRefusal(err) ?? streamStoreFailed(String((err as Error)?.message ?? err));
+            },
+          ),
+        };
+      }
+      ready = pending.then(() => undefined);
+    }
+    this.lastSeq = o.seq;
+    this.lastMsgId = o.msgId;
+    if (this.leading) this.settleInflight(o.seq, o.subject);
+    if (o.rollup === Rollup.Subject) this.store.purge({ subject: o.subject, seq: o.seq });
+    else if (o.rollup === Rollup.All) this.store.purge({ seq: o.seq });
+    if (o.rollup !== Rollup.None) {
+      this.afterRemoval();
+      if (this.leading && this.replicator !== null) this.barrierDone();
+    }
+    if (!o.skip) {
+      const announce = (): void => {
+        this.emit({ kind: 'append', seq: o.seq, subject: o.subject });
+        if (this.leading && this.republish !== null) this.doRepublish(o.seq, o.subject, o.hdr, o.data, o.ts, prevOnSubject);
+      };
+      if (this.replicator !== null) {
+        // Committed on a quorum already: consumers may deliver it now.
+        announce();
+      } else {
+        ready = ready.then(announce, (err: unknown) => {
+          this.ctx.logger.error({ stream: this.cfg.name, seq: o.seq, err: String(err) }, 'JetStream failed to store a msg');
+          throw null; // nats-server does not answer a publish whose write failed
+        });
+      }
+    }
+    if (this.leading) this.scheduleExpiry();
+    return { seq: o.seq, ready };
   }
 
   /** Whether the store's last sequence is `seq` (probing with a zero-length skip, which changes nothing). */
@@ -606,16 +1021,22 @@ export class Stream implements StreamForConsumers {
     }
   }
 
-  private noteStored(seq: number, msgId: string, ts: bigint, ready: Promise<void>): void {
-    this.lastSeq = seq;
-    this.lastMsgId = msgId;
-    if (msgId !== '' && this.cfg.duplicate_window > 0 && this.dedupLoaded) {
-      this.dedup.delete(msgId);
-      this.dedup.set(msgId, { seq, tsMs: Number(ts / 1_000_000n), ready: ready.catch(() => undefined) });
-    }
+  private afterRemoval(): void {
+    const st = this.store.state();
+    if (st.lastSeq > this.lastSeq) this.lastSeq = st.lastSeq;
+    if (this.lastSeq > this.projSeq) this.projSeq = this.lastSeq;
+    this.emit({ kind: 'purge', firstSeq: st.firstSeq });
   }
 
-  private findDuplicate(msgId: string): DedupEntry | undefined {
+  private noteDedup(msgId: string, seq: number, tsMs: number): void {
+    if (!this.dedupLoaded) return;
+    this.dedup.delete(msgId);
+    this.dedup.set(msgId, { seq, tsMs });
+  }
+
+  private findDuplicate(msgId: string): { seq: number; ready: Promise<void> } | undefined {
+    const pending = this.pendingIds.get(msgId);
+    if (pending !== undefined) return pending;
     this.loadDedup();
     // Entries are in arrival order, so expired ones are at the front.
     const horizon = this.ctx.scheduler.now() - this.cfg.duplicate_window / 1_000_000;
@@ -623,7 +1044,16 @@ export class Stream implements StreamForConsumers {
       if (e.tsMs >= horizon) break;
       this.dedup.delete(id);
     }
-    return this.dedup.get(msgId);
+    const e = this.dedup.get(msgId);
+    return e === undefined ? undefined : { seq: e.seq, ready: RESOLVED };
+  }
+
+  /** The Msg-Id of the last stored message ('' when none). */
+  private lastStoredMsgId(): string {
+    const st = this.store.state();
+    if (st.msgs === 0) return '';
+    const last = this.store.load(st.lastSeq);
+    return last?.hdr ? (headerOf(last.hdr, HDR.MSG_ID) ?? '') : '';
   }
 
   /** Recovers the dedup window from the newest stored messages (nats-server rebuildDedupe). */
@@ -631,21 +1061,18 @@ export class Stream implements StreamForConsumers {
     if (this.dedupLoaded) return;
     this.dedupLoaded = true;
     this.dedup.clear();
-    this.lastMsgId = '';
-    const st = this.store.state();
-    if (st.msgs === 0) return;
-    const last = this.store.load(st.lastSeq);
-    if (last?.hdr) this.lastMsgId = headerOf(last.hdr, HDR.MSG_ID) ?? '';
-    if (this.cfg.duplicate_window <= 0) return;
+    if (this.store.state().msgs === 0 || this.cfg.duplicate_window <= 0) return;
     const horizonNs = this.ctx.scheduler.nowNs() - BigInt(this.cfg.duplicate_window);
     // Oldest first: the map's order is arrival order, which expiry relies on.
     for (let m = this.store.loadNext('>', this.store.seqForTime(horizonNs)); m !== null; m = this.store.loadNext('>', m.seq + 1)) {
       const id = m.hdr ? headerOf(m.hdr, HDR.MSG_ID) : null;
-      if (id && !this.dedup.has(id)) this.dedup.set(id, { seq: m.seq, tsMs: Number(m.time / 1_000_000n), ready: Promise.resolve() });
+      if (id && !this.dedup.has(id)) this.dedup.set(id, { seq: m.seq, tsMs: Number(m.time / 1_000_000n) });
     }
   }
 
   private hasInterest(subject: string): boolean {
+    // A replicated stream counts consumers whose replicas live elsewhere as interested.
+    if (this.replicator !== null && this.consumers.size < this.env.consumerCount(this.cfg.name)) return true;
     for (const c of this.consumers.values()) {
       if (c.filters.length === 0 || c.filters.some((f) => subjectMatches(subject, f))) return true;
     }
@@ -668,43 +1095,52 @@ export class Stream implements StreamForConsumers {
     this.ctx.bus.publish(dest, null, appendHeaders(hdr, entries), rp.headers_only ? new Uint8Array(0) : data);
   }
 
-  // ---- mirror and sources ----
+  // ---- mirror and sources (run by the leader) ----
 
   /** Stores an origin message at the origin's sequence (mirrors keep sequences). */
   async mirrorStore(msg: StoredMessage): Promise<void> {
-    if (this.closed) throw new StoreError(StoreErrorCode.Closed);
-    if (msg.seq <= this.lastSeq) return;
-    if (msg.seq > this.lastSeq + 1) this.store.skipMsgs(this.lastSeq + 1, msg.seq - this.lastSeq - 1);
-    const p = this.store.storeAt(msg.seq, msg.subject, msg.hdr, msg.data, msg.time, { discardNewCheck: false });
-    this.lastSeq = msg.seq;
+    if (this.closed || !this.leading) throw new StoreError(StoreErrorCode.Closed);
+    if (msg.seq <= this.projSeq) return;
     const msgId = msg.hdr ? (headerOf(msg.hdr, HDR.MSG_ID) ?? '') : '';
-    this.lastMsgId = msgId;
-    await p;
-    this.emit({ kind: 'append', seq: msg.seq, subject: msg.subject });
-    this.scheduleExpiry();
+    const op: MsgOp = { op: 'msg', seq: msg.seq, subject: msg.subject, hdr: msg.hdr, data: msg.data, ts: msg.time, msgId, rollup: Rollup.None, skip: false };
+    const size = storedMsgSize(msg.subject.length, msg.hdr?.length ?? 0, msg.data.length);
+    await this.submitMsg(op, size);
   }
 
   /** A mirror consumes origin sequences that hold nothing for it. */
   mirrorSkipTo(lastSeq: number): void {
-    if (this.closed || lastSeq <= this.lastSeq) return;
-    this.store.skipMsgs(this.lastSeq + 1, lastSeq - this.lastSeq);
-    this.lastSeq = lastSeq;
+    if (this.closed || !this.leading || lastSeq <= this.projSeq) return;
+    this.projSeq = lastSeq;
+    void this.submit({ op: 'skip', lastSeq }).catch((err: unknown) => this.logSourceFailure('mirror', err));
   }
 
   /** Appends a sourced message through the normal checks (dedup, limits). */
   async sourceStore(subject: string, hdr: Uint8Array, data: Uint8Array): Promise<void> {
-    if (this.closed) throw new StoreError(StoreErrorCode.Closed);
-    const res = this.accept(subject, hdr, data, true);
+    if (this.closed || !this.leading) throw new StoreError(StoreErrorCode.Closed);
+    let res = this.check(subject, hdr, data, true);
+    while (res.kind === 'wait') {
+      await new Promise((r) => setTimeout(r, 1));
+      if (this.closed || !this.leading) throw new StoreError(StoreErrorCode.Closed);
+      res = this.check(subject, hdr, data, true);
+    }
     if (res.kind === 'error') {
       this.ctx.logger.warn({ stream: this.cfg.name, error: res.error.description }, 'JetStream sourced message refused');
       return;
     }
-    await res.ready.catch(() => undefined);
+    if (res.kind === 'duplicate') {
+      await res.ready;
+      return;
+    }
+    await this.submitMsg(res.op, res.size).catch(() => undefined);
   }
 
   logSourceError(f: OriginFollower, err: unknown): void {
+    this.logSourceFailure(f.kind, err);
+  }
+
+  private logSourceFailure(kind: string, err: unknown): void {
     if (this.closed) return;
-    this.ctx.logger.error({ stream: this.cfg.name, origin: f.originName, err: String(err) }, `JetStream ${f.kind} copy failed`);
+    this.ctx.logger.error({ stream: this.cfg.name, err: String((err as Error)?.message ?? err) }, `JetStream ${kind} copy failed`);
   }
 
   private startFollowers(): void {
@@ -726,9 +1162,16 @@ export class Stream implements StreamForConsumers {
         f.feedFrom(this.ctx);
         continue;
       }
-      const origin = this.env.lookupStream(f.originName);
-      if (origin !== undefined) f.attach(origin);
+      const local = this.env.lookupStream(f.originName);
+      // In a cluster an origin without a replica here is read from its leader over the bus.
+      if (local !== undefined) f.attach(localOrigin(local));
+      else if (this.env.remoteOrigins) f.attach(new BusOrigin(this.ctx, f.originName));
     }
+  }
+
+  private stopFollowers(): void {
+    for (const f of this.followers) f.stop();
+    this.followers = [];
   }
 
   /** The last origin sequence copied from each source, read back from the Nats-Stream-Source headers. */
@@ -749,11 +1192,26 @@ export class Stream implements StreamForConsumers {
     return out;
   }
 
-  // ---- API operations ----
+  // ---- API operations (on the leader) ----
 
-  /** STREAM.PURGE (nats-server PurgeEx semantics); returns the number purged. */
-  purge(req: PurgeRequest): number {
-    return this.purgeInternal(req);
+  /** STREAM.PURGE (nats-server PurgeEx semantics); resolves with the number purged. */
+  async purge(req: PurgeRequest): Promise<number> {
+    if (this.replicator === null) return this.purgeInternal(req);
+    // Bound the purge now, so publishes accepted after it are not purged; then, once what was
+    // accepted before it has applied, turn `keep` into that bound too (the operation must
+    // mean the same thing whenever it is applied again).
+    let upTo = this.projSeq + 1;
+    if (req.seq && req.seq < upTo) upTo = req.seq;
+    const filter = req.filter ?? '';
+    if (req.keep) {
+      await this.settled(upTo - 1);
+      const matching: number[] = [];
+      for (let m = this.store.loadNext(filter || '>', 0); m !== null && m.seq < upTo; m = this.store.loadNext(filter || '>', m.seq + 1)) matching.push(m.seq);
+      if (matching.length <= req.keep) return 0;
+      upTo = matching[matching.length - req.keep]!;
+    }
+    const r = await this.submit({ op: 'purge', filter, upTo });
+    return r.purged ?? 0;
   }
 
   private purgeInternal(req: PurgeRequest): number {
@@ -762,17 +1220,37 @@ export class Stream implements StreamForConsumers {
       ...(req.seq ? { seq: req.seq } : {}),
       ...(req.keep ? { keep: req.keep } : {}),
     });
-    const st = this.store.state();
-    if (st.lastSeq > this.lastSeq) this.lastSeq = st.lastSeq;
-    this.emit({ kind: 'purge', firstSeq: st.firstSeq });
+    this.afterRemoval();
     return purged;
   }
 
   /** STREAM.MSG.DELETE: false when there is no such message. */
-  deleteMsg(seq: number, noErase: boolean): boolean {
-    const removed = this.store.remove(seq, !noErase);
-    if (removed) this.emit({ kind: 'remove', seq });
-    return removed;
+  async deleteMsg(seq: number, noErase: boolean): Promise<boolean> {
+    if (this.replicator === null) {
+      const removed = this.store.remove(seq, !noErase);
+      if (removed) this.emit({ kind: 'remove', seq });
+      return removed;
+    }
+    if (seq > this.projSeq) return false;
+    await this.settled(seq);
+    if (this.store.load(seq) === null) return false;
+    const r = await this.submit({ op: 'del', seq, erase: !noErase });
+    return r.removed === true;
+  }
+
+  /** No removal or purge this leader decided is still on its way through Raft. */
+  get isSettled(): boolean {
+    return this.retire.length === 0 && this.inflightBarriers === 0;
+  }
+
+  /** Resolves once isSettled (or after a second: an answer late by a little beats none). */
+  async whenSettled(): Promise<void> {
+    for (let waited = 0; !this.isSettled && this.leading && !this.closed && waited < SETTLE_WAIT_MS; waited++) await new Promise((r) => setTimeout(r, 1));
+  }
+
+  /** Resolves once the applied state reaches `seq` (the leader's own in-flight messages below it applied). */
+  private async settled(seq: number): Promise<void> {
+    while (this.lastSeq < seq && this.leading && !this.closed) await new Promise((r) => setTimeout(r, 1));
   }
 
   /** STREAM.MSG.GET / direct get lookup. */
@@ -786,7 +1264,7 @@ export class Stream implements StreamForConsumers {
 
   /** Damage reports from recovery and from reads since. */
   corruptionReports(): CorruptionReport[] {
-    const seen = new Set(this.corruption.map((c) => `${c.file}:${c.offset}`));
+    const seen = new Set([...this.corruption.map((c) => `${c.file}:${c.offset}`), ...this.repaired]);
     for (const c of this.store.state().corrupt ?? []) {
       const key = `${c.file}:${c.offset}`;
       if (!seen.has(key)) {
@@ -795,6 +1273,12 @@ export class Stream implements StreamForConsumers {
       }
     }
     return this.corruption;
+  }
+
+  /** The damage reported so far was repaired (a replica refetched it): stop reporting it. */
+  forgetCorruption(): void {
+    for (const c of this.corruptionReports()) this.repaired.add(`${c.file}:${c.offset}`);
+    this.corruption.length = 0;
   }
 
   /** The `state` object of stream info (nats-server StreamState JSON). */
@@ -835,7 +1319,7 @@ export class Stream implements StreamForConsumers {
       state: this.stateJson(opts),
     };
     if (this.ctx.domain) o['domain'] = this.ctx.domain;
-    o['cluster'] = { leader: this.env.serverName };
+    o['cluster'] = this.replicator !== null ? this.replicator.clusterInfo() : { leader: this.env.serverName };
     const mirror = this.followers.find((f) => f.kind === 'mirror');
     if (mirror !== undefined) o['mirror'] = this.followerInfo(mirror);
     const sources = this.followers.filter((f) => f.kind === 'source');
@@ -856,10 +1340,27 @@ export class Stream implements StreamForConsumers {
     if (f.spec.filter_subject) o['filter_subject'] = f.spec.filter_subject;
     if (f.spec.subject_transforms) o['subject_transforms'] = f.spec.subject_transforms;
     if (f.spec.external) o['external'] = f.spec.external;
-    else if (this.env.lookupStream(f.originName) === undefined) {
+    else if (f.missing || (!f.attached && this.env.lookupStream(f.originName) === undefined)) {
       o['error'] = JS_ERR.STREAM_NOT_FOUND;
     }
     return o;
+  }
+
+  // ---- replicated state beyond the store (Raft snapshots) ----
+
+  /** What a snapshot of this replica carries besides the store: the dedup window and the last Msg-Id. */
+  replicaState(): { lastMsgId: string; dedup: Array<[string, number, number]> } {
+    this.loadDedup();
+    return { lastMsgId: this.lastMsgId, dedup: [...this.dedup].map(([id, e]) => [id, e.seq, e.tsMs]) };
+  }
+
+  restoreReplicaState(s: { lastMsgId: string; dedup: Array<[string, number, number]> }): void {
+    this.lastMsgId = s.lastMsgId;
+    this.dedup.clear();
+    this.dedupLoaded = true;
+    for (const [id, seq, tsMs] of s.dedup) this.dedup.set(id, { seq, tsMs });
+    this.lastSeq = this.store.state().lastSeq;
+    this.resetProjection();
   }
 
   // ---- internals ----
@@ -893,38 +1394,46 @@ export class Stream implements StreamForConsumers {
   }
 
   private removeForRetention(seq: number): void {
-    if (this.store.remove(seq, false)) this.emit({ kind: 'remove', seq });
+    if (this.replicator === null) {
+      if (this.store.remove(seq, false)) this.emit({ kind: 'remove', seq });
+      return;
+    }
+    // Replicated: removals are operations too, so every replica keeps the same messages.
+    this.retire.push(seq);
+    if (this.retire.length > 1) return;
+    queueMicrotask(() => {
+      const seqs = this.retire;
+      this.retire = [];
+      if (seqs.length > 0 && this.leading) void this.submit({ op: 'rm', seqs }).catch(() => undefined);
+    });
   }
 
   private sweepInterest(): void {
-    if (this.consumers.size === 0) {
+    if (this.consumers.size === 0 && this.replicator === null) {
       this.purgeInternal({});
       return;
     }
+    if (this.replicator !== null && this.consumers.size < this.env.consumerCount(this.cfg.name)) return;
     const removable: number[] = [];
     for (let m = this.store.loadNext('>', 0); m !== null; m = this.store.loadNext('>', m.seq + 1)) {
-      let needed = false;
-      for (const c of this.consumers.values()) {
-        if (c.filters.length > 0 && !c.filters.some((f) => subjectMatches(m!.subject, f))) continue;
-        if (!c.isDone(m.seq)) {
-          needed = true;
-          break;
-        }
-      }
-      if (!needed) removable.push(m.seq);
+      if (!this.neededBySomeConsumer(m.seq)) removable.push(m.seq);
     }
     for (const seq of removable) this.removeForRetention(seq);
   }
 
   private expireNow(): void {
-    if (this.closed || this.cfg.max_age <= 0) return;
+    if (this.closed || this.cfg.max_age <= 0 || !this.leading) return;
+    if (this.replicator !== null) {
+      void this.submit({ op: 'expire', ts: this.ctx.scheduler.nowNs() }).catch(() => this.scheduleExpiry());
+      return;
+    }
     const removed = this.store.expire(this.ctx.scheduler.nowNs());
     if (removed > 0) this.emit({ kind: 'purge', firstSeq: this.store.state().firstSeq });
     this.scheduleExpiry();
   }
 
   private scheduleExpiry(): void {
-    if (this.closed || this.expiryTimer !== null || this.cfg.max_age <= 0) return;
+    if (this.closed || this.expiryTimer !== null || this.cfg.max_age <= 0 || !this.leading) return;
     const next = this.store.nextExpiry();
     if (next === null) return;
     const delayMs = Math.max(0, Number((next - this.ctx.scheduler.nowNs()) / 1_000_000n)) + EXPIRY_SLACK_MS;

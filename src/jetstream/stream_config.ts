@@ -477,11 +477,14 @@ function detectsCycle(cfg: StreamConfig, env: ConfigEnvironment): boolean {
   return false;
 }
 
-/** nats-server configUpdateCheck: what an update may not change. `next` is already checked. */
-export function checkStreamUpdate(old: StreamConfig, next: StreamConfig): StreamConfig | ApiError {
+/**
+ * nats-server configUpdateCheck: what an update may not change. `next` is already checked. A
+ * clustered server may change the replica count (2.10 behaviour).
+ */
+export function checkStreamUpdate(old: StreamConfig, next: StreamConfig, clustered = false): StreamConfig | ApiError {
   const bad = (text: string): ApiError => streamInvalidConfig(text);
   if (next.name !== old.name) return bad('stream configuration name must match original');
-  if (next.num_replicas > 1) return JS_ERR.STREAM_REPLICAS_NOT_SUPPORTED;
+  if (next.num_replicas > 1 && !clustered) return JS_ERR.STREAM_REPLICAS_NOT_SUPPORTED;
   if (next.storage !== old.storage) return bad('stream configuration update can not change storage type');
   if (next.retention !== old.retention && (old.retention === 'workqueue' || next.retention === 'workqueue')) {
     return bad('stream configuration update can not change retention policy to/from workqueue');

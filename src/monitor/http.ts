@@ -101,7 +101,7 @@ export class MonitorServer {
     let body: Json | string;
     switch (p) {
       case '/':
-        body = 'Petrel monitoring: /varz /connz /subsz /routez /gatewayz /leafz /jsz /healthz /metrics\n';
+        body = 'Petrel monitoring: /varz /connz /subsz /routez /gatewayz /leafz /jsz /healthz /metrics /replicaz\n';
         break;
       case '/varz':
         body = await this.varz();
@@ -122,8 +122,18 @@ export class MonitorServer {
       case '/leafz':
         body = await this.leafz(q);
         break;
-      case '/healthz':
-        body = { status: 'ok' };
+      case '/healthz': {
+        const h = await this.healthz(q);
+        if (h.error !== undefined) {
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(h));
+          return;
+        }
+        body = h;
+        break;
+      }
+      case '/replicaz':
+        body = (await this.server.askJetStream<Json>('replicaz', Object.fromEntries(q))) ?? { error: 'JetStream not enabled' };
         break;
       case '/jsz':
         body = await this.jsz(q);
@@ -327,10 +337,24 @@ export class MonitorServer {
     return out;
   }
 
+  /**
+   * nats-server's /healthz: with JetStream, unavailable (503) until it is current here:
+   * `js-enabled-only` (or the older `js-enabled`) and `js-server-only` check the node, the plain
+   * probe also every stream replica it hosts.
+   */
+  async healthz(q: URLSearchParams): Promise<{ status: string; error?: string }> {
+    const flag = (k: string) => q.get(k) === '1' || q.get(k) === 'true';
+    const h = await this.server.askJetStream<{ status: string; error?: string }>('jshealth', {
+      jsEnabledOnly: flag('js-enabled-only') || flag('js-enabled') || flag('js-server-only'),
+    });
+    return h ?? { status: 'ok' };
+  }
+
   async jsz(q: URLSearchParams): Promise<Json> {
     const s = this.server;
     const flag = (k: string) => q.get(k) === '1' || q.get(k) === 'true';
     const r = await s.jsz({
+      raft: flag('raft'),
       accounts: flag('accounts'),
       streams: flag('streams'),
       consumers: flag('consumers'),
@@ -376,6 +400,33 @@ export class MonitorServer {
     const s = this.server;
     if (s.gateway) out += gatewayMetrics(await s.gatewayz(false), s.serverId);
     if (s.leaf) out += leafMetrics(await s.leafz(false), s.serverId);
+    const js = await this.server.askJetStream<Record<string, number>>('jsmetrics');
+    if (js) {
+      for (const [n, value] of Object.entries(js)) {
+        const type = JS_COUNTERS.has(n) ? 'counter' : 'gauge';
+        out += `# HELP petrel_jetstream_cluster_${n} ${JS_METRIC_HELP[n] ?? n}\n# TYPE petrel_jetstream_cluster_${n} ${type}\npetrel_jetstream_cluster_${n}${labels} ${value}\n`;
+      }
+    }
     return out;
   }
 }
+
+/** JetStream cluster series in /metrics (Raft and replication). */
+const JS_COUNTERS = new Set(['raft_msgs_out', 'raft_msgs_in', 'raft_publishes', 'raft_bytes_out', 'raft_bad_envelopes']);
+const JS_METRIC_HELP: Record<string, string> = {
+  meta_leader: '1 when this node leads the meta group',
+  meta_term: 'Raft term of the meta group',
+  meta_commit: 'Commit index of the meta group',
+  meta_cluster_size: 'Voters of the meta group',
+  stream_replicas: 'Stream replicas on this node',
+  stream_leaders: 'Streams this node leads',
+  stream_replicas_catching_up: 'Replicas fetching messages they miss',
+  stream_max_follower_lag: 'Largest follower lag (entries) of the streams this node leads',
+  consumer_replicas: 'Consumer replicas on this node',
+  consumer_leaders: 'Consumers this node leads',
+  raft_msgs_out: 'Raft messages sent',
+  raft_msgs_in: 'Raft messages received',
+  raft_publishes: 'Internal publishes carrying Raft messages',
+  raft_bytes_out: 'Bytes of Raft traffic sent',
+  raft_bad_envelopes: 'Raft envelopes dropped as undecodable or of another version',
+};

@@ -21,7 +21,7 @@ import { bootstrapSnapshot } from './storage.ts';
 import type { AsyncRaftStorage } from './storage.ts';
 import type { Transport } from './transport.ts';
 import { ConfChangeType, MessageType, NONE, StateType } from './types.ts';
-import type { ConfChange, Entry, Message, NodeId, Snapshot } from './types.ts';
+import type { ConfChange, ConfState, Entry, Message, NodeId, Snapshot } from './types.ts';
 
 /** The replicated application: JetStream streams, consumers and assignments implement it. */
 export interface StateMachine {
@@ -31,10 +31,20 @@ export interface StateMachine {
    * Called for every index in order, empty and membership entries included.
    */
   apply(entry: Entry): void;
-  /** The state after the last applied entry, for a snapshot. */
-  snapshot(): Uint8Array;
+  /**
+   * The state after the last applied entry, for a snapshot; null when it cannot be described
+   * now (the driver asks again later).
+   */
+  snapshot(): Uint8Array | null;
   /** Replaces the whole state (a snapshot installed from the leader, or at start-up). */
   restore(snapshot: Snapshot): void;
+  /**
+   * For a state machine that keeps its own durable copy lazily (a stream store): resolves once
+   * everything applied so far is on disk. The driver takes a snapshot's data when it decides to,
+   * and records the snapshot and compacts the log only after this resolves, so the log never
+   * loses an entry the state machine's disk does not hold yet.
+   */
+  flush?(): Promise<void>;
 }
 
 /** Time as the driver needs it; the JetStream engine's Scheduler fits. */
@@ -63,7 +73,7 @@ export const DRIVER_DEFAULTS = {
   maxQueuedInputs: 65536,
 } as const;
 
-type CoreOptions = Omit<RaftConfig, 'id' | 'storage' | 'random' | 'applied' | 'repair' | 'forwardProposals'>;
+type CoreOptions = Omit<RaftConfig, 'id' | 'storage' | 'random' | 'applied' | 'repair' | 'forwardProposals' | 'canCampaign'>;
 
 export interface DriverOptions {
   id: NodeId;
@@ -86,6 +96,8 @@ export interface DriverOptions {
   maxQueuedInputs?: number;
   /** storage failures and dropped inputs, for the log */
   onError?: (err: Error) => void;
+  /** see RaftConfig.canCampaign */
+  canCampaign?: () => boolean;
 }
 
 export interface LeaderChange {
@@ -210,6 +222,8 @@ export class RaftDriver {
   /** term of the last applied entry: a leader is ready to serve once it applied one of its own term */
   private appliedTerm: number;
   private bytesSinceSnapshot = 0;
+  /** a snapshot taken and waiting for the state machine's flush before it is recorded */
+  private snapshotting = false;
   private wasLeader = false;
   private wasVoter: boolean;
   private announced: LeaderChange = { leader: NONE, term: 0 };
@@ -250,6 +264,7 @@ export class RaftDriver {
       // a state machine ahead of a damaged log applies nothing twice: it skips what it has
       applied: Math.min(applied, this.storage.lastIndex()),
       repair: damage ? { index: damage.index, term: damage.term } : null,
+      ...(opts.canCampaign ? { canCampaign: opts.canCampaign } : {}),
     });
     this.wasVoter = this.core.isVoter(this.id);
   }
@@ -539,7 +554,23 @@ export class RaftDriver {
       this.persisting = rd;
       this.sentEarly = this.core.isLeader;
       if (this.sentEarly) for (const m of rd.messages) if (sendsBeforePersist(m)) this.transport.send(m);
+      this.applyEarly(rd);
       if (!this.write(rd)) return;
+    }
+  }
+
+  /**
+   * Committed entries this node already holds on disk need not wait for the Ready's own writes
+   * (new entries, a commit index): they are durable on a quorum and here, so they are applied
+   * and their proposals answered now, not one fsync later. Entries that arrived in this Ready
+   * are applied once it is persisted (complete() skips what was applied here).
+   */
+  private applyEarly(rd: Ready): void {
+    if (rd.snapshot !== null || rd.committedEntries.length === 0) return;
+    const stable = this.core.raftLog.persistedLastIndex();
+    for (const e of rd.committedEntries) {
+      if (e.index > stable) return;
+      this.applyEntry(e);
     }
   }
 
@@ -647,16 +678,39 @@ export class RaftDriver {
   }
 
   private maybeSnapshot(): void {
-    const { entries, bytes, keepEntries } = this.policy;
+    if (this.snapshotting) return;
+    const { entries, bytes } = this.policy;
     const snapIndex = this.storage.snapshot().meta.index;
     const count = this.applied - snapIndex;
     if (count <= 0) return;
     if (!((entries > 0 && count >= entries) || (bytes > 0 && this.bytesSinceSnapshot >= bytes))) return;
     // a durable state machine may be ahead of a damaged log: snapshot only what the log holds
     if (this.applied > this.storage.lastIndex()) return;
-    this.storage.createSnapshot(this.applied, this.core.confState(), this.sm.snapshot());
+    const data = this.sm.snapshot();
+    if (data === null) return;
+    const index = this.applied;
+    const conf = this.core.confState();
     this.bytesSinceSnapshot = 0;
-    const compactTo = this.applied - keepEntries;
+    if (!this.sm.flush) {
+      this.recordSnapshot(index, conf, data);
+      return;
+    }
+    this.snapshotting = true;
+    this.sm.flush().then(
+      () => {
+        this.snapshotting = false;
+        if (!this.closed && index > this.storage.snapshot().meta.index && index <= this.storage.lastIndex()) this.recordSnapshot(index, conf, data);
+      },
+      (err: unknown) => {
+        this.snapshotting = false;
+        this.onError(new Error(`${this.group}: snapshot skipped, the state machine could not flush: ${String(err)}`));
+      },
+    );
+  }
+
+  private recordSnapshot(index: number, conf: ConfState, data: Uint8Array): void {
+    this.storage.createSnapshot(index, conf, data);
+    const compactTo = index - this.policy.keepEntries;
     if (compactTo > this.storage.firstIndex() - 1) this.storage.compact(compactTo);
   }
 

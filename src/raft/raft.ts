@@ -66,6 +66,11 @@ export interface RaftConfig {
    * leaders with each rejection that its log is shorter than they think, so they resend.
    */
   repair?: { index: number; term: number } | null;
+  /**
+   * Asked before this node campaigns (elections and leader transfers alike): false keeps it a
+   * follower, e.g. while its state machine still fetches data a snapshot only described.
+   */
+  canCampaign?: () => boolean;
 }
 
 export const RAFT_DEFAULTS = {
@@ -147,6 +152,7 @@ export class Raft {
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private readonly forwardProposals: boolean;
+  private readonly canCampaign: () => boolean;
 
   private voters = new Set<NodeId>();
   private removed = new Set<NodeId>();
@@ -187,6 +193,7 @@ export class Raft {
     this.preVote = config.preVote ?? true;
     this.checkQuorum = config.checkQuorum ?? true;
     this.forwardProposals = config.forwardProposals ?? true;
+    this.canCampaign = config.canCampaign ?? (() => true);
     this.raftLog = new RaftLog(config.storage, config.maxCommittedBytesPerReady ?? RAFT_DEFAULTS.maxCommittedBytesPerReady);
 
     const { hardState, confState } = config.storage.initialState();
@@ -1040,7 +1047,7 @@ export class Raft {
   }
 
   private promotable(): boolean {
-    return this.voters.has(this.id) && !this.raftLog.hasPendingSnapshot() && !this.repairing();
+    return this.voters.has(this.id) && !this.raftLog.hasPendingSnapshot() && !this.repairing() && this.canCampaign();
   }
 
   /** Whether entries this node may have acknowledged are still missing (see RaftConfig.repair). */

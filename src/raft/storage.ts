@@ -270,3 +270,33 @@ export class MemoryStorage implements RaftStorage {
     return c;
   }
 }
+
+/**
+ * An AsyncRaftStorage that keeps everything in memory and is "durable" at once: for groups whose
+ * state is not meant to outlive the process (memory-storage consumers, as nats-server keeps
+ * their Raft log in memory too).
+ */
+export class VolatileStorage extends MemoryBackedStorage implements AsyncRaftStorage {
+  constructor() {
+    super(new MemoryStorage());
+  }
+
+  persist(batch: PersistBatch, done: (err: Error | null) => void): void {
+    this.mem.persist(batch);
+    done(null);
+  }
+
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Snapshot {
+    return this.mem.createSnapshot(index, conf, data);
+  }
+
+  compact(index: number): void {
+    this.mem.compact(index);
+  }
+
+  damage(): LogDamage | null {
+    return null;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -80,22 +80,22 @@ export interface RuledSub {
 }
 
 /**
- * Internal subscriptions other servers of the cluster and other clusters hear about: the
- * system account's (the servers' own traffic). JetStream's stay on this node until it is
- * replicated (issue 8 changes this rule).
+ * Internal subscriptions other servers hear about: the system account's (the servers' own
+ * traffic), and with `jetStream` (clustered JetStream, toward routes only) JetStream's in every
+ * account, so requests and publishes reach the node that serves them.
  */
-export function clusterExportsInternal(sub: RuledSub, systemAccount: number): boolean {
-  return sub.account === systemAccount;
+export function clusterExportsInternal(sub: RuledSub, systemAccount: number, jetStream = false): boolean {
+  return sub.account === systemAccount || (jetStream && sub.kind === SubKind.INTERNAL);
 }
 
 /** What a route announces (RS+/LS+): this node's subscribers and its leaf nodes'. */
-export function routeExports(sub: RuledSub, systemAccount: number): boolean {
+export function routeExports(sub: RuledSub, systemAccount: number, jetStream = false): boolean {
   switch (sub.kind) {
     case SubKind.CLIENT:
     case SubKind.LEAF:
       return true;
     case SubKind.INTERNAL:
-      return clusterExportsInternal(sub, systemAccount);
+      return clusterExportsInternal(sub, systemAccount, jetStream);
     default:
       return false;
   }
@@ -135,7 +135,8 @@ export function leafExports(sub: RuledSub, toward: typeof SubKind.LEAF | typeof 
  * gateway only what the cluster is told about; from a leaf connection every local one (a leaf
  * node is an account's extension: JetStream serves it).
  */
-export function reachesLocal(from: SubKind, sub: RuledSub, systemAccount: number): boolean {
+export function reachesLocal(from: SubKind, sub: RuledSub, systemAccount: number, jetStream = false): boolean {
   if (from === SubKind.LEAF || from === SubKind.HUB || from < SubKind.ROUTE) return true;
-  return sub.kind === SubKind.CLIENT || clusterExportsInternal(sub, systemAccount);
+  // JetStream's subscriptions serve the cluster (routes), never another cluster (gateways).
+  return sub.kind === SubKind.CLIENT || clusterExportsInternal(sub, systemAccount, jetStream && from === SubKind.ROUTE);
 }

@@ -173,7 +173,7 @@ export class Router implements LaneHandler {
    * by default what routes announce — and reports its changes; `entries()` lists it whole.
    * `queueWeights` false: a queue group is reported on its first and last member only (gateways).
    */
-  exportInterest(listener: ExportListener, filter: (sub: Subscription) => boolean = (sub) => routeExports(sub, this.systemAccount), queueWeights = true): InterestExport {
+  exportInterest(listener: ExportListener, filter: (sub: Subscription) => boolean = (sub) => this.routeExported(sub), queueWeights = true): InterestExport {
     const exp = new InterestExport(listener, queueWeights);
     exp.muted = true;
     for (const sub of this.local.values()) if (filter(sub)) exp.add(sub.account, sub.subject, sub.queue, sub.origin);
@@ -187,6 +187,18 @@ export class Router implements LaneHandler {
   dropInterestExport(exp: InterestExport): void {
     const i = this.views.findIndex((v) => v.table === exp);
     if (i >= 0) this.views.splice(i, 1);
+  }
+
+  /**
+   * Set when this node runs clustered JetStream: then JetStream's internal subscriptions in every
+   * account are announced to routes too, so API requests, publishes to a stream's subjects and
+   * acks reach whichever node serves them (the stream's leader subscribes, its followers do not).
+   */
+  exportJetStream = false;
+
+  /** What routes hear of (link_rules' routeExports with this node's system account and JetStream scope). */
+  private routeExported(sub: Subscription): boolean {
+    return routeExports(sub, this.systemAccount, this.exportJetStream);
   }
 
   /** Remember subscriptions for `ms` after they are made, so hasRecentInterest can tell. */
@@ -313,7 +325,7 @@ export class Router implements LaneHandler {
             delivered++;
             continue;
           }
-        } else if (sub.owner !== null || (fromLink && !reachesLocal(fromKind, sub, this.systemAccount))) {
+        } else if (sub.owner !== null || (fromLink && !reachesLocal(fromKind, sub, this.systemAccount, this.exportJetStream))) {
           continue;
         }
         this.scratchTargets[sub.worker]![counts[sub.worker]!++] = sub.id;
@@ -372,7 +384,7 @@ export class Router implements LaneHandler {
       for (const sub of r.psubs) {
         if (sub.owner === null || sub.kind >= SubKind.ROUTE) continue;
         if (sub.owner === from && !from.echo) continue;
-        if (fromLink && !reachesLocal(fromKind, sub, this.systemAccount)) continue;
+        if (fromLink && !reachesLocal(fromKind, sub, this.systemAccount, this.exportJetStream)) continue;
         this.deliverLocal(sub, subject, reply, hdrLen, msg);
         delivered++;
       }
@@ -406,11 +418,11 @@ export class Router implements LaneHandler {
    */
   private pickMember(group: readonly Subscription[], fromKind: SubKind, from: Outbox | null, origin: string | null): Subscription | null {
     let n = 0;
-    for (const s of group) if (s.kind < SubKind.ROUTE && reachesLocal(fromKind, s, this.systemAccount)) n++;
+    for (const s of group) if (s.kind < SubKind.ROUTE && reachesLocal(fromKind, s, this.systemAccount, this.exportJetStream)) n++;
     if (n > 0) {
       let k = (Math.random() * n) | 0;
       for (const s of group) {
-        if (s.kind >= SubKind.ROUTE || !reachesLocal(fromKind, s, this.systemAccount)) continue;
+        if (s.kind >= SubKind.ROUTE || !reachesLocal(fromKind, s, this.systemAccount, this.exportJetStream)) continue;
         if (k-- === 0) return s;
       }
     }

@@ -19,6 +19,11 @@ import type { JszOptions } from '../jetstream/jetstream.ts';
 import { createConsumerApi } from '../jetstream/consumers/index.ts';
 import { JS_ERR } from '../jetstream/errors.ts';
 import { accountNumbers, jetStreamAccounts } from './accounts.ts';
+import { jetStreamClustered } from '../config/options.ts';
+import { JetStreamCluster, RAFT_DIR } from '../jetstream/cluster/cluster.ts';
+import { loadNodeIdentity } from '../jetstream/cluster/identity.ts';
+import { serveReplica } from '../jetstream/cluster/replica_read.ts';
+import * as path from 'node:path';
 
 
 export class JetStreamHost {
@@ -32,6 +37,9 @@ export class JetStreamHost {
   private readonly ownBell: Doorbell;
   private readonly pump: LanePump;
   readonly engines: JetStream[] = [];
+  /** Set when JetStream runs clustered on this node. */
+  readonly cluster: JetStreamCluster | null = null;
+  private started = false;
 
   constructor(port: MessagePort, init: WorkerInit) {
     this.port = port;
@@ -54,9 +62,20 @@ export class JetStreamHost {
       return total;
     };
     const enabled = new Set(jetStreamAccounts(o));
+    const clustered = jetStreamClustered(o);
+    this.router.exportJetStream = clustered;
+    const byName = new Map<string, JetStream>();
+    let sysBus: RouterBus | null = null;
     for (const [name, number] of accountNumbers(o)) {
-      // The system account has no JetStream; its internal traffic is the node's own (issue 8's Raft).
-      if (name === o.systemAccount) continue;
+      // The system account has no JetStream; its internal traffic is the cluster's (Raft, announcements).
+      if (name === o.systemAccount) {
+        this.router.systemAccount = number;
+        if (clustered) {
+          sysBus = new RouterBus(this.router, flush, number);
+          this.buses.set(number, sysBus);
+        }
+        continue;
+      }
       const bus = new RouterBus(this.router, flush, number);
       this.buses.set(number, bus);
       if (!enabled.has(name)) {
@@ -81,6 +100,27 @@ export class JetStreamHost {
           serverUsage,
         }),
       );
+      byName.set(name, this.engines[this.engines.length - 1]!);
+    }
+    if (clustered && sysBus !== null) {
+      const serverName = o.serverName || String(init.info.server_id ?? '');
+      const identity = loadNodeIdentity(path.join(o.jetstream.storeDir, RAFT_DIR), serverName);
+      this.cluster = new JetStreamCluster({
+        sysBus,
+        engines: byName,
+        self: identity.id,
+        serverName,
+        clusterName: o.cluster?.name || init.cluster?.name || '',
+        tags: o.serverTags,
+        domain: o.jetstream.domain ?? '',
+        uniqueTag: o.jetstream.uniqueTag ?? '',
+        expectedSize: Math.max(2, o.cluster?.routes.length ?? 0),
+        maxPayload: o.maxPayload,
+        storeDir: o.jetstream.storeDir,
+        scheduler: realScheduler,
+        logger: this.logger,
+      });
+      for (const e of this.engines) e.attachCluster(this.cluster);
     }
     port.on('message', (m: MainToWorker) => void this.onMain(m));
     void this.pump.run();
@@ -88,6 +128,8 @@ export class JetStreamHost {
 
   async start(): Promise<void> {
     for (const e of this.engines) await e.start();
+    this.cluster?.start();
+    this.started = true;
     this.pump.scheduleFlush();
   }
 
@@ -98,13 +140,14 @@ export class JetStreamHost {
   private async onMain(m: MainToWorker): Promise<void> {
     switch (m.t) {
       case 'query':
-        this.post({ t: 'reply', id: m.id, data: m.what === 'jsz' ? this.jsz(m.args as JszOptions) : null });
+        this.post({ t: 'reply', id: m.id, data: this.query(m.what, m.args) });
         return;
       case 'reopen-log':
         this.reopenLog();
         return;
       case 'shutdown':
         try {
+          await this.cluster?.stop();
           for (const e of this.engines) await e.stop();
         } catch (err) {
           this.logger.error({ err }, 'JetStream stop failed');
@@ -119,8 +162,37 @@ export class JetStreamHost {
     }
   }
 
-  private jsz(opts: JszOptions): Record<string, unknown> | null {
-    return this.engines.length === 0 ? null : mergeJsz(this.engines, opts);
+  private query(what: string, args: unknown): unknown {
+    switch (what) {
+      case 'jsz':
+        return this.jsz(args as JszOptions & { raft?: boolean });
+      case 'jshealth':
+        return this.health(args as { jsEnabledOnly?: boolean });
+      case 'jsmetrics':
+        return this.cluster?.metrics() ?? null;
+      case 'replicaz':
+        return serveReplica(this.engines, this.cluster, args as Record<string, string>);
+      default:
+        return null;
+    }
+  }
+
+  private jsz(opts: JszOptions & { raft?: boolean }): Record<string, unknown> | null {
+    if (this.engines.length === 0) return null;
+    const out = mergeJsz(this.engines, opts);
+    if (opts.raft && this.cluster !== null) out['raft_groups'] = this.cluster.raftDetail();
+    return out;
+  }
+
+  /**
+   * /healthz (nats-server's healthz): ok once JetStream has started and, clustered, has a meta
+   * leader; the full check also wants every local replica led and caught up.
+   */
+  private health(opts: { jsEnabledOnly?: boolean }): { status: string; error?: string } {
+    if (!this.started) return { status: 'unavailable', error: 'JetStream not enabled' };
+    if (this.cluster === null) return { status: 'ok' };
+    const h = this.cluster.health(opts.jsEnabledOnly === true);
+    return h.ok ? { status: 'ok' } : { status: 'unavailable', error: h.error };
   }
 }
 

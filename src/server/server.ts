@@ -13,7 +13,7 @@ import { createRing, Doorbell } from '../routing/ring.ts';
 import { Router } from '../routing/router.ts';
 import type { ServerOptions } from '../config/options.ts';
 import type { Logger } from '../log.ts';
-import type { MainToWorker, WorkerToMain, WorkerVarz, WorkerConnz, WorkerSubsz, ConnzQuery } from './worker_protocol.ts';
+import type { QueryKind, MainToWorker, WorkerToMain, WorkerVarz, WorkerConnz, WorkerSubsz, ConnzQuery } from './worker_protocol.ts';
 import type { WorkerInit } from './worker_host.ts';
 import { MonitorServer } from '../monitor/http.ts';
 import { buildStatsz } from '../monitor/statsz.ts';
@@ -35,7 +35,7 @@ import type { LeafLink } from '../cluster/leafnode.ts';
 import type { LeafState, WorkerLeafz } from '../cluster/worker_leafs.ts';
 import { accountNumbers } from './accounts.ts';
 import type { ConnectionKind } from './connection.ts';
-import type { LinkInfo, QueryKind } from './worker_protocol.ts';
+import type { LinkInfo } from './worker_protocol.ts';
 
 /** Each worker-to-worker ring; big enough to absorb a burst of 1 MiB messages. */
 const RING_BYTES = 4 * 1024 * 1024;
@@ -455,8 +455,13 @@ export class PetrelServer implements MembershipHost, GatewayMembershipHost, Leaf
 
   /** JetStream's /jsz answer, or null when JetStream is off. */
   async jsz(args: Record<string, unknown>): Promise<Record<string, unknown> | null> {
+    return this.askJetStream<Record<string, unknown>>('jsz', args);
+  }
+
+  /** A question only the JetStream worker answers; null when JetStream is off. */
+  async askJetStream<T>(what: 'jsz' | 'jshealth' | 'jsmetrics' | 'replicaz', args: unknown = {}): Promise<T | null> {
     if (!this.jsSlot) return null;
-    const [r] = await this.query<Record<string, unknown>>('jsz', args, [this.jsSlot]);
+    const [r] = await this.query<T>(what, args, [this.jsSlot]);
     return r ?? null;
   }
 

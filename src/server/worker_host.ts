@@ -30,7 +30,7 @@ import type { GatewayOptions, LeafNodeOptions } from '../config/options.ts';
 import { SystemClient } from './system_client.ts';
 import type { ClusterState } from '../cluster/worker_routes.ts';
 import type { InterestExport } from '../routing/interest_export.ts';
-import type { ClusterOptions } from '../config/options.ts';
+import { jetStreamClustered, type ClusterOptions } from '../config/options.ts';
 import { LanePump } from './lane_pump.ts';
 import { joinLanes, workerLogger } from './lane_member.ts';
 import { accountNumbers } from './accounts.ts';
@@ -156,6 +156,7 @@ export class WorkerHost implements ClientHost, RouteHost, GatewayHost, LeafHost 
     this.accountNames = [];
     for (const [name, n] of this.accounts) this.accountNames[n] = name;
     this.router.systemAccount = this.accounts.get(this.options.systemAccount) ?? -1;
+    this.router.exportJetStream = jetStreamClustered(this.options);
   }
 
   // --- RouteHost ----------------------------------------------------------------------

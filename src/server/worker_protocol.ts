@@ -16,13 +16,14 @@ import type { LeafState, LeafEvent } from '../cluster/worker_leafs.ts';
 /** How a dialled or accepted link socket came to its worker, by kind. */
 export type LinkInfo = RouteLink | GatewayLink | LeafLink;
 
-export type QueryKind = 'connz' | 'varz' | 'subsz' | 'jsz' | 'routez' | 'gatewayz' | 'leafz';
-
 export interface ConnzQuery {
   state: 'open' | 'closed' | 'any';
   cid?: number;
   subs: boolean;
 }
+
+/** What the main thread asks workers for (the JetStream worker answers the `js*` and `replicaz` ones). */
+export type QueryKind = 'connz' | 'varz' | 'subsz' | 'jsz' | 'routez' | 'gatewayz' | 'leafz' | 'jshealth' | 'jsmetrics' | 'replicaz';
 
 export type MainToWorker =
   /** A socket for the worker to own: accepted on a listener or dialled by the main thread. */

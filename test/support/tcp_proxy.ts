@@ -8,9 +8,16 @@ export class TcpProxy {
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
   port = 0;
 
-  private constructor(target: { host: string; port: number }) {
+  /** While set, connections are refused (a cut link); see block(). */
+  private blocked = false;
+
+  private constructor(target: { host: string; port: number } | (() => { host: string; port: number })) {
     this.server = net.createServer((inbound) => {
-      const outbound = net.connect(target);
+      if (this.blocked) {
+        inbound.resetAndDestroy();
+        return;
+      }
+      const outbound = net.connect(typeof target === 'function' ? target() : target);
       const pair: [net.Socket, net.Socket] = [inbound, outbound];
       this.pairs.add(pair);
       const drop = (): void => {
@@ -25,7 +32,8 @@ export class TcpProxy {
     });
   }
 
-  static async start(target: { host: string; port: number }): Promise<TcpProxy> {
+  /** `target` may be a function, read at each new connection (a node restarted on another port). */
+  static async start(target: { host: string; port: number } | (() => { host: string; port: number })): Promise<TcpProxy> {
     const p = new TcpProxy(target);
     await new Promise<void>((resolve) => p.server.listen(0, '127.0.0.1', resolve));
     p.port = (p.server.address() as net.AddressInfo).port;
@@ -44,6 +52,16 @@ export class TcpProxy {
       b.resetAndDestroy();
     }
     this.pairs.clear();
+  }
+
+  /** Cuts the link and refuses new connections until unblock() (a network partition). */
+  block(): void {
+    this.blocked = true;
+    this.cut();
+  }
+
+  unblock(): void {
+    this.blocked = false;
   }
 
   close(): Promise<void> {

@@ -202,49 +202,13 @@ export class ConsumerManager implements ConsumerApi {
 
   // ------------------------------------------------------------------ requests
 
-  private create(stream: StreamForConsumers, req: ApiRequest, kind: 'legacy_ephemeral' | 'legacy_durable' | 'named'): Record<string, unknown> | ApiError {
-    const t = req.tokens;
-    let body: Record<string, unknown>;
-    try {
-      const parsed: unknown = JSON.parse(Buffer.from(req.data).toString('utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return ConsumerErrors.invalidJson();
-      body = parsed as Record<string, unknown>;
-    } catch {
-      return ConsumerErrors.invalidJson();
-    }
-    const action = body['action'] ?? '';
-    if (action !== '' && action !== 'create' && action !== 'update') return ConsumerErrors.invalidJson();
-    const reqStream = body['stream_name'] ?? '';
-    if (typeof reqStream !== 'string') return ConsumerErrors.invalidJson();
-    const cfg = parseConsumerConfig(body['config']);
-    if (isApiError(cfg)) return cfg;
-
-    let consumerName = '';
-    let filteredSubject = '';
-    if (kind === 'legacy_durable') {
-      if (t.length !== 5) return ConsumerErrors.durableNameNotInSubject();
-      consumerName = t[4]!;
-    } else if (kind === 'named') {
-      consumerName = t[3]!;
-      if (t.length > 4) filteredSubject = t.slice(4).join('.');
-    }
-    const streamName = kind === 'legacy_durable' ? t[3] : t[2];
-    if (streamName !== reqStream) return ConsumerErrors.streamMismatch();
-    if (consumerName !== '' && /[\\/]/.test(consumerName)) return ConsumerErrors.nameContainsPathSeparators();
-    if (kind === 'legacy_durable') {
-      if (cfg.durable === '') return ConsumerErrors.durableNameNotSet();
-      if (consumerName !== cfg.durable) return ConsumerErrors.durableNameNotMatchSubject();
-    }
-    if (kind === 'named') {
-      if (cfg.durable !== '' && consumerName !== cfg.durable) return ConsumerErrors.durableNameNotMatchSubject();
-      cfg.name = consumerName;
-    }
-    if (kind === 'legacy_ephemeral' && cfg.durable !== '') return ConsumerErrors.ephemeralWithDurableName();
-    if (filteredSubject !== '' && cfg.filterSubjects.length > 0) return ConsumerErrors.multipleFiltersNotAllowed();
-    if (filteredSubject !== '' && cfg.filterSubject !== filteredSubject) return ConsumerErrors.createFilterSubjectMismatch();
+  private create(stream: StreamForConsumers, req: ApiRequest, kind: CreateKind): Record<string, unknown> | ApiError {
+    const decoded = decodeCreateRequest(req.tokens, req.data, kind);
+    if (isApiError(decoded)) return decoded;
+    const { cfg, action } = decoded;
     if (cfg.numReplicas > 1) return ConsumerErrors.replicasNotSupported();
 
-    const result = this.addConsumer(stream, cfg, action as '' | 'create' | 'update');
+    const result = this.addConsumer(stream, cfg, action);
     if (isApiError(result)) return result;
     // nats-server answers create with the info snapshotted before the consumer starts watching
     // its deliver subject, so push_bound is never set here; clients that subscribed to the
@@ -255,58 +219,23 @@ export class ConsumerManager implements ConsumerApi {
   }
 
   /** nats-server addConsumerWithAction for one server. */
-  private addConsumer(stream: StreamForConsumers, cfg: ConsumerConfig, action: '' | 'create' | 'update'): Consumer | ApiError {
-    const limits = streamLimits(stream);
-    applyDefaults(cfg, limits);
-    const bad = checkConsumerConfig(cfg, limits);
-    if (bad) return bad;
-
+  private addConsumer(stream: StreamForConsumers, cfg: ConsumerConfig, action: CreateAction): Consumer | ApiError {
     const consumers = this.consumersOf(stream.name);
-    const name = cfg.durable !== '' ? cfg.durable : cfg.name;
-    if (name !== '') {
-      const existing = consumers.get(name);
-      if (existing) {
-        const cur = existing.consumer;
-        if (action === 'create' && !configsEqual(cfg, cur.cfg)) return ConsumerErrors.alreadyExists();
-        if (stream.retention === 'workqueue' && !this.partitionUnique(stream.name, name, filtersOf(cfg))) {
-          return ConsumerErrors.wqConsumerNotUnique();
+    const existing = new Map([...consumers].map(([n, e]) => [n, e.consumer.cfg]));
+    const checked = checkConsumerCreate(streamLimits(stream), cfg, action, existing, (subject) => this.ctx.bus.hasInterest(subject));
+    if (isApiError(checked)) return checked;
+    if (checked.existing) {
+      const e = consumers.get(cfg.name)!;
+      const cur = e.consumer;
+      if (!configsEqual(cfg, cur.cfg)) {
+        if (e.persister) {
+          const failed = this.writeMeta(e.persister, stream.name, { config: configToJson(cfg), created: rfc3339FromMs(cur.createdMs) });
+          if (failed) return failed;
         }
-        const deliverInterest = cur.cfg.deliverSubject !== '' && this.ctx.bus.hasInterest(cur.cfg.deliverSubject);
-        const notAllowed = checkUpdate(cur.cfg, cfg, deliverInterest);
-        if (notAllowed) return notAllowed;
-        if (!configsEqual(cfg, cur.cfg)) {
-          if (existing.persister) {
-            const failed = this.writeMeta(existing.persister, stream.name, { config: configToJson(cfg), created: rfc3339FromMs(cur.createdMs) });
-            if (failed) return failed;
-          }
-          cur.updateConfig(cfg);
-        }
-        return cur;
+        cur.updateConfig(cfg);
       }
+      return cur;
     }
-    if (action === 'update') return ConsumerErrors.doesNotExist();
-
-    const maxConsumers = limits.maxConsumers;
-    if (maxConsumers > 0 && consumers.size >= maxConsumers) return ConsumerErrors.maximumConsumers();
-
-    if (stream.retention === 'workqueue' && !cfg.direct) {
-      if (cfg.ackPolicy !== 'explicit') return ConsumerErrors.wqRequiresExplicitAck();
-      if (consumers.size > 0) {
-        const filters = filtersOf(cfg);
-        if (filters.length === 0) return ConsumerErrors.wqMultipleUnfiltered();
-        if (!this.partitionUnique(stream.name, name, filters)) return ConsumerErrors.wqConsumerNotUnique();
-      }
-      if (cfg.deliverPolicy !== 'all') return ConsumerErrors.wqConsumerNotDeliverAll();
-    }
-
-    if (cfg.durable !== '') {
-      if (cfg.durable.length > MAX_NAME_LENGTH) return ConsumerErrors.nameTooLong(MAX_NAME_LENGTH);
-    } else if (cfg.name === '') {
-      do cfg.name = randomId(EPHEMERAL_NAME_LENGTH);
-      while (consumers.has(cfg.name));
-    }
-    if (!isValidName(cfg.name)) return ConsumerErrors.badDurableName();
-
     const c = this.start(stream, cfg, this.ctx.scheduler.now(), null, true);
     if (isApiError(c)) return c;
     c.advisory(`CONSUMER.CREATED.${stream.name}.${c.name}`, 'io.nats.jetstream.advisory.v1.consumer_action', { action: 'create' });
@@ -416,18 +345,6 @@ export class ConsumerManager implements ConsumerApi {
     return [...(this.byStream.get(stream)?.values() ?? [])].sort((a, b) => (a.consumer.name < b.consumer.name ? -1 : a.consumer.name > b.consumer.name ? 1 : 0));
   }
 
-  /** nats-server partitionUnique: no other consumer of a workqueue stream may see the same subjects. */
-  private partitionUnique(stream: string, name: string, filters: readonly string[]): boolean {
-    for (const f of filters) {
-      for (const [n, e] of this.consumersOf(stream)) {
-        if (n === name) continue;
-        if (e.consumer.filters.length === 0) return false;
-        for (const g of e.consumer.filters) if (subjectsCollide(f, g)) return false;
-      }
-    }
-    return true;
-  }
-
   private writeMeta(p: StatePersister, stream: string, meta: ConsumerMeta): ApiError | null {
     try {
       p.writeMetaSync(meta);
@@ -441,6 +358,119 @@ export class ConsumerManager implements ConsumerApi {
   private persistError(stream: string, name: string, err: unknown): void {
     this.ctx.logger.error(`JetStream consumer '${stream} > ${name}' state not saved: ${String(err)}`);
   }
+}
+
+export type CreateKind = 'legacy_ephemeral' | 'legacy_durable' | 'named';
+export type CreateAction = '' | 'create' | 'update';
+
+/**
+ * The checks nats-server makes of a CONSUMER.CREATE / DURABLE.CREATE request before looking at
+ * the stream: the body, the names in the subject against the config, the filter in the subject.
+ * `tokens` are the subject's tokens after `$JS.API.`.
+ */
+export function decodeCreateRequest(t: readonly string[], data: Uint8Array, kind: CreateKind): { cfg: ConsumerConfig; action: CreateAction } | ApiError {
+  let body: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(data).toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return ConsumerErrors.invalidJson();
+    body = parsed as Record<string, unknown>;
+  } catch {
+    return ConsumerErrors.invalidJson();
+  }
+  const action = body['action'] ?? '';
+  if (action !== '' && action !== 'create' && action !== 'update') return ConsumerErrors.invalidJson();
+  const reqStream = body['stream_name'] ?? '';
+  if (typeof reqStream !== 'string') return ConsumerErrors.invalidJson();
+  const cfg = parseConsumerConfig(body['config']);
+  if (isApiError(cfg)) return cfg;
+
+  let consumerName = '';
+  let filteredSubject = '';
+  if (kind === 'legacy_durable') {
+    if (t.length !== 5) return ConsumerErrors.durableNameNotInSubject();
+    consumerName = t[4]!;
+  } else if (kind === 'named') {
+    consumerName = t[3]!;
+    if (t.length > 4) filteredSubject = t.slice(4).join('.');
+  }
+  const streamName = kind === 'legacy_durable' ? t[3] : t[2];
+  if (streamName !== reqStream) return ConsumerErrors.streamMismatch();
+  if (consumerName !== '' && /[\\/]/.test(consumerName)) return ConsumerErrors.nameContainsPathSeparators();
+  if (kind === 'legacy_durable') {
+    if (cfg.durable === '') return ConsumerErrors.durableNameNotSet();
+    if (consumerName !== cfg.durable) return ConsumerErrors.durableNameNotMatchSubject();
+  }
+  if (kind === 'named') {
+    if (cfg.durable !== '' && consumerName !== cfg.durable) return ConsumerErrors.durableNameNotMatchSubject();
+    cfg.name = consumerName;
+  }
+  if (kind === 'legacy_ephemeral' && cfg.durable !== '') return ConsumerErrors.ephemeralWithDurableName();
+  if (filteredSubject !== '' && cfg.filterSubjects.length > 0) return ConsumerErrors.multipleFiltersNotAllowed();
+  if (filteredSubject !== '' && cfg.filterSubject !== filteredSubject) return ConsumerErrors.createFilterSubjectMismatch();
+  return { cfg, action: action as CreateAction };
+}
+
+/**
+ * nats-server addConsumerWithAction's checks against the stream and its other consumers (by
+ * name), without creating anything: completes `cfg` (defaults, an ephemeral's generated name)
+ * and says whether it updates an existing consumer. Shared by a single server and a cluster's
+ * meta leader.
+ */
+export function checkConsumerCreate(
+  limits: StreamLimitsForConsumers,
+  cfg: ConsumerConfig,
+  action: CreateAction,
+  consumers: ReadonlyMap<string, ConsumerConfig>,
+  hasInterest: (subject: string) => boolean,
+): { existing: boolean } | ApiError {
+  applyDefaults(cfg, limits);
+  const bad = checkConsumerConfig(cfg, limits);
+  if (bad) return bad;
+  const name = cfg.durable !== '' ? cfg.durable : cfg.name;
+  if (name !== '') {
+    const cur = consumers.get(name);
+    if (cur !== undefined) {
+      if (action === 'create' && !configsEqual(cfg, cur)) return ConsumerErrors.alreadyExists();
+      if (limits.retention === 'workqueue' && !partitionUnique(consumers, name, filtersOf(cfg))) return ConsumerErrors.wqConsumerNotUnique();
+      const deliverInterest = cur.deliverSubject !== '' && hasInterest(cur.deliverSubject);
+      const notAllowed = checkUpdate(cur, cfg, deliverInterest);
+      if (notAllowed) return notAllowed;
+      cfg.name = name;
+      return { existing: true };
+    }
+  }
+  if (action === 'update') return ConsumerErrors.doesNotExist();
+  if (limits.maxConsumers > 0 && consumers.size >= limits.maxConsumers) return ConsumerErrors.maximumConsumers();
+  if (limits.retention === 'workqueue' && !cfg.direct) {
+    if (cfg.ackPolicy !== 'explicit') return ConsumerErrors.wqRequiresExplicitAck();
+    if (consumers.size > 0) {
+      const filters = filtersOf(cfg);
+      if (filters.length === 0) return ConsumerErrors.wqMultipleUnfiltered();
+      if (!partitionUnique(consumers, name, filters)) return ConsumerErrors.wqConsumerNotUnique();
+    }
+    if (cfg.deliverPolicy !== 'all') return ConsumerErrors.wqConsumerNotDeliverAll();
+  }
+  if (cfg.durable !== '') {
+    if (cfg.durable.length > MAX_NAME_LENGTH) return ConsumerErrors.nameTooLong(MAX_NAME_LENGTH);
+  } else if (cfg.name === '') {
+    do cfg.name = randomId(EPHEMERAL_NAME_LENGTH);
+    while (consumers.has(cfg.name));
+  }
+  if (!isValidName(cfg.name)) return ConsumerErrors.badDurableName();
+  return { existing: false };
+}
+
+/** nats-server partitionUnique: no other consumer of a workqueue stream may see the same subjects. */
+function partitionUnique(consumers: ReadonlyMap<string, ConsumerConfig>, name: string, filters: readonly string[]): boolean {
+  for (const f of filters) {
+    for (const [n, c] of consumers) {
+      if (n === name) continue;
+      const theirs = filtersOf(c);
+      if (theirs.length === 0) return false;
+      for (const g of theirs) if (subjectsCollide(f, g)) return false;
+    }
+  }
+  return true;
 }
 
 /** nats-server isValidName. */
@@ -473,12 +503,16 @@ function pageOffset(data: Uint8Array): number | ApiError {
 }
 
 function streamLimits(stream: StreamForConsumers): StreamLimitsForConsumers {
-  const j = stream.configJson();
+  return streamLimitsFromJson(stream.configJson(), stream.retention, stream.subjects);
+}
+
+/** What consumer checks need of a stream, from its config JSON (a cluster's meta leader has only that). */
+export function streamLimitsFromJson(j: Record<string, unknown>, retention: StreamForConsumers['retention'], subjects: readonly string[]): StreamLimitsForConsumers {
   const cl = (j['consumer_limits'] ?? {}) as Record<string, unknown>;
   const n = (v: unknown) => (typeof v === 'number' ? v : 0);
   return {
-    retention: stream.retention,
-    subjects: stream.subjects,
+    retention,
+    subjects,
     maxAckPendingLimit: n(cl['max_ack_pending']),
     inactiveThresholdLimitNs: n(cl['inactive_threshold']),
     maxConsumers: n(j['max_consumers']),

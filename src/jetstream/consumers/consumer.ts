@@ -170,6 +170,8 @@ export class Consumer implements ConsumerForStream {
   private batchItems: number[] = [];
   /** DELIVERED entries proposed and not yet sent: a pull request is not finished before they are. */
   private batchesInFlight = 0;
+  /** Request-ending statuses waiting for the deliveries in flight before them (replicated). */
+  private statusesAfterSent: Array<[string, Uint8Array]> = [];
   /** Acks of this turn, proposed together as one ACK entry (replicated). */
   private ackBatch: QueuedAck[] = [];
   /** Pull requests that started (true) or stopped (false) waiting this turn (replicated). */
@@ -508,6 +510,7 @@ export class Consumer implements ConsumerForStream {
     this.waiting?.clear();
     this.waiting = null;
     this.requestChanges.clear();
+    this.statusesAfterSent = [];
     this.resetView();
   }
 
@@ -865,6 +868,7 @@ export class Consumer implements ConsumerForStream {
         if (d.dc > 1 && !(sm.pending.has(d.msg.seq) && sm.redelivered.get(d.msg.seq) === d.dc)) continue;
         this.sendDelivery(d, now);
       }
+      this.sendStatusesAfterSent();
       if (this.batchesInFlight === 0 && this.waiting !== null) this.drive();
     });
   }
@@ -1197,7 +1201,8 @@ export class Consumer implements ConsumerForStream {
           r.b -= size;
           if (r.b === 0) r.n = 1;
         } else {
-          this.publishStatus(r.reply, Status.messageSizeExceedsMaxBytes(r.n, r.b));
+          // After the messages this request already got, as nats-server sends them.
+          this.statusAfterDeliveries(r.reply, Status.messageSizeExceedsMaxBytes(r.n, r.b));
           wq.removeHead();
           continue;
         }
@@ -1466,6 +1471,25 @@ export class Consumer implements ConsumerForStream {
 
   private publishStatus(reply: string, hdr: Uint8Array): void {
     this.bus.publish(reply, null, hdr, EMPTY);
+  }
+
+  /**
+   * A status that ends a pull request goes after the deliveries handed out before it: at once
+   * when nothing waits for its entry, else once the replicated deliveries in flight were sent.
+   */
+  private statusAfterDeliveries(reply: string, hdr: Uint8Array): void {
+    if (this.local || (this.batch.length === 0 && this.batchesInFlight === 0)) {
+      this.publishStatus(reply, hdr);
+      return;
+    }
+    this.statusesAfterSent.push([reply, hdr]);
+  }
+
+  private sendStatusesAfterSent(): void {
+    if (this.batch.length > 0 || this.batchesInFlight > 0 || this.statusesAfterSent.length === 0) return;
+    const due = this.statusesAfterSent;
+    this.statusesAfterSent = [];
+    for (const [reply, hdr] of due) this.publishStatus(reply, hdr);
   }
 
   /** sample_freq as a percentage (nats-server accepts "30" and "30%"). */

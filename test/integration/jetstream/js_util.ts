@@ -7,12 +7,25 @@ import type { RunningServer, StartOptions } from '../../support/server.ts';
 import { ConnectionPool, EVENT_BOUND_MS, onSharedServer } from '../util.ts';
 import type { SharedServers } from '../util.ts';
 import type { JsConnectOpts, JsGeneration } from './js_clients.ts';
+import { JsCluster } from '../../support/js_cluster.ts';
 
 // The failure bound, rejection and the per-file server sharing are the core integration tests' own.
 export { EVENT_BOUND_MS, rejection, SharedServers, within } from '../util.ts';
 
-/** Starts a server with JetStream storing under `<dir>/js`; pass `dir` to restart on one store. */
-export function startJsServer(opts: StartOptions & { dir?: string } = {}): Promise<RunningServer> {
+/**
+ * Starts a server with JetStream storing under `<dir>/js`; pass `dir` to restart on one store.
+ * With PETREL_JS_CLUSTER=<n> (n >= 3) it starts an n-node JetStream cluster instead and hands
+ * back its first node (stopping it stops them all), so the single-node suites run unchanged
+ * against a cluster: `PETREL_JS_CLUSTER=3 npx vitest run ... test/integration/jetstream/kv.test.ts`.
+ */
+export async function startJsServer(opts: StartOptions & { dir?: string } = {}): Promise<RunningServer> {
+  const size = Number(process.env['PETREL_JS_CLUSTER'] ?? 0);
+  if (size >= 3 && opts.dir === undefined) {
+    const c = await JsCluster.start({ size, links: 'direct', workers: opts.workers, config: opts.config });
+    await c.metaLeader();
+    const first = c.node(0);
+    return { ...first, stop: async () => (await c.stop(), 0) };
+  }
   const dir = opts.dir ?? tempDir('petrel-js-');
   const config = `jetstream { store_dir: "${dir}/js" }\n${opts.config ?? ''}`;
   return startServer({ ...opts, dir, config });

@@ -39,6 +39,11 @@ export class SyncGate {
     );
   };
 
+  /** fsyncs waiting at the gate now. */
+  get waitingSyncs(): number {
+    return this.waiting.length;
+  }
+
   release(): void {
     this.held = false;
     const w = this.waiting;

@@ -1,0 +1,184 @@
+// JetStream clusters for tests: Petrel nodes as processes, each with its own store directory,
+// every route dialled through a TCP proxy per direction so a test can cut links (partitions),
+// and nodes killed with SIGKILL and restarted on the same directory. Helpers wait for what a
+// test launcher waits for: every node agreeing on one meta leader.
+
+import { startNode, eventually, stopAll, type ClusterNode } from './cluster.ts';
+import { monitor, tempDir } from './server.ts';
+import { TcpProxy } from './tcp_proxy.ts';
+
+export interface JsClusterOptions {
+  size: number;
+  /** Extra config lines for every node. */
+  config?: string;
+  /** Per node extra lines (tags). */
+  nodeConfig?: (i: number) => string;
+  workers?: number;
+  /**
+   * 'proxied' (default): every route through a TCP proxy in the test process, so links can be
+   * cut. 'direct': routes to the first node (the mesh completes by gossip), no proxy in the
+   * way of bulk traffic.
+   */
+  links?: 'proxied' | 'direct';
+}
+
+export class JsCluster {
+  readonly size: number;
+  readonly names: string[];
+  nodes: (ClusterNode | null)[];
+  readonly dirs: string[];
+  /** proxies[i][j]: the link node i dials to reach node j. */
+  private readonly proxies: TcpProxy[][];
+  private readonly opts: JsClusterOptions;
+  private readonly stores: string[];
+  /** Each node's cluster port, kept across restarts for direct links. */
+  private readonly clusterPorts: number[] = [];
+
+  private constructor(opts: JsClusterOptions, proxies: TcpProxy[][]) {
+    this.opts = opts;
+    this.size = opts.size;
+    this.names = Array.from({ length: opts.size }, (_, i) => `n${i + 1}`);
+    this.nodes = this.names.map(() => null);
+    this.dirs = this.names.map(() => tempDir('petrel-jsc-'));
+    this.stores = this.names.map(() => tempDir('petrel-jsc-store-'));
+    this.proxies = proxies;
+  }
+
+  static async start(opts: JsClusterOptions): Promise<JsCluster> {
+    const proxies: TcpProxy[][] = [];
+    let c: JsCluster | null = null;
+    for (let i = 0; i < (opts.links === 'direct' ? 0 : opts.size); i++) {
+      const row: TcpProxy[] = [];
+      for (let j = 0; j < opts.size; j++) {
+        row.push(await TcpProxy.start(() => ({ host: '127.0.0.1', port: c?.nodes[j]?.clusterPort ?? 1 })));
+      }
+      proxies.push(row);
+    }
+    c = new JsCluster(opts, proxies);
+    try {
+      if (opts.links === 'direct') {
+        await c.boot(0);
+        await Promise.all(c.names.slice(1).map((_, i) => c!.boot(i + 1)));
+      } else {
+        await Promise.all(c.names.map((_, i) => c!.boot(i)));
+      }
+    } catch (err) {
+      await c.stop();
+      throw err;
+    }
+    return c;
+  }
+
+  private async boot(i: number): Promise<ClusterNode> {
+    const direct = this.opts.links === 'direct';
+    const routes = direct
+      ? i === 0
+        ? []
+        : [`nats-route://127.0.0.1:${this.clusterPorts[0]}`]
+      : this.names.flatMap((_, j) => (j === i ? [] : [`nats-route://127.0.0.1:${this.proxies[i]![j]!.port}`]));
+    const node = await startNode({
+      name: this.names[i]!,
+      routes,
+      ...(direct && this.clusterPorts[i] ? { clusterPort: this.clusterPorts[i] } : {}),
+      workers: this.opts.workers ?? 1,
+      dir: this.dirs[i],
+      config: [`jetstream { store_dir: "${this.stores[i]}" }`, this.opts.config ?? '', this.opts.nodeConfig?.(i) ?? ''].join('\n'),
+    });
+    this.nodes[i] = node;
+    this.clusterPorts[i] = node.clusterPort;
+    return node;
+  }
+
+  node(i: number): ClusterNode {
+    const n = this.nodes[i];
+    if (!n) throw new Error(`node ${this.names[i]} is down`);
+    return n;
+  }
+
+  /** Client URLs of the nodes that are up. */
+  urls(): string[] {
+    return this.nodes.flatMap((n) => (n ? [`127.0.0.1:${n.port}`] : []));
+  }
+
+  async kill(i: number): Promise<void> {
+    await this.nodes[i]?.kill();
+    this.nodes[i] = null;
+  }
+
+  async restart(i: number): Promise<ClusterNode> {
+    await this.kill(i);
+    return this.boot(i);
+  }
+
+  /** Cuts node i off from every other node (both directions) until heal(). */
+  isolate(i: number): void {
+    for (let j = 0; j < this.size; j++) {
+      if (j === i) continue;
+      this.proxies[i]![j]!.block();
+      this.proxies[j]![i]!.block();
+    }
+  }
+
+  heal(): void {
+    for (const row of this.proxies) for (const p of row) p.unblock();
+  }
+
+  /** Waits until every node that is up reports the same meta leader and the full size. */
+  async metaLeader(boundMs = 20_000): Promise<string> {
+    return eventually(
+      'every node agrees on the meta leader',
+      async () => {
+        const up = this.nodes.filter((n): n is ClusterNode => n !== null);
+        const infos = await Promise.all(up.map((n) => monitor(n, '/jsz')));
+        const leaders = new Set(infos.map((j) => (j.meta_cluster?.leader as string | undefined) ?? ''));
+        const sizes = infos.map((j) => j.meta_cluster?.cluster_size as number);
+        if (leaders.size !== 1 || leaders.has('') || sizes.some((s) => s < this.size)) return undefined;
+        return [...leaders][0]!;
+      },
+      boundMs,
+    );
+  }
+
+  /** The stream's leader as a node index, once one is known and current. */
+  async streamLeader(stream: string, account = '$G', boundMs = 20_000): Promise<number> {
+    return eventually(
+      `a leader for ${stream}`,
+      async () => {
+        for (let i = 0; i < this.size; i++) {
+          const n = this.nodes[i];
+          if (!n) continue;
+          const r = await monitor(n, `/replicaz?stream=${encodeURIComponent(stream)}&account=${encodeURIComponent(account)}&limit=1`).catch(() => null);
+          if (r?.leader === true && r.current === true) return i;
+        }
+        return undefined;
+      },
+      boundMs,
+    );
+  }
+
+  /** Node i's own copy of a stream (its store, read without Raft), every message. */
+  async replica(i: number, stream: string, account = '$G'): Promise<{ seq: number; subject: string; data: string }[]> {
+    const out: { seq: number; subject: string; data: string }[] = [];
+    let seq = 1;
+    for (;;) {
+      const r = await monitor(this.node(i), `/replicaz?stream=${encodeURIComponent(stream)}&account=${encodeURIComponent(account)}&seq=${seq}&limit=10000`);
+      if (r.error) throw new Error(`${this.names[i]}: ${r.error}`);
+      for (const m of r.messages as { seq: number; subject: string; data: string }[]) out.push({ seq: m.seq, subject: m.subject, data: Buffer.from(m.data, 'base64').toString() });
+      if (!r.next_seq) return out;
+      seq = r.next_seq as number;
+    }
+  }
+
+  /** The last lines each node logged (for a failing test's report). */
+  logs(lines = 40): string {
+    return this.nodes
+      .map((n, i) => `--- ${this.names[i]} ---\n${n ? n.output().split('\n').slice(-lines).join('\n') : '(down)'}`)
+      .join('\n');
+  }
+
+  async stop(): Promise<void> {
+    await stopAll(this.nodes.map((n) => n ?? undefined));
+    this.nodes = this.nodes.map(() => null);
+    await Promise.all(this.proxies.flat().map((p) => p.close()));
+  }
+}
