@@ -128,6 +128,8 @@ export class ChaosCluster implements ProcessControl {
   /** The stream whose segments a bit flip aims at (any stream's when it has none on the node). */
   segmentStream: string | null = null;
   private sink: net.Server | null = null;
+  /** Dials of the advertised address: gossiped routes that would have gone around the proxies. */
+  sinkHits = 0;
   private stopping = false;
   /** Unexpected exits, for the report. */
   readonly crashes: string[] = [];
@@ -168,7 +170,10 @@ export class ChaosCluster implements ProcessControl {
   }
 
   private async boot(): Promise<void> {
-    this.sink = net.createServer((s) => s.destroy());
+    this.sink = net.createServer((s) => {
+      this.sinkHits++;
+      s.destroy();
+    });
     await new Promise<void>((resolve) => this.sink!.listen(0, '127.0.0.1', resolve));
     const sink = `127.0.0.1:${(this.sink.address() as net.AddressInfo).port}`;
 
