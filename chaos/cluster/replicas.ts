@@ -3,15 +3,16 @@
 //
 // A node's copy is read without going through the stream leader, so the checker compares replicas
 // rather than one leader's view. Petrel serves it on monitoring (`/replicaz`: the node's store,
-// read with no Raft round). Other servers are read with DIRECT.GET (next_by_subj) on a connection
-// to that node alone: nats-server answers a direct get from a replica on the node the request
-// arrives at when it has one (queue subscribers on the local server come first). A replica that
-// is not current unsubscribes from direct gets, and then another replica answers unseen — so the
-// reads start once every replica reports current.
+// read with no Raft round). Other servers are read through an R1 consumer placed on that node
+// (nats-server places an R1 consumer on a random peer of the stream, so it is created again until
+// it lands there): a consumer delivers from its own node's store. DIRECT.GET looks like the
+// obvious tool but is not node-local on nats-server 2.9: requests sent to one node are answered
+// by other replicas too, and a read of two diverged replicas interleaved shows duplicates and
+// gaps that neither holds.
 
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
 import type { ChaosCluster } from './nodes.ts';
 import { sleep } from './nodes.ts';
@@ -130,12 +131,12 @@ export interface StoredCopy {
   node: string;
   /** Message payloads in stream order. */
   values: string[];
-  via: 'replicaz' | 'direct-get';
+  via: 'replicaz' | 'local-consumer';
 }
 
 /** Node i's own copy of a stream. */
 export async function readCopy(c: ChaosCluster, i: number, stream: string): Promise<StoredCopy> {
-  return c.spec.petrel ? readReplicaz(c, i, stream) : readDirect(c, i, stream);
+  return c.spec.petrel ? readReplicaz(c, i, stream) : readThroughLocalConsumer(c, i, stream);
 }
 
 async function readReplicaz(c: ChaosCluster, i: number, stream: string): Promise<StoredCopy> {
@@ -151,17 +152,45 @@ async function readReplicaz(c: ChaosCluster, i: number, stream: string): Promise
   }
 }
 
-async function readDirect(c: ChaosCluster, i: number, stream: string): Promise<StoredCopy> {
-  const nc = await connect({ servers: [c.directUrl(i)], maxReconnectAttempts: 0, ignoreClusterUpdates: true, name: `chaos-read-${c.members[i]!.name}` });
+/** Attempts at placing the reading consumer on the wanted node (placement is random among the peers). */
+const PLACEMENT_TRIES = 60;
+const READ_BATCH = 1_000;
+
+async function readThroughLocalConsumer(c: ChaosCluster, i: number, stream: string): Promise<StoredCopy> {
+  const node = c.members[i]!.name;
+  const nc = await connect({ servers: c.directUrls(), maxReconnectAttempts: -1, ignoreClusterUpdates: true, name: `chaos-read-${node}` });
   try {
-    const jsm = await jetstreamManager(nc, { timeout: 5_000, checkAPI: false });
-    const values: string[] = [];
-    for (let seq = 1; ; ) {
-      const m = await jsm.direct.getMessage(stream, { seq, next_by_subj: '>' });
-      if (m === null) return { node: c.members[i]!.name, values, via: 'direct-get' };
-      values.push(m.string());
-      seq = m.seq + 1;
+    const jsm = await jetstreamManager(nc, { timeout: 10_000, checkAPI: false });
+    for (let attempt = 0; attempt < PLACEMENT_TRIES; attempt++) {
+      const name = `chaos-read-${node}-${attempt}`;
+      const ci = await jsm.consumers.add(stream, {
+        name,
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.All,
+        num_replicas: 1,
+        mem_storage: true,
+        inactive_threshold: 120_000_000_000,
+      });
+      try {
+        if (ci.cluster?.leader !== node) continue;
+        const values: string[] = [];
+        const consumer = await jetstream(nc, { timeout: 10_000 }).consumers.get(stream, name);
+        for (let pending = ci.num_pending; pending > 0; ) {
+          const batch = await consumer.fetch({ max_messages: READ_BATCH, expires: 5_000 });
+          let got = 0;
+          for await (const m of batch) {
+            values.push(m.string());
+            got++;
+            pending = m.info.pending;
+          }
+          if (got === 0) throw new Error(`${node}: reading ${stream} stalled with ${pending} messages to go`);
+        }
+        return { node, values, via: 'local-consumer' };
+      } finally {
+        await jsm.consumers.delete(stream, name).catch(() => undefined);
+      }
     }
+    throw new Error(`${node}: no reading consumer of ${stream} was placed there in ${PLACEMENT_TRIES} tries`);
   } finally {
     await nc.close();
   }

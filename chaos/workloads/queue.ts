@@ -39,8 +39,6 @@ export class QueueWorkload implements Workload {
         subjects: [`${SUBJECT}.>`],
         num_replicas: this.replicas,
         duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000,
-        // Read back per node with direct gets on servers without /replicaz.
-        allow_direct: true,
       }),
     );
     this.conns = await Promise.all(Array.from({ length: this.ctx.nodes }, (_, i) => clientOf(this.ctx, i, `chaos-queue-n${i}`)));
