@@ -12,7 +12,9 @@
 // Pass: nothing lost, unexpected, duplicated or divergent.
 //
 // History: `publish` invoke/ok/fail/info with the value; one `read` ok per node with `node` set and
-// the copy's values in stream order as its value (the last read of a node counts).
+// the copy's values in stream order as its value (the last read of a node counts). A node whose
+// read never succeeded is an error: a replica that cannot be read back after healing cannot be
+// shown to hold what was acknowledged.
 
 import { countOutcomes, pairOps, sample, writeOutcomes } from './history.ts';
 import type { Op, OutcomeCounts, Value } from './history.ts';
@@ -44,13 +46,16 @@ export function checkQueue(history: readonly Op[]): QueueResult {
   const pairs = pairOps(history);
   const fate = writeOutcomes(pairs, 'publish', (v) => v as Value);
   const copies = new Map<string, Value[]>();
+  const unread = new Map<string, string>();
   for (const p of pairs) {
-    if (p.invoke.f !== 'read' || p.completion?.type !== 'ok') continue;
-    const node = p.completion.node ?? p.invoke.node ?? String(p.invoke.process);
-    copies.set(node, p.completion.value as Value[]);
+    if (p.invoke.f !== 'read') continue;
+    const node = p.completion?.node ?? p.invoke.node ?? String(p.invoke.process);
+    if (p.completion?.type === 'ok') copies.set(node, p.completion.value as Value[]);
+    else unread.set(node, p.completion?.error ?? 'no answer');
   }
   const errors: string[] = [];
   if (copies.size === 0) errors.push('no node was read back');
+  for (const [node, why] of unread) if (!copies.has(node)) errors.push(`${node} could not be read back: ${why}`);
 
   const nodes = [...copies.keys()].sort();
   const counts = new Map<Value, Map<string, number>>();

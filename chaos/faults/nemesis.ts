@@ -4,6 +4,11 @@
 //
 // Every fault it starts it heals, even when starting it failed halfway, and after the last fault
 // (or an abort) it heals everything: toxics removed, paused nodes resumed, killed nodes started.
+//
+// Each fault lasts its full duration from when it really started. Restarting a node takes real
+// time (seconds, on a busy machine), so a fault may end later than planned; the rest of the
+// schedule then moves back by as much, keeping every gap between faults — never a fault cut
+// short, nor two at once.
 
 import { describeFault, formatLinks, formatNodes, linksBetween, oneWayLinks } from './schedule.ts';
 import type { DirectedLink, Fault, Schedule } from './schedule.ts';
@@ -89,12 +94,16 @@ export class Nemesis {
   /** Plays the whole schedule; resolves with the windows once everything is healed. */
   async run(schedule: Schedule, signal?: AbortSignal): Promise<FaultWindow[]> {
     const windows: FaultWindow[] = [];
+    /** How far behind the schedule the faults run: what the previous heals overran. */
+    let lag = 0;
     try {
       for (const fault of schedule.faults) {
         if (signal?.aborted) break;
-        await this.sleepUntil(fault.at, signal);
+        await this.sleepUntil(fault.at + lag, signal);
         if (signal?.aborted) break;
-        windows.push(await this.play(fault, signal));
+        const w = await this.play(fault, signal);
+        windows.push(w);
+        lag = Math.max(lag, w.end - (fault.at + fault.duration));
       }
     } finally {
       await this.healEverything();
@@ -130,6 +139,7 @@ export class Nemesis {
       }
     };
     let heal: () => Promise<void> = async () => undefined;
+    let announced = false;
     const healNet = async () => attempt('heal network', () => this.net.heal(tag));
 
     switch (fault.kind) {
@@ -169,7 +179,10 @@ export class Nemesis {
       case 'flap-timeout': {
         w.target = formatLinks(fault.links);
         const toxic: FlapToxic = { type: fault.kind === 'flap-reset' ? 'reset_peer' : 'timeout', timeoutMs: fault.timeoutMs };
-        const end = fault.at + fault.duration;
+        // The window is the flapping itself: announce it before the loop, not after.
+        this.events.onFault?.('start', w);
+        announced = true;
+        const end = w.start + fault.duration;
         for (let on = true; this.clock.now() < end && !signal?.aborted; on = !on) {
           await attempt(on ? 'flap on' : 'flap off', () => (on ? this.net.flap(tag, fault.links, toxic) : this.net.heal(tag)));
           await this.sleepUntil(Math.min(end, this.clock.now() + fault.periodMs), signal);
@@ -189,9 +202,8 @@ export class Nemesis {
         const all = range(this.proc.nodes);
         w.target = 'all nodes';
         for (const n of all) await attempt(`kill n${n}`, () => this.kill(n));
-        heal = async () => {
-          for (const n of all) await attempt(`restart n${n}`, () => this.start(n));
-        };
+        // Power comes back everywhere at once: the nodes start together and find each other.
+        heal = async () => void (await Promise.all(all.map((n) => attempt(`restart n${n}`, () => this.start(n)))));
         break;
       }
       case 'pause': {
@@ -215,8 +227,8 @@ export class Nemesis {
         break;
       }
     }
-    this.events.onFault?.('start', w);
-    await this.sleepUntil(fault.at + fault.duration, signal);
+    if (!announced) this.events.onFault?.('start', w);
+    await this.sleepUntil(w.start + fault.duration, signal);
     await heal();
     w.end = this.clock.now();
     this.events.onFault?.('end', w);

@@ -79,8 +79,9 @@ export interface Schedule {
 
 const SCHEDULE_SALT = 0x5eed;
 
-/** Expands `--faults` names (families or kinds) into kinds; throws on an unknown name. */
+/** Expands `--faults` names (families or kinds) into kinds; `none` alone selects none; throws on an unknown name. */
 export function selectKinds(names: readonly string[] | undefined, nodes: number): FaultKind[] {
+  if (names?.length === 1 && names[0]!.trim() === 'none') return [];
   const wanted = new Set<FaultKind>();
   const list = names && names.length > 0 ? names : Object.keys(FAULT_FAMILIES);
   for (const raw of list) {
@@ -249,7 +250,7 @@ export function formatSchedule(s: Schedule): string {
   const lines = [
     `seed ${s.seed}: ${s.faults.length} faults over ${fmtSecs(s.durationMs)} on ${s.nodes} nodes, all healed by ${fmtSecs(s.healedBy)}`,
     ...s.faults.map((f) => `  ${describeFault(f)}`),
-    `replay: --seed ${s.seed} --nodes ${s.nodes} --time ${s.durationMs / 1000} --faults ${s.kinds.join(',')}`,
+    `replay: --seed ${s.seed} --nodes ${s.nodes} --time ${s.durationMs / 1000} --faults ${s.kinds.length > 0 ? s.kinds.join(',') : 'none'}`,
   ];
   return lines.join('\n');
 }

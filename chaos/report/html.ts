@@ -184,6 +184,15 @@ function faultTable(faults: readonly FaultWindow[]): string {
   return `<table><thead><tr><th>#</th><th>kind</th><th>start</th><th>healed</th><th>target</th><th>fault</th><th>problems</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+/** Run-level problems (a node that exited on its own) and the workloads' notes, under the summary. */
+function problemList(r: RunResult): string {
+  const items = [
+    ...(r.problems ?? []).map((p) => `<li class="bad">${escapeHtml(p)}</li>`),
+    ...r.workloads.flatMap((w) => (w.notes ?? []).map((n) => `<li>${escapeHtml(w.name)}: ${escapeHtml(n)}</li>`)),
+  ];
+  return items.length > 0 ? `<ul class="problems">${items.join('\n')}</ul>` : '';
+}
+
 export function renderHtml(r: RunResult): string {
   const title = `Petrel chaos run — seed ${r.seed} — ${r.verdict.toUpperCase()}`;
   const sections = r.workloads
@@ -225,6 +234,7 @@ svg { max-width: 100%; height: auto; display: block; }
 <p>Replay: <code>${escapeHtml(r.replay)}</code></p>
 <h2>Summary</h2>
 ${summaryTable(r.workloads)}
+${problemList(r)}
 <h2>Faults</h2>
 ${faultTable(r.faults)}
 ${sections}

@@ -49,6 +49,8 @@ export interface WorkloadResult {
   check: CheckResult;
   summary: SummaryRow;
   timeline: TimelineBucket[];
+  /** What the workload noticed beside its check (replicas read before they caught up, a drain cut short). */
+  notes?: string[];
 }
 
 export interface RunResult {
@@ -66,6 +68,8 @@ export interface RunResult {
   faults: FaultWindow[];
   bucketMs: number;
   workloads: WorkloadResult[];
+  /** Run-level failures beside the checks: a node that exited on its own, a cluster that did not re-form. */
+  problems?: string[];
   verdict: Verdict;
 }
 
@@ -77,6 +81,11 @@ export function overallVerdict(ws: readonly { summary: { verdict: Verdict } }[])
   if (ws.some((w) => w.summary.verdict === 'fail')) return 'fail';
   if (ws.length === 0 || ws.some((w) => w.summary.verdict === 'unknown')) return 'unknown';
   return 'pass';
+}
+
+/** The run's verdict: the workloads', failed by any run-level problem (a server crash is a failure). */
+export function runVerdict(ws: readonly { summary: { verdict: Verdict } }[], problems: readonly string[]): Verdict {
+  return problems.length > 0 ? 'fail' : overallVerdict(ws);
 }
 
 /** Throughput and latency per bucket, from the history's completions. */

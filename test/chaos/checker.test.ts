@@ -141,6 +141,15 @@ describe('queue checker', () => {
     expect(r.valid).toBe(false);
     expect(r.errors).toEqual(['no node was read back']);
   });
+
+  it('is invalid when a node could not be read back, even if the others agree', () => {
+    const h = base().read('n1', ['a', 'b', 'x']).read('n2', ['a', 'b', 'x']);
+    h.ops.push({ type: 'invoke', process: 'reader-n3', f: 'read', value: null, time: h.ops.length, node: 'n3' });
+    h.ops.push({ type: 'fail', process: 'reader-n3', f: 'read', value: null, time: h.ops.length, node: 'n3', error: 'no replica of this stream on this node' });
+    const r = checkQueue(h.ops);
+    expect(r.valid).toBe(false);
+    expect(r.errors).toEqual(['n3 could not be read back: no replica of this stream on this node']);
+  });
 });
 
 describe('consumer checker', () => {

@@ -97,10 +97,12 @@ describe('schedule', () => {
     expect([...seen3].sort()).toEqual(FAULT_KINDS.filter((k) => k !== 'bridge').sort());
   });
 
-  it('--faults selects families and kinds, and refuses unknown names and a bridge on 3 nodes', () => {
+  it('--faults selects families and kinds (none: no faults), and refuses unknown names and a bridge on 3 nodes', () => {
     expect(selectKinds(['partition', 'kill'], 5)).toEqual(['partition', 'isolate-leader', 'bridge', 'one-way', 'kill-node', 'kill-leader', 'crash-all']);
     expect(selectKinds(['pause', 'latency'], 3)).toEqual(['latency', 'pause']);
     expect(selectKinds(['partition'], 3)).not.toContain('bridge');
+    expect(selectKinds(['none'], 3)).toEqual([]);
+    expect(generateSchedule({ seed: 1, nodes: 3, durationMs: 60_000, faults: ['none'] }).faults).toEqual([]);
     expect(() => selectKinds(['bridge'], 3)).toThrow('the bridge fault needs 5 nodes');
     expect(() => selectKinds(['earthquake'], 3)).toThrow('unknown fault "earthquake"');
     const s = generateSchedule({ seed: 7, nodes: 3, durationMs: 120_000, faults: ['kill'] });
@@ -200,6 +202,25 @@ describe('nemesis', () => {
       [6, 14_000, 15_000, 'clients->n1'],
     ]);
     expect(windows.every((w) => w.errors.length === 0)).toBe(true);
+  });
+
+  it('a heal that takes long moves the rest of the schedule back; every fault keeps its full length', async () => {
+    const clock = fakeClock();
+    const c = recordingControls(clock, 3, 0);
+    // Restarting takes 3 s (a node coming up on a busy machine).
+    const proc = { ...c.proc, start: async (n: number) => (await clock.sleep(3_000), c.proc.start(n)) };
+    const windows = await new Nemesis(c.net, proc, clock).run(
+      schedule([
+        { id: 1, at: 1_000, duration: 2_000, kind: 'kill-node', node: 1 },
+        { id: 2, at: 4_000, duration: 2_000, kind: 'partition', sides: [[0, 1], [2]] },
+        { id: 3, at: 7_000, duration: 1_000, kind: 'pause', node: 0, fallback: 0 },
+      ]),
+    );
+    expect(windows.map((w) => [w.id, w.start, w.end])).toEqual([
+      [1, 1_000, 6_000],
+      [2, 7_000, 9_000],
+      [3, 10_000, 11_000],
+    ]);
   });
 
   it('flaps a link on and off through the window and leaves it clean', async () => {
