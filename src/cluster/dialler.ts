@@ -7,6 +7,7 @@
 
 import net from 'node:net';
 import type { Logger } from '../log.ts';
+import { LEAF_URL_SCHEMES, parseRouteUrl, redactRouteUrl, ROUTE_URL_SCHEMES } from '../config/route-url.ts';
 
 /** nats-server's DEFAULT_ROUTE_DIAL: how long one dial may take (gateways and leaf nodes use it too). */
 export const DIAL_TIMEOUT_MS = 1000;
@@ -26,26 +27,17 @@ export interface RetrySpec {
   again?(attempt: number): boolean;
 }
 
-/** host and port of a URL (IPv6 brackets removed); null when it does not parse. */
+/** Schemes a dialled link URL may carry (routes, gateways, leaf remotes); nats-server dials host:port whatever it says. */
+const DIAL_SCHEMES: readonly string[] = [...new Set([...ROUTE_URL_SCHEMES, ...LEAF_URL_SCHEMES])];
+
+/** host and port of a URL (IPv6 brackets removed), a bare host:port too; null when it does not parse. */
 export function dialAddress(url: string): { host: string; port: number } | null {
-  try {
-    const u = new URL(url);
-    return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
-  } catch {
-    return null;
-  }
+  const parsed = parseRouteUrl(url, { schemes: DIAL_SCHEMES });
+  return parsed.ok ? { host: parsed.url.host, port: parsed.url.port } : null;
 }
 
 /** A URL without its password, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = 'xxxxx';
-    return u.href;
-  } catch {
-    return url;
-  }
-}
+export const redactUrl = redactRouteUrl;
 
 /** Whether an attempt's failure is worth an error line (first of a first connect, then every so often). */
 export function reportConnectError(firstConnect: boolean, attempt: number): boolean {

@@ -190,8 +190,10 @@ describe('faults on a JetStream cluster of three', () => {
   });
 
   it('the whole cluster killed -9 at once and restarted keeps every acknowledged message', { timeout: 120_000 }, async () => {
+    // The previous test restarted a node: the meta group may still be settling on a busy machine.
+    await c.metaLeader(30_000);
     const nc = await clientTo(c.urls());
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nc, { timeout: 15_000 });
     await jsm.streams.add({ name: 'ALL', subjects: ['all.>'], num_replicas: 3 });
     const acked = await publishAll(nc, 'all.a', 'x', 300);
     // A durable consumer with 120 acks the server confirmed (double ack) before the crash.
