@@ -44,8 +44,16 @@ export interface StartOptions {
   binary?: string;
 }
 
+/** Directories tempDir made in this test process: removed when it exits (its servers are stopped by then). */
+const madeDirs: string[] = [];
+process.once('exit', () => {
+  for (const d of madeDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'petrel-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  madeDirs.push(d);
+  return d;
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
