@@ -1118,7 +1118,7 @@ export class JetStreamCluster implements ClusterView {
         await this.meta.propose({ op: 'delconsumer', account: sa.account, stream: sa.name, name: ca.name });
         continue;
       }
-      const substitute = peers.find((p) => !cg.peers.includes(p));
+      const substitute = peers.find((p) => !cg.peers.includes(p) && !cg.retired.includes(p));
       const cpeers = cg.peers.flatMap((p) => (p !== gone ? [p] : substitute !== undefined ? [substitute] : []));
       if (cpeers.length === 0) continue;
       const next: GroupSpec =
