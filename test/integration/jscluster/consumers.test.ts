@@ -144,6 +144,23 @@ describe('replicated consumers', () => {
     }
   });
 
+  it('a pull right after a nak gets the naked message first, as from nats-server', { timeout: 60_000 }, async () => {
+    await restoreAll();
+    const nc = await client(c.urls());
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'NAK', subjects: ['nak.>'], num_replicas: 3 });
+    const js = jetstream(nc);
+    for (const d of ['a', 'b']) await js.publish('nak.m', d);
+    await jsm.consumers.add('NAK', { durable_name: 'N', ack_policy: AckPolicy.Explicit, ack_wait: 30_000_000_000 });
+    const consumer = await js.consumers.get('NAK', 'N');
+    const first = await consumer.next({ expires: 3000 });
+    expect(first?.string()).toBe('a');
+    first!.nak();
+    const again = await consumer.next({ expires: 3000 });
+    expect(again?.string()).toBe('a');
+    expect(again?.info.deliveryCount).toBe(2);
+  });
+
   it('answers the consumer API from any node: info, names, list, stepdown, delete', { timeout: 60_000 }, async () => {
     await restoreAll();
     const nc = await client(c.urls());
