@@ -45,6 +45,8 @@ const LEAVE_GRACE_MS = 30_000;
 const RECONCILE_EVERY_MS = 5_000;
 /** The longest a create answer waits for other nodes to confirm they know the new leader's subscriptions. */
 const INTEREST_BARRIER_MS = 500;
+/** The longest a consumer update answer waits for the new config to apply. */
+const CONFIG_APPLY_MS = 2_000;
 /** How long a census of the cluster's servers collects answers. */
 const CENSUS_WINDOW_MS = 500;
 /** nats-server's queue group for direct gets served by every replica. */
@@ -414,6 +416,9 @@ export class JetStreamCluster implements ClusterView {
     if (p === undefined) return;
     this.pendingConsumers.delete(key);
     await c.group.consumer.whenStarted();
+    // An update is answered with the updated config, once the leader's CONFIG entry applied.
+    const cfg = parseConsumerConfig(c.ca.config);
+    if (!isApiError(cfg)) await this.within(c.group.consumer.whenConfig(cfg), CONFIG_APPLY_MS);
     await this.interestBarrier();
     const info = c.group.consumer.info();
     delete info['push_bound'];
@@ -559,6 +564,17 @@ export class JetStreamCluster implements ClusterView {
       }
       await driver.removePeer(drop);
     }
+  }
+
+  /** `p`, or nothing after `ms` (an answer that must not wait forever on a group losing its leader). */
+  private within(p: Promise<void>, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.opts.scheduler.setTimeout(resolve, ms);
+      void p.then(() => {
+        this.opts.scheduler.clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /**

@@ -220,6 +220,7 @@ export class Consumer implements ConsumerForStream {
 
   private ackSub: { unsubscribe(): void } | null = null;
   private startWaiters: (() => void)[] = [];
+  private configWaiters: { cfg: ConsumerConfig; resolve: () => void }[] = [];
   private readonly unsubscribeStream: () => void;
   private unwatchLeader: (() => void) | null = null;
 
@@ -283,6 +284,12 @@ export class Consumer implements ConsumerForStream {
   whenStarted(): Promise<void> {
     if (this.sm.started) return Promise.resolve();
     return new Promise((resolve) => this.startWaiters.push(resolve));
+  }
+
+  /** Resolves once `cfg` is the config applied here (what an update answer should show). */
+  whenConfig(cfg: ConsumerConfig): Promise<void> {
+    if (configsEqual(cfg, this.sm.cfg)) return Promise.resolve();
+    return new Promise((resolve) => this.configWaiters.push({ cfg, resolve }));
   }
 
   /** Starts following leadership; a leader starts timers and delivery. Call once registered. */
@@ -1427,6 +1434,11 @@ export class Consumer implements ConsumerForStream {
     this.filters = filtersOf(next);
     this.npcValid = false;
     if (this.desiredCfg !== null && configsEqual(this.desiredCfg, next)) this.desiredCfg = null;
+    if (this.configWaiters.length > 0) {
+      const due = this.configWaiters.filter((w) => configsEqual(w.cfg, next));
+      this.configWaiters = this.configWaiters.filter((w) => !due.includes(w));
+      for (const w of due) w.resolve();
+    }
     if (!this.leading) return;
     if (prev.inactiveThresholdNs !== next.inactiveThresholdNs) {
       this.clearInactive();
