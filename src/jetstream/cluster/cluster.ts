@@ -106,6 +106,8 @@ export class JetStreamCluster implements ClusterView {
   private readonly replicas = new Map<string, Replica>();
   /** Clients waiting for a create or update, answered by the stream's leader. */
   private readonly pending = new Map<string, Pending>();
+  /** Clients waiting for a stream delete, answered once this node (its leader) dropped its replica. */
+  private readonly pendingDeletes = new Map<string, string>();
   /** Clients waiting for a consumer create or update, answered by the consumer's leader. */
   private readonly pendingConsumers = new Map<string, Pending>();
   private chain: Promise<void> = Promise.resolve();
@@ -249,6 +251,11 @@ export class JetStreamCluster implements ClusterView {
   // ---------------------------------------------------------------- assignments → replicas
 
   private metaApplied(o: MetaOp, live: boolean): void {
+    if (o.op === 'delstream' && live && o.reply) {
+      const key = streamKey(o.account, o.name);
+      const r = this.replicas.get(key);
+      if (r !== undefined && (r.group.isLeader || r.group.status().leader === NONE)) this.pendingDeletes.set(key, o.reply);
+    }
     if (o.op === 'stream' && live && o.reply !== '' && o.sa.group.peers.includes(this.self)) {
       const key = streamKey(o.sa.account, o.sa.name);
       const kind = this.replicas.has(key) ? 'update' : 'create';
@@ -281,6 +288,10 @@ export class JetStreamCluster implements ClusterView {
       const sa = state.streams.get(key);
       if (sa === undefined || sa.group.name !== r.sa.group.name) {
         await this.dropReplica(key, r);
+        const reply = this.pendingDeletes.get(key);
+        this.pendingDeletes.delete(key);
+        const engine = this.engineOf(r.sa.account);
+        if (reply !== undefined && engine !== undefined) this.respond(engine, reply, 'stream_delete_response', { success: true });
         continue;
       }
       r.sa = sa;
@@ -898,7 +909,7 @@ export class JetStreamCluster implements ClusterView {
   private async admin(engine: JetStream, what: 'CREATE' | 'UPDATE' | 'DELETE', name: string, reply: string | null, data: Uint8Array): Promise<void> {
     const type = what === 'CREATE' ? 'stream_create_response' : what === 'UPDATE' ? 'stream_update_response' : 'stream_delete_response';
     try {
-      const res = what === 'DELETE' ? await this.deleteStream(engine, name, data) : await this.createOrUpdate(engine, what, name, reply, data);
+      const res = what === 'DELETE' ? await this.deleteStream(engine, name, reply, data) : await this.createOrUpdate(engine, what, name, reply, data);
       if (isApiError(res)) this.fail(engine, reply, type, res);
       else if (res !== null) this.respond(engine, reply, type, res);
     } catch (err) {
@@ -1000,11 +1011,18 @@ export class JetStreamCluster implements ClusterView {
     });
   }
 
-  private async deleteStream(engine: JetStream, name: string, data: Uint8Array): Promise<Record<string, unknown> | ApiError> {
+  /**
+   * The stream's leader answers once its replica is gone (nats-server: so the client reads its own
+   * delete wherever it asks next); every member when it has no leader; the meta leader when
+   * every member is offline. null: answered there.
+   */
+  private async deleteStream(engine: JetStream, name: string, reply: string | null, data: Uint8Array): Promise<Record<string, unknown> | ApiError | null> {
     if (!isEmptyBody(data)) return JS_ERR.NOT_EMPTY_REQUEST;
-    if (this.meta.state.stream(engine.account, name) === undefined) return JS_ERR.STREAM_NOT_FOUND;
-    await this.meta.propose({ op: 'delstream', account: engine.account, name });
-    return { success: true };
+    const sa = this.meta.state.stream(engine.account, name);
+    if (sa === undefined) return JS_ERR.STREAM_NOT_FOUND;
+    const offline = !sa.group.peers.some((p) => this.nodes.isOnline(p));
+    await this.meta.propose({ op: 'delstream', account: engine.account, name, reply: offline ? '' : (reply ?? ''), at: this.opts.scheduler.now() });
+    return offline ? { success: true } : null;
   }
 
   private async listStreams(engine: JetStream, what: 'NAMES' | 'LIST', reply: string | null, data: Uint8Array): Promise<void> {
