@@ -298,19 +298,25 @@ class HandReplicator implements ConsumerReplicator {
   }
 }
 
-describe('a replicated leader whose proposals fail', () => {
-  async function turn(): Promise<void> {
-    for (let i = 0; i < 5; i++) await Promise.resolve();
-  }
+async function turn(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
 
+/** A consumer 'R' that leads through a HandReplicator. */
+function handLeader(): { h: ReturnType<typeof makeRig>; rep: HandReplicator; c: Consumer } {
+  const h = makeRig();
+  const rep = new HandReplicator();
+  const cfg = parseConsumerConfig({ durable_name: 'R', ack_policy: 'explicit', num_replicas: 3 });
+  if (isApiError(cfg)) throw new Error(cfg.description);
+  const c = h.api.addReplica(h.stream, { ...cfg, name: 'R', maxWaiting: 512, ackWaitNs: 30e9, maxAckPending: 1000, maxDeliver: -1 }, 0, { replicator: rep });
+  if (isApiError(c)) throw new Error(c.description);
+  rep.target = c.replicated;
+  return { h, rep, c };
+}
+
+describe('a replicated leader whose proposals fail', () => {
   it('delivers nothing until a barrier commits, then starts again from the committed state: refused deliveries are not lost', async () => {
-    const h = makeRig();
-    const rep = new HandReplicator();
-    const cfg = parseConsumerConfig({ durable_name: 'R', ack_policy: 'explicit', num_replicas: 3 });
-    if (isApiError(cfg)) throw new Error(cfg.description);
-    const c = h.api.addReplica(h.stream, { ...cfg, name: 'R', maxWaiting: 512, ackWaitNs: 30e9, maxAckPending: 1000, maxDeliver: -1 }, 0, { replicator: rep });
-    if (isApiError(c)) throw new Error(c.description);
-    rep.target = c.replicated;
+    const { h, rep, c } = handLeader();
     // the first leader's starting position
     rep.commitAll();
     await turn();
@@ -346,21 +352,6 @@ describe('a replicated leader whose proposals fail', () => {
 });
 
 describe('a replicated leader with proposals in flight', () => {
-  async function turn(): Promise<void> {
-    for (let i = 0; i < 5; i++) await Promise.resolve();
-  }
-
-  function leader(): { h: ReturnType<typeof makeRig>; rep: HandReplicator; c: Consumer } {
-    const h = makeRig();
-    const rep = new HandReplicator();
-    const cfg = parseConsumerConfig({ durable_name: 'R', ack_policy: 'explicit', num_replicas: 3 });
-    if (isApiError(cfg)) throw new Error(cfg.description);
-    const c = h.api.addReplica(h.stream, { ...cfg, name: 'R', maxWaiting: 512, ackWaitNs: 30e9, maxAckPending: 1000, maxDeliver: -1 }, 0, { replicator: rep });
-    if (isApiError(c)) throw new Error(c.description);
-    rep.target = c.replicated;
-    return { h, rep, c };
-  }
-
   /** Commits whatever the leader proposes until it proposes nothing more. */
   async function settle(rep: HandReplicator): Promise<void> {
     for (let i = 0; i < 10 && rep.queue.length > 0; i++) {
@@ -370,7 +361,7 @@ describe('a replicated leader with proposals in flight', () => {
   }
 
   it('a pull right after a nak waits for the nak, so the naked message comes first (as nats-server)', async () => {
-    const { h, rep } = leader();
+    const { h, rep } = handLeader();
     await settle(rep);
     for (const d of ['a', 'b']) await h.stream.publish('foo.a', d);
     const inbox = new Inbox(h.bus, '_INBOX.n');
@@ -392,7 +383,7 @@ describe('a replicated leader with proposals in flight', () => {
   });
 
   it('whenConfig resolves once the updated config is applied, not when it is asked for', async () => {
-    const { h, rep, c } = leader();
+    const { h, rep, c } = handLeader();
     await settle(rep);
     const next = { ...c.cfg, description: 'second', maxAckPending: 7 };
     c.updateConfig(next);
