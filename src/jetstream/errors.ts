@@ -40,6 +40,7 @@ export const JS_ERR = {
   STREAM_REPLICAS_NOT_SUPPORTED: e(500, 10074, 'replicas > 1 not supported in non-clustered mode'),
   NOT_ENABLED: e(503, 10076, 'JetStream not enabled'),
   PEER_REMAP: e(503, 10075, 'peer remap failed'),
+  PEER_NOT_MEMBER: e(400, 10040, 'peer not a member'),
   SERVER_NOT_MEMBER: e(400, 10044, 'server is not a member of the cluster'),
   STREAM_HEADER_EXCEEDS_MAXIMUM: e(400, 10097, 'header size exceeds maximum allowed of 64k'),
   STREAM_SEALED: e(400, 10109, 'invalid operation on sealed stream'),

@@ -339,13 +339,14 @@ export class MonitorServer {
 
   /**
    * nats-server's /healthz: with JetStream, unavailable (503) until it is current here:
-   * `js-enabled-only` (or the older `js-enabled`) and `js-server-only` check the node, the plain
-   * probe also every stream replica it hosts.
+   * `js-enabled-only` (or the older `js-enabled`) only that JetStream runs, `js-server-only` the
+   * node's meta state, the plain probe also every stream and consumer replica it hosts.
    */
   async healthz(q: URLSearchParams): Promise<{ status: string; error?: string }> {
     const flag = (k: string) => q.get(k) === '1' || q.get(k) === 'true';
     const h = await this.server.askJetStream<{ status: string; error?: string }>('jshealth', {
-      jsEnabledOnly: flag('js-enabled-only') || flag('js-enabled') || flag('js-server-only'),
+      jsEnabledOnly: flag('js-enabled-only') || flag('js-enabled'),
+      jsServerOnly: flag('js-server-only'),
     });
     return h ?? { status: 'ok' };
   }

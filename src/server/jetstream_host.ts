@@ -167,7 +167,7 @@ export class JetStreamHost {
       case 'jsz':
         return this.jsz(args as JszOptions & { raft?: boolean });
       case 'jshealth':
-        return this.health(args as { jsEnabledOnly?: boolean });
+        return this.health(args as { jsEnabledOnly?: boolean; jsServerOnly?: boolean });
       case 'jsmetrics':
         return this.cluster?.metrics() ?? null;
       case 'replicaz':
@@ -185,13 +185,14 @@ export class JetStreamHost {
   }
 
   /**
-   * /healthz (nats-server's healthz): ok once JetStream has started and, clustered, has a meta
-   * leader; the full check also wants every local replica led and caught up.
+   * /healthz (nats-server's healthz): ok once JetStream has started (all `jsEnabledOnly` asks: a
+   * liveness probe must not restart a node cut off from its cluster), and, clustered, current
+   * with a meta leader (all `jsServerOnly` asks) with every replica it hosts led and caught up.
    */
-  private health(opts: { jsEnabledOnly?: boolean }): { status: string; error?: string } {
+  private health(opts: { jsEnabledOnly?: boolean; jsServerOnly?: boolean }): { status: string; error?: string } {
     if (!this.started) return { status: 'unavailable', error: 'JetStream not enabled' };
-    if (this.cluster === null) return { status: 'ok' };
-    const h = this.cluster.health(opts.jsEnabledOnly === true);
+    if (this.cluster === null || opts.jsEnabledOnly === true) return { status: 'ok' };
+    const h = this.cluster.health(opts.jsServerOnly === true);
     return h.ok ? { status: 'ok' } : { status: 'unavailable', error: h.error };
   }
 }

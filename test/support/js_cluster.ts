@@ -3,6 +3,10 @@
 // and nodes killed with SIGKILL and restarted on the same directory. Helpers wait for what a
 // test launcher waits for: every node agreeing on one meta leader.
 
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstream } from '@nats-io/jetstream';
 import { startNode, eventually, stopAll, type ClusterNode } from './cluster.ts';
 import { monitor, tempDir } from './server.ts';
 import { TcpProxy } from './tcp_proxy.ts';
@@ -33,6 +37,7 @@ export class JsCluster {
   private readonly stores: string[];
   /** Each node's cluster port, kept across restarts for direct links. */
   private readonly clusterPorts: number[] = [];
+  private readonly paused = new Set<number>();
 
   private constructor(opts: JsClusterOptions, proxies: TcpProxy[][]) {
     this.opts = opts;
@@ -101,8 +106,20 @@ export class JsCluster {
   }
 
   async kill(i: number): Promise<void> {
+    this.resume(i);
     await this.nodes[i]?.kill();
     this.nodes[i] = null;
+  }
+
+  /** Freezes node i (SIGSTOP): it keeps its sockets but answers nothing until resume(). */
+  pause(i: number): void {
+    this.node(i).signal('SIGSTOP');
+    this.paused.add(i);
+  }
+
+  resume(i: number): void {
+    if (!this.paused.delete(i)) return;
+    this.nodes[i]?.signal('SIGCONT');
   }
 
   async restart(i: number): Promise<ClusterNode> {
@@ -123,8 +140,8 @@ export class JsCluster {
     for (const row of this.proxies) for (const p of row) p.unblock();
   }
 
-  /** Waits until every node that is up reports the same meta leader and the full size. */
-  async metaLeader(boundMs = 20_000): Promise<string> {
+  /** Waits until every node that is up reports the same meta leader, itself up, and the full size (`size` once a server was removed). */
+  async metaLeader(boundMs = 20_000, size = this.size): Promise<string> {
     return eventually(
       'every node agrees on the meta leader',
       async () => {
@@ -132,8 +149,10 @@ export class JsCluster {
         const infos = await Promise.all(up.map((n) => monitor(n, '/jsz')));
         const leaders = new Set(infos.map((j) => (j.meta_cluster?.leader as string | undefined) ?? ''));
         const sizes = infos.map((j) => j.meta_cluster?.cluster_size as number);
-        if (leaders.size !== 1 || leaders.has('') || sizes.some((s) => s < this.size)) return undefined;
-        return [...leaders][0]!;
+        if (leaders.size !== 1 || leaders.has('') || sizes.some((s) => s !== size)) return undefined;
+        // Nodes agree on a leader that was killed until their election timeout: not one yet.
+        const leader = [...leaders][0]!;
+        return this.nodes[this.names.indexOf(leader)] ? leader : undefined;
       },
       boundMs,
     );
@@ -169,6 +188,28 @@ export class JsCluster {
     }
   }
 
+  /**
+   * Every up node's copy of the stream once they all agree and hold each acked message at its
+   * acked sequence (`on`: only these nodes).
+   */
+  async converged(stream: string, acked: Map<string, number>, on?: number[], boundMs = 30_000): Promise<StoredCopy> {
+    return eventually(
+      `every replica of ${stream} holds the same messages`,
+      async () => {
+        const which = on ?? this.nodes.flatMap((n, i) => (n ? [i] : []));
+        const up = await Promise.all(which.map((i) => this.replica(i, stream).catch(() => null)));
+        if (up.some((x) => x === null)) return undefined;
+        const first = JSON.stringify(up[0]);
+        if (!up.every((x) => JSON.stringify(x) === first)) return undefined;
+        const copy = up[0]!;
+        const bySeq = new Map(copy.map((m) => [m.seq, m.data]));
+        for (const [id, seq] of acked) if (bySeq.get(seq) !== id) return undefined;
+        return copy;
+      },
+      boundMs,
+    );
+  }
+
   /** The last lines each node logged (for a failing test's report). */
   logs(lines = 40): string {
     return this.nodes
@@ -177,8 +218,67 @@ export class JsCluster {
   }
 
   async stop(): Promise<void> {
+    for (const i of [...this.paused]) this.resume(i);
     await stopAll(this.nodes.map((n) => n ?? undefined));
     this.nodes = this.nodes.map(() => null);
     await Promise.all(this.proxies.flat().map((p) => p.close()));
   }
+}
+
+export type StoredCopy = { seq: number; subject: string; data: string }[];
+
+/**
+ * Publishes `<prefix>-0..n-1` in order, each retried with its Nats-Msg-Id until acked (as a
+ * careful application does); returns the acknowledged sequence of each.
+ */
+export async function publishAll(nc: NatsConnection, subject: string, prefix: string, n: number, stop: () => boolean = () => false): Promise<Map<string, number>> {
+  const js = jetstream(nc, { timeout: 1500 });
+  const acked = new Map<string, number>();
+  for (let i = 0; i < n && !stop(); i++) {
+    const id = `${prefix}-${i}`;
+    for (;;) {
+      try {
+        const ack = await js.publish(subject, id, { msgID: id });
+        acked.set(id, ack.seq);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+  return acked;
+}
+
+/**
+ * One cluster for a test file: started before its tests (once the meta leader is agreed), its
+ * logs printed for a failing test when PETREL_TEST_LOGS is set, stopped with every client after.
+ */
+export function onJsCluster(opts: JsClusterOptions, started: (c: JsCluster) => void, startMs = 90_000): { client(servers?: string[]): Promise<NatsConnection> } {
+  let c: JsCluster | undefined;
+  const conns: NatsConnection[] = [];
+  beforeAll(async () => {
+    c = await JsCluster.start(opts);
+    await c.metaLeader(30_000);
+    started(c);
+  }, startMs);
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail' && process.env['PETREL_TEST_LOGS'] && c) console.log(c.logs(60));
+  });
+  afterAll(async () => {
+    await Promise.all(conns.map((nc) => nc.close().catch(() => undefined)));
+    await c?.stop();
+  });
+  return {
+    async client(servers = c!.urls()) {
+      const nc = await connect({ servers, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
+      conns.push(nc);
+      return nc;
+    },
+  };
+}
+
+/** A raw JetStream API request and its JSON answer. */
+export async function jsApi(nc: NatsConnection, subject: string, body: unknown = ''): Promise<Record<string, unknown>> {
+  const m = await nc.request(subject, typeof body === 'string' ? body : JSON.stringify(body), { timeout: 5000 });
+  return m.json<Record<string, unknown>>();
 }

@@ -10,8 +10,9 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../log.ts';
 import { subjectsCollide } from '../../routing/subjects.ts';
 import { NONE, type NodeId } from '../../raft/types.ts';
+import type { RaftDriver } from '../../raft/driver.ts';
 import type { BusSubscription, JsBus, Scheduler } from '../bus.ts';
-import { JS_ERR, isApiError } from '../errors.ts';
+import { JS_ERR, invalidJson, isApiError } from '../errors.ts';
 import type { ApiError } from '../seams.ts';
 import type { JetStream } from '../jetstream.ts';
 import type { Stream } from '../stream.ts';
@@ -44,6 +45,8 @@ const LEAVE_GRACE_MS = 30_000;
 const RECONCILE_EVERY_MS = 5_000;
 /** The longest a create answer waits for other nodes to confirm they know the new leader's subscriptions. */
 const INTEREST_BARRIER_MS = 500;
+/** The longest a consumer update answer waits for the new config to apply. */
+const CONFIG_APPLY_MS = 2_000;
 /** How long a census of the cluster's servers collects answers. */
 const CENSUS_WINDOW_MS = 500;
 /** nats-server's queue group for direct gets served by every replica. */
@@ -87,6 +90,8 @@ interface Replica {
 interface ConsumerReplica {
   ca: ConsumerAssignment;
   group: ConsumerGroup;
+  /** The leader is making the group's members match the assignment. */
+  reconciling: boolean;
 }
 
 type Pending = { kind: 'create' | 'update'; reply: string };
@@ -101,6 +106,8 @@ export class JetStreamCluster implements ClusterView {
   private readonly replicas = new Map<string, Replica>();
   /** Clients waiting for a create or update, answered by the stream's leader. */
   private readonly pending = new Map<string, Pending>();
+  /** Clients waiting for a stream delete, answered once this node (its leader) dropped its replica. */
+  private readonly pendingDeletes = new Map<string, string>();
   /** Clients waiting for a consumer create or update, answered by the consumer's leader. */
   private readonly pendingConsumers = new Map<string, Pending>();
   private chain: Promise<void> = Promise.resolve();
@@ -244,6 +251,11 @@ export class JetStreamCluster implements ClusterView {
   // ---------------------------------------------------------------- assignments → replicas
 
   private metaApplied(o: MetaOp, live: boolean): void {
+    if (o.op === 'delstream' && live && o.reply) {
+      const key = streamKey(o.account, o.name);
+      const r = this.replicas.get(key);
+      if (r !== undefined && (r.group.isLeader || r.group.status().leader === NONE)) this.pendingDeletes.set(key, o.reply);
+    }
     if (o.op === 'stream' && live && o.reply !== '' && o.sa.group.peers.includes(this.self)) {
       const key = streamKey(o.sa.account, o.sa.name);
       const kind = this.replicas.has(key) ? 'update' : 'create';
@@ -276,6 +288,10 @@ export class JetStreamCluster implements ClusterView {
       const sa = state.streams.get(key);
       if (sa === undefined || sa.group.name !== r.sa.group.name) {
         await this.dropReplica(key, r);
+        const reply = this.pendingDeletes.get(key);
+        this.pendingDeletes.delete(key);
+        const engine = this.engineOf(r.sa.account);
+        if (reply !== undefined && engine !== undefined) this.respond(engine, reply, 'stream_delete_response', { success: true });
         continue;
       }
       r.sa = sa;
@@ -304,7 +320,14 @@ export class JetStreamCluster implements ClusterView {
     const want = r.sa.consumers;
     for (const [name, c] of r.consumers) {
       const ca = want[name];
-      if (ca === undefined || ca.group.name !== c.ca.group.name || !ca.group.peers.includes(this.self)) await this.dropConsumer(r, name, c);
+      if (ca === undefined || ca.group.name !== c.ca.group.name) {
+        await this.dropConsumer(r, name, c);
+      } else if (!ca.group.peers.includes(this.self)) {
+        // Moved off this node: a leader still counted in its group hands over first.
+        c.ca = ca;
+        if (c.group.isLeader && c.group.status().voters.includes(this.self)) void this.consumerPeers(c);
+        else await this.dropConsumer(r, name, c);
+      }
     }
     for (const [name, ca] of Object.entries(want)) {
       if (!ca.group.peers.includes(this.self)) continue;
@@ -318,6 +341,20 @@ export class JetStreamCluster implements ClusterView {
       } else {
         c.ca = ca;
       }
+      if (c?.group.isLeader) void this.consumerPeers(c);
+    }
+  }
+
+  /** The consumer's leader brings its group's members in line with the assignment. */
+  private async consumerPeers(c: ConsumerReplica): Promise<void> {
+    if (c.reconciling) return;
+    c.reconciling = true;
+    try {
+      await this.matchPeers(c.group.driver, () => c.ca.group.peers, () => c.group.isLeader);
+    } catch (err) {
+      this.opts.logger.debug({ consumer: c.ca.name, err: String(err) }, 'JetStream consumer leader could not move its peers yet');
+    } finally {
+      c.reconciling = false;
     }
   }
 
@@ -362,10 +399,15 @@ export class JetStreamCluster implements ClusterView {
       return null;
     });
     if (group === null) return;
-    const c: ConsumerReplica = { ca, group };
+    const c: ConsumerReplica = { ca, group, reconciling: false };
     r.consumers.set(ca.name, c);
     group.replicator.onLeaderChange((leading) => {
-      if (leading) void this.answerPendingConsumer(r, c);
+      if (leading) {
+        void this.answerPendingConsumer(r, c);
+        void this.consumerPeers(c);
+      } else if (!c.ca.group.peers.includes(this.self)) {
+        this.reconcile(); // handed over on its way out: drop it now
+      }
       this.nodes.announce();
     });
     if (ca.group.preferred === this.self && group.status().leader === NONE) group.campaign();
@@ -385,6 +427,9 @@ export class JetStreamCluster implements ClusterView {
     if (p === undefined) return;
     this.pendingConsumers.delete(key);
     await c.group.consumer.whenStarted();
+    // An update is answered with the updated config, once the leader's CONFIG entry applied.
+    const cfg = parseConsumerConfig(c.ca.config);
+    if (!isApiError(cfg)) await this.within(c.group.consumer.whenConfig(cfg), CONFIG_APPLY_MS);
     await this.interestBarrier();
     const info = c.group.consumer.info();
     delete info['push_bound'];
@@ -503,24 +548,44 @@ export class JetStreamCluster implements ClusterView {
   }
 
   private async reconcilePeers(r: Replica): Promise<void> {
+    await this.matchPeers(r.group.driver, () => r.sa.group.peers, () => r.group.isLeader);
+  }
+
+  /**
+   * A group's leader makes its Raft members the assigned peers, one membership change at a time:
+   * newcomers first (a quorum never depends on a peer about to leave), then the leavers; a leader
+   * that is itself leaving hands over to an assigned peer and stops there.
+   */
+  private async matchPeers(driver: RaftDriver, want: () => readonly NodeId[], leading: () => boolean): Promise<void> {
     for (;;) {
-      if (!r.group.isLeader || this.closed) return;
-      const st = r.group.driver.status();
+      if (!leading() || this.closed) return;
+      const st = driver.status();
       const voters = new Set(st.voters);
-      const want = r.sa.group.peers;
-      const add = want.find((p) => !voters.has(p));
+      const peers = want();
+      const add = peers.find((p) => !voters.has(p));
       if (add !== undefined) {
-        await r.group.driver.addPeer(add);
+        await driver.addPeer(add);
         continue;
       }
-      const drop = st.voters.find((v) => !want.includes(v));
+      const drop = st.voters.find((v) => !peers.includes(v));
       if (drop === undefined) return;
       if (drop === this.self) {
-        await r.group.driver.stepDown(want.find((p) => p !== this.self));
+        await driver.stepDown(peers.find((p) => p !== this.self));
         return;
       }
-      await r.group.driver.removePeer(drop);
+      await driver.removePeer(drop);
     }
+  }
+
+  /** `p`, or nothing after `ms` (an answer that must not wait forever on a group losing its leader). */
+  private within(p: Promise<void>, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.opts.scheduler.setTimeout(resolve, ms);
+      void p.then(() => {
+        this.opts.scheduler.clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /**
@@ -844,7 +909,7 @@ export class JetStreamCluster implements ClusterView {
   private async admin(engine: JetStream, what: 'CREATE' | 'UPDATE' | 'DELETE', name: string, reply: string | null, data: Uint8Array): Promise<void> {
     const type = what === 'CREATE' ? 'stream_create_response' : what === 'UPDATE' ? 'stream_update_response' : 'stream_delete_response';
     try {
-      const res = what === 'DELETE' ? await this.deleteStream(engine, name, data) : await this.createOrUpdate(engine, what, name, reply, data);
+      const res = what === 'DELETE' ? await this.deleteStream(engine, name, reply, data) : await this.createOrUpdate(engine, what, name, reply, data);
       if (isApiError(res)) this.fail(engine, reply, type, res);
       else if (res !== null) this.respond(engine, reply, type, res);
     } catch (err) {
@@ -946,11 +1011,18 @@ export class JetStreamCluster implements ClusterView {
     });
   }
 
-  private async deleteStream(engine: JetStream, name: string, data: Uint8Array): Promise<Record<string, unknown> | ApiError> {
+  /**
+   * The stream's leader answers once its replica is gone (nats-server: so the client reads its own
+   * delete wherever it asks next); every member when it has no leader; the meta leader when
+   * every member is offline. null: answered there.
+   */
+  private async deleteStream(engine: JetStream, name: string, reply: string | null, data: Uint8Array): Promise<Record<string, unknown> | ApiError | null> {
     if (!isEmptyBody(data)) return JS_ERR.NOT_EMPTY_REQUEST;
-    if (this.meta.state.stream(engine.account, name) === undefined) return JS_ERR.STREAM_NOT_FOUND;
-    await this.meta.propose({ op: 'delstream', account: engine.account, name });
-    return { success: true };
+    const sa = this.meta.state.stream(engine.account, name);
+    if (sa === undefined) return JS_ERR.STREAM_NOT_FOUND;
+    const offline = !sa.group.peers.some((p) => this.nodes.isOnline(p));
+    await this.meta.propose({ op: 'delstream', account: engine.account, name, reply: offline ? '' : (reply ?? ''), at: this.opts.scheduler.now() });
+    return offline ? { success: true } : null;
   }
 
   private async listStreams(engine: JetStream, what: 'NAMES' | 'LIST', reply: string | null, data: Uint8Array): Promise<void> {
@@ -1019,62 +1091,102 @@ export class JetStreamCluster implements ClusterView {
     });
   }
 
+  /**
+   * A removal request's JSON object (nats-server: an empty body is a bad request, unreadable
+   * JSON is invalid JSON).
+   */
+  private removalBody(data: Uint8Array, goType: string): Record<string, unknown> | ApiError {
+    if (isEmptyBody(data)) return JS_ERR.BAD_REQUEST;
+    try {
+      const v: unknown = JSON.parse(Buffer.from(data).toString('utf8'));
+      if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+      return invalidJson(`json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go value of type server.${goType}`);
+    } catch (err) {
+      return invalidJson((err as Error).message);
+    }
+  }
+
+  /** `$JS.API.STREAM.PEER.REMOVE.<stream>`: `{"peer": "<server name>"}` leaves the group; placement picks a replacement. */
   private async peerRemove(engine: JetStream, name: string, reply: string | null, data: Uint8Array): Promise<void> {
     const type = 'stream_remove_peer_response';
-    let peer = '';
-    try {
-      const body = data.length > 0 ? (JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, unknown>) : {};
-      peer = typeof body['peer'] === 'string' ? body['peer'] : '';
-    } catch {
-      return this.fail(engine, reply, type, JS_ERR.BAD_REQUEST);
-    }
+    const body = this.removalBody(data, 'JSApiStreamRemovePeerRequest');
+    if (isApiError(body)) return this.fail(engine, reply, type, body);
+    const peer = typeof body['peer'] === 'string' ? body['peer'] : '';
     if (peer === '') return this.fail(engine, reply, type, JS_ERR.BAD_REQUEST);
     const sa = this.meta.state.stream(engine.account, name);
     if (sa === undefined) return this.fail(engine, reply, type, JS_ERR.STREAM_NOT_FOUND);
     const id = this.nodes.idOf(peer);
-    if (id === undefined || !sa.group.peers.includes(id)) return this.fail(engine, reply, type, JS_ERR.PEER_REMAP);
-    const cfg = streamConfigFromJson(sa.config);
-    if (isApiError(cfg)) return this.fail(engine, reply, type, cfg);
-    const kept = sa.group.peers.filter((p) => p !== id);
-    const retired = [...sa.group.retired, id];
-    const peers = this.place(cfg, kept, retired);
-    if (isApiError(peers)) return this.fail(engine, reply, type, JS_ERR.PEER_REMAP);
-    await this.meta.propose({ op: 'stream', sa: { ...sa, group: { ...sa.group, peers, retired } }, reply: '', at: 0 });
-    this.respond(engine, reply, type, { success: true });
+    if (id === undefined || !sa.group.peers.includes(id)) return this.fail(engine, reply, type, JS_ERR.PEER_NOT_MEMBER);
+    try {
+      const replaced = await this.movePeer(sa, id);
+      if (replaced) this.respond(engine, reply, type, { success: true });
+      else this.fail(engine, reply, type, JS_ERR.PEER_REMAP);
+    } catch (err) {
+      this.fail(engine, reply, type, { ...JS_ERR.CLUSTER_NOT_AVAILABLE, description: `${JS_ERR.CLUSTER_NOT_AVAILABLE.description}: ${String((err as Error)?.message ?? err)}` });
+    }
   }
 
-  /** `$JS.API.SERVER.REMOVE`: the node leaves the meta group for good; its replicas move elsewhere. */
+  /**
+   * Takes `gone` out of a stream's group and, where placement finds one, puts another node in its
+   * place (nats-server remapStreamAssignment): without a replacement an R>1 group shrinks and an R1
+   * group stays. The stream's consumers on `gone` follow: a replicated consumer swaps the peer
+   * (its leader moves the members, the newcomer gets the state from it); an R1 durable starts over
+   * on the stream's new peer, as its only copy is on the removed node; an ephemeral there is deleted.
+   * True when a replacement was found.
+   */
+  private async movePeer(sa: StreamAssignment, gone: NodeId): Promise<boolean> {
+    const cfg = streamConfigFromJson(sa.config);
+    const kept = sa.group.peers.filter((p) => p !== gone);
+    const retired = sa.group.retired.includes(gone) ? sa.group.retired : [...sa.group.retired, gone];
+    const placed = isApiError(cfg) ? cfg : this.place({ ...cfg, num_replicas: sa.group.peers.length }, kept, retired);
+    const replaced = !isApiError(placed);
+    const peers = replaced ? placed : kept;
+    if (peers.length === 0) return false;
+    const group: GroupSpec = { ...sa.group, peers, retired, preferred: peers.includes(sa.group.preferred) ? sa.group.preferred : peers[0]! };
+    await this.meta.propose({ op: 'stream', sa: { ...sa, group }, reply: '', at: 0 });
+    for (const ca of Object.values(sa.consumers)) {
+      if (!ca.group.peers.includes(gone)) continue;
+      const cg = ca.group;
+      const durable = typeof ca.config['durable_name'] === 'string' && ca.config['durable_name'] !== '';
+      if (cg.peers.length === 1 && !durable) {
+        await this.meta.propose({ op: 'delconsumer', account: sa.account, stream: sa.name, name: ca.name });
+        continue;
+      }
+      const substitute = peers.find((p) => !cg.peers.includes(p) && !cg.retired.includes(p));
+      const cpeers = cg.peers.flatMap((p) => (p !== gone ? [p] : substitute !== undefined ? [substitute] : []));
+      if (cpeers.length === 0) continue;
+      const next: GroupSpec =
+        cg.peers.length === 1
+          ? { name: `${cg.name.slice(0, cg.name.lastIndexOf('-'))}-${randomBytes(6).toString('base64url').replace(/[-_]/g, 'x')}`, peers: cpeers, founders: cpeers, retired: [], preferred: cpeers[0]! }
+          : { ...cg, peers: cpeers, retired: [...cg.retired, gone], preferred: cpeers.includes(cg.preferred) ? cg.preferred : cpeers[0]! };
+      await this.meta.propose({ op: 'consumer', account: sa.account, stream: sa.name, ca: { ...ca, group: next }, reply: '', at: 0, request: '' });
+    }
+    return replaced;
+  }
+
+  /**
+   * `$JS.API.SERVER.REMOVE`: `{"peer": "<server name>"}` or `{"peer_id": "<id>"}` (which wins)
+   * leaves the meta group for good; its replicas move elsewhere.
+   */
   private async serverRemove(engine: JetStream, reply: string | null, data: Uint8Array): Promise<void> {
     const type = 'meta_server_remove_response';
-    let peer = '';
-    try {
-      const body = data.length > 0 ? (JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, unknown>) : {};
-      peer = typeof body['peer_id'] === 'string' && body['peer_id'] !== '' ? body['peer_id'] : typeof body['peer'] === 'string' ? body['peer'] : '';
-    } catch {
-      return this.fail(engine, reply, type, JS_ERR.BAD_REQUEST);
-    }
-    if (peer === '') return this.fail(engine, reply, type, JS_ERR.BAD_REQUEST);
-    const id = this.nodes.idOf(peer) ?? peer;
+    const body = this.removalBody(data, 'JSApiMetaServerRemoveRequest');
+    if (isApiError(body)) return this.fail(engine, reply, type, body);
+    const peerId = typeof body['peer_id'] === 'string' ? body['peer_id'] : '';
+    const server = typeof body['peer'] === 'string' ? body['peer'] : '';
     const voters = this.meta.status()?.voters ?? [];
-    if (!voters.includes(id)) return this.fail(engine, reply, type, JS_ERR.SERVER_NOT_MEMBER);
+    const id = peerId !== '' ? voters.find((v) => v === peerId) : voters.find((v) => server !== '' && this.nameOf(v) === server);
+    if (id === undefined) return this.fail(engine, reply, type, JS_ERR.SERVER_NOT_MEMBER);
     try {
       await this.meta.propose({ op: 'removenode', id });
       for (const sa of [...this.meta.state.streams.values()]) {
-        if (!sa.group.peers.includes(id)) continue;
-        const cfg = streamConfigFromJson(sa.config);
-        if (isApiError(cfg)) continue;
-        const kept = sa.group.peers.filter((p) => p !== id);
-        const retired = [...sa.group.retired, id];
-        const placed = this.place(cfg, kept, retired);
-        const peers = isApiError(placed) ? kept : placed;
-        if (peers.length === 0) continue;
-        await this.meta.propose({ op: 'stream', sa: { ...sa, group: { ...sa.group, peers, retired } }, reply: '', at: 0 });
+        if (sa.group.peers.includes(id)) await this.movePeer(sa, id);
       }
       if (id === this.self) await this.meta.stepDown().catch(() => undefined);
       await this.meta.removePeer(id);
       this.respond(engine, reply, type, { success: true });
     } catch (err) {
-      this.fail(engine, reply, type, { code: 500, err_code: 10039, description: String((err as Error)?.message ?? err) });
+      this.fail(engine, reply, type, { ...JS_ERR.CLUSTER_NOT_AVAILABLE, description: `${JS_ERR.CLUSTER_NOT_AVAILABLE.description}: ${String((err as Error)?.message ?? err)}` });
     }
   }
 
@@ -1137,20 +1249,27 @@ export class JetStreamCluster implements ClusterView {
   }
 
   /**
-   * /healthz: JetStream is current here — a meta leader known and this node caught up with it,
-   * and (unless `serverOnly`) every local replica led and caught up.
+   * /healthz (nats-server healthz): JetStream is current here — a meta leader known and this node
+   * caught up with it, and (unless `serverOnly`) every stream and consumer assigned to this node
+   * open, led and caught up. An assignment this node has not opened yet is not current.
    */
   health(serverOnly: boolean): { ok: true } | { ok: false; error: string } {
     const meta = this.meta.status();
     if (meta === null || meta.leader === NONE) return { ok: false, error: 'JetStream has not established contact with a meta leader' };
     if (meta.applied < meta.commit) return { ok: false, error: 'JetStream is not current with the meta leader' };
     if (serverOnly) return { ok: true };
-    for (const r of this.replicas.values()) {
+    for (const [key, sa] of this.meta.state.streams) {
+      if (!sa.group.peers.includes(this.self)) continue;
+      const what = `JetStream stream '${sa.account} > ${sa.name}' is not current`;
+      const r = this.replicas.get(key);
+      if (r === undefined || r.sa.group.name !== sa.group.name) return { ok: false, error: what };
       const s = r.group.status();
-      if (s.broken) return { ok: false, error: `JetStream stream '${r.sa.account} > ${r.sa.name}' is not current: ${s.broken}` };
-      if (s.catchingUp || s.leader === NONE) return { ok: false, error: `JetStream stream '${r.sa.account} > ${r.sa.name}' is not current` };
-      for (const [name, c] of r.consumers) {
-        if (c.group.status().leader === NONE) return { ok: false, error: `JetStream consumer '${r.sa.account} > ${r.sa.name} > ${name}' is not current` };
+      if (s.broken) return { ok: false, error: `${what}: ${s.broken}` };
+      if (s.catchingUp || s.leader === NONE) return { ok: false, error: what };
+      for (const ca of Object.values(sa.consumers)) {
+        if (!ca.group.peers.includes(this.self)) continue;
+        const c = r.consumers.get(ca.name);
+        if (c === undefined || c.group.status().leader === NONE) return { ok: false, error: `JetStream consumer '${sa.account} > ${sa.name} > ${ca.name}' is not current` };
       }
     }
     return { ok: true };

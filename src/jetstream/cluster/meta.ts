@@ -70,7 +70,8 @@ export interface StreamAssignment {
 export type MetaOp =
   /** A stream created, or its config or peers changed. `reply`/`at`: whom to answer, when proposed. */
   | { op: 'stream'; sa: StreamAssignment; reply: string; at: number }
-  | { op: 'delstream'; account: string; name: string }
+  /** `reply`/`at` (absent in older logs): the stream's leader answers once its replica is gone. */
+  | { op: 'delstream'; account: string; name: string; reply?: string; at?: number }
   | { op: 'consumer'; account: string; stream: string; ca: ConsumerAssignment; reply: string; at: number; request: string }
   | { op: 'delconsumer'; account: string; stream: string; name: string }
   /** A server removed from the cluster for good. */
@@ -268,7 +269,7 @@ export class MetaGroup implements StateMachine {
       return;
     }
     this.state.apply(o);
-    const at = 'at' in o ? o.at : 0;
+    const at = ('at' in o ? o.at : 0) ?? 0;
     const live = at > 0 && Math.abs(this.opts.scheduler.now() - at) < LIVE_WINDOW_MS;
     this.opts.onApply(o, live);
   }

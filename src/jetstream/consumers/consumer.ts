@@ -149,6 +149,12 @@ export class Consumer implements ConsumerForStream {
   private resyncTimer: unknown = null;
   /** Replicated proposals not yet resolved. */
   private inflight = 0;
+  /**
+   * Naks proposed in this epoch and not yet applied: the leader delivers nothing meanwhile, so a
+   * pull that follows a nak gets the naked message first, as from nats-server, whose leader
+   * requeues it at once.
+   */
+  private nakHold = { epoch: -1, count: 0 };
 
   // ---- the leader's view, ahead of the applied state by what is in flight ----
   /** Next stream sequence to look at. */
@@ -214,6 +220,7 @@ export class Consumer implements ConsumerForStream {
 
   private ackSub: { unsubscribe(): void } | null = null;
   private startWaiters: (() => void)[] = [];
+  private configWaiters: { cfg: ConsumerConfig; resolve: () => void }[] = [];
   private readonly unsubscribeStream: () => void;
   private unwatchLeader: (() => void) | null = null;
 
@@ -277,6 +284,12 @@ export class Consumer implements ConsumerForStream {
   whenStarted(): Promise<void> {
     if (this.sm.started) return Promise.resolve();
     return new Promise((resolve) => this.startWaiters.push(resolve));
+  }
+
+  /** Resolves once `cfg` is the config applied here (what an update answer should show). */
+  whenConfig(cfg: ConsumerConfig): Promise<void> {
+    if (configsEqual(cfg, this.sm.cfg)) return Promise.resolve();
+    return new Promise((resolve) => this.configWaiters.push({ cfg, resolve }));
   }
 
   /** Starts following leadership; a leader starts timers and delivery. Call once registered. */
@@ -665,6 +678,7 @@ export class Consumer implements ConsumerForStream {
   /** Delivers whatever can be delivered now. Safe to call from anywhere, including from inside a delivery. */
   drive(): void {
     if (this.closed || !this.leading || this.fenced || !this.sm.started) return;
+    if (this.nakHold.count > 0 && this.nakHold.epoch === this.epoch) return;
     if (this.driving) {
       this.again = true;
       return;
@@ -1091,7 +1105,10 @@ export class Consumer implements ConsumerForStream {
       if (delayNs === null) this.ctx.logger.warn(`JetStream consumer '${this.streamName} > ${this.name}' bad NAK delay value: ${JSON.stringify(text)}`);
     }
     // Without a (valid) delay the message is due at once.
+    const epoch = this.epoch;
+    if (!this.local) this.nakHold = { epoch, count: this.nakHold.epoch === epoch ? this.nakHold.count + 1 : 1 };
     this.propose({ kind: EntryKind.Nak, ts: this.ctx.scheduler.now(), sseq, dseq, delayNs: delayNs ?? 0 }, (current) => {
+      if (this.nakHold.epoch === epoch && this.nakHold.count > 0) this.nakHold.count--;
       this.advisory(`CONSUMER.MSG_NAKED.${this.streamName}.${this.name}`, 'io.nats.jetstream.advisory.v1.nak', {
         consumer_seq: dseq,
         stream_seq: sseq,
@@ -1103,8 +1120,8 @@ export class Consumer implements ConsumerForStream {
           this.armAckTimer(Math.max(0, delayNs / NS_PER_MS));
         } else if (this.sm.pending.has(sseq)) {
           this.addToRdq(sseq);
-          this.drive();
         }
+        this.drive();
       }
       if (answerTo !== null) this.answer(answerTo);
     });
@@ -1417,6 +1434,11 @@ export class Consumer implements ConsumerForStream {
     this.filters = filtersOf(next);
     this.npcValid = false;
     if (this.desiredCfg !== null && configsEqual(this.desiredCfg, next)) this.desiredCfg = null;
+    if (this.configWaiters.length > 0) {
+      const due = this.configWaiters.filter((w) => configsEqual(w.cfg, next));
+      this.configWaiters = this.configWaiters.filter((w) => !due.includes(w));
+      for (const w of due) w.resolve();
+    }
     if (!this.leading) return;
     if (prev.inactiveThresholdNs !== next.inactiveThresholdNs) {
       this.clearInactive();

@@ -1,29 +1,17 @@
 // Replicated consumers on a three-node cluster of processes, through the official clients: a
 // durable pull consumer whose leader is killed resumes exactly where its acks left it (nothing
 // acked comes back, nothing unacked is lost), work-queue acks remove the message on every
-// replica, and the consumer API answers from any node (info, names, list, stepdown, delete).
+// replica, R1 and memory-storage consumers of an R3 stream keep working across a stream leader
+// stepdown, and the consumer API answers from any node (info, names, list, stepdown, delete).
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { describe, expect, it } from 'vitest';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { JsCluster } from '../../support/js_cluster.ts';
+import { JsCluster, jsApi, onJsCluster } from '../../support/js_cluster.ts';
 import { eventually } from '../../support/cluster.ts';
 import { monitor } from '../../support/server.ts';
 
 let c: JsCluster;
-const conns: NatsConnection[] = [];
-
-async function client(servers: string[]): Promise<NatsConnection> {
-  const nc = await connect({ servers, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
-  conns.push(nc);
-  return nc;
-}
-
-async function api(nc: NatsConnection, subject: string, body: unknown = ''): Promise<Record<string, unknown>> {
-  const m = await nc.request(subject, typeof body === 'string' ? body : JSON.stringify(body), { timeout: 5000 });
-  return m.json<Record<string, unknown>>();
-}
+const { client } = onJsCluster({ size: 3, links: 'direct' }, (started) => (c = started));
 
 /** The node index that leads a consumer, from /jsz?raft=1. */
 async function consumerLeader(stream: string, name: string): Promise<number> {
@@ -44,20 +32,6 @@ async function restoreAll(): Promise<void> {
   for (let i = 0; i < c.size; i++) if (c.nodes[i] === null) await c.restart(i);
   await c.metaLeader();
 }
-
-beforeAll(async () => {
-  c = await JsCluster.start({ size: 3, links: 'direct' });
-  await c.metaLeader();
-}, 60_000);
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail' && process.env['PETREL_TEST_LOGS']) console.log(c.logs(60));
-});
-
-afterAll(async () => {
-  await Promise.all(conns.map((nc) => nc.close().catch(() => undefined)));
-  await c?.stop();
-});
 
 describe('replicated consumers', () => {
   it('a durable pull consumer resumes after its leader is killed: no acked message again, no unacked one lost', { timeout: 90_000 }, async () => {
@@ -127,6 +101,66 @@ describe('replicated consumers', () => {
     });
   });
 
+  it('an R1 consumer and a memory-storage consumer on an R3 stream deliver and take acks through any node, also after a stream leader stepdown', { timeout: 60_000 }, async () => {
+    await restoreAll();
+    const nc = await client(c.urls());
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'MIX', subjects: ['mix.>'], num_replicas: 3 });
+    const js = jetstream(nc);
+    for (let i = 0; i < 20; i++) await js.publish('mix.a', `m${i}`);
+    const one = await jsm.consumers.add('MIX', { durable_name: 'ONE', ack_policy: AckPolicy.Explicit, num_replicas: 1 });
+    expect(one.config.num_replicas).toBe(1);
+    expect(one.cluster?.replicas ?? []).toHaveLength(0);
+    const mem = await jsm.consumers.add('MIX', { durable_name: 'MEM', ack_policy: AckPolicy.Explicit, mem_storage: true });
+    expect(mem.config.mem_storage).toBe(true);
+    expect(mem.cluster?.replicas).toHaveLength(2);
+    const raft = (await Promise.all([0, 1, 2].map((i) => monitor(c.node(i), '/jsz?raft=1')))).flatMap((j) => j.raft_groups as { kind: string; name: string; group: string }[]);
+    expect(raft.filter((g) => g.name === '$G > MIX > ONE').map((g) => g.group)).toEqual([expect.stringMatching(/^C-R1F-/)]);
+    expect(new Set(raft.filter((g) => g.name === '$G > MIX > MEM').map((g) => g.group)).size).toBe(1);
+    expect(raft.filter((g) => g.name === '$G > MIX > MEM')).toEqual([0, 1, 2].map(() => expect.objectContaining({ group: expect.stringMatching(/^C-R3M-/) })));
+    // Each consumer through a client of a different node; the first ten acked (confirmed).
+    const take = async (node: number, name: string, n: number): Promise<string[]> => {
+      const consumer = await jetstream(await client([`127.0.0.1:${c.node(node).port}`])).consumers.get('MIX', name);
+      const got: string[] = [];
+      const b = await consumer.fetch({ max_messages: n, expires: 5000 });
+      for await (const m of b) {
+        await m.ackAck();
+        got.push(m.string());
+        if (got.length === n) break;
+      }
+      return got;
+    };
+    const first = { ONE: await take(0, 'ONE', 10), MEM: await take(1, 'MEM', 10) };
+    const leader = await c.streamLeader('MIX');
+    expect(await jsApi(nc, '$JS.API.STREAM.LEADER.STEPDOWN.MIX')).toMatchObject({ success: true });
+    await eventually('a new MIX leader', async () => ((await c.streamLeader('MIX')) !== leader ? true : undefined));
+    for (let i = 20; i < 30; i++) await js.publish('mix.a', `m${i}`);
+    const rest = { ONE: await take(2, 'ONE', 20), MEM: await take(0, 'MEM', 20) };
+    const all = Array.from({ length: 30 }, (_, i) => `m${i}`);
+    for (const name of ['ONE', 'MEM'] as const) {
+      expect([...first[name], ...rest[name]]).toEqual(all);
+      const info = await jsm.consumers.info('MIX', name);
+      expect(info).toMatchObject({ num_ack_pending: 0, num_pending: 0, delivered: { stream_seq: 30 }, ack_floor: { stream_seq: 30 } });
+    }
+  });
+
+  it('a pull right after a nak gets the naked message first, as from nats-server', { timeout: 60_000 }, async () => {
+    await restoreAll();
+    const nc = await client(c.urls());
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: 'NAK', subjects: ['nak.>'], num_replicas: 3 });
+    const js = jetstream(nc);
+    for (const d of ['a', 'b']) await js.publish('nak.m', d);
+    await jsm.consumers.add('NAK', { durable_name: 'N', ack_policy: AckPolicy.Explicit, ack_wait: 30_000_000_000 });
+    const consumer = await js.consumers.get('NAK', 'N');
+    const first = await consumer.next({ expires: 3000 });
+    expect(first?.string()).toBe('a');
+    first!.nak();
+    const again = await consumer.next({ expires: 3000 });
+    expect(again?.string()).toBe('a');
+    expect(again?.info.deliveryCount).toBe(2);
+  });
+
   it('answers the consumer API from any node: info, names, list, stepdown, delete', { timeout: 60_000 }, async () => {
     await restoreAll();
     const nc = await client(c.urls());
@@ -136,19 +170,19 @@ describe('replicated consumers', () => {
     await jsm.consumers.add('API', { durable_name: 'A2', ack_policy: AckPolicy.Explicit, num_replicas: 1 });
     for (let i = 0; i < 3; i++) {
       const one = await client([`127.0.0.1:${c.node(i).port}`]);
-      const info = await api(one, '$JS.API.CONSUMER.INFO.API.A1');
+      const info = await jsApi(one, '$JS.API.CONSUMER.INFO.API.A1');
       expect(info['name']).toBe('A1');
       expect((info['cluster'] as Record<string, unknown>)['leader']).toMatch(/^n[123]$/);
     }
-    const names = await api(nc, '$JS.API.CONSUMER.NAMES.API');
+    const names = await jsApi(nc, '$JS.API.CONSUMER.NAMES.API');
     expect(names['consumers']).toEqual(['A1', 'A2']);
-    const list = await api(nc, '$JS.API.CONSUMER.LIST.API');
+    const list = await jsApi(nc, '$JS.API.CONSUMER.LIST.API');
     expect((list['consumers'] as { name: string }[]).map((x) => x.name)).toEqual(['A1', 'A2']);
-    expect(await api(nc, '$JS.API.CONSUMER.INFO.API.NOPE')).toMatchObject({ error: { err_code: 10014 } });
+    expect(await jsApi(nc, '$JS.API.CONSUMER.INFO.API.NOPE')).toMatchObject({ error: { err_code: 10014 } });
     const before = await consumerLeader('API', 'A1');
-    expect(await api(nc, '$JS.API.CONSUMER.LEADER.STEPDOWN.API.A1')).toMatchObject({ success: true });
+    expect(await jsApi(nc, '$JS.API.CONSUMER.LEADER.STEPDOWN.API.A1')).toMatchObject({ success: true });
     await eventually('a new A1 leader', async () => ((await consumerLeader('API', 'A1')) !== before ? true : undefined));
-    expect((await api(nc, '$JS.API.CONSUMER.CREATE.API.A3', { stream_name: 'API', config: { name: 'A3', num_replicas: 5 } }))['error']).toMatchObject({ err_code: 10126 });
+    expect((await jsApi(nc, '$JS.API.CONSUMER.CREATE.API.A3', { stream_name: 'API', config: { name: 'A3', num_replicas: 5 } }))['error']).toMatchObject({ err_code: 10126 });
     expect(await jsm.consumers.delete('API', 'A2')).toBe(true);
     await expect(jsm.consumers.info('API', 'A2')).rejects.toThrow(/consumer not found/);
     expect((await jsm.streams.info('API')).state.consumer_count).toBe(1);

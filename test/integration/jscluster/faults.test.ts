@@ -2,7 +2,8 @@
 // message is lost, duplicated or reordered: the stream leader killed (-9) while publishers keep
 // publishing with retries (same Nats-Msg-Id); a leader cut off in a minority partition (no
 // acks, no false ones, it steps down, healing converges); a follower whose Raft log or stream
-// segment was damaged while it was down; and the whole cluster killed and restarted.
+// segment was damaged while it was down; the whole cluster killed and restarted; and /healthz
+// of a node that restarted cut off from the others.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { JsCluster } from '../../support/js_cluster.ts';
+import { JsCluster, publishAll, type StoredCopy } from '../../support/js_cluster.ts';
 import { eventually } from '../../support/cluster.ts';
 import { monitor } from '../../support/server.ts';
 
@@ -29,44 +30,9 @@ async function clientTo(urls: string[]): Promise<NatsConnection> {
   return connect({ servers: urls, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
 }
 
-/**
- * Publishes msg-0..msg-(n-1) in order, each retried with its Nats-Msg-Id until acked (as a
- * careful application does); returns the acknowledged sequence of each.
- */
-async function publishAll(nc: NatsConnection, subject: string, prefix: string, n: number, stop: () => boolean = () => false): Promise<Map<string, number>> {
-  const js = jetstream(nc, { timeout: 1500 });
-  const acked = new Map<string, number>();
-  for (let i = 0; i < n && !stop(); i++) {
-    const id = `${prefix}-${i}`;
-    for (;;) {
-      try {
-        const ack = await js.publish(subject, id, { msgID: id });
-        acked.set(id, ack.seq);
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  }
-  return acked;
-}
-
 /** Every up node's copy of the stream, once they all agree; checked against the acks. */
-async function converged(stream: string, acked: Map<string, number>): Promise<{ seq: number; subject: string; data: string }[]> {
-  return eventually(
-    `every replica of ${stream} holds the same messages`,
-    async () => {
-      const copies = await Promise.all(c.nodes.map((n, i) => (n ? c.replica(i, stream) : Promise.resolve(null))));
-      const up = copies.filter((x): x is { seq: number; subject: string; data: string }[] => x !== null);
-      const first = JSON.stringify(up[0]);
-      if (!up.every((x) => JSON.stringify(x) === first)) return undefined;
-      const copy = up[0]!;
-      const bySeq = new Map(copy.map((m) => [m.seq, m.data]));
-      for (const [id, seq] of acked) if (bySeq.get(seq) !== id) return undefined;
-      return copy;
-    },
-    30_000,
-  );
+function converged(stream: string, acked: Map<string, number>): Promise<StoredCopy> {
+  return c.converged(stream, acked);
 }
 
 function assertExactlyOnceInOrder(copy: { data: string }[], prefix: string, acked: Map<string, number>): void {
@@ -234,6 +200,29 @@ describe('faults on a JetStream cluster of three', () => {
     const again = await clientTo(c.urls());
     expect((await (await jetstreamManager(again)).streams.info('KILL')).state.messages).toBe(800);
     await again.close();
+  });
+
+  it('/healthz of a node restarted while cut off is 503 with nats-server\'s JSON until it is current again, then ok', { timeout: 90_000 }, async () => {
+    await c.metaLeader(30_000);
+    const victim = 1;
+    await c.kill(victim);
+    c.isolate(victim);
+    await c.restart(victim);
+    const probe = async (q: string) => {
+      const res = await fetch(`http://127.0.0.1:${c.node(victim).httpPort}/healthz${q}`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    // Cut off, it cannot hear a meta leader: the readiness probes fail, the liveness one does not.
+    const unhealthy = { status: 503, body: { status: 'unavailable', error: 'JetStream has not established contact with a meta leader' } };
+    await eventually('JetStream started on the restarted node', async () => JSON.stringify(await probe('')) === JSON.stringify(unhealthy) || undefined);
+    expect(await probe('?js-server-only=true')).toEqual(unhealthy);
+    expect(await probe('?js-enabled-only=true')).toEqual({ status: 200, body: { status: 'ok' } });
+    c.heal();
+    await eventually('the restarted node is healthy once current', async () => ((await probe('')).status === 200 ? true : undefined), 30_000);
+    expect(await probe('')).toEqual({ status: 200, body: { status: 'ok' } });
+    expect((await probe('?js-server-only=true')).status).toBe(200);
+    // Healthy means every replica it hosts caught up: its copies match the others'.
+    for (const stream of ['KILL', 'ALL']) await c.converged(stream, new Map());
   });
 });
 

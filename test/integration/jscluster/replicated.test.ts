@@ -1,45 +1,21 @@
 // A three-node JetStream cluster as processes, through the official clients: the meta group
 // forms and every node reports it, R3 streams take publishes through any node and keep the
 // same messages on every replica, KV and object store with replicas: 3, R1 streams, replica
-// count updates, the operations API (stepdowns, peer remove) and the monitoring endpoints.
+// count updates, the operations API (stepdowns, peer remove), direct gets served by a follower
+// and the monitoring endpoints.
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
-import { JsCluster } from '../../support/js_cluster.ts';
+import { JsCluster, jsApi, onJsCluster } from '../../support/js_cluster.ts';
 import { eventually } from '../../support/cluster.ts';
 import { monitor } from '../../support/server.ts';
 
 let c: JsCluster;
-const conns: NatsConnection[] = [];
-
-async function client(i: number): Promise<NatsConnection> {
-  const nc = await connect({ servers: `127.0.0.1:${c.node(i).port}` });
-  conns.push(nc);
-  return nc;
-}
-
-async function api(nc: NatsConnection, subject: string, body: unknown = ''): Promise<Record<string, unknown>> {
-  const m = await nc.request(subject, typeof body === 'string' ? body : JSON.stringify(body), { timeout: 5000 });
-  return m.json<Record<string, unknown>>();
-}
-
-beforeAll(async () => {
-  c = await JsCluster.start({ size: 3, links: 'direct' });
-  await c.metaLeader();
-});
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail' && process.env['PETREL_TEST_LOGS']) console.log(c.logs(60));
-});
-
-afterAll(async () => {
-  await Promise.all(conns.map((nc) => nc.close().catch(() => undefined)));
-  await c?.stop();
-});
+const cluster = onJsCluster({ size: 3, links: 'direct' }, (started) => (c = started));
+const client = (i: number): Promise<NatsConnection> => cluster.client([`127.0.0.1:${c.node(i).port}`]);
 
 describe('a JetStream cluster of three', () => {
   it('forms one meta group that every node reports, and answers $JS.API.INFO on every node', async () => {
@@ -54,7 +30,7 @@ describe('a JetStream cluster of three', () => {
       return m?.replicas.every((r: { current: boolean }) => r.current) || undefined;
     });
     for (const i of [0, 1, 2]) {
-      const info = await api(await client(i), '$JS.API.INFO');
+      const info = await jsApi(await client(i), '$JS.API.INFO');
       expect(info['type']).toBe('io.nats.jetstream.api.v1.account_info_response');
       expect(info['error']).toBeUndefined();
     }
@@ -92,21 +68,24 @@ describe('a JetStream cluster of three', () => {
   });
 
   it('refuses more replicas than JetStream nodes with nats-server\'s error', async () => {
-    const r = await api(await client(1), '$JS.API.STREAM.CREATE.TOO_MANY', { name: 'TOO_MANY', subjects: ['toomany'], num_replicas: 5 });
+    const r = await jsApi(await client(1), '$JS.API.STREAM.CREATE.TOO_MANY', { name: 'TOO_MANY', subjects: ['toomany'], num_replicas: 5 });
     expect(r['error']).toMatchObject({ code: 400, err_code: 10005, description: 'no suitable peers for placement' });
   });
 
   it('runs KV with replicas: 3 through any node, with compare-and-set decided by the leader', async () => {
     const kv = await new Kvm(await client(1)).create('CFG', { replicas: 3, history: 5 });
+    // KV reads are direct gets that any replica answers (as nats-server's): a follower's copy may lag a moment.
+    const settled = (b: typeof kv, what: string, ok: (e: Awaited<ReturnType<typeof kv.get>>) => boolean) =>
+      eventually(`the replica read shows ${what}`, async () => ok(await b.get('a')) || undefined);
     const r1 = await kv.put('a', 'one');
     const other = await new Kvm(await client(2)).open('CFG');
-    expect((await other.get('a'))?.string()).toBe('one');
+    await settled(other, 'the put', (e) => e?.string() === 'one');
     const r2 = await other.update('a', 'two', r1);
     await expect(kv.update('a', 'three', r1)).rejects.toThrow(/wrong last sequence/);
-    expect((await kv.get('a'))?.revision).toBe(r2);
+    await settled(kv, 'the winning update', (e) => e?.revision === r2 && e.string() === 'two');
     await expect(kv.create('a', 'x')).rejects.toThrow();
     await kv.delete('a');
-    expect(await kv.get('a')).toMatchObject({ operation: 'DEL' });
+    await settled(kv, 'the delete', (e) => e?.operation === 'DEL');
     const st = await (await jetstreamManager(await client(0))).streams.info('KV_CFG');
     expect(st.config.num_replicas).toBe(3);
   });
@@ -146,7 +125,7 @@ describe('a JetStream cluster of three', () => {
     const jsm: JetStreamManager = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'MOVE', subjects: ['move'], num_replicas: 3 });
     const before = (await jsm.streams.info('MOVE')).cluster!.leader;
-    const r = await api(nc, '$JS.API.STREAM.LEADER.STEPDOWN.MOVE');
+    const r = await jsApi(nc, '$JS.API.STREAM.LEADER.STEPDOWN.MOVE');
     expect(r).toMatchObject({ type: 'io.nats.jetstream.api.v1.stream_leader_stepdown_response', success: true });
     const after = await eventually('a new MOVE leader', async () => {
       const l = (await jsm.streams.info('MOVE')).cluster?.leader;
@@ -154,10 +133,10 @@ describe('a JetStream cluster of three', () => {
     });
     expect(after).not.toBe(before);
     const metaBefore = await c.metaLeader();
-    expect(await api(nc, '$JS.API.META.LEADER.STEPDOWN')).toMatchObject({ success: true });
+    expect(await jsApi(nc, '$JS.API.META.LEADER.STEPDOWN')).toMatchObject({ success: true });
     await eventually('a new meta leader', async () => ((await c.metaLeader()) !== metaBefore ? true : undefined));
-    expect((await api(nc, '$JS.API.STREAM.PEER.REMOVE.MOVE', {}))['error']).toMatchObject({ err_code: 10003 });
-    expect((await api(nc, '$JS.API.SERVER.REMOVE', { peer: 'nobody' }))['error']).toMatchObject({ err_code: 10044 });
+    expect((await jsApi(nc, '$JS.API.STREAM.PEER.REMOVE.MOVE', {}))['error']).toMatchObject({ err_code: 10003 });
+    expect((await jsApi(nc, '$JS.API.SERVER.REMOVE', { peer: 'nobody' }))['error']).toMatchObject({ err_code: 10044 });
   });
 
   it('mirrors and sources between replicated streams, wherever their leaders run', async () => {
@@ -172,6 +151,31 @@ describe('a JetStream cluster of three', () => {
     const m = await jsm.streams.getMessage('COPY', { seq: 4 });
     expect(m?.subject).toBe('origin.b');
     expect(m?.string()).toBe('o3');
+  });
+
+  it('serves allow_direct gets from a replica that does not lead, with the other nodes frozen', { timeout: 60_000 }, async () => {
+    const jsm = await jetstreamManager(await client(0));
+    await jsm.streams.add({ name: 'DIRECT', subjects: ['direct.>'], num_replicas: 3, allow_direct: true });
+    const js = jetstream(await client(1));
+    for (let k = 0; k < 5; k++) await js.publish(`direct.${k}`, `d${k}`);
+    await eventually('every replica holds the five', async () => (await Promise.all([0, 1, 2].map((i) => c.replica(i, 'DIRECT')))).every((x) => x.length === 5) || undefined);
+    const leader = await c.streamLeader('DIRECT');
+    const follower = (leader + 1) % 3;
+    const local = await jetstreamManager(await client(follower), { timeout: 3000 });
+    const others = [0, 1, 2].filter((i) => i !== follower);
+    // Only the follower runs: no leader can answer, and it cannot become one alone.
+    for (const i of others) c.pause(i);
+    try {
+      const bySeq = await local.direct.getMessage('DIRECT', { seq: 3 });
+      expect(bySeq?.subject).toBe('direct.2');
+      expect(bySeq?.string()).toBe('d2');
+      const last = await local.direct.getMessage('DIRECT', { last_by_subj: 'direct.4' });
+      expect(last?.seq).toBe(5);
+      const r = await monitor(c.node(follower), '/replicaz?stream=DIRECT&limit=1');
+      expect(r.leader).toBe(false);
+    } finally {
+      for (const i of others) c.resume(i);
+    }
   });
 
   it('lists and deletes streams from any node', async () => {

@@ -7,7 +7,8 @@ import { parseConsumerConfig } from '../../../../src/jetstream/consumers/config.
 import { decodeEntry, EntryKind } from '../../../../src/jetstream/consumers/entries.ts';
 import { isApiError } from '../../../../src/jetstream/consumers/errors.ts';
 import type { ConsumerReplicator, ReplicatedConsumer } from '../../../../src/jetstream/consumers/replicator.ts';
-import { Inbox, makeRig, seqOf } from './harness.ts';
+import { ack, Inbox, makeRig, seqOf } from './harness.ts';
+import type { Consumer } from '../../../../src/jetstream/consumers/consumer.ts';
 import { PullClient, ReplicatedConsumerRig, TICK_MS } from './raft_rig.ts';
 
 const IDS = ['a', 'b', 'c'];
@@ -297,19 +298,25 @@ class HandReplicator implements ConsumerReplicator {
   }
 }
 
-describe('a replicated leader whose proposals fail', () => {
-  async function turn(): Promise<void> {
-    for (let i = 0; i < 5; i++) await Promise.resolve();
-  }
+async function turn(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
 
+/** A consumer 'R' that leads through a HandReplicator. */
+function handLeader(): { h: ReturnType<typeof makeRig>; rep: HandReplicator; c: Consumer } {
+  const h = makeRig();
+  const rep = new HandReplicator();
+  const cfg = parseConsumerConfig({ durable_name: 'R', ack_policy: 'explicit', num_replicas: 3 });
+  if (isApiError(cfg)) throw new Error(cfg.description);
+  const c = h.api.addReplica(h.stream, { ...cfg, name: 'R', maxWaiting: 512, ackWaitNs: 30e9, maxAckPending: 1000, maxDeliver: -1 }, 0, { replicator: rep });
+  if (isApiError(c)) throw new Error(c.description);
+  rep.target = c.replicated;
+  return { h, rep, c };
+}
+
+describe('a replicated leader whose proposals fail', () => {
   it('delivers nothing until a barrier commits, then starts again from the committed state: refused deliveries are not lost', async () => {
-    const h = makeRig();
-    const rep = new HandReplicator();
-    const cfg = parseConsumerConfig({ durable_name: 'R', ack_policy: 'explicit', num_replicas: 3 });
-    if (isApiError(cfg)) throw new Error(cfg.description);
-    const c = h.api.addReplica(h.stream, { ...cfg, name: 'R', maxWaiting: 512, ackWaitNs: 30e9, maxAckPending: 1000, maxDeliver: -1 }, 0, { replicator: rep });
-    if (isApiError(c)) throw new Error(c.description);
-    rep.target = c.replicated;
+    const { h, rep, c } = handLeader();
     // the first leader's starting position
     rep.commitAll();
     await turn();
@@ -340,6 +347,54 @@ describe('a replicated leader whose proposals fail', () => {
       ['m3', 1],
     ]);
     expect(c.info()).toMatchObject({ num_ack_pending: 3, delivered: { consumer_seq: 3, stream_seq: 3 } });
+    await h.api.stop();
+  });
+});
+
+describe('a replicated leader with proposals in flight', () => {
+  /** Commits whatever the leader proposes until it proposes nothing more. */
+  async function settle(rep: HandReplicator): Promise<void> {
+    for (let i = 0; i < 10 && rep.queue.length > 0; i++) {
+      rep.commitAll();
+      await turn();
+    }
+  }
+
+  it('a pull right after a nak waits for the nak, so the naked message comes first (as nats-server)', async () => {
+    const { h, rep } = handLeader();
+    await settle(rep);
+    for (const d of ['a', 'b']) await h.stream.publish('foo.a', d);
+    const inbox = new Inbox(h.bus, '_INBOX.n');
+    h.next('R', '_INBOX.n', { batch: 1, expires: 60e9 });
+    await turn();
+    await settle(rep);
+    expect(inbox.data.map((m) => m.data)).toEqual(['a']);
+    ack(h.bus, inbox.data[0]!, '-NAK');
+    h.next('R', '_INBOX.n', { batch: 1, expires: 60e9 });
+    await turn();
+    // The nak is in flight: nothing is handed out past it.
+    expect(rep.queue.map((p) => decodeEntry(p.entry).kind)).not.toContain(EntryKind.Delivered);
+    await settle(rep);
+    expect(inbox.data.map((m) => [m.data, seqOf(m).dc])).toEqual([
+      ['a', 1],
+      ['a', 2],
+    ]);
+    await h.api.stop();
+  });
+
+  it('whenConfig resolves once the updated config is applied, not when it is asked for', async () => {
+    const { h, rep, c } = handLeader();
+    await settle(rep);
+    const next = { ...c.cfg, description: 'second', maxAckPending: 7 };
+    c.updateConfig(next);
+    let applied = false;
+    void c.whenConfig(next).then(() => (applied = true));
+    await turn();
+    expect(applied).toBe(false);
+    expect(c.info()['config']).toMatchObject({ max_ack_pending: 1000 });
+    await settle(rep);
+    expect(applied).toBe(true);
+    expect(c.info()['config']).toMatchObject({ description: 'second', max_ack_pending: 7 });
     await h.api.stop();
   });
 });
