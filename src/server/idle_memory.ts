@@ -1,8 +1,12 @@
-// Idle footprint. Two things dominate what a freshly started node holds that it does not need:
+// Idle footprint. Three things dominate what a freshly started node holds that it does not need:
 //
+// - Isolates. Each thread costs ~10 MB idle: V8's heap with its own copy of every module it loads,
+//   a malloc arena, a stack. So there is one per routing worker and the main thread, which also
+//   hosts JetStream (server.ts); modules a node does not use (the JetStream cluster on a single
+//   node, undici behind node:http's ESM facade) are not loaded.
 // - Type stripping. Every isolate that compiles a `.ts` module instantiates Node's TypeScript
-//   stripper (a WebAssembly module, ~17 MB resident per isolate: main thread, each routing worker,
-//   the JetStream worker). Node's compile cache keeps the stripped output and V8's code cache on
+//   stripper (a WebAssembly module, ~17 MB resident per isolate: the main thread and each routing
+//   worker). Node's compile cache keeps the stripped output and V8's code cache on
 //   disk, so from the second start on no isolate instantiates the stripper at all, and modules
 //   compile faster. Workers read NODE_COMPILE_CACHE from their environment when they start, so
 //   setting it in the main thread before the workers start covers them; bin/nats-server sets it

@@ -1,10 +1,12 @@
-// The inside of the JetStream worker thread: a peer worker on the lanes, with no sockets. Its Router
+// The JetStream host: a peer worker on the lanes, with no sockets, running on the main thread
+// (InThreadJetStream; see PetrelServer.jsSlot for why not a thread of its own). Its Router
 // carries the engines' internal subscriptions ($JS.API.>, stream subjects, acks) and publishes;
 // each engine (src/jetstream/) only sees its bus. There is one engine per JetStream-enabled
 // account, on a bus bound to that account; the other accounts get nats-server's answer to
 // $JS.API.INFO (JetStream not enabled for account).
 
-import type { MessagePort } from 'node:worker_threads';
+import { EventEmitter } from 'node:events';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Router } from '../routing/router.ts';
 import type { Doorbell } from '../routing/ring.ts';
 import { RouterBus } from './router_bus.ts';
@@ -20,8 +22,7 @@ import { createConsumerApi } from '../jetstream/consumers/index.ts';
 import { JS_ERR } from '../jetstream/errors.ts';
 import { accountNumbers, jetStreamAccounts } from './accounts.ts';
 import { jetStreamClustered } from '../config/options.ts';
-import { JetStreamCluster, RAFT_DIR } from '../jetstream/cluster/cluster.ts';
-import { loadNodeIdentity } from '../jetstream/cluster/identity.ts';
+import type { JetStreamCluster } from '../jetstream/cluster/cluster.ts';
 import { serveReplica } from '../jetstream/cluster/replica_read.ts';
 import * as path from 'node:path';
 
@@ -37,8 +38,9 @@ export class JetStreamHost {
   private readonly ownBell: Doorbell;
   private readonly pump: LanePump;
   readonly engines: JetStream[] = [];
-  /** Set when JetStream runs clustered on this node. */
-  readonly cluster: JetStreamCluster | null = null;
+  /** Set when JetStream runs clustered on this node, once started. */
+  cluster: JetStreamCluster | null = null;
+  private openCluster: (() => Promise<JetStreamCluster>) | null = null;
   private started = false;
 
   constructor(port: MessagePort, init: WorkerInit) {
@@ -104,29 +106,37 @@ export class JetStreamHost {
     }
     if (clustered && sysBus !== null) {
       const serverName = o.serverName || String(init.info.server_id ?? '');
-      const identity = loadNodeIdentity(path.join(o.jetstream.storeDir, RAFT_DIR), serverName);
-      this.cluster = new JetStreamCluster({
-        sysBus,
-        engines: byName,
-        self: identity.id,
-        serverName,
-        clusterName: o.cluster?.name || init.cluster?.name || '',
-        tags: o.serverTags,
-        domain: o.jetstream.domain ?? '',
-        uniqueTag: o.jetstream.uniqueTag ?? '',
-        expectedSize: Math.max(2, o.cluster?.routes.length ?? 0),
-        maxPayload: o.maxPayload,
-        storeDir: o.jetstream.storeDir,
-        scheduler: realScheduler,
-        logger: this.logger,
-      });
-      for (const e of this.engines) e.attachCluster(this.cluster);
+      const clusterName = o.cluster?.name || init.cluster?.name || '';
+      // The cluster's modules (Raft, the meta group...) load only on a clustered node: start().
+      this.openCluster = async () => {
+        const { JetStreamCluster, RAFT_DIR } = await import('../jetstream/cluster/cluster.ts');
+        const { loadNodeIdentity } = await import('../jetstream/cluster/identity.ts');
+        const identity = loadNodeIdentity(path.join(o.jetstream.storeDir, RAFT_DIR), serverName);
+        const cluster = new JetStreamCluster({
+          sysBus,
+          engines: byName,
+          self: identity.id,
+          serverName,
+          clusterName,
+          tags: o.serverTags,
+          domain: o.jetstream.domain ?? '',
+          uniqueTag: o.jetstream.uniqueTag ?? '',
+          expectedSize: Math.max(2, o.cluster?.routes.length ?? 0),
+          maxPayload: o.maxPayload,
+          storeDir: o.jetstream.storeDir,
+          scheduler: realScheduler,
+          logger: this.logger,
+        });
+        for (const e of this.engines) e.attachCluster(cluster);
+        return cluster;
+      };
     }
     port.on('message', (m: MainToWorker) => void this.onMain(m));
     void this.pump.run();
   }
 
   async start(): Promise<void> {
+    if (this.openCluster !== null) this.cluster = await this.openCluster();
     for (const e of this.engines) await e.start();
     this.cluster?.start();
     this.started = true;
@@ -194,6 +204,38 @@ export class JetStreamHost {
     if (this.cluster === null || opts.jsEnabledOnly === true) return { status: 'ok' };
     const h = this.cluster.health(opts.jsServerOnly === true);
     return h.ok ? { status: 'ok' } : { status: 'unavailable', error: h.error };
+  }
+}
+
+/**
+ * A JetStream host on this thread, seen from the main thread as a worker: the same messages, over
+ * a MessageChannel (so structured-cloned, as to a worker), 'ready' once its streams are open,
+ * 'error' if opening them fails.
+ */
+export class InThreadJetStream extends EventEmitter {
+  private readonly port: MessagePort;
+
+  constructor(init: WorkerInit) {
+    super();
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    port1.on('message', (m: WorkerToMain) => this.emit('message', m));
+    // A copy, as a worker's workerData is: the host must not share the main thread's option objects.
+    const host = new JetStreamHost(port2, structuredClone(init));
+    host.start().then(
+      () => port2.postMessage({ t: 'ready' } satisfies WorkerToMain),
+      (err: unknown) => this.emit('error', err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+
+  postMessage(m: MainToWorker): void {
+    this.port.postMessage(m);
+  }
+
+  /** Closes the channel; the host stopped on 'shutdown' already. */
+  async terminate(): Promise<number> {
+    this.port.close();
+    return 0;
   }
 }
 

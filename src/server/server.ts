@@ -40,10 +40,20 @@ import type { LinkInfo } from './worker_protocol.ts';
 /** Each worker-to-worker ring; big enough to absorb a burst of 1 MiB messages. */
 const RING_BYTES = 4 * 1024 * 1024;
 const WORKER_ENTRY = new URL('../../workers/router.ts', import.meta.url);
-const JETSTREAM_ENTRY = new URL('../../workers/jetstream.ts', import.meta.url);
+
+/** What the main thread uses of a worker; the JetStream host on this thread offers the same. */
+export interface WorkerEnd {
+  postMessage(m: MainToWorker, transfer?: never): void;
+  on(event: 'message', fn: (m: WorkerToMain) => void): unknown;
+  on(event: 'error', fn: (err: Error) => void): unknown;
+  once(event: 'error', fn: (err: Error) => void): unknown;
+  off(event: 'message', fn: (m: WorkerToMain) => void): unknown;
+  off(event: 'error', fn: (err: Error) => void): unknown;
+  terminate(): Promise<number>;
+}
 
 interface WorkerSlot {
-  worker: Worker;
+  worker: WorkerEnd;
   connections: number;
 }
 
@@ -62,7 +72,11 @@ export class PetrelServer implements MembershipHost, GatewayMembershipHost, Leaf
   readonly serverId = makeServerId();
   readonly startTime = new Date();
   private readonly slots: WorkerSlot[] = [];
-  /** The JetStream worker, a peer worker on the lanes that takes no sockets. */
+  /**
+   * The JetStream host: a peer on the lanes that takes no sockets. It runs on this thread, whose
+   * own work (accepting, monitoring, membership) is light: a thread of its own cost ~10 MB idle
+   * (an isolate, its heap and malloc arena, a second copy of the shared modules) and no speed.
+   */
   private jsSlot: WorkerSlot | null = null;
   private listener: net.Server | null = null;
   private monitor: MonitorServer | null = null;
@@ -190,34 +204,43 @@ export class PetrelServer implements MembershipHost, GatewayMembershipHost, Leaf
       if (this.cluster) init.cluster = this.cluster.state();
       if (this.gateway) init.gateway = this.gateway.state();
       if (this.leaf) init.leaf = this.leaf.state();
-      const worker = new Worker(isJs ? JETSTREAM_ENTRY : WORKER_ENTRY, {
-        workerData: init,
-        name: isJs ? 'petrel-jetstream' : `petrel-router-${i}`,
-      });
+      // The JetStream host comes last: the routing workers boot on their threads while this one
+      // loads and opens JetStream.
+      const worker: WorkerEnd = isJs
+        ? new (await import('./jetstream_host.ts')).InThreadJetStream(init)
+        : new Worker(WORKER_ENTRY, { workerData: init, name: `petrel-router-${i}` });
       const slot: WorkerSlot = { worker, connections: 0 };
       if (isJs) this.jsSlot = slot;
       else this.slots.push(slot);
-      ready.push(
-        new Promise((resolve, reject) => {
-          worker.once('error', reject);
-          const onReady = (m: WorkerToMain) => {
-            if (m.t === 'ready') {
-              worker.off('message', onReady);
-              worker.off('error', reject);
-              resolve();
-            }
-          };
-          worker.on('message', onReady);
-        }),
-      );
-      worker.on('message', (m: WorkerToMain) => this.onWorker(slot, m));
-      worker.on('error', (err) => {
-        this.logger.fatal({ err, worker: isJs ? 'jetstream' : i }, `${isJs ? "JetStream" : "routing"} worker failed: ${(err as Error).message}`);
-        void this.shutdown(1);
-      });
+      const up = this.watch(slot, isJs ? 'jetstream' : i);
+      up.catch(() => undefined); // awaited below, after the loop's own awaits
+      ready.push(up);
     }
     await Promise.all(ready);
     if (withJs) this.logger.info(`Starting JetStream, store directory: ${this.options.jetstream.storeDir}`);
+  }
+
+  /** Listens to a worker from its creation on (a message nobody listens to is lost); resolves once it is ready. */
+  private watch(slot: WorkerSlot, which: number | 'jetstream'): Promise<void> {
+    const worker = slot.worker;
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.once('error', reject);
+      const onReady = (m: WorkerToMain) => {
+        if (m.t === 'ready') {
+          worker.off('message', onReady);
+          worker.off('error', reject);
+          resolve();
+        }
+      };
+      worker.on('message', onReady);
+    });
+    worker.on('message', (m: WorkerToMain) => this.onWorker(slot, m));
+    worker.on('error', (err) => {
+      const what = which === 'jetstream' ? 'JetStream' : 'routing worker';
+      this.logger.fatal({ err, worker: which }, `${what} failed: ${err.message}`);
+      void this.shutdown(1);
+    });
+    return ready;
   }
 
   private onWorker(slot: WorkerSlot, m: WorkerToMain): void {

@@ -833,8 +833,10 @@ export class FileStore extends IndexedStore {
     this.restoreCounters({ msgs: replay.msgs, bytes: replay.bytes, firstSeq, lastSeq: replay.lastSeq, lastTime: replay.lastTime });
     if (snap !== null) await this.verifyActive();
     if (segs.some((s) => this.gcAction(s) !== null)) this.gcWanted = true;
-    // Records were read to rebuild the index: a fresh snapshot soon keeps the next start quick.
-    if (this.recovery.scannedBytes > 0) this.snapshotDue = true;
+    // Records the snapshot did not cover were read to rebuild the index: a fresh snapshot soon keeps
+    // the next start quick. Verifying the active segment a trusted snapshot covers changes nothing
+    // it says (a cut there marks one due itself), so a clean restart writes none.
+    if (snap === null ? this.recovery.scannedBytes > 0 : this.recovery.afterSnapshotBytes > 0) this.snapshotDue = true;
     this.lastSnapshotAt = Date.now();
     if (this.snapshotDue || this.gcWanted) this.batch();
   }

@@ -10,7 +10,7 @@
 
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { pack, unpack } from 'msgpackr';
+import { Packr, unpack } from 'msgpackr';
 import { readFramedFile, writeFramedFile } from '../../storage/atomic_file.ts';
 import type { SegmentTail } from './segment.ts';
 import type { SubjectTableSnapshot } from './subject_table.ts';
@@ -51,8 +51,34 @@ export interface IndexSnapshot {
   corrupt: CorruptionReport[];
 }
 
+/**
+ * msgpackr's default encoding (no records), on an instance of our own because of its output
+ * buffer: one per thread, shared by every Packr, which grows by 4x steps to fit the largest
+ * output and is kept for the next one. A snapshot of a stream with many subjects is megabytes
+ * (~20 bytes a subject), so left alone that buffer would hold ~4x the largest snapshot for good.
+ */
+const packr = new Packr({ useRecords: false });
+/** A snapshot bigger than this is encoded into a buffer of its own, sized from the snapshot. */
+const OWN_BUFFER_BYTES = 64 * 1024;
+/** What msgpackr gets back after such a snapshot (its own starting size). */
+const SMALL_BUFFER_BYTES = 8192;
+
+/** About the encoded size of a snapshot: its blocks, plus room for the fixed fields. */
+function encodedSizeHint(s: IndexSnapshot): number {
+  const t = s.subjects;
+  let n = 1024 + t.names.length + t.counts.length + t.firsts.length + t.lasts.length + t.stale.length + s.corrupt.length * 256;
+  for (const seg of s.segments) n += 256 + (seg.dead?.length ?? 0) + (seg.sparse?.length ?? 0);
+  return n;
+}
+
 export function encodeSnapshot(s: IndexSnapshot): Buffer {
-  return pack({ v: SNAPSHOT_VERSION, ...s });
+  const hint = encodedSizeHint(s);
+  if (hint <= OWN_BUFFER_BYTES) return packr.pack({ v: SNAPSHOT_VERSION, ...s });
+  // The result is a view of the buffer it was written to: it stays valid after msgpackr moves on.
+  packr.useBuffer(Buffer.allocUnsafeSlow(hint));
+  const out = packr.pack({ v: SNAPSHOT_VERSION, ...s });
+  packr.useBuffer(Buffer.allocUnsafeSlow(SMALL_BUFFER_BYTES));
+  return out;
 }
 
 /** The snapshot in `msgsDir`, null when there is none; throws (with the reason) when it is unusable. */

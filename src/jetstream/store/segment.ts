@@ -77,10 +77,14 @@ export class Segment implements TableHolder {
   private sparseLength = 0;
   /** After a truncate, older records may precede the live one for a slot: only a table is sure. */
   private sparseValid = true;
-  /** The last record: the buffer just appended (read only when a snapshot asks), or a description. */
-  private tailBuf: Buffer | null = null;
-  private tailAt = 0;
-  private tailInfo: SegmentTail | null = null;
+  /**
+   * The last record, as numbers (tailAt < 0: none): keeping the appended buffer instead would pin
+   * the whole slab it was cut from for as long as the segment lives.
+   */
+  private tailAt = -1;
+  private tailLength = 0;
+  private tailType = 0;
+  private tailSeq = 0;
 
   constructor(dir: string, id: number) {
     this.id = id;
@@ -90,20 +94,24 @@ export class Segment implements TableHolder {
 
   /** The record ending at `size`, or null for an empty file. */
   get tail(): SegmentTail | null {
-    const b = this.tailBuf;
-    if (b === null) return this.tailInfo;
-    return { offset: this.tailAt, length: b.length, type: b[8]!, seq: b.readUInt32LE(16) + b.readUInt32LE(20) * 0x1_0000_0000 };
+    if (this.tailAt < 0) return null;
+    return { offset: this.tailAt, length: this.tailLength, type: this.tailType, seq: this.tailSeq };
   }
 
   set tail(t: SegmentTail | null) {
-    this.tailBuf = null;
-    this.tailInfo = t;
+    this.tailAt = t === null ? -1 : t.offset;
+    if (t === null) return;
+    this.tailLength = t.length;
+    this.tailType = t.type;
+    this.tailSeq = t.seq;
   }
 
-  /** A record was appended at `offset` (kept by reference: appends must not allocate). */
+  /** A record was appended at `offset` (noted field by field: appends must not allocate). */
   appended(offset: number, rec: Buffer): void {
-    this.tailBuf = rec;
     this.tailAt = offset;
+    this.tailLength = rec.length;
+    this.tailType = rec[8]!;
+    this.tailSeq = rec.readUInt32LE(16) + rec.readUInt32LE(20) * 0x1_0000_0000;
   }
 
   get pinned(): boolean {

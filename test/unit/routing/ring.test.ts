@@ -8,9 +8,10 @@ describe('SPSC ring', () => {
       fc.property(
         fc.integer({ min: 64, max: 512 }),
         fc.array(fc.tuple(fc.integer({ min: 0, max: 100 }), fc.boolean()), { minLength: 1, maxLength: 400 }),
-        (cap, ops) => {
+        fc.integer({ min: 0, max: 600 }),
+        (cap, ops, earlyWrapAt) => {
           const ring = createRing(cap);
-          const w = new RingWriter(ring);
+          const w = new RingWriter(ring, earlyWrapAt);
           const r = new RingReader(ring);
           const sent: number[][] = [];
           const got: number[][] = [];
@@ -41,6 +42,37 @@ describe('SPSC ring', () => {
       ),
       { seed: 42, numRuns: 300 },
     );
+  });
+
+  it('goes back to the start when it finds the ring drained, so it touches only about its backlog', () => {
+    const ring = createRing(64 * 1024);
+    const w = new RingWriter(ring, 1024);
+    const r = new RingReader(ring);
+    let furthest = 0;
+    let got = 0;
+    for (let i = 0; i < 10_000; i++) {
+      // Bursts of up to 7 records of 100 bytes, each burst read before the next.
+      const at = w.reserve(100);
+      expect(at).toBeGreaterThanOrEqual(0);
+      r.bytes[at] = i & 0xff;
+      furthest = Math.max(furthest, at + 100);
+      if (i % 7 === 6) {
+        w.commit();
+        r.drain((off) => {
+          expect(r.bytes[off]).toBe(got++ & 0xff);
+        });
+      }
+    }
+    expect(got).toBe(9996);
+    expect(furthest).toBeLessThan(1024 + 7 * 104 + 8);
+    // A record that does not fit before the read position is not refused: it goes after the end.
+    const big = createRing(4096);
+    const bw = new RingWriter(big, 100);
+    const br = new RingReader(big);
+    expect(bw.reserve(150)).toBe(4);
+    bw.commit();
+    br.drain(() => {});
+    expect(bw.reserve(200)).toBe(158);
   });
 
   it('refuses a record larger than the ring instead of corrupting it', () => {

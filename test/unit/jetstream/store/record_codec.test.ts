@@ -44,4 +44,17 @@ describe('record codec', () => {
       expect(checksumOk(bad, 0, bad.length), `byte ${i}`).toBe(false);
     }
   });
+
+  it('cuts records from shared slabs above the mmap threshold, and gives a big record its own buffer', () => {
+    const a = encodeMsg(1, 'a.b', null, Buffer.alloc(100), 1n);
+    const b = encodeDelete(2, 'a.b', a.length);
+    const c = encodeSeqState(1, 2, 3n);
+    expect(b.buffer).toBe(a.buffer);
+    expect(c.buffer).toBe(a.buffer);
+    expect(a.buffer.byteLength).toBeGreaterThanOrEqual(128 * 1024);
+    expect(readHeader(b, 0).seq).toBe(2);
+    const big = encodeMsg(3, 'a.b', null, Buffer.alloc(100_000), 1n);
+    expect(big.buffer.byteLength).toBe(big.length);
+    expect(checksumOk(a, 0, a.length) && checksumOk(b, 0, b.length) && checksumOk(big, 0, big.length)).toBe(true);
+  });
 });
