@@ -650,7 +650,7 @@ export function toServerOptions(c: CanonicalConfig, facts: RuntimeFacts, choices
 /**
  * Routing workers when the config does not say: half the cores. Measured on 2 cores
  * (test/bench/README.md), one worker beat two in every scenario — a message that crosses workers
- * pays a ring hop and a wake-up, and the main thread, the JetStream worker and the kernel need
+ * pays a ring hop and a wake-up, and the main thread, the JetStream host and the kernel need
  * cores too — so small machines get one worker and larger ones leave room for those threads.
  */
 export function defaultWorkers(cpuCount: number): number {

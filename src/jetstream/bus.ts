@@ -1,5 +1,5 @@
 // How the JetStream engine talks to the rest of the node: as an internal client of the router.
-// In the server the bus is backed by the JetStream worker's Router (a peer worker on the lanes);
+// In the server the bus is backed by the JetStream host's Router (a peer worker on the lanes);
 // in unit tests by InMemoryBus. The engine never sees sockets, threads or rings.
 
 import { Sublist } from '../routing/sublist.ts';

@@ -165,7 +165,7 @@ export class Router implements LaneHandler {
     return (this.sublists[account] ??= new Sublist<Subscription>());
   }
 
-  /** Told after every subscription added or removed here or on a peer (the JetStream worker's push consumers listen). */
+  /** Told after every subscription added or removed here or on a peer (the JetStream host's push consumers listen). */
   onInterestChange: ((subject: string, account: number) => void) | null = null;
 
   /**

@@ -1,5 +1,5 @@
 // Drains a worker's incoming lanes whenever its doorbell rings, and flushes what that produced
-// once per event-loop turn. Shared by the routing workers and the JetStream worker.
+// once per event-loop turn. Shared by the routing workers and the JetStream host (on the main thread).
 
 import type { Router } from '../routing/router.ts';
 import type { Doorbell } from '../routing/ring.ts';

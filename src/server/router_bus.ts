@@ -1,4 +1,4 @@
-// The JetStream engine's bus, backed by the JetStream worker's Router: internal subscriptions
+// The JetStream engine's bus, backed by the JetStream host's Router: internal subscriptions
 // join the node-wide interest like any client's, and internal publishes are routed like any
 // client's publish (to client connections in the routing workers through the lanes).
 

@@ -481,7 +481,7 @@ export class PetrelServer implements MembershipHost, GatewayMembershipHost, Leaf
     return this.askJetStream<Record<string, unknown>>('jsz', args);
   }
 
-  /** A question only the JetStream worker answers; null when JetStream is off. */
+  /** A question only the JetStream host answers; null when JetStream is off. */
   async askJetStream<T>(what: 'jsz' | 'jshealth' | 'jsmetrics' | 'replicaz', args: unknown = {}): Promise<T | null> {
     if (!this.jsSlot) return null;
     const [r] = await this.query<T>(what, args, [this.jsSlot]);

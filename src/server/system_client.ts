@@ -3,7 +3,7 @@
 // announced over the routes, so servers of the cluster reach each other through it. It answers
 // `$SYS.REQ.SERVER.PING` (and `.STATSZ`, `$SYS.REQ.SERVER.<id>.STATSZ`) with this node's statsz,
 // as every nats-server does: a system-account user's request collects one reply per server.
-// Issue 8's Raft groups use the same kind of bus from the JetStream worker.
+// Issue 8's Raft groups use the same kind of bus from the JetStream host.
 
 import type { Router } from '../routing/router.ts';
 import { RouterBus } from './router_bus.ts';

@@ -22,7 +22,7 @@ export interface ConnzQuery {
   subs: boolean;
 }
 
-/** What the main thread asks workers for (the JetStream worker answers the `js*` and `replicaz` ones). */
+/** What the main thread asks workers for (the JetStream host answers the `js*` and `replicaz` ones). */
 export type QueryKind = 'connz' | 'varz' | 'subsz' | 'jsz' | 'routez' | 'gatewayz' | 'leafz' | 'jshealth' | 'jsmetrics' | 'replicaz';
 
 export type MainToWorker =
