@@ -277,8 +277,15 @@ export function onJsCluster(opts: JsClusterOptions, started: (c: JsCluster) => v
   };
 }
 
+/**
+ * How long a cluster test waits for a JetStream API answer. Generous: right after a test killed
+ * or restarted nodes, and with other test files running beside it on a 2-core machine, the meta
+ * group may still be settling; these tests are about outcomes, never about latency.
+ */
+export const API_TIMEOUT_MS = 15_000;
+
 /** A raw JetStream API request and its JSON answer. */
 export async function jsApi(nc: NatsConnection, subject: string, body: unknown = ''): Promise<Record<string, unknown>> {
-  const m = await nc.request(subject, typeof body === 'string' ? body : JSON.stringify(body), { timeout: 5000 });
+  const m = await nc.request(subject, typeof body === 'string' ? body : JSON.stringify(body), { timeout: API_TIMEOUT_MS });
   return m.json<Record<string, unknown>>();
 }

@@ -9,7 +9,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
-import { JsCluster, jsApi, onJsCluster } from '../../support/js_cluster.ts';
+import { JsCluster, jsApi, onJsCluster, API_TIMEOUT_MS } from '../../support/js_cluster.ts';
 import { eventually } from '../../support/cluster.ts';
 import { monitor } from '../../support/server.ts';
 
@@ -42,7 +42,7 @@ describe('a JetStream cluster of three', () => {
 
   it('replicates an R3 stream: publishes through any node are acked once, in order, and every replica holds them', async () => {
     const nc = await client(0);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
     const si = await jsm.streams.add({ name: 'ORDERS', subjects: ['orders.>'], num_replicas: 3 });
     expect(si.config.num_replicas).toBe(3);
     expect(si.cluster?.name).toBe('c1');
@@ -86,7 +86,7 @@ describe('a JetStream cluster of three', () => {
     await expect(kv.create('a', 'x')).rejects.toThrow();
     await kv.delete('a');
     await settled(kv, 'the delete', (e) => e?.operation === 'DEL');
-    const st = await (await jetstreamManager(await client(0))).streams.info('KV_CFG');
+    const st = await (await jetstreamManager(await client(0), { timeout: API_TIMEOUT_MS })).streams.info('KV_CFG');
     expect(st.config.num_replicas).toBe(3);
   });
 
@@ -100,7 +100,7 @@ describe('a JetStream cluster of three', () => {
 
   it('serves an R1 stream on the cluster, and changes its replica count up and down', async () => {
     const nc = await client(2);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
     await jsm.streams.add({ name: 'ONE', subjects: ['one.>'] });
     const js = jetstream(await client(0));
     for (let k = 0; k < 5; k++) await js.publish('one.a', `v${k}`);
@@ -122,7 +122,7 @@ describe('a JetStream cluster of three', () => {
 
   it('steps down a stream leader and the meta leader on request', async () => {
     const nc = await client(0);
-    const jsm: JetStreamManager = await jetstreamManager(nc);
+    const jsm: JetStreamManager = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
     await jsm.streams.add({ name: 'MOVE', subjects: ['move'], num_replicas: 3 });
     const before = (await jsm.streams.info('MOVE')).cluster!.leader;
     const r = await jsApi(nc, '$JS.API.STREAM.LEADER.STEPDOWN.MOVE');
@@ -140,7 +140,7 @@ describe('a JetStream cluster of three', () => {
   });
 
   it('mirrors and sources between replicated streams, wherever their leaders run', async () => {
-    const jsm = await jetstreamManager(await client(0));
+    const jsm = await jetstreamManager(await client(0), { timeout: API_TIMEOUT_MS });
     await jsm.streams.add({ name: 'ORIGIN', subjects: ['origin.>'], num_replicas: 3 });
     await jsm.streams.add({ name: 'COPY', mirror: { name: 'ORIGIN' }, num_replicas: 3 });
     await jsm.streams.add({ name: 'GATHER', subjects: ['gather'], sources: [{ name: 'ORIGIN', filter_subject: 'origin.b' }], num_replicas: 1 });
@@ -154,7 +154,7 @@ describe('a JetStream cluster of three', () => {
   });
 
   it('serves allow_direct gets from a replica that does not lead, with the other nodes frozen', { timeout: 60_000 }, async () => {
-    const jsm = await jetstreamManager(await client(0));
+    const jsm = await jetstreamManager(await client(0), { timeout: API_TIMEOUT_MS });
     await jsm.streams.add({ name: 'DIRECT', subjects: ['direct.>'], num_replicas: 3, allow_direct: true });
     const js = jetstream(await client(1));
     for (let k = 0; k < 5; k++) await js.publish(`direct.${k}`, `d${k}`);
@@ -179,7 +179,7 @@ describe('a JetStream cluster of three', () => {
   });
 
   it('lists and deletes streams from any node', async () => {
-    const jsm = await jetstreamManager(await client(1));
+    const jsm = await jetstreamManager(await client(1), { timeout: API_TIMEOUT_MS });
     const names = await jsm.streams.names().next();
     expect(names).toEqual(expect.arrayContaining(['ORDERS', 'KV_CFG', 'MOVE']));
     const list = await jsm.streams.list().next();
