@@ -112,11 +112,15 @@ export function generateSchedule(p: ScheduleParams): Schedule {
   const minDuration = 2_000;
   const maxDuration = Math.max(3_000, Math.min(30_000, Math.round(p.durationMs / 6)));
   const faults: Fault[] = [];
+  // Kinds are dealt from a shuffled deck, every kind once before any comes again: a run with as
+  // many faults as kinds sees all of them (drawn with replacement, a 5-minute run rarely did).
+  let deck: FaultKind[] = [];
   let t = warmup;
   while (kinds.length > 0) {
     const duration = minDuration + r.int(maxDuration - minDuration + 1);
     if (t + duration > healedBy) break;
-    const kind = kinds[r.int(kinds.length)]!;
+    if (deck.length === 0) deck = [...kinds];
+    const kind = deck.splice(r.int(deck.length), 1)[0]!;
     faults.push(drawFault(kind, { id: faults.length + 1, at: t, duration }, p.nodes, r));
     t += duration + 1_000 + r.int(2_001);
   }

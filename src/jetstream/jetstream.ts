@@ -386,11 +386,14 @@ export class JetStream implements ApiHost {
 
   // ---- cluster ----
 
-  /** A replica of a clustered stream: the store opened (lazily synced: the Raft log makes writes durable), not started. */
+  /**
+   * A replica of a clustered stream: the store opened (lazily synced: the Raft log makes writes
+   * durable), every record verified (damage found later could only be skipped), not started.
+   */
   async openStreamReplica(cfg: StreamConfig, created: bigint): Promise<Stream> {
     const existing = this.streamMap.get(cfg.name);
     if (existing !== undefined) return existing;
-    const stream = await this.openStream(cfg, created, false, REPLICA_SYNC_INTERVAL_MS);
+    const stream = await this.openStream(cfg, created, false, REPLICA_SYNC_INTERVAL_MS, true);
     const damage = stream.corruptionReports();
     if (damage.length > 0) {
       // A replica never serves what it lost: it drops everything from the first damaged record
@@ -399,9 +402,10 @@ export class JetStream implements ApiHost {
       const seqs = damage.map((d) => d.seq ?? -1);
       const known = seqs.every((q) => q >= st.firstSeq && q <= st.lastSeq);
       const keep = known ? Math.min(...seqs) - 1 : 0;
+      const damaged = damage.length;
       stream.store.truncate(keep);
       stream.forgetCorruption();
-      this.ctx.logger.warn({ stream: cfg.name, damaged: damage.length, keptThrough: keep }, `JetStream stream '${this.account} > ${cfg.name}' replica found damaged records: refetching from its group`);
+      this.ctx.logger.warn({ stream: cfg.name, damaged, keptThrough: keep }, `JetStream stream '${this.account} > ${cfg.name}' replica found damaged records: refetching from its group`);
     }
     this.streamMap.set(cfg.name, stream);
     return stream;
@@ -532,7 +536,7 @@ export class JetStream implements ApiHost {
 
   /** How a file stream's index came back: from its snapshot, or by reading every segment, and why. */
   private logRecovery(stream: string, r: RecoveryReport): void {
-    const fields = { stream, index: r.index, scanned_bytes: r.scannedBytes, after_snapshot_bytes: r.afterSnapshotBytes, segments: r.segments };
+    const fields = { stream, index: r.index, scanned_bytes: r.scannedBytes, after_snapshot_bytes: r.afterSnapshotBytes, verified_bytes: r.verifiedBytes, segments: r.segments };
     const name = `'${this.account} > ${stream}'`;
     if (r.snapshotRejected !== undefined) {
       this.ctx.logger.warn({ ...fields, reason: r.snapshotRejected }, `JetStream stream ${name}: index snapshot not used (${r.snapshotRejected}), read every segment`);
@@ -546,7 +550,7 @@ export class JetStream implements ApiHost {
     }
   }
 
-  private async openStream(cfg: StreamConfig, created: bigint, fresh: boolean, syncIntervalMs = this.opts.syncIntervalMs): Promise<Stream> {
+  private async openStream(cfg: StreamConfig, created: bigint, fresh: boolean, syncIntervalMs = this.opts.syncIntervalMs, verifyRecords = false): Promise<Stream> {
     const limits = storeLimitsFor(cfg);
     let store: StreamStore;
     let dir: string | null = null;
@@ -557,6 +561,7 @@ export class JetStream implements ApiHost {
         dir,
         limits,
         syncIntervalMs,
+        verifyRecords,
         onCorruption: (r) =>
           this.ctx.logger.error({ stream: cfg.name, ...r }, `JetStream stream '${this.account} > ${cfg.name}' found a damaged record`),
       });

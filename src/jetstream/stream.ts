@@ -115,6 +115,15 @@ const SETTLE_WAIT_MS = 1_000;
 const MAX_BATCH_MSGS = 1024;
 const MAX_BATCH_BYTES = 512 * 1024;
 
+/**
+ * A proposal that failed after it entered the log (leadership lost, the group closed or timed out)
+ * may still commit under the next leader: the publisher gets no answer (its request times out,
+ * outcome unknown), as from nats-server, never an error that says the message was not stored.
+ */
+function mayStillCommit(err: unknown): boolean {
+  return isRaftError(err, RaftErrorCode.LeadershipLost) || isRaftError(err, RaftErrorCode.Closed) || isRaftError(err, RaftErrorCode.Timeout);
+}
+
 /** A failed proposal as the publisher hears it. */
 function toApiError(err: unknown): ApiError | null {
   if (isApiError(err)) return err;
@@ -830,7 +839,7 @@ export class Stream implements StreamForConsumers {
         for (let i = 0; i < b.waiters.length; i++) b.waiters[i]!.resolve(each?.[i] ?? r);
       },
       (err: unknown) => {
-        const apiErr = toApiError(err);
+        const apiErr = mayStillCommit(err) ? err : toApiError(err);
         for (let i = 0; i < b.ops.length; i++) {
           const m = b.ops[i]!;
           this.settleInflight(m.seq, m.subject);

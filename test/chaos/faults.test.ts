@@ -97,6 +97,21 @@ describe('schedule', () => {
     expect([...seen3].sort()).toEqual(FAULT_KINDS.filter((k) => k !== 'bridge').sort());
   });
 
+  it('deals the kinds from a deck: no kind twice before every kind once, so a 5-minute run sees them all', () => {
+    for (const nodes of [3, 5]) {
+      for (let seed = 1; seed <= 40; seed++) {
+        const s = generateSchedule({ seed, nodes, durationMs: 300_000 });
+        const kinds = s.faults.map((f) => f.kind);
+        for (let i = 0; i < kinds.length; i += s.kinds.length) {
+          const round = kinds.slice(i, i + s.kinds.length);
+          expect(new Set(round).size, `seed ${seed}, ${nodes} nodes: ${kinds.join(' ')}`).toBe(round.length);
+        }
+        if (kinds.length >= s.kinds.length) expect(new Set(kinds).size).toBe(s.kinds.length);
+      }
+    }
+    expect(new Set(generateSchedule({ seed: 1, nodes: 3, durationMs: 300_000 }).faults.map((f) => f.kind)).size).toBe(12);
+  });
+
   it('--faults selects families and kinds (none: no faults), and refuses unknown names and a bridge on 3 nodes', () => {
     expect(selectKinds(['partition', 'kill'], 5)).toEqual(['partition', 'isolate-leader', 'bridge', 'one-way', 'kill-node', 'kill-leader', 'crash-all']);
     expect(selectKinds(['pause', 'latency'], 3)).toEqual(['latency', 'pause']);

@@ -132,24 +132,34 @@ describe('faults on a JetStream cluster of three', () => {
     await nc.close();
   });
 
-  it('a follower whose stream segment was damaged while it was down drops the damage and fetches it again', { timeout: 120_000 }, async () => {
+  // Small, the segment is the one start-up reads in full. Over 1 MiB, and stopped cleanly (so its
+  // index snapshot vouches for the files), it is sealed unread at start-up: only the replica's own
+  // verification of every record finds the damage before a read would skip it.
+  it.each([
+    ['SEG', 0],
+    ['SEGBIG', 40],
+  ])('a follower whose stream segment was damaged while it was down drops the damage and fetches it again (%s)', { timeout: 120_000 }, async (name, fillers) => {
     const nc = await clientTo(c.urls());
     const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
-    await jsm.streams.add({ name: 'SEG', subjects: ['seg.>'], num_replicas: 3 });
-    const leader = await c.streamLeader('SEG');
+    const subject = name.toLowerCase();
+    await jsm.streams.add({ name, subjects: [`${subject}.>`], num_replicas: 3 });
+    const leader = await c.streamLeader(name);
     const victim = (leader + 2) % 3;
-    const acked = await publishAll(nc, 'seg.a', 's', 60);
-    await converged('SEG', acked);
+    const js = jetstream(nc, { timeout: 10_000 });
+    for (let i = 0; i < fillers; i++) await js.publish(`${subject}.fill`, `fill-${i}-${'x'.repeat(32_000)}`, { msgID: `fill-${i}` });
+    const acked = await publishAll(nc, `${subject}.a`, 's', 60);
+    await converged(name, acked);
+    if (fillers > 0) await c.node(victim).stop();
     await c.kill(victim);
-    const segDir = path.join(storeOf(victim), 'jetstream', '$G', 'streams', 'SEG', 'msgs');
+    const segDir = path.join(storeOf(victim), 'jetstream', '$G', 'streams', name, 'msgs');
     const seg = path.join(segDir, fs.readdirSync(segDir).filter((f) => f.endsWith('.seg')).sort()[0]!);
     const buf = fs.readFileSync(seg);
     for (let k = Math.floor(buf.length / 3); k < Math.floor(buf.length / 3) + 8; k++) buf[k]! ^= 0x5a;
     fs.writeFileSync(seg, buf);
     await c.restart(victim);
-    const copy = await converged('SEG', acked);
-    expect(copy.length).toBe(60);
-    const r = await monitor(c.node(victim), '/replicaz?stream=SEG&limit=1');
+    const copy = await converged(name, acked);
+    expect(copy.length).toBe(60 + fillers);
+    const r = await monitor(c.node(victim), `/replicaz?stream=${name}&limit=1`);
     expect(r.state.lost).toBeUndefined();
     expect(c.node(victim).output()).toContain('replica found damaged records');
     await nc.close();

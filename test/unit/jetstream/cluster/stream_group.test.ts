@@ -18,6 +18,7 @@ import { buildHeaders } from '../../../../src/protocol/headers.ts';
 import { silentLogger } from '../js_harness.ts';
 import { GroupSync } from '../../../../src/storage/group_sync.ts';
 import { SyncGate } from '../../raft/driver_cluster.ts';
+import { RaftError, RaftErrorCode } from '../../../../src/raft/errors.ts';
 
 const NODES = ['n1', 'n2', 'n3'];
 const GROUP = 'S-R3F-test';
@@ -79,12 +80,12 @@ class Cluster {
     return eventually(() => [...this.replicas.values()].find((r) => r.group.isLeader));
   }
 
-  async publish(subject: string, data: string, headers: Record<string, string> = {}): Promise<Record<string, unknown> | null> {
+  async publish(subject: string, data: string, headers: Record<string, string> = {}, waitMs = 3000): Promise<Record<string, unknown> | null> {
     const inbox = `_INBOX.${++this.inbox}`;
     let got: Record<string, unknown> | null = null;
     const sub = this.bus.subscribe(inbox, null, (_s, _r, _h, d) => (got = JSON.parse(Buffer.from(d).toString())));
     this.bus.publish(subject, inbox, Object.keys(headers).length ? buildHeaders({ headers }) : null, Buffer.from(data));
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + waitMs;
     while (got === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     sub.unsubscribe();
     return got;
@@ -223,6 +224,28 @@ describe('StreamGroup', () => {
     const all = contents(holder).map((x) => x.split(':')[2]);
     expect(all.filter((d) => d === 'after')).toHaveLength(1);
     expect(all.slice(0, 5)).toEqual(['ok0', 'ok1', 'ok2', 'ok3', 'ok4']);
+  });
+
+  it('answers a publish refused before it entered the log with an error, and one that may still commit with nothing (unknown, not failed)', async () => {
+    const c = (cluster = new Cluster());
+    const ctx: JsContext = { bus: c.bus, scheduler: realScheduler, logger: silentLogger, domain: undefined, advisory: () => undefined };
+    const env: StreamEnv = { ctx, serverName: 'n1', lookupStream: () => undefined, consumerCount: () => 0, resourcesExceeded: () => false };
+    const dir = path.join(c.root, 'lone');
+    const store = await FileStore.open({ dir, limits: storeLimitsFor(config()) });
+    const stream = new Stream({ env, cfg: config(), store, created: 1n, dir });
+    let refusal: RaftError = new RaftError(RaftErrorCode.NoLeader, 'no leader');
+    stream.replicate({ propose: () => Promise.reject(refusal), clusterInfo: () => ({}) });
+    stream.setLeader(true);
+    try {
+      expect((await c.publish('orders.a', 'x'))?.['error']).toMatchObject({ code: 503, err_code: 10008 });
+      // Replicated to a follower, then the leader stepped down: the next leader may commit it.
+      refusal = new RaftError(RaftErrorCode.LeadershipLost, 'leadership lost before the entry committed; it may still commit');
+      expect(await c.publish('orders.a', 'y', {}, 300)).toBeNull();
+      refusal = new RaftError(RaftErrorCode.Closed, 'closed');
+      expect(await c.publish('orders.a', 'z', {}, 300)).toBeNull();
+    } finally {
+      await stream.stop();
+    }
   });
 
   it('never drops a stream over a corrupt Raft snapshot: the replica keeps its store and is repaired', async () => {
