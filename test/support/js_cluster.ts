@@ -6,7 +6,8 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { startNode, eventually, stopAll, type ClusterNode } from './cluster.ts';
 import { monitor, tempDir } from './server.ts';
 import { TcpProxy } from './tcp_proxy.ts';
@@ -283,6 +284,16 @@ export function onJsCluster(opts: JsClusterOptions, started: (c: JsCluster) => v
  * group may still be settling; these tests are about outcomes, never about latency.
  */
 export const API_TIMEOUT_MS = 15_000;
+
+/**
+ * A JetStream manager once the API answers. Its first request is retried: in full-suite runs on
+ * 2 cores, the first API request of a test that follows node restarts has gone unanswered a few
+ * times (never when the file runs alone; not root-caused, noted in issue 8), and these tests are
+ * about what the cluster keeps, not about that window.
+ */
+export function jsmOf(nc: NatsConnection): Promise<JetStreamManager> {
+  return eventually('the JetStream API answers', () => jetstreamManager(nc, { timeout: API_TIMEOUT_MS }), 3 * API_TIMEOUT_MS);
+}
 
 /** A raw JetStream API request and its JSON answer. */
 export async function jsApi(nc: NatsConnection, subject: string, body: unknown = ''): Promise<Record<string, unknown>> {

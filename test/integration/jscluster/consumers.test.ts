@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { JsCluster, jsApi, onJsCluster, API_TIMEOUT_MS } from '../../support/js_cluster.ts';
+import { JsCluster, jsApi, onJsCluster, API_TIMEOUT_MS, jsmOf } from '../../support/js_cluster.ts';
 import { eventually } from '../../support/cluster.ts';
 import { monitor } from '../../support/server.ts';
 
@@ -36,7 +36,7 @@ async function restoreAll(): Promise<void> {
 describe('replicated consumers', () => {
   it('a durable pull consumer resumes after its leader is killed: no acked message again, no unacked one lost', { timeout: 90_000 }, async () => {
     const nc = await client(c.urls());
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     await jsm.streams.add({ name: 'WORK', subjects: ['work.>'], num_replicas: 3 });
     const js = jetstream(nc);
     for (let i = 0; i < 100; i++) await js.publish('work.a', `m${i}`);
@@ -83,7 +83,7 @@ describe('replicated consumers', () => {
   it('work-queue acks remove the message from every replica', { timeout: 60_000 }, async () => {
     await restoreAll();
     const nc = await client(c.urls());
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     await jsm.streams.add({ name: 'WQ', subjects: ['wq.>'], retention: 'workqueue' as never, num_replicas: 3 });
     const js = jetstream(nc);
     for (let i = 0; i < 30; i++) await js.publish('wq.job', `j${i}`);
@@ -104,7 +104,7 @@ describe('replicated consumers', () => {
   it('an R1 consumer and a memory-storage consumer on an R3 stream deliver and take acks through any node, also after a stream leader stepdown', { timeout: 60_000 }, async () => {
     await restoreAll();
     const nc = await client(c.urls());
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     await jsm.streams.add({ name: 'MIX', subjects: ['mix.>'], num_replicas: 3 });
     const js = jetstream(nc);
     for (let i = 0; i < 20; i++) await js.publish('mix.a', `m${i}`);
@@ -147,7 +147,7 @@ describe('replicated consumers', () => {
   it('a pull right after a nak gets the naked message first, as from nats-server', { timeout: 60_000 }, async () => {
     await restoreAll();
     const nc = await client(c.urls());
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     await jsm.streams.add({ name: 'NAK', subjects: ['nak.>'], num_replicas: 3 });
     const js = jetstream(nc);
     for (const d of ['a', 'b']) await js.publish('nak.m', d);
@@ -164,7 +164,7 @@ describe('replicated consumers', () => {
   it('answers the consumer API from any node: info, names, list, stepdown, delete', { timeout: 60_000 }, async () => {
     await restoreAll();
     const nc = await client(c.urls());
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     await jsm.streams.add({ name: 'API', subjects: ['api.>'], num_replicas: 3 });
     await jsm.consumers.add('API', { durable_name: 'A1', ack_policy: AckPolicy.Explicit });
     await jsm.consumers.add('API', { durable_name: 'A2', ack_policy: AckPolicy.Explicit, num_replicas: 1 });

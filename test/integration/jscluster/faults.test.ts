@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { JsCluster, publishAll, type StoredCopy, API_TIMEOUT_MS } from '../../support/js_cluster.ts';
+import { JsCluster, publishAll, type StoredCopy, API_TIMEOUT_MS, jsmOf } from '../../support/js_cluster.ts';
 import { eventually } from '../../support/cluster.ts';
 import { monitor } from '../../support/server.ts';
 
@@ -46,7 +46,7 @@ function assertExactlyOnceInOrder(copy: { data: string }[], prefix: string, acke
 describe('faults on a JetStream cluster of three', () => {
   it('kill -9 of the stream leader while publishers retry: a new leader soon, every acked message once, in order, on every replica', { timeout: 120_000 }, async () => {
     const nc = await clientTo(c.urls());
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     await jsm.streams.add({ name: 'KILL', subjects: ['kill.>'], num_replicas: 3 });
     const leader = await c.streamLeader('KILL');
     let done = false;
@@ -72,7 +72,7 @@ describe('faults on a JetStream cluster of three', () => {
 
   it('a leader cut off in a minority acknowledges nothing, steps down, and converges after healing', { timeout: 120_000 }, async () => {
     const nc = await clientTo(c.urls());
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     await jsm.streams.add({ name: 'SPLIT', subjects: ['split.>'], num_replicas: 3 });
     const leader = await c.streamLeader('SPLIT');
     const before = await publishAll(nc, 'split.a', 'before', 20);
@@ -106,7 +106,7 @@ describe('faults on a JetStream cluster of three', () => {
 
   it('a follower whose Raft log was damaged while it was down repairs it from the leader and never leads with it', { timeout: 120_000 }, async () => {
     const nc = await clientTo(c.urls());
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     await jsm.streams.add({ name: 'DISK', subjects: ['disk.>'], num_replicas: 3 });
     const leader = await c.streamLeader('DISK');
     const victim = (leader + 1) % 3;
@@ -140,7 +140,7 @@ describe('faults on a JetStream cluster of three', () => {
     ['SEGBIG', 40],
   ])('a follower whose stream segment was damaged while it was down drops the damage and fetches it again (%s)', { timeout: 120_000 }, async (name, fillers) => {
     const nc = await clientTo(c.urls());
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     const subject = name.toLowerCase();
     await jsm.streams.add({ name, subjects: [`${subject}.>`], num_replicas: 3 });
     const leader = await c.streamLeader(name);
@@ -169,7 +169,7 @@ describe('faults on a JetStream cluster of three', () => {
     // The previous test restarted a node: the meta group may still be settling on a busy machine.
     await c.metaLeader(30_000);
     const nc = await clientTo(c.urls());
-    const jsm = await jetstreamManager(nc, { timeout: 15_000 });
+    const jsm = await jsmOf(nc);
     await jsm.streams.add({ name: 'ALL', subjects: ['all.>'], num_replicas: 3 });
     const acked = await publishAll(nc, 'all.a', 'x', 300);
     // A durable consumer with 120 acks the server confirmed (double ack) before the crash.

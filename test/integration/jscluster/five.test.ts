@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { AckPolicy, jetstream, jetstreamManager, type StreamInfo } from '@nats-io/jetstream';
-import { JsCluster, jsApi, onJsCluster, publishAll, API_TIMEOUT_MS } from '../../support/js_cluster.ts';
+import { JsCluster, jsApi, onJsCluster, publishAll, API_TIMEOUT_MS, jsmOf } from '../../support/js_cluster.ts';
 import { eventually } from '../../support/cluster.ts';
 import { monitor } from '../../support/server.ts';
 
@@ -23,7 +23,7 @@ function peersOf(si: StreamInfo): number[] {
 
 /** Stream info once it shows `n` peers, all current, none of them `without`. */
 async function settledPeers(nc: NatsConnection, stream: string, n: number, without: number): Promise<number[]> {
-  const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+  const jsm = await jsmOf(nc);
   return eventually(
     `${stream} on ${n} current peers without ${c.names[without]}`,
     async () => {
@@ -39,7 +39,7 @@ async function settledPeers(nc: NatsConnection, stream: string, n: number, witho
 describe('a JetStream cluster of five', () => {
   it('an R5 stream loses nothing and keeps taking publishes with two nodes down', { timeout: 120_000 }, async () => {
     const nc = await client();
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     const si = await jsm.streams.add({ name: 'FIVE', subjects: ['five.>'], num_replicas: 5 });
     expect(si.cluster?.replicas).toHaveLength(4);
     const before = await publishAll(nc, 'five.a', 'b', 50);
@@ -64,7 +64,7 @@ describe('a JetStream cluster of five', () => {
 
   it('STREAM.PEER.REMOVE replaces the peer with another node that catches up; the stream\'s consumer follows', { timeout: 120_000 }, async () => {
     const nc = await client();
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     await jsm.streams.add({ name: 'MOVED', subjects: ['moved.>'], num_replicas: 3 });
     const acked = await publishAll(nc, 'moved.a', 'm', 30);
     await jsm.consumers.add('MOVED', { durable_name: 'D', ack_policy: AckPolicy.Explicit, ack_wait: 5_000_000_000 });
@@ -110,7 +110,7 @@ describe('a JetStream cluster of five', () => {
   it('SERVER.REMOVE of a dead server moves its replicas to the others; then an R5 stream no longer fits', { timeout: 120_000 }, async () => {
     await c.metaLeader(30_000);
     const nc = await client();
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     await jsm.streams.add({ name: 'RESCUE', subjects: ['rescue.>'], num_replicas: 3 });
     const acked = await publishAll(nc, 'rescue.a', 'r', 40);
     const peers = peersOf(await jsm.streams.info('RESCUE'));

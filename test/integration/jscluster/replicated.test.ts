@@ -9,7 +9,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
-import { JsCluster, jsApi, onJsCluster, API_TIMEOUT_MS } from '../../support/js_cluster.ts';
+import { JsCluster, jsApi, onJsCluster, API_TIMEOUT_MS, jsmOf } from '../../support/js_cluster.ts';
 import { eventually } from '../../support/cluster.ts';
 import { monitor } from '../../support/server.ts';
 
@@ -42,7 +42,7 @@ describe('a JetStream cluster of three', () => {
 
   it('replicates an R3 stream: publishes through any node are acked once, in order, and every replica holds them', async () => {
     const nc = await client(0);
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     const si = await jsm.streams.add({ name: 'ORDERS', subjects: ['orders.>'], num_replicas: 3 });
     expect(si.config.num_replicas).toBe(3);
     expect(si.cluster?.name).toBe('c1');
@@ -100,7 +100,7 @@ describe('a JetStream cluster of three', () => {
 
   it('serves an R1 stream on the cluster, and changes its replica count up and down', async () => {
     const nc = await client(2);
-    const jsm = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm = await jsmOf(nc);
     await jsm.streams.add({ name: 'ONE', subjects: ['one.>'] });
     const js = jetstream(await client(0));
     for (let k = 0; k < 5; k++) await js.publish('one.a', `v${k}`);
@@ -122,7 +122,7 @@ describe('a JetStream cluster of three', () => {
 
   it('steps down a stream leader and the meta leader on request', async () => {
     const nc = await client(0);
-    const jsm: JetStreamManager = await jetstreamManager(nc, { timeout: API_TIMEOUT_MS });
+    const jsm: JetStreamManager = await jsmOf(nc);
     await jsm.streams.add({ name: 'MOVE', subjects: ['move'], num_replicas: 3 });
     const before = (await jsm.streams.info('MOVE')).cluster!.leader;
     const r = await jsApi(nc, '$JS.API.STREAM.LEADER.STEPDOWN.MOVE');
