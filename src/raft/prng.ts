@@ -28,3 +28,12 @@ export function deriveSeed(seed: number, salt: number): number {
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
 }
+
+/**
+ * Randomness for one live Raft group on one node: differs between the group's members (so their
+ * election timeouts spread) and between runs (so a restart does not replay the same timeouts).
+ */
+export function groupRandom(node: string, group: string, salt: number): Random {
+  const seed = Array.from(node + group).reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) | 0, salt);
+  return seededRandom(seed ^ Date.now());
+}

@@ -8,7 +8,7 @@
 import type { Logger } from '../../log.ts';
 import { RaftDriver, bootstrap, type DriverOptions, type DriverScheduler } from '../../raft/driver.ts';
 import { FileStorage } from '../../raft/file_storage.ts';
-import { seededRandom } from '../../raft/prng.ts';
+import { groupRandom } from '../../raft/prng.ts';
 import { VolatileStorage, type AsyncRaftStorage } from '../../raft/storage.ts';
 import { NONE, type NodeId } from '../../raft/types.ts';
 import type { Consumer } from '../consumers/consumer.ts';
@@ -43,7 +43,6 @@ export class ConsumerGroup {
     this.group = opts.group;
     this.view = opts.view;
     this.consumer = opts.create(this.replicator, () => this.clusterInfo());
-    const seed = Array.from(opts.view.self + opts.group).reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) | 0, 11);
     this.driver = new RaftDriver({
       id: opts.view.self,
       group: opts.group,
@@ -51,7 +50,7 @@ export class ConsumerGroup {
       transport: opts.net.transport(opts.group),
       scheduler: opts.scheduler,
       stateMachine: raftStateMachine(this.consumer.replicated),
-      random: seededRandom(seed ^ Date.now()),
+      random: groupRandom(opts.view.self, opts.group, 11),
       onError: (err) => opts.logger.warn({ group: opts.group, err: err.message }, 'JetStream consumer group'),
       ...opts.driver,
     });

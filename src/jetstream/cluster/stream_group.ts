@@ -14,7 +14,7 @@ import type { Logger } from '../../log.ts';
 import { RaftDriver, bootstrap, type DriverOptions, type StateMachine } from '../../raft/driver.ts';
 import { RaftError, RaftErrorCode } from '../../raft/errors.ts';
 import { FileStorage, type FileStorageOptions } from '../../raft/file_storage.ts';
-import { seededRandom } from '../../raft/prng.ts';
+import { groupRandom } from '../../raft/prng.ts';
 import type { Entry, NodeId, Snapshot } from '../../raft/types.ts';
 import { EntryType, NONE } from '../../raft/types.ts';
 import type { DriverScheduler } from '../../raft/driver.ts';
@@ -141,7 +141,6 @@ export class StreamGroup implements StreamReplicator, StateMachine {
     this.fetch = opts.fetch;
     this.scheduler = opts.scheduler;
     this.onLeader = opts.onLeader ?? (() => {});
-    const seed = Array.from(opts.view.self + opts.group).reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) | 0, 7);
     this.driver = new RaftDriver({
       id: opts.view.self,
       group: opts.group,
@@ -149,7 +148,7 @@ export class StreamGroup implements StreamReplicator, StateMachine {
       transport: opts.net.transport(opts.group),
       scheduler: opts.scheduler,
       stateMachine: this,
-      random: seededRandom(seed ^ Date.now()),
+      random: groupRandom(opts.view.self, opts.group, 7),
       canCampaign: () => this.catchup === null && this.broken === null,
       onError: (err) => this.logger.warn({ group: opts.group, err: err.message }, 'JetStream stream group'),
       ...opts.driver,
