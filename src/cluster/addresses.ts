@@ -5,13 +5,13 @@
 import os from 'node:os';
 import { joinHostPort, parseRouteUrl, routeHostPort } from '../config/route-url.ts';
 
-/** host:port of a URL, lower case, for comparisons (nats-server compares URL hosts). */
+/** host:port of a URL (a bare host:port too), lower case, for comparisons (nats-server compares URL hosts). */
 export function hostPortOf(url: string): string {
   const parsed = parseRouteUrl(url);
   if (parsed.ok) return routeHostPort(parsed.url).toLowerCase();
   try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port}`.toLowerCase();
+    // Other schemes (a leaf remote's nats-leaf://, a URL without a port): what the URL names.
+    return new URL(url).host.toLowerCase();
   } catch {
     return url.toLowerCase();
   }

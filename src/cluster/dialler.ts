@@ -36,9 +36,6 @@ export function dialAddress(url: string): { host: string; port: number } | null 
   return parsed.ok ? { host: parsed.url.host, port: parsed.url.port } : null;
 }
 
-/** A URL without its password, for logs. */
-export const redactUrl = redactRouteUrl;
-
 /** Whether an attempt's failure is worth an error line (first of a first connect, then every so often). */
 export function reportConnectError(firstConnect: boolean, attempt: number): boolean {
   return firstConnect ? attempt === 1 || attempt % CONNECT_ERROR_REPORTS === 0 : attempt === 1;
@@ -93,7 +90,7 @@ export class Dialler {
   dial(url: string, done: (err: Error | null, sock: net.Socket | null) => void): void {
     const addr = dialAddress(url);
     if (addr === null || !Number.isInteger(addr.port) || addr.port <= 0) {
-      done(new Error(`invalid URL ${redactUrl(url)}`), null);
+      done(new Error(`invalid URL ${redactRouteUrl(url)}`), null);
       return;
     }
     const sock = net.connect({ host: addr.host, port: addr.port, noDelay: true });

@@ -13,8 +13,9 @@ import type net from 'node:net';
 import type { GatewayOptions, ServerOptions, TlsOptions } from '../config/options.ts';
 import type { Logger } from '../log.ts';
 import { NATS_COMPAT_VERSION } from '../version.ts';
-import { advertisedHostPort, joinHostPort } from './addresses.ts';
-import { Dialler, redactUrl, reportConnectError, shuffle } from './dialler.ts';
+import { advertisedHostPort, hostPortOf, joinHostPort } from './addresses.ts';
+import { Dialler, reportConnectError, shuffle } from './dialler.ts';
+import { redactRouteUrl } from '../config/route-url.ts';
 import { CountedUrls } from './counted_urls.ts';
 import type { GatewayLink } from './gateway.ts';
 import { GATEWAY_CONNECT_DELAY_MS, GATEWAY_RECONNECT_DELAY_MS, GatewayClose, GatewayCmd, SOLICIT_GATEWAYS_DELAY_MS } from './gateway_info.ts';
@@ -79,7 +80,7 @@ export class GatewayMembership implements RouteObserver {
     for (const g of opts.gateways) {
       // As nats-server: an entry with this cluster's own name only adds URLs for monitoring.
       if (g.name === opts.name) continue;
-      const urls = new Map(g.urls.map((u) => [hostPort(u), withScheme(u)]));
+      const urls = new Map(g.urls.map((u) => [hostPortOf(u), withScheme(u)]));
       this.remotes.set(g.name, { name: g.name, urls: new Map(urls), configured: urls, implicit: false, tls: g.tls });
     }
   }
@@ -162,7 +163,7 @@ export class GatewayMembership implements RouteObserver {
         this.links.set(cid, { outbound: true, name: remote.name, registered: false });
       },
       failed: (url, err, attempt) => {
-        const text = `Error connecting to ${type} gateway ${JSON.stringify(remote.name)} (${hostPort(url)}) at ${redactUrl(url)} (attempt ${attempt}): ${err.message}`;
+        const text = `Error connecting to ${type} gateway ${JSON.stringify(remote.name)} (${hostPortOf(url)}) at ${redactRouteUrl(url)} (attempt ${attempt}): ${err.message}`;
         if (reportConnectError(first, attempt)) this.host.logger.error(text);
         else this.host.logger.debug(text);
       },
@@ -361,15 +362,6 @@ export class GatewayMembership implements RouteObserver {
 }
 
 /** host:port of a gateway URL, lower case (nats-server keys its URL maps by u.Host). */
-function hostPort(url: string): string {
-  try {
-    const u = new URL(withScheme(url));
-    return u.host.toLowerCase();
-  } catch {
-    return url.toLowerCase();
-  }
-}
-
 /** A configured URL may be a bare host:port (Petrel's convenience): dial it as nats://. */
 function withScheme(url: string): string {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `nats://${url}`;

@@ -10,10 +10,10 @@ import type net from 'node:net';
 import type { LeafNodeOptions, ServerOptions } from '../config/options.ts';
 import type { Logger } from '../log.ts';
 import { NATS_COMPAT_VERSION } from '../version.ts';
-import { advertisedHostPort, joinHostPort } from './addresses.ts';
-import { Dialler, redactUrl, reportConnectError, shuffle } from './dialler.ts';
+import { advertisedHostPort, hostPortOf, joinHostPort } from './addresses.ts';
+import { Dialler, reportConnectError, shuffle } from './dialler.ts';
 import { CountedUrls } from './counted_urls.ts';
-import { DEFAULT_LEAFNODE_PORT } from '../config/route-url.ts';
+import { DEFAULT_LEAFNODE_PORT, redactRouteUrl } from '../config/route-url.ts';
 import type { LeafLink } from './leafnode.ts';
 import { LDS_PREFIX, LeafClose } from './leaf_info.ts';
 import type { LeafInfo } from './leaf_info.ts';
@@ -154,13 +154,13 @@ export class LeafMembership implements RouteObserver {
       round: () => (this.stopping ? null : [this.nextUrl(r)]),
       delayMs: this.opts.reconnectIntervalMs,
       connected: (sock, url) => {
-        this.host.logger.debug(`Connected as leafnode to remote server ${redactUrl(url)}`);
+        this.host.logger.debug(`Connected as leafnode to remote server ${redactRouteUrl(url)}`);
         const cid = this.host.handOverLeaf(sock, { solicited: true, remote: r.index, url });
         r.cid = cid;
         this.links.set(cid, { solicited: true, remote: r.index, registered: false });
       },
       failed: (url, err, attempt) => {
-        const text = `Error trying to connect as leafnode to remote server ${JSON.stringify(hostOf(url))} (attempt ${attempt}): ${err.message}`;
+        const text = `Error trying to connect as leafnode to remote server ${JSON.stringify(hostPortOf(url))} (attempt ${attempt}): ${err.message}`;
         if (reportConnectError(first, attempt)) this.host.logger.error(text);
         else this.host.logger.debug(text);
       },
@@ -211,7 +211,7 @@ export class LeafMembership implements RouteObserver {
   /** nats-server's doUpdateLNURLs: the hub's URLs first (not the configured ones twice), then the configured ones. */
   private hubUrls(r: Remote, urls: string[]): void {
     const configured = this.opts.remotes[r.index]!.urls.map(dialable);
-    const known = new Set(configured.map(hostOf));
+    const known = new Set(configured.map(hostPortOf));
     const fresh = urls.filter((u) => !known.has(u.toLowerCase())).map((u) => `nats-leaf://${u}`);
     const current = r.urls[0];
     r.urls = [...fresh, ...configured];
@@ -279,11 +279,4 @@ function dialable(url: string): string {
   }
 }
 
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host.toLowerCase();
-  } catch {
-    return url.toLowerCase();
-  }
-}
 

@@ -18,7 +18,7 @@ import type { RouteLink } from './route.ts';
 import { ROUTE_PROTO, RouteClose } from './route_info.ts';
 import type { RouteInfo } from './route_info.ts';
 import type { ClusterState, WorkerRoutez } from './worker_routes.ts';
-import { Dialler, redactUrl as redact, reportConnectError } from './dialler.ts';
+import { Dialler, reportConnectError } from './dialler.ts';
 import { hostPortOf, joinHostPort, splitHostPort } from './addresses.ts';
 import { CountedUrls } from './counted_urls.ts';
 
@@ -205,7 +205,7 @@ export class ClusterMembership {
       round: () => (this.stopping || this.selfUrls.has(url) ? null : [url]),
       delayMs: ROUTE_CONNECT_DELAY_MS,
       connected: (sock) => {
-        this.host.logger.debug(`Connected to route ${redact(url)}`);
+        this.host.logger.debug(`Connected to route ${redactRouteUrl(url)}`);
         this.track(this.host.handOver(sock, { solicited: true, url }), { solicited: true, url }, explicit);
       },
       failed: (_url, err, attempt) => {
