@@ -3,7 +3,7 @@
 // tens of milliseconds by design and would stall every connection of a routing thread.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { BcryptTask } from '../../workers/bcrypt_task.ts';
 
 /** nats-server's test: `$2`, a minor version letter, a two-digit cost, `$`. */
@@ -31,7 +31,7 @@ export function verifyPassword(given: string, stored: string): Promise<boolean> 
   if (!isBcrypt(stored)) return Promise.resolve(constantTimeEqual(given, stored));
   const task: BcryptTask = { password: given, hash: forBcryptjs(stored) };
   return bcryptPool()
-    .run(task)
+    .then((p) => p.run(task))
     .then(
       (ok: unknown) => ok === true,
       // A malformed hash is a failed login, not a server error.
@@ -53,22 +53,29 @@ const BCRYPT_MAX_THREADS = 1;
 const BCRYPT_IDLE_TIMEOUT_MS = 1_000;
 const BCRYPT_TASK_FILE = new URL('../../workers/bcrypt_task.ts', import.meta.url);
 
-let pool: Piscina | null = null;
+let pool: Promise<Piscina> | null = null;
 
-function bcryptPool(): Piscina {
+/** The pool, started on the first bcrypt check: piscina is not even loaded on servers without one. */
+function bcryptPool(): Promise<Piscina> {
   if (pool !== null) return pool;
-  const created = new Piscina({
-    filename: BCRYPT_TASK_FILE.href,
-    minThreads: 0,
-    maxThreads: BCRYPT_MAX_THREADS,
-    idleTimeout: BCRYPT_IDLE_TIMEOUT_MS,
+  const created = import('piscina').then(({ Piscina }) => {
+    const p = new Piscina({
+      filename: BCRYPT_TASK_FILE.href,
+      minThreads: 0,
+      maxThreads: BCRYPT_MAX_THREADS,
+      idleTimeout: BCRYPT_IDLE_TIMEOUT_MS,
+    });
+    // When the task module cannot load, piscina reports it here and leaves queued tasks
+    // pending forever; tearing the pool down rejects them (a failed login) and the next
+    // check tries a fresh pool.
+    p.on('error', () => {
+      if (pool === created) pool = null;
+      void p.destroy();
+    });
+    return p;
   });
-  // When the task module cannot load, piscina reports it here and leaves queued tasks
-  // pending forever; tearing the pool down rejects them (a failed login) and the next
-  // check tries a fresh pool.
-  created.on('error', () => {
+  created.catch(() => {
     if (pool === created) pool = null;
-    void created.destroy();
   });
   pool = created;
   return pool;
@@ -78,5 +85,5 @@ function bcryptPool(): Piscina {
 export async function close(): Promise<void> {
   const p = pool;
   pool = null;
-  if (p !== null) await p.destroy();
+  if (p !== null) await (await p).destroy();
 }

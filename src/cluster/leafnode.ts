@@ -17,7 +17,8 @@
 //   nats-server); another side's JetStream is reached through its domain, `$JS.<domain>.API.>`.
 
 import type net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { tlsModule } from '../server/tls_module.ts';
 import { LEAF_PROTOCOL } from '../protocol/leaf_parser.ts';
 import { LinkParser } from '../protocol/route_parser.ts';
 import type { RemoteInterest, RoutedMsgArgs } from '../protocol/route_parser.ts';
@@ -258,7 +259,7 @@ export class LeafConnection extends ServerLink {
   /** TLS after the hub's INFO (nats-server's leafNodeResumeConnectProcess). */
   private startClientTls(t: TlsOptions | undefined): void {
     // Without a tls block of its own the remote verifies the hub against the system's CAs.
-    const ctx = this.host.secureContextFor(t) ?? tls.createSecureContext();
+    const ctx = this.host.secureContextFor(t) ?? tlsModule().createSecureContext();
     this.socket.removeAllListeners('data');
     this.socket.removeAllListeners('close');
     this.socket.removeAllListeners('error');

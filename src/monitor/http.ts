@@ -3,7 +3,7 @@
 
 import type http from 'node:http';
 import os from 'node:os';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { PetrelServer } from '../server/server.ts';
 import { goUptime } from '../server/conn_state.ts';
 import { authConfigured } from '../server/client_auth.ts';
@@ -12,9 +12,14 @@ import type { WorkerVarz } from '../server/worker_protocol.ts';
 import { clusterVarz } from './cluster_varz.ts';
 import { gatewayMetrics, gatewayVarz, leafMetrics, leafVarz } from './link_varz.ts';
 
-// Not an ESM import: its facade reads every export of node:http, and one of them loads undici (~20 ms
-// at start-up and its code in memory) for a fetch this server never makes.
-const { createServer } = process.getBuiltinModule('node:http');
+/**
+ * node:http itself, on the first monitoring connection: a node nobody polls never loads it (a few
+ * MB). Not an ESM import: its facade reads every export of node:http, and one of them loads undici
+ * (~20 ms at start-up and its code in memory) for a fetch this server never makes.
+ */
+function httpModule(): typeof http {
+  return process.getBuiltinModule('node:http');
+}
 
 const MS_TO_NS = 1_000_000;
 const CONNZ_DEFAULT_LIMIT = 1024;
@@ -68,32 +73,39 @@ const STORE_CACHE_SERIES: [string, 'gauge' | 'counter', string][] = [
 
 export class MonitorServer {
   private readonly server: PetrelServer;
-  private readonly http: http.Server;
+  /** Accepts the port's connections; each goes to the HTTP server, created on the first one. */
+  private readonly listener: net.Server;
+  private http: http.Server | null = null;
   private readonly reqStats: Record<string, number> = {};
   private lastCpu = process.cpuUsage();
   private lastCpuAt = Date.now();
 
   constructor(server: PetrelServer) {
     this.server = server;
-    this.http = createServer((req, res) => {
+    this.listener = net.createServer((socket) => this.httpServer().emit('connection', socket));
+  }
+
+  private httpServer(): http.Server {
+    this.http ??= httpModule().createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: String(err) }));
       });
     });
+    return this.http;
   }
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen({ host, port: port < 0 ? 0 : port }, () => resolve((this.http.address() as AddressInfo).port));
+      this.listener.once('error', reject);
+      this.listener.listen({ host, port: port < 0 ? 0 : port }, () => resolve((this.listener.address() as AddressInfo).port));
     });
   }
 
   close(): Promise<void> {
     return new Promise((resolve) => {
-      this.http.close(() => resolve());
-      this.http.closeAllConnections();
+      this.listener.close(() => resolve());
+      this.http?.closeAllConnections();
     });
   }
 

@@ -3,7 +3,8 @@
 // close sequence. A kind (client, route, gateway, leaf) adds its protocol on top and
 // reaches its worker only through the small ConnectionHost interface.
 
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { tlsModule } from './tls_module.ts';
 import net from 'node:net';
 import type { Outbox, Router, SubKind, Subscription } from '../routing/router.ts';
 import type { ServerOptions } from '../config/options.ts';
@@ -119,8 +120,8 @@ export abstract class Connection implements Outbox {
     this.tlsPending = true;
     const raw = this.socket as net.Socket;
     const secure = t.isServer
-      ? new tls.TLSSocket(raw, { isServer: true, secureContext: t.secureContext, requestCert: t.verify, rejectUnauthorized: t.verify })
-      : tls.connect({
+      ? new (tlsModule().TLSSocket)(raw, { isServer: true, secureContext: t.secureContext, requestCert: t.verify, rejectUnauthorized: t.verify })
+      : tlsModule().connect({
           socket: raw,
           secureContext: t.secureContext,
           host: t.host,

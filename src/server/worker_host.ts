@@ -4,7 +4,8 @@
 // once per event-loop turn, and answers monitoring queries.
 
 import fs from 'node:fs';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { tlsModule } from './tls_module.ts';
 import type net from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
 import type { Router } from '../routing/router.ts';
@@ -13,18 +14,15 @@ import type { Doorbell } from '../routing/ring.ts';
 import { ClientConnection } from './client.ts';
 import type { ClientHost } from './client.ts';
 import type { Connection, ConnectionKind } from './connection.ts';
-import { RouteConnection } from '../cluster/route.ts';
-import type { RouteHost, RouteLink } from '../cluster/route.ts';
+import type { RouteConnection, RouteHost, RouteLink } from '../cluster/route.ts';
 import type { RouteInfo } from '../cluster/route_info.ts';
-import { WorkerRoutes } from '../cluster/worker_routes.ts';
-import { GatewayConnection } from '../cluster/gateway.ts';
-import type { GatewayHost, GatewayLink, GatewaySide } from '../cluster/gateway.ts';
+import type { WorkerRoutes } from '../cluster/worker_routes.ts';
+import type { GatewayConnection, GatewayHost, GatewayLink, GatewaySide } from '../cluster/gateway.ts';
 import type { GatewayInfo } from '../cluster/gateway_info.ts';
-import { WorkerGateways } from '../cluster/worker_gateways.ts';
-import type { GatewayReplyRouting, GatewayState } from '../cluster/worker_gateways.ts';
-import { LeafConnection } from '../cluster/leafnode.ts';
-import type { LeafHost, LeafLink, LeafSide } from '../cluster/leafnode.ts';
-import { WorkerLeafs } from '../cluster/worker_leafs.ts';
+import type { WorkerGateways, GatewayReplyRouting, GatewayState } from '../cluster/worker_gateways.ts';
+import type { LeafConnection, LeafHost, LeafLink, LeafSide } from '../cluster/leafnode.ts';
+import type { WorkerLeafs } from '../cluster/worker_leafs.ts';
+import type { WorkerLinkModules } from '../cluster/worker_links.ts';
 import type { LeafEvent, LeafState } from '../cluster/worker_leafs.ts';
 import type { GatewayOptions, LeafNodeOptions } from '../config/options.ts';
 import { SystemClient } from './system_client.ts';
@@ -76,6 +74,8 @@ export class WorkerHost implements ClientHost, RouteHost, GatewayHost, LeafHost 
   private readonly gateways: WorkerGateways | null;
   /** Leaf connections; null without a leafnodes block. */
   private readonly leafs: WorkerLeafs | null;
+  /** The link modules, loaded by the worker's entry only when the node has links (worker_links.ts). */
+  private readonly links: WorkerLinkModules | null;
   /** Secure contexts for remote gateways' and leaf remotes' own TLS settings, by settings. */
   private readonly linkContexts = new Map<string, tls.SecureContext>();
   readonly serverId: string;
@@ -100,8 +100,10 @@ export class WorkerHost implements ClientHost, RouteHost, GatewayHost, LeafHost 
   /** The connection whose bytes are being parsed right now (the producer a congested reader stalls). */
   inbound: Connection | null = null;
 
-  constructor(port: MessagePort, init: WorkerInit) {
+  /** `links` must be present when `init` names a cluster, gateway or leafnodes block (loadWorkerLinks). */
+  constructor(port: MessagePort, init: WorkerInit, links: WorkerLinkModules | null) {
     this.port = port;
+    this.links = links;
     this.index = init.index;
     this.options = init.options;
     this.info = init.info;
@@ -114,9 +116,10 @@ export class WorkerHost implements ClientHost, RouteHost, GatewayHost, LeafHost 
     this.auth = new ClientAuth(init.options.auth);
     this.accounts = accountNumbers(init.options);
     this.setAccounts();
-    this.routes = init.cluster ? new WorkerRoutes(this.router, init.cluster) : null;
-    this.gateways = init.gateway ? new WorkerGateways(this.router, init.gateway, this.serverId, () => this.now()) : null;
-    this.leafs = init.leaf ? new WorkerLeafs(init.leaf) : null;
+    if ((init.cluster || init.gateway || init.leaf) && !links) throw new Error('a worker with links needs the link modules');
+    this.routes = init.cluster ? new links!.WorkerRoutes(this.router, init.cluster) : null;
+    this.gateways = init.gateway ? new links!.WorkerGateways(this.router, init.gateway, this.serverId, () => this.now()) : null;
+    this.leafs = init.leaf ? new links!.WorkerLeafs(init.leaf) : null;
     this.loadTls();
     this.startSweep();
     port.on('message', (m: MainToWorker) => this.onMain(m));
@@ -342,7 +345,7 @@ export class WorkerHost implements ClientHost, RouteHost, GatewayHost, LeafHost 
       }
       case 'route': {
         if (!this.routes) break;
-        const r = new RouteConnection(this, cid, sock, { ip, port }, (link as RouteLink | undefined) ?? { solicited: false });
+        const r = new this.links!.RouteConnection(this, cid, sock, { ip, port }, (link as RouteLink | undefined) ?? { solicited: false });
         this.conns.set(cid, r);
         this.routes.add(r);
         this.logger.debug({ cid, ip, port, solicited: r.link.solicited }, 'Route connection created');
@@ -351,7 +354,7 @@ export class WorkerHost implements ClientHost, RouteHost, GatewayHost, LeafHost 
       }
       case 'gateway': {
         if (!this.gateways) break;
-        const g = new GatewayConnection(this, cid, sock, { ip, port }, (link as GatewayLink | undefined) ?? { solicited: false });
+        const g = new this.links!.GatewayConnection(this, cid, sock, { ip, port }, (link as GatewayLink | undefined) ?? { solicited: false });
         this.conns.set(cid, g);
         this.gateways.add(g);
         this.logger.debug({ cid, ip, port, outbound: g.outbound }, g.outbound ? 'Outbound gateway connection created' : 'Processing inbound gateway connection');
@@ -360,7 +363,7 @@ export class WorkerHost implements ClientHost, RouteHost, GatewayHost, LeafHost 
       }
       case 'leaf': {
         if (!this.leafs) break;
-        const l = new LeafConnection(this, cid, sock, { ip, port }, (link as LeafLink | undefined) ?? { solicited: false });
+        const l = new this.links!.LeafConnection(this, cid, sock, { ip, port }, (link as LeafLink | undefined) ?? { solicited: false });
         this.conns.set(cid, l);
         this.leafs.add(l);
         this.logger.debug({ cid, ip, port, solicited: l.link.solicited }, 'Leafnode connection created');
@@ -463,15 +466,18 @@ export class WorkerHost implements ClientHost, RouteHost, GatewayHost, LeafHost 
       this.closed.push(closed);
       if (this.closed.length > CLOSED_RING) this.closed.shift();
       this.logger.debug({ cid: c.id, reason: closed.reason }, 'Client connection closed');
-    } else if (c instanceof RouteConnection) {
-      this.routes?.remove(c);
-      this.logger.info({ cid: c.id, remote: c.remote?.server_id, reason: closed.reason }, 'Route connection closed');
-    } else if (c instanceof GatewayConnection) {
-      this.gateways?.remove(c);
-      this.logger.info({ cid: c.id, gateway: c.name, outbound: c.outbound, reason: closed.reason }, 'Gateway connection closed');
-    } else if (c instanceof LeafConnection) {
-      this.leafs?.remove(c);
-      this.logger.info({ cid: c.id, remote: c.remoteServer, reason: closed.reason }, 'Leafnode connection closed');
+    } else if (c.kind === 'route') {
+      const r = c as RouteConnection;
+      this.routes?.remove(r);
+      this.logger.info({ cid: c.id, remote: r.remote?.server_id, reason: closed.reason }, 'Route connection closed');
+    } else if (c.kind === 'gateway') {
+      const g = c as GatewayConnection;
+      this.gateways?.remove(g);
+      this.logger.info({ cid: c.id, gateway: g.name, outbound: g.outbound, reason: closed.reason }, 'Gateway connection closed');
+    } else if (c.kind === 'leaf') {
+      const l = c as LeafConnection;
+      this.leafs?.remove(l);
+      this.logger.info({ cid: c.id, remote: l.remoteServer, reason: closed.reason }, 'Leafnode connection closed');
     }
     this.post({ t: 'closed', cid: c.id, kind: c.kind });
     this.scheduleFlush();
@@ -599,7 +605,7 @@ export class WorkerHost implements ClientHost, RouteHost, GatewayHost, LeafHost 
 
 function secureContextFor(t: TlsOptions | undefined): tls.SecureContext | null {
   if (!t) return null;
-  return tls.createSecureContext({
+  return tlsModule().createSecureContext({
     cert: fs.readFileSync(t.certFile),
     key: fs.readFileSync(t.keyFile),
     ca: t.caFile ? fs.readFileSync(t.caFile) : undefined,
