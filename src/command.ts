@@ -1,4 +1,4 @@
-// The `nats-server`-compatible entry point: same flags, same exit codes, same signals.
+// The `nats-server` command: same flags, same exit codes, same signals (entered through cli.ts).
 
 import fs from 'node:fs';
 import { resolveOptions, loadConfigFile, USAGE } from './config/load.ts';
@@ -96,8 +96,10 @@ async function main(argv: string[]): Promise<void> {
   process.exit(0);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  process.stderr.write(`nats-server: ${(err as Error).stack ?? String(err)}\n`);
-  fs.writeSync(2, '');
-  process.exit(1);
-});
+export function run(argv: string[]): void {
+  main(argv).catch((err: unknown) => {
+    process.stderr.write(`nats-server: ${(err as Error).stack ?? String(err)}\n`);
+    fs.writeSync(2, '');
+    process.exit(1);
+  });
+}

@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import { startRoutingWorker } from './worker_spawn.ts';
 import { createRing, Doorbell } from '../routing/ring.ts';
 import { Router } from '../routing/router.ts';
 import type { ServerOptions } from '../config/options.ts';
@@ -39,7 +39,6 @@ import type { LinkInfo } from './worker_protocol.ts';
 
 /** Each worker-to-worker ring; big enough to absorb a burst of 1 MiB messages. */
 const RING_BYTES = 4 * 1024 * 1024;
-const WORKER_ENTRY = new URL('../../workers/router.ts', import.meta.url);
 
 /** What the main thread uses of a worker; the JetStream host on this thread offers the same. */
 export interface WorkerEnd {
@@ -208,7 +207,7 @@ export class PetrelServer implements MembershipHost, GatewayMembershipHost, Leaf
       // loads and opens JetStream.
       const worker: WorkerEnd = isJs
         ? new (await import('./jetstream_host.ts')).InThreadJetStream(init)
-        : new Worker(WORKER_ENTRY, { workerData: init, name: `petrel-router-${i}` });
+        : startRoutingWorker(init);
       const slot: WorkerSlot = { worker, connections: 0 };
       if (isJs) this.jsSlot = slot;
       else this.slots.push(slot);
