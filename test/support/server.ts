@@ -42,6 +42,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Another nats-server binary (the Go reference server); Petrel-only lines are left out. */
   binary?: string;
+  /** Extra environment for the server process. */
+  env?: Record<string, string>;
 }
 
 /** Directories tempDir made in this test process: removed when it exits (its servers are stopped by then). */
@@ -71,7 +73,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     opts.config ?? '',
   ];
   fs.writeFileSync(configFile, lines.join('\n') + '\n');
-  const proc = spawn(binary, ['-c', configFile, ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = opts.env ? { ...process.env, ...opts.env } : process.env;
+  const proc = spawn(binary, ['-c', configFile, ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
