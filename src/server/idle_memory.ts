@@ -2,8 +2,10 @@
 //
 // - Isolates. Each thread costs ~10 MB idle: V8's heap with its own copy of every module it loads,
 //   a malloc arena, a stack. So there is one per routing worker and the main thread, which also
-//   hosts JetStream (server.ts); modules a node does not use (the JetStream cluster on a single
-//   node, undici behind node:http's ESM facade) are not loaded.
+//   hosts JetStream (server.ts); modules a node does not use are not loaded: the JetStream
+//   cluster on a single node, route/gateway/leaf code in workers of a node without links
+//   (cluster/worker_links.ts), node:tls without TLS (tls_module.ts), node:http until the first
+//   monitoring request, piscina until the first bcrypt hash, undici behind node:http's ESM facade.
 // - Type stripping. Every isolate that compiles a `.ts` module instantiates Node's TypeScript
 //   stripper (a WebAssembly module, ~17 MB resident per isolate: the main thread and each routing
 //   worker). Node's compile cache keeps the stripped output and V8's code cache on
