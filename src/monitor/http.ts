@@ -76,13 +76,19 @@ export class MonitorServer {
   /** Accepts the port's connections; each goes to the HTTP server, created on the first one. */
   private readonly listener: net.Server;
   private http: http.Server | null = null;
+  /** Open monitoring connections, closed at shutdown (keep-alive scrapers would hold it up). */
+  private readonly sockets = new Set<net.Socket>();
   private readonly reqStats: Record<string, number> = {};
   private lastCpu = process.cpuUsage();
   private lastCpuAt = Date.now();
 
   constructor(server: PetrelServer) {
     this.server = server;
-    this.listener = net.createServer((socket) => this.httpServer().emit('connection', socket));
+    this.listener = net.createServer((socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      this.httpServer().emit('connection', socket);
+    });
   }
 
   private httpServer(): http.Server {
@@ -105,7 +111,7 @@ export class MonitorServer {
   close(): Promise<void> {
     return new Promise((resolve) => {
       this.listener.close(() => resolve());
-      this.http?.closeAllConnections();
+      for (const socket of this.sockets) socket.destroy();
     });
   }
 

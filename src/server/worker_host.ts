@@ -100,7 +100,7 @@ export class WorkerHost implements ClientHost, RouteHost, GatewayHost, LeafHost 
   /** The connection whose bytes are being parsed right now (the producer a congested reader stalls). */
   inbound: Connection | null = null;
 
-  /** `links` must be present when `init` names a cluster, gateway or leafnodes block (loadWorkerLinks). */
+  /** `links` must be present when `init` names a cluster, gateway or leafnodes block (workers/router.ts loads them then). */
   constructor(port: MessagePort, init: WorkerInit, links: WorkerLinkModules | null) {
     this.port = port;
     this.links = links;

@@ -1,4 +1,5 @@
 // Monitoring endpoints: nats-server's paths and JSON field names, and Prometheus text.
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { monitor, startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
@@ -104,5 +105,25 @@ describe('monitoring', () => {
   it('answers 404 for unknown paths', async () => {
     const res = await fetch(`http://127.0.0.1:${srv.httpPort}/nope`);
     expect(res.status).toBe(404);
+  });
+});
+
+describe('monitoring port at shutdown', () => {
+  it('a scraper holding a keep-alive connection does not hold up a graceful stop', async () => {
+    const srv = await startServer({ workers: 1 });
+    const sock = net.connect(srv.httpPort, '127.0.0.1');
+    const answered = new Promise<string>((resolve) => {
+      let got = '';
+      sock.on('data', (d) => {
+        got += d;
+        if (got.includes('"server_id"')) resolve(got);
+      });
+    });
+    sock.write('GET /varz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    expect(await answered).toMatch(/^HTTP\/1\.1 200/);
+    const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+    // stop() falls back to SIGKILL after 5 s, which would leave no exit code.
+    expect(await srv.stop()).toBe(0);
+    await closed;
   });
 });
