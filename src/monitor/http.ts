@@ -92,12 +92,16 @@ export class MonitorServer {
   }
 
   private httpServer(): http.Server {
-    this.http ??= httpModule().createServer((req, res) => {
+    if (this.http !== null) return this.http;
+    this.http = httpModule().createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: String(err) }));
       });
     });
+    // Node starts its per-connection request timeouts (headersTimeout, requestTimeout) when its
+    // server starts listening; this one listens through `listener`, so it is told here.
+    this.http.emit('listening');
     return this.http;
   }
 
