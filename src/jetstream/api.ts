@@ -660,9 +660,14 @@ export function decodeRequest(data: Uint8Array, goType: string, fields: Record<s
   return decodeFields(v as Record<string, unknown>, goType, fields);
 }
 
+/** Each request struct's fields as a list, made once: decoding runs per request (direct gets). */
+const fieldLists = new WeakMap<Record<string, FieldKind>, Array<[string, FieldKind]>>();
+
 function decodeFields(v: Record<string, unknown>, goType: string, fields: Record<string, FieldKind>): Record<string, unknown> | ApiError {
   const out: Record<string, unknown> = {};
-  for (const [key, kind] of Object.entries(fields)) {
+  let list = fieldLists.get(fields);
+  if (list === undefined) fieldLists.set(fields, (list = Object.entries(fields)));
+  for (const [key, kind] of list) {
     const value = v[key];
     if (value === undefined || value === null) continue;
     const wrong = (goKind: string): ApiError =>

@@ -6,6 +6,10 @@ const NS_PER_MS = 1_000_000n;
 const NS_PER_S = 1_000_000_000n;
 export const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
 
+/** The date and time of the last second formatted: messages read together are mostly written together. */
+let lastSecond = 0n;
+let lastBase = '1970-01-01T00:00:00';
+
 export function rfc3339Nano(ns: bigint): string {
   if (ns === 0n) return GO_ZERO_TIME;
   let seconds = ns / NS_PER_S;
@@ -14,7 +18,11 @@ export function rfc3339Nano(ns: bigint): string {
     frac += NS_PER_S;
     seconds -= 1n;
   }
-  const base = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
+  if (seconds !== lastSecond) {
+    lastBase = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
+    lastSecond = seconds;
+  }
+  const base = lastBase;
   if (frac === 0n) return `${base}Z`;
   const digits = frac.toString().padStart(9, '0').replace(/0+$/, '');
   return `${base}.${digits}Z`;

@@ -1,5 +1,6 @@
-// Drains a worker's incoming lanes whenever its doorbell rings, and flushes what that produced
-// once per event-loop turn. Shared by the routing workers and the JetStream host (on the main thread).
+// Drains a worker's incoming lanes whenever its doorbell rings and flushes what the drain produced
+// at once; what other work produces (socket reads, timers) is flushed once per event-loop turn.
+// Shared by the routing workers and the JetStream host (on the main thread).
 
 import type { Router } from '../routing/router.ts';
 import type { Doorbell } from '../routing/ring.ts';
@@ -14,6 +15,7 @@ export class LanePump {
   private readonly onBacklog: (backlogged: boolean) => void;
   private backlogged = false;
   private flushScheduled = false;
+  private immediatePending = false;
   private stopped = false;
   private wakeHeld: (() => void) | null = null;
 
@@ -32,8 +34,16 @@ export class LanePump {
   scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(this.flush);
+    if (this.immediatePending) return;
+    this.immediatePending = true;
+    setImmediate(this.onImmediate);
   }
+
+  /** A flush done since (after a drain) leaves nothing for the scheduled one to do. */
+  private readonly onImmediate = (): void => {
+    this.immediatePending = false;
+    if (this.flushScheduled) this.flush();
+  };
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
@@ -69,7 +79,9 @@ export class LanePump {
       }
       const seen = this.bell.value();
       const n = this.router.drainLanes(LANE_BUDGET);
-      if (n > 0) this.scheduleFlush();
+      // What the drain produced goes out now, before this loop arms its wait: a request that
+      // crossed from another worker is answered without waiting for the event loop's next turn.
+      if (n > 0) this.flush();
       if (this.stopped) return;
       const wait = n >= LANE_BUDGET ? null : this.bell.wait(seen);
       if (wait) await wait;

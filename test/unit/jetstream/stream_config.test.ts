@@ -76,4 +76,17 @@ describe('json time', () => {
     expect(parseRfc3339('2023-11-14T23:13:20+01:00')).toBe(1_700_000_000_000_000_000n);
     expect(parseRfc3339('yesterday')).toBeNull();
   });
+
+  it('formats each time by its own second when consecutive times change second (the formatter keeps the last one)', () => {
+    const times = [1_700_000_000_5n, 1_700_000_000_9n, 1_700_000_001_0n, 1_700_000_000_1n, 0n, -1n, 5n].map((t) => t * 100_000_000n);
+    expect(times.map(rfc3339Nano)).toEqual([
+      '2023-11-14T22:13:20.5Z',
+      '2023-11-14T22:13:20.9Z',
+      '2023-11-14T22:13:21Z',
+      '2023-11-14T22:13:20.1Z',
+      '0001-01-01T00:00:00Z',
+      '1969-12-31T23:59:59.9Z',
+      '1970-01-01T00:00:00.5Z',
+    ]);
+  });
 });
