@@ -121,6 +121,8 @@ describe('a JetStream cluster of five', () => {
     expect(await remove({ peer: 'nobody' })).toMatchObject({ error: { code: 400, err_code: 10044, description: 'server is not a member of the cluster' } });
     expect(await remove({ peer: c.names[dead], peer_id: 'not-a-peer-id' })).toMatchObject({ error: { err_code: 10044 } });
     await c.kill(dead);
+    // The dead server may have led the meta group: the request goes to a leader that is up.
+    await c.metaLeader(30_000);
     expect(await remove({ peer: c.names[dead] })).toEqual({ type: 'io.nats.jetstream.api.v1.meta_server_remove_response', success: true });
     await c.metaLeader(30_000, 4);
     const now = await settledPeers(nc, 'RESCUE', 3, dead);
