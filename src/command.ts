@@ -7,7 +7,7 @@ import { refusedReloadChanges } from './config/reload.ts';
 import { createLogger } from './log.ts';
 import { PetrelServer } from './server/server.ts';
 import { sendSignal } from './server/signal.ts';
-import { releaseIdleMemory, useCompileCache } from './server/idle_memory.ts';
+import { releaseIdleMemory } from './server/idle_memory.ts';
 import { NATS_COMPAT_VERSION, PETREL_VERSION } from './version.ts';
 
 function fail(message: string, usage?: string): never {
@@ -50,7 +50,6 @@ async function main(argv: string[]): Promise<void> {
   const log = createLogger({ level: options.logLevel, file: options.logFile, pretty: options.pretty, logtime: options.logtime });
   const logger = log.logger;
   for (const w of warnings) logger.warn(w);
-  useCompileCache();
   const server = new PetrelServer(options, logger);
   // Handlers go in before start so a signal that arrives while starting (launchers may signal as
   // soon as the ports file exists) is acted on once the start completes.

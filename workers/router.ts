@@ -2,7 +2,7 @@
 // started ahead of the server (worker_spawn.ts) gets its start-up state in its first message.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
-import { WorkerHost } from '../src/server/worker_host.ts';
+import { hasLinks, WorkerHost } from '../src/server/worker_host.ts';
 import type { WorkerInit } from '../src/server/worker_host.ts';
 import type { WorkerInitMessage } from '../src/server/worker_spawn.ts';
 import { releaseIdleMemory } from '../src/server/idle_memory.ts';
@@ -21,7 +21,7 @@ function initMessage(port: MessagePort): Promise<WorkerInit> {
 if (!parentPort) throw new Error('workers/router.ts must run as a worker thread');
 const init = (workerData as WorkerInit | null) ?? (await initMessage(parentPort));
 // The link modules only when the node has links: a single node's workers load none of them.
-const links = init.cluster || init.gateway || init.leaf ? await import('../src/cluster/worker_links.ts') : null;
+const links = hasLinks(init) ? await import('../src/cluster/worker_links.ts') : null;
 new WorkerHost(parentPort, init, links);
 parentPort.postMessage({ t: 'ready' });
 releaseIdleMemory();

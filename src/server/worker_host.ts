@@ -59,6 +59,11 @@ export interface WorkerInit {
   leaf?: LeafState;
 }
 
+/** Whether a worker with this start-up state serves links (and so needs the link modules). */
+export function hasLinks(init: WorkerInit): boolean {
+  return init.cluster !== undefined || init.gateway !== undefined || init.leaf !== undefined;
+}
+
 export class WorkerHost implements ClientHost, RouteHost, GatewayHost, LeafHost {
   readonly index: number;
   options: ServerOptions;
@@ -116,7 +121,7 @@ export class WorkerHost implements ClientHost, RouteHost, GatewayHost, LeafHost 
     this.auth = new ClientAuth(init.options.auth);
     this.accounts = accountNumbers(init.options);
     this.setAccounts();
-    if ((init.cluster || init.gateway || init.leaf) && !links) throw new Error('a worker with links needs the link modules');
+    if (hasLinks(init) && !links) throw new Error('a worker with links needs the link modules');
     this.routes = init.cluster ? new links!.WorkerRoutes(this.router, init.cluster) : null;
     this.gateways = init.gateway ? new links!.WorkerGateways(this.router, init.gateway, this.serverId, () => this.now()) : null;
     this.leafs = init.leaf ? new links!.WorkerLeafs(init.leaf) : null;

@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import type { WorkerInit } from './worker_host.ts';
 
-export const WORKER_ENTRY = new URL('../../workers/router.ts', import.meta.url);
+const WORKER_ENTRY = new URL('../../workers/router.ts', import.meta.url);
 
 /** The message that gives a prewarmed worker its start-up state. */
 export interface WorkerInitMessage {
