@@ -15,7 +15,7 @@ import type { Logger } from '../log.ts';
 import { subjectsCollide } from '../routing/subjects.ts';
 import type { JsBus, Scheduler, BusSubscription } from './bus.ts';
 import type { ApiError, ConsumerApi, JsContext } from './seams.ts';
-import { FileStore, MemoryStore, storeCache, type RecoveryReport } from './store/index.ts';
+import { FileStore, MemoryStore, storeCache, type FileStoreOptions, type RecoveryReport } from './store/index.ts';
 import { readFramedFile } from '../storage/atomic_file.ts';
 import type { StreamStore } from './store/index.ts';
 import { JS_ERR, isApiError, streamCreateFailed, streamDeleteFailed } from './errors.ts';
@@ -86,6 +86,8 @@ export interface JetStreamOptions {
    * thread (store_cache.ts). Default DEFAULT_CACHE_BYTES.
    */
   storeCacheBytes?: number;
+  /** The file stores' data fsync (FileStoreOptions.sync); tests gate or fail it. Default: datasync. */
+  storeSync?: FileStoreOptions['sync'];
 }
 
 /** The cluster side of an engine on a clustered server (src/jetstream/cluster/cluster.ts). */
@@ -562,6 +564,7 @@ export class JetStream implements ApiHost {
         limits,
         syncIntervalMs,
         verifyRecords,
+        ...(this.opts.storeSync === undefined ? {} : { sync: this.opts.storeSync }),
         onCorruption: (r) =>
           this.ctx.logger.error({ stream: cfg.name, ...r }, `JetStream stream '${this.account} > ${cfg.name}' found a damaged record`),
       });

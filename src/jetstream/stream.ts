@@ -109,6 +109,26 @@ export interface StreamReplicator {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const EMPTY = new Uint8Array(0);
+/** A replicated apply stores what the leader decided: the store does not refuse it again. */
+const NO_DISCARD_CHECK = { discardNewCheck: false } as const;
+
+/** A single server's stored message until its group commit is durable. */
+interface DurableWait {
+  seq: number;
+  subject: string;
+  /** Copies, only when the stream republishes. */
+  hdr: Uint8Array | null;
+  data: Uint8Array;
+  ts: bigint;
+  prevOnSubject: number;
+  reply: string | null;
+}
+
+/** The operation with its own copies of the message bytes (the bus's views live for one call). */
+function ownedMsgOp(op: MsgOp): MsgOp {
+  return { ...op, hdr: op.hdr === null ? null : Buffer.from(op.hdr), data: Buffer.from(op.data) };
+}
 /** The longest stream info waits for the leader's in-flight removals to apply (ms, polled). */
 const SETTLE_WAIT_MS = 1_000;
 /** A replicated stream proposes the messages of one turn as one entry, up to these bounds. */
@@ -422,6 +442,8 @@ export class Stream implements StreamForConsumers {
   /** Retention removals collected in this turn (replicated streams propose them together). */
   private retire: number[] = [];
   /** Messages checked in this turn, not yet proposed (replicated streams). */
+  /** Single server: the messages waiting for the group commit in progress (afterCommit). */
+  private durableWait: { committed: Promise<void>; done: Promise<void>; msgs: DurableWait[] } | null = null;
   private batch: { ops: MsgOp[]; waiters: Array<{ resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }>; bytes: number } | null = null;
 
   constructor(opts: StreamOptions) {
@@ -654,6 +676,10 @@ export class Stream implements StreamForConsumers {
         );
         return;
       case 'op': {
+        if (this.replicator === null && res.op.msgId === '' && !res.op.skip) {
+          this.storeHere(res.op, respond ? reply : null);
+          return;
+        }
         const done = this.submitMsg(res.op, res.size);
         done.then(
           (r) => {
@@ -737,13 +763,13 @@ export class Stream implements StreamForConsumers {
     let ts = this.ctx.scheduler.nowNs();
     if (ts <= this.projTs) ts = this.projTs + 1n;
     const skip = cfg.retention === 'interest' && !this.hasInterest(subject);
-    // The bus views are only valid during this call: the operation keeps copies.
+    // The bus views are only valid during this call: whoever keeps the operation longer copies them.
     const op: MsgOp = {
       op: 'msg',
       seq: this.projSeq + 1,
       subject,
-      hdr: hdr === null || hdr.length === 0 ? null : Buffer.from(hdr),
-      data: Buffer.from(data),
+      hdr: hdr === null || hdr.length === 0 ? null : hdr,
+      data,
       ts,
       msgId,
       rollup,
@@ -783,6 +809,23 @@ export class Stream implements StreamForConsumers {
     return null;
   }
 
+  /**
+   * A checked message on a single server, the common case (no message id, kept): stored at once;
+   * it is announced and `reply` acknowledged with the rest of its group commit, with no promise
+   * of its own.
+   */
+  private storeHere(op: MsgOp, reply: string | null): void {
+    this.projSeq = op.seq;
+    this.projTs = op.ts;
+    this.projMsgId = op.msgId;
+    const r = this.applyMsg(op, reply);
+    if (r.seq === 0 && reply !== null) {
+      r.ready.then(undefined, (err: unknown) => {
+        if (isApiError(err)) this.ctx.bus.publish(reply, null, null, ackErrorBody(this.cfg.name, err));
+      });
+    }
+  }
+
   /** Sends a checked message on: applied at once on a single server, proposed to the group when replicated. */
   private submitMsg(op: MsgOp, size: number): Promise<ApplyResult> {
     this.projSeq = op.seq;
@@ -790,9 +833,11 @@ export class Stream implements StreamForConsumers {
     this.projMsgId = op.msgId;
     let done: Promise<ApplyResult>;
     if (this.replicator === null) {
-      const r = this.applyOp(op);
+      const r = this.applyMsg(op, null);
       done = r.ready.then(() => r);
     } else {
+      // Proposed at the end of the turn: the bus views would be gone by then.
+      op = ownedMsgOp(op);
       this.inflight.set(op.seq, { subject: op.subject, size });
       this.inflightBytes += size;
       this.inflightBySubject.set(op.subject, op.seq);
@@ -914,9 +959,9 @@ export class Stream implements StreamForConsumers {
     if (this.closed) return { seq: 0, ready: RESOLVED };
     switch (o.op) {
       case 'msg':
-        return this.applyMsg(o);
+        return this.applyMsg(o, null);
       case 'msgs': {
-        const each = o.msgs.map((m) => this.applyMsg(m));
+        const each = o.msgs.map((m) => this.applyMsg(m, null));
         return { seq: each.length > 0 ? each[each.length - 1]!.seq : 0, ready: RESOLVED, each };
       }
       case 'purge': {
@@ -960,9 +1005,9 @@ export class Stream implements StreamForConsumers {
     return r;
   }
 
-  private applyMsg(o: MsgOp): ApplyResult {
-    const msgTimeMs = Number(o.ts / 1_000_000n);
-    if (o.msgId !== '' && this.cfg.duplicate_window > 0) this.noteDedup(o.msgId, o.seq, msgTimeMs);
+  /** `reply` (single server only): acknowledged once the message is durable. */
+  private applyMsg(o: MsgOp, reply: string | null): ApplyResult {
+    if (o.msgId !== '' && this.cfg.duplicate_window > 0) this.noteDedup(o.msgId, o.seq, Number(o.ts / 1_000_000n));
     if (o.seq <= this.lastSeq) {
       // Already in the store (the log replayed over a store that had it).
       if (this.leading) this.settleInflight(o.seq, o.subject);
@@ -977,20 +1022,12 @@ export class Stream implements StreamForConsumers {
     } else {
       // Republish carries the previous sequence on the subject (gap detection for light clients).
       if (this.republish !== null) prevOnSubject = this.store.loadLast(o.subject)?.seq ?? 0;
-      const pending = this.store.storeAt(o.seq, o.subject, o.hdr, o.data, o.ts, { discardNewCheck: false });
-      if (!this.lastSeqIs(o.seq)) {
-        // Refused at once (a closed store, a subject the store cannot hold): nothing changed.
-        return {
-          seq: 0,
-          ready: pending.then(
-            () => undefined,
-            (err: unknown) => {
-              throw storeRefusal(err) ?? streamStoreFailed(String((err as Error)?.message ?? err));
-            },
-          ),
-        };
+      try {
+        ready = this.store.storeInBatch(o.seq, o.subject, o.hdr, o.data, o.ts, NO_DISCARD_CHECK);
+      } catch (err) {
+        // Refused (a closed store, a subject the store cannot hold): nothing changed.
+        return { seq: 0, ready: Promise.reject(storeRefusal(err) ?? streamStoreFailed(String((err as Error)?.message ?? err))) };
       }
-      ready = pending.then(() => undefined);
     }
     this.lastSeq = o.seq;
     this.lastMsgId = o.msgId;
@@ -1002,17 +1039,20 @@ export class Stream implements StreamForConsumers {
       if (this.leading && this.replicator !== null) this.barrierDone();
     }
     if (!o.skip) {
-      const announce = (): void => {
-        this.emit({ kind: 'append', seq: o.seq, subject: o.subject });
-        if (this.leading && this.republish !== null) this.doRepublish(o.seq, o.subject, o.hdr, o.data, o.ts, prevOnSubject);
-      };
       if (this.replicator !== null) {
         // Committed on a quorum already: consumers may deliver it now.
-        announce();
+        this.announce(o.seq, o.subject, o.hdr, o.data, o.ts, prevOnSubject);
       } else {
-        ready = ready.then(announce, (err: unknown) => {
-          this.ctx.logger.error({ stream: this.cfg.name, seq: o.seq, err: String(err) }, 'JetStream failed to store a msg');
-          throw null; // nats-server does not answer a publish whose write failed
+        // The store's views outlive this call only for a republish.
+        const keep = this.republish !== null;
+        ready = this.afterCommit(ready, {
+          seq: o.seq,
+          subject: o.subject,
+          hdr: keep && o.hdr !== null ? Buffer.from(o.hdr) : null,
+          data: keep ? Buffer.from(o.data) : EMPTY,
+          ts: o.ts,
+          prevOnSubject,
+          reply,
         });
       }
     }
@@ -1020,14 +1060,43 @@ export class Stream implements StreamForConsumers {
     return { seq: o.seq, ready };
   }
 
-  /** Whether the store's last sequence is `seq` (probing with a zero-length skip, which changes nothing). */
-  private lastSeqIs(seq: number): boolean {
-    try {
-      this.store.skipMsgs(seq + 1, 0);
-      return true;
-    } catch {
-      return false;
+  /** A stored message made known: consumers wake, and the leader republishes it if configured. */
+  private announce(seq: number, subject: string, hdr: Uint8Array | null, data: Uint8Array, ts: bigint, prevOnSubject: number): void {
+    this.emit({ kind: 'append', seq, subject });
+    if (this.leading && this.republish !== null) this.doRepublish(seq, subject, hdr, data, ts, prevOnSubject);
+  }
+
+  /**
+   * Queues a single server's stored message behind its group commit: one continuation per commit,
+   * not per message, announces and acknowledges them in order. Resolves with the commit (rejects
+   * with null if the write failed: nats-server does not answer a publish whose write failed).
+   */
+  private afterCommit(committed: Promise<void>, m: DurableWait): Promise<void> {
+    let w = this.durableWait;
+    if (w === null || w.committed !== committed) {
+      const msgs: DurableWait[] = [];
+      const done = committed.then(
+        () => {
+          if (this.durableWait?.msgs === msgs) this.durableWait = null;
+          for (const d of msgs) {
+            this.announce(d.seq, d.subject, d.hdr, d.data, d.ts, d.prevOnSubject);
+            if (d.reply !== null) this.sendAck(d.reply, d.seq, false);
+          }
+        },
+        (err: unknown) => {
+          if (this.durableWait?.msgs === msgs) this.durableWait = null;
+          const first = msgs[0]?.seq;
+          const last = msgs[msgs.length - 1]?.seq;
+          this.ctx.logger.error({ stream: this.cfg.name, first, last, err: String(err) }, 'JetStream failed to store msgs');
+          throw null;
+        },
+      );
+      // Nobody may wait on it but the acknowledgements inside.
+      done.catch(() => undefined);
+      w = this.durableWait = { committed, done, msgs };
     }
+    w.msgs.push(m);
+    return w.done;
   }
 
   private afterRemoval(): void {

@@ -436,7 +436,12 @@ export class FileStore extends IndexedStore {
   }
 
   protected commit(): Promise<void> {
-    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.failure !== null) {
+      // Shared with callers that may not wait (storeInBatch): the failure is kept in this.failure.
+      const failed = Promise.reject(this.failure);
+      failed.catch(() => undefined);
+      return failed;
+    }
     if (this.lazySync) return DONE;
     const batch = this.batch();
     batch.sync = true;

@@ -69,6 +69,11 @@ export abstract class IndexedStore implements StreamStore {
     return this.commit().then(() => ({ seq: stored, ts: timeNs }));
   }
 
+  storeInBatch(seq: number, subject: string, hdr: Uint8Array | null, data: Uint8Array, timeNs: bigint, opts?: StoreOptions): Promise<void> {
+    this.storeNow(seq, subject, hdr, data, timeNs, opts?.discardNewCheck ?? true);
+    return this.commit();
+  }
+
   skipMsg(seq = 0): number {
     this.skipMsgs(seq, 1);
     return this.lastSeq;

@@ -95,6 +95,11 @@ export interface StreamStore {
   store(subject: string, hdr: Uint8Array | null, data: Uint8Array, timeNs: bigint): Promise<{ seq: number; ts: bigint }>;
   /** Stores at an explicit sequence, which must be lastSeq + 1 (0 = next); replication and mirrors. */
   storeAt(seq: number, subject: string, hdr: Uint8Array | null, data: Uint8Array, timeNs: bigint, opts?: StoreOptions): Promise<{ seq: number; ts: bigint }>;
+  /**
+   * storeAt for callers that want no per-message promise: a refusal is thrown at once, and the
+   * promise returned is the group commit's, shared by every message stored before it is durable.
+   */
+  storeInBatch(seq: number, subject: string, hdr: Uint8Array | null, data: Uint8Array, timeNs: bigint, opts?: StoreOptions): Promise<void>;
   /** Consumes one sequence without a message; returns it. `seq` must be lastSeq + 1 (0 = next). */
   skipMsg(seq?: number): number;
   /** Consumes `num` sequences starting at `seq` (lastSeq + 1, or 0 = next). */

@@ -1,0 +1,105 @@
+// A single server's publish acknowledgement: sent only once the group commit holding the message
+// is durable, in publish order, never for a write that failed, and the message bytes a publisher's
+// buffer held are what is stored and republished even if the buffer is reused at once.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { Harness, settle, waitFor } from './js_harness.ts';
+
+let h: Harness | null = null;
+afterEach(async () => {
+  await h?.close();
+  h = null;
+});
+
+/** An fsync the test releases or fails; passes straight through while `holding` is false. */
+class GatedSync {
+  holding = false;
+  readonly held: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  readonly sync = (): Promise<void> => {
+    if (!this.holding) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.held.push({ resolve, reject }));
+  };
+
+  releaseAll(): void {
+    for (const p of this.held.splice(0)) p.resolve();
+  }
+
+  failAll(): void {
+    for (const p of this.held.splice(0)) p.reject(new Error('EIO: injected'));
+  }
+}
+
+const ackSeqs = (msgs: Array<{ subject: string; json(): Record<string, unknown> }>): Array<[string, unknown]> =>
+  msgs.map((m) => [m.subject, m.json()['seq']]);
+
+describe('single-server publish acknowledgements', () => {
+  it('acknowledges a turn of publishes in order, and only once their fsync is done', async () => {
+    const gate = new GatedSync();
+    h = new Harness();
+    await h.start({ storeSync: gate.sync });
+    await h.createStream({ name: 'ORDERS', subjects: ['orders.>'], storage: 'file' });
+    const acks = h.collect('ack.>');
+    gate.holding = true;
+    for (let i = 1; i <= 3; i++) h.bus.publish(`orders.${i}`, `ack.${i}`, null, Buffer.from(`o${i}`));
+    await waitFor(() => gate.held.length > 0);
+    await settle(10);
+    expect(acks.msgs).toHaveLength(0);
+
+    gate.holding = false;
+    gate.releaseAll();
+    await waitFor(() => acks.msgs.length === 3);
+    expect(ackSeqs(acks.msgs)).toEqual([
+      ['ack.1', 1],
+      ['ack.2', 2],
+      ['ack.3', 3],
+    ]);
+  });
+
+  it('does not acknowledge messages whose write failed', async () => {
+    const gate = new GatedSync();
+    h = new Harness();
+    await h.start({ storeSync: gate.sync });
+    await h.createStream({ name: 'ORDERS', subjects: ['orders.>'], storage: 'file' });
+    const acks = h.collect('ack.>');
+    gate.holding = true;
+    h.bus.publish('orders.1', 'ack.1', null, Buffer.from('o1'));
+    h.bus.publish('orders.2', 'ack.2', null, Buffer.from('o2'));
+    await waitFor(() => gate.held.length > 0);
+    gate.failAll();
+    await settle(20);
+    // The store stays failed: a later publish is not acknowledged either.
+    h.bus.publish('orders.3', 'ack.3', null, Buffer.from('o3'));
+    await settle(20);
+    expect(acks.msgs).toHaveLength(0);
+  });
+
+  it('acknowledges publishes of later turns when commits resolve at once (memory, lazy fsync)', async () => {
+    for (const [storage, syncIntervalMs] of [
+      ['memory', 0],
+      ['file', 60_000],
+    ] as const) {
+      h = new Harness();
+      await h.start({ syncIntervalMs });
+      await h.createStream({ name: 'S', subjects: ['s.>'], storage });
+      for (let i = 1; i <= 3; i++) expect((await h.publish(`s.${i}`, `m${i}`))['seq']).toBe(i);
+      await h.close();
+      h = null;
+    }
+  });
+
+  it('stores and republishes the bytes published, though the publisher reuses its buffer at once', async () => {
+    h = new Harness();
+    await h.start();
+    await h.createStream({ name: 'R', subjects: ['r.>'], storage: 'file', republish: { src: 'r.>', dest: 'out.>' } });
+    const out = h.collect('out.>');
+    const acks = h.collect('ack.>');
+    const buf = Buffer.from('first');
+    h.bus.publish('r.1', 'ack.1', null, buf);
+    buf.write('XXXXX');
+    h.bus.publish('r.2', 'ack.2', null, buf);
+    await waitFor(() => acks.msgs.length === 2 && out.msgs.length === 2);
+    expect(out.msgs.map((m) => m.data.toString())).toEqual(['first', 'XXXXX']);
+    const first = await h.api('STREAM.MSG.GET.R', { seq: 1 });
+    expect(Buffer.from(String((first['message'] as Record<string, unknown>)['data']), 'base64').toString()).toBe('first');
+  });
+});
