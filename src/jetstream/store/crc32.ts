@@ -60,7 +60,8 @@ export function crc32Range(buf: Uint8Array, start: number, end: number): number 
 const POLY = 0xedb88320;
 /** Multiplying by x^(8·2^i) mod P (shifting a CRC over 2^i zero bytes) is linear: 4 tables of 256. */
 const SHIFT_BITS = 20;
-let shiftTables: Int32Array | null = null;
+/** shiftTables[i]: the 4 tables for 2^i bytes, built when first needed (a stream's records use a few). */
+const shiftTables: Array<Int32Array | undefined> = new Array(SHIFT_BITS);
 
 /** a·b mod P, both reflected (zlib's multmodp). */
 function multModP(a: number, b: number): number {
@@ -77,31 +78,26 @@ function multModP(a: number, b: number): number {
   return p >>> 0;
 }
 
-function buildShiftTables(): Int32Array {
-  const t = new Int32Array(SHIFT_BITS * 1024);
-  // x^(2^k) mod P for k = 0, 1, ...; shifting over 2^i bytes multiplies by x^(2^(i+3)).
-  let x2k = 0x40000000; // x^1
-  for (let k = 0; k < 3; k++) x2k = multModP(x2k, x2k);
-  for (let i = 0; i < SHIFT_BITS; i++) {
-    const images = new Int32Array(32);
-    for (let k = 0; k < 32; k++) images[k] = multModP(x2k, (1 << k) >>> 0);
-    for (let j = 0; j < 4; j++) {
-      const row = i * 1024 + j * 256;
-      // By linearity: entry b = entry (b without its lowest bit) ⊕ the image of that bit.
-      for (let b = 1; b < 256; b++) t[row + b] = t[row + (b & (b - 1))]! ^ images[8 * j + 31 - Math.clz32(b & -b)]!;
-    }
-    x2k = multModP(x2k, x2k);
+function shiftTable(i: number): Int32Array {
+  // Shifting over 2^i bytes multiplies by x^(2^(i+3)): square x^1 i+3 times.
+  let x2k = 0x40000000;
+  for (let k = 0; k < i + 3; k++) x2k = multModP(x2k, x2k);
+  const images = new Int32Array(32);
+  for (let k = 0; k < 32; k++) images[k] = multModP(x2k, (1 << k) >>> 0);
+  const t = new Int32Array(1024);
+  for (let j = 0; j < 4; j++) {
+    // By linearity: entry b = entry (b without its lowest bit) ⊕ the image of that bit.
+    for (let b = 1; b < 256; b++) t[j * 256 + b] = t[j * 256 + (b & (b - 1))]! ^ images[8 * j + 31 - Math.clz32(b & -b)]!;
   }
-  return t;
+  return (shiftTables[i] = t);
 }
 
 /** crc·x^(8n) mod P: the CRC `crc` carried over n more zero bytes (n < 2^SHIFT_BITS). */
 function shiftBytes(crc: number, n: number): number {
-  const t = (shiftTables ??= buildShiftTables());
   for (let i = 0; n !== 0; i++, n >>>= 1) {
     if ((n & 1) === 0) continue;
-    const b = i * 1024;
-    crc = t[b + (crc & 0xff)]! ^ t[b + 256 + ((crc >>> 8) & 0xff)]! ^ t[b + 512 + ((crc >>> 16) & 0xff)]! ^ t[b + 768 + (crc >>> 24)]!;
+    const t = shiftTables[i] ?? shiftTable(i);
+    crc = t[crc & 0xff]! ^ t[256 + ((crc >>> 8) & 0xff)]! ^ t[512 + ((crc >>> 16) & 0xff)]! ^ t[768 + (crc >>> 24)]!;
   }
   return crc >>> 0;
 }

@@ -41,7 +41,7 @@ import {
 import { SeqBits } from './seq_bits.ts';
 import { Segment, segmentId } from './segment.ts';
 import { SegmentIndex } from './segment_index.ts';
-import { scanSegment } from './segment_scan.ts';
+import { scanSegment, type SegmentScan } from './segment_scan.ts';
 import { ReadAhead } from './read_ahead.ts';
 import { NO_RECORD } from './segment_table.ts';
 import type { SubjectFilter } from './subject_filter.ts';
@@ -156,6 +156,18 @@ interface Replay {
   floor: number;
 }
 
+/** A range being applied: its bytes (from file offset `from` on) and the last record seen. */
+interface RangeReplay {
+  seg: Segment;
+  buf: Buffer;
+  from: number;
+  replay: Replay;
+  tailAt: number;
+  tailLength: number;
+  tailType: number;
+  tailSeq: number;
+}
+
 /** Records of a segment start-up reads and applies: bytes [from, to) of its file. */
 interface ReplayRange {
   seg: Segment;
@@ -207,6 +219,8 @@ export class FileStore extends IndexedStore {
   private skipFinalSnapshot = false;
   /** While records are replayed at start-up, losses found on the way are uncounted here. */
   private replaying: Replay | null = null;
+  /** The range whose records scanSegment is handing to visitRecord. */
+  private ranging: RangeReplay | null = null;
 
   private constructor(opts: FileStoreOptions) {
     super(opts.limits ?? UNLIMITED);
@@ -953,10 +967,12 @@ export class FileStore extends IndexedStore {
       this.recovery.verifiedBytes += buf.length;
       const offsets: number[] = [];
       const seqs: number[] = [];
-      const scan = scanSegment(buf, false, 0, (offset, h) => {
-        if (h.type !== RecordType.Msg) return;
-        offsets.push(offset);
-        seqs.push(h.seq);
+      const scan = scanSegment(buf, false, 0, {
+        visitRecord(offset, h) {
+          if (h.type !== RecordType.Msg) return;
+          offsets.push(offset);
+          seqs.push(h.seq);
+        },
       });
       for (const d of scan.damage) {
         let i = 0;
@@ -1007,39 +1023,14 @@ export class FileStore extends IndexedStore {
     else if (seg.first === 0 && buf.length >= RECORD_HEADER_BYTES && buf[8] === RecordType.Msg) {
       this.index.ensureTable(seg, Math.ceil(buf.length / Math.max(RECORD_HEADER_BYTES, buf.readUInt32LE(0))) + 1);
     }
-    let tailAt = -1;
-    let tailLength = 0;
-    let tailType = 0;
-    let tailSeq = 0;
-    const scan = scanSegment(buf, newest, 0, (rel, h) => {
-      const offset = from + rel;
-      seg.size = seg.written = offset + h.length;
-      tailAt = offset;
-      tailLength = h.length;
-      tailType = h.type;
-      tailSeq = h.seq;
-      if (h.type === RecordType.Msg) {
-        // A second record for a live sequence: the later one is the message.
-        if (h.seq <= replay.lastSeq && this.index.isLive(h.seq)) this.uncount(this.index.kill(h.seq), replay);
-        if ((h.flags & RecordFlag.Erased) !== 0) {
-          this.index.addDead(seg, h.seq, h.ts, offset, h.length);
-        } else {
-          const s = rel + RECORD_HEADER_BYTES;
-          this.index.addRead(seg, h.seq, buf, s, s + h.subjectLength, h.ts, offset, h.length);
-          replay.msgs++;
-          replay.bytes += h.length;
-        }
-        if (h.seq > replay.lastSeq) {
-          replay.lastSeq = h.seq;
-          replay.lastTime = h.ts;
-        }
-      } else if (h.type === RecordType.Delete) {
-        const named = h.subjectLength > 0 ? this.index.subjectAt(buf, rel + RECORD_HEADER_BYTES, rel + h.length) : undefined;
-        this.uncount(this.index.kill(h.seq, named, h.hdrLength > 0 ? h.hdrLength : undefined), replay);
-      } else {
-        this.replaySequenceState(buf, rel, h, replay);
-      }
-    });
+    const r: RangeReplay = { seg, buf, from, replay, tailAt: -1, tailLength: 0, tailType: 0, tailSeq: 0 };
+    this.ranging = r;
+    let scan: SegmentScan;
+    try {
+      scan = scanSegment(buf, newest, 0, this);
+    } finally {
+      this.ranging = null;
+    }
     this.recovery.tornTailBytes += scan.tornTailBytes;
     for (const d of scan.damage) this.report({ file: seg.name, ...d, offset: from + d.offset }, true);
     if (scan.validLength < buf.length) {
@@ -1048,10 +1039,43 @@ export class FileStore extends IndexedStore {
       await this.syncData(fh);
       await fh.close();
     }
-    if (tailAt >= 0) seg.tail = { offset: tailAt, length: tailLength, type: tailType, seq: tailSeq };
+    if (r.tailAt >= 0) seg.tail = { offset: r.tailAt, length: r.tailLength, type: r.tailType, seq: r.tailSeq };
     seg.size = seg.written = from + scan.validLength;
     if (seg.size === 0) seg.tail = null;
     seg.active = false;
+  }
+
+  /** Applies one record of the range being replayed (scanSegment's visitor; start-up only). */
+  visitRecord(rel: number, h: RecordHeader): void {
+    const { seg, buf, from, replay } = this.ranging!;
+    const offset = from + rel;
+    seg.size = seg.written = offset + h.length;
+    const r = this.ranging!;
+    r.tailAt = offset;
+    r.tailLength = h.length;
+    r.tailType = h.type;
+    r.tailSeq = h.seq;
+    if (h.type === RecordType.Msg) {
+      // A second record for a live sequence: the later one is the message.
+      if (h.seq <= replay.lastSeq && this.index.isLive(h.seq)) this.uncount(this.index.kill(h.seq), replay);
+      if ((h.flags & RecordFlag.Erased) !== 0) {
+        this.index.addDead(seg, h.seq, h.ts, offset, h.length);
+      } else {
+        const s = rel + RECORD_HEADER_BYTES;
+        this.index.addRead(seg, h.seq, buf, s, s + h.subjectLength, h.ts, offset, h.length);
+        replay.msgs++;
+        replay.bytes += h.length;
+      }
+      if (h.seq > replay.lastSeq) {
+        replay.lastSeq = h.seq;
+        replay.lastTime = h.ts;
+      }
+    } else if (h.type === RecordType.Delete) {
+      const named = h.subjectLength > 0 ? this.index.subjectAt(buf, rel + RECORD_HEADER_BYTES, rel + h.length) : undefined;
+      this.uncount(this.index.kill(h.seq, named, h.hdrLength > 0 ? h.hdrLength : undefined), replay);
+    } else {
+      this.replaySequenceState(buf, rel, h, replay);
+    }
   }
 
   private replaySequenceState(buf: Buffer, offset: number, h: RecordHeader, replay: Replay): void {

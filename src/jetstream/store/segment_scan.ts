@@ -26,11 +26,30 @@ export interface SegmentScan {
 }
 
 /**
- * Scans `buf` (a whole segment file) from `from`, a record boundary. With `visit`, each good
+ * Takes the good records of a scan. One object for every scan of a kind (not a closure per scan),
+ * so that the call in the scan's loop always has the same target: a new one would throw away the
+ * loop's optimised code at every segment.
+ */
+export interface RecordVisitor {
+  visitRecord(offset: number, header: RecordHeader): void;
+}
+
+/** The visitor of a scan that collects its records. */
+class Collector implements RecordVisitor {
+  readonly records: ScannedRecord[] = [];
+
+  visitRecord(offset: number, header: RecordHeader): void {
+    this.records.push({ offset, header: { ...header } });
+  }
+}
+
+/**
+ * Scans `buf` (a whole segment file) from `from`, a record boundary. With `visitor`, each good
  * record is handed to it (one header object, reused) instead of being collected.
  */
-export function scanSegment(buf: Buffer, newest: boolean, from = 0, visit?: (offset: number, header: RecordHeader) => void): SegmentScan {
-  const records: ScannedRecord[] = [];
+export function scanSegment(buf: Buffer, newest: boolean, from = 0, visitor?: RecordVisitor): SegmentScan {
+  const collector = visitor === undefined ? new Collector() : null;
+  const v = visitor ?? collector!;
   const scratch: RecordHeader = { length: 0, type: 0, flags: 0, subjectLength: 0, hdrLength: 0, seq: 0, ts: 0n };
   const damage: SegmentScan['damage'] = [];
   const size = buf.length;
@@ -58,27 +77,46 @@ export function scanSegment(buf: Buffer, newest: boolean, from = 0, visit?: (off
       if (run.ok) checkedTo = run.end;
       else singlyTo = run.end;
     }
-    if (p + length <= checkedTo || checksumOk(buf, p, length)) {
-      const header = visit === undefined ? readHeader(buf, p) : readHeaderInto(buf, p, scratch);
-      if (!wellFormed(header)) damage.push({ offset: p, length, action: 'skipped', seq: header.seq });
-      else if (visit === undefined) records.push({ offset: p, header });
-      else visit(p, header);
-      p += length;
+    if (p < checkedTo) {
+      p = visitRun(buf, p, checkedTo, v, scratch);
+      if (p === checkedTo) continue;
+    } else if (!checksumOk(buf, p, length)) {
+      const next = p + length;
+      const credible = length >= RECORD_HEADER_BYTES && (next === size || checksumOk(buf, next, lengthAt(buf, next)));
+      if (!credible) {
+        damage.push({ offset: p, length: remaining, action: 'truncated' });
+        break;
+      }
+      damage.push({ offset: p, length, action: 'skipped', seq: readHeader(buf, p).seq });
+      p = next;
       continue;
     }
-    const next = p + length;
-    const credible = length >= RECORD_HEADER_BYTES && (next === size || checksumOk(buf, next, lengthAt(buf, next)));
-    if (!credible) {
-      damage.push({ offset: p, length: remaining, action: 'truncated' });
-      break;
-    }
-    damage.push({ offset: p, length, action: 'skipped', seq: readHeader(buf, p).seq });
-    p = next;
+    // A record whose checksum holds, checked alone or where visitRun stopped at it.
+    const header = readHeaderInto(buf, p, scratch);
+    if (wellFormed(header)) v.visitRecord(p, header);
+    else damage.push({ offset: p, length: header.length, action: 'skipped', seq: header.seq });
+    p += header.length;
   }
   const validLength = damage.length > 0 && damage[damage.length - 1]!.action === 'truncated'
     ? damage[damage.length - 1]!.offset
     : size - tornTailBytes;
-  return { records, validLength, tornTailBytes, damage };
+  return { records: collector?.records ?? [], validLength, tornTailBytes, damage };
+}
+
+/**
+ * Hands the records of [p, end), a run checkRun passed, to the visitor; returns where it stopped:
+ * `end`, or a record whose fields do not fit together. Kept apart from scanSegment so that this
+ * loop, where start-up spends its time, ends in nothing but a return: code first reached after a
+ * loop was optimised (the loop's end, at the end of a segment) would throw that code away.
+ */
+function visitRun(buf: Buffer, p: number, end: number, visitor: RecordVisitor, scratch: RecordHeader): number {
+  while (p < end) {
+    const header = readHeaderInto(buf, p, scratch);
+    if (!wellFormed(header)) return p;
+    visitor.visitRecord(p, header);
+    p += header.length;
+  }
+  return p;
 }
 
 /**

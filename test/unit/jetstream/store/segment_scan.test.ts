@@ -43,7 +43,7 @@ function checkedSingly(buf: Buffer, offsets: number[]): { kept: number[]; skippe
 
 function visited(buf: Buffer, newest = false): { offsets: number[]; scan: ReturnType<typeof scanSegment> } {
   const offsets: number[] = [];
-  const scan = scanSegment(buf, newest, 0, (o) => offsets.push(o));
+  const scan = scanSegment(buf, newest, 0, { visitRecord: (o) => offsets.push(o) });
   return { offsets, scan };
 }
 
