@@ -42,7 +42,7 @@ import { SeqBits } from './seq_bits.ts';
 import { Segment, segmentId } from './segment.ts';
 import { SegmentIndex } from './segment_index.ts';
 import { scanSegment, type SegmentScan } from './segment_scan.ts';
-import { ReadAhead } from './read_ahead.ts';
+import { ReadAhead, type FileRange } from './read_ahead.ts';
 import { NO_RECORD } from './segment_table.ts';
 import type { SubjectFilter } from './subject_filter.ts';
 import {
@@ -177,6 +177,10 @@ interface ReplayRange {
   newest: boolean;
   /** Not in the index yet: added just before its records are applied. */
   add: boolean;
+}
+
+function rangeOf(r: ReplayRange): FileRange {
+  return { path: r.seg.path, from: r.from, to: r.to };
 }
 
 const DONE: Promise<void> = Promise.resolve();
@@ -910,6 +914,18 @@ export class FileStore extends IndexedStore {
 
   private async recoverFromSnapshot(snap: IndexSnapshot, ids: number[], replay: Replay): Promise<void> {
     this.recovery.index = 'snapshot';
+    // What was written after the snapshot is known from file sizes alone: its first read runs
+    // while the index is restored from the snapshot.
+    const lastListed = snap.segments[snap.segments.length - 1];
+    const maxListed = lastListed?.id ?? 0;
+    const newer = await this.wholeSegments(ids.filter((id) => id > maxListed));
+    let tail: FileRange | null = null;
+    if (lastListed !== undefined) {
+      const file = new Segment(this.msgsDir, lastListed.id).path;
+      const size = (await fsp.stat(file)).size;
+      if (size > lastListed.size) tail = { path: file, from: lastListed.size, to: size };
+    }
+    const reads = new ReadAhead([...(tail === null ? [] : [tail]), ...newer.map(rangeOf)]);
     const listed = new Set<number>();
     for (const s of snap.segments) {
       const seg = new Segment(this.msgsDir, s.id);
@@ -936,19 +952,13 @@ export class FileStore extends IndexedStore {
     replay.lastSeq = snap.lastSeq;
     replay.lastTime = snap.lastTime;
     replay.floor = snap.firstSeq;
-    const maxListed = snap.segments.length > 0 ? snap.segments[snap.segments.length - 1]!.id : 0;
     // Reclaimed before the snapshot, not yet unlinked when the process stopped.
     for (const id of ids) if (id < maxListed && !listed.has(id)) await fsp.rm(new Segment(this.msgsDir, id).path, { force: true });
-    const newer = ids.filter((id) => id > maxListed);
     const scannedBefore = this.recovery.scannedBytes;
     const ranges: ReplayRange[] = [];
-    const last = this.index.segments[this.index.segments.length - 1];
-    if (last !== undefined) {
-      const size = (await fsp.stat(last.path)).size;
-      if (size > last.size) ranges.push({ seg: last, from: last.size, to: size, newest: newer.length === 0, add: false });
-    }
-    ranges.push(...(await this.wholeSegments(newer)));
-    await this.replayRanges(ranges, replay);
+    if (tail !== null) ranges.push({ seg: this.index.segments[this.index.segments.length - 1]!, from: tail.from, to: tail.to, newest: newer.length === 0, add: false });
+    ranges.push(...newer);
+    await this.replayRanges(ranges, replay, reads);
     this.recovery.afterSnapshotBytes = this.recovery.scannedBytes - scannedBefore;
   }
 
@@ -998,9 +1008,11 @@ export class FileStore extends IndexedStore {
     return segs.map((seg, i) => ({ seg, from: 0, to: sizes[i]!, newest: i === segs.length - 1, add: true }));
   }
 
-  /** Applies the records of each range in order, the next one read while one is applied. */
-  private async replayRanges(ranges: ReplayRange[], replay: Replay): Promise<void> {
-    const reads = new ReadAhead(ranges.map((r) => ({ path: r.seg.path, from: r.from, to: r.to })));
+  /**
+   * Applies the records of each range in order, the next one read while one is applied (`reads`,
+   * when given, reads these ranges).
+   */
+  private async replayRanges(ranges: ReplayRange[], replay: Replay, reads = new ReadAhead(ranges.map(rangeOf))): Promise<void> {
     for (const r of ranges) {
       if (r.add) this.index.segments.push(r.seg);
       await this.replaySegment(r.seg, await reads.take(), r.from, r.newest, replay);

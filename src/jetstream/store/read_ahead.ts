@@ -21,7 +21,10 @@ export class ReadAhead {
     this.ranges = ranges;
     const largest = ranges.reduce((m, r) => Math.max(m, r.to - r.from), 0);
     this.bufs = ranges.length > 1 ? [Buffer.allocUnsafe(largest), Buffer.allocUnsafe(largest)] : [Buffer.allocUnsafe(largest)];
-    if (ranges.length > 0) this.pending = this.read(0);
+    if (ranges.length > 0) {
+      this.pending = this.read(0);
+      this.pending.catch(() => undefined);
+    }
   }
 
   /**
@@ -33,7 +36,7 @@ export class ReadAhead {
     if (this.pending === null || i >= this.ranges.length) throw new Error('ReadAhead: no range left');
     const buf = await this.pending;
     this.pending = i + 1 < this.ranges.length ? this.read(i + 1) : null;
-    // A failed read ahead is reported by the take() that wants it, not as an unhandled rejection.
+    // A failed read ahead is reported by the take() that wants it (if any), never as unhandled.
     this.pending?.catch(() => undefined);
     return buf;
   }
