@@ -54,14 +54,26 @@ export function crc32Range(buf: Uint8Array, start: number, end: number): number 
 // CRC-32 is linear: crc(A‖B) = crc(A)·x^(8|B|) mod P  ⊕  crc(B) (zlib's crc32_combine). So the
 // checksum of a run of records follows from each record's stored checksum and its 8 header
 // bytes, without reading its body; comparing that with one native CRC of the whole run checks
-// every record of it at once (record_codec.ts, verifiedRun).
+// every record of it at once (segment_scan.ts, checkRun).
 
 /** The polynomial, reflected: bit 31 is x^0. */
 const POLY = 0xedb88320;
-/** Multiplying by x^(8·2^i) mod P (shifting a CRC over 2^i zero bytes) is linear: 4 tables of 256. */
+/**
+ * Multiplying by a constant mod P is linear, so it is 4 lookups in a table of 4×256 entries. Shifts
+ * over 2^i bytes (x^(8·2^i)) have one each, built when first needed; a shift over n bytes is one
+ * per set bit of n, or a single lookup round once n proved common (a stream's records are mostly
+ * a few sizes): a small cache of exact tables, by n mod EXACT_SLOTS.
+ */
 const SHIFT_BITS = 20;
-/** shiftTables[i]: the 4 tables for 2^i bytes, built when first needed (a stream's records use a few). */
-const shiftTables: Array<Int32Array | undefined> = new Array(SHIFT_BITS);
+const powerTables = new Int32Array(SHIFT_BITS * 1024);
+const powerBuilt = new Uint8Array(SHIFT_BITS);
+const EXACT_SLOTS = 8;
+/** An exact table is built for n once it was asked for this many times running in its slot. */
+const EXACT_AFTER = 16;
+const exactTables = new Int32Array(EXACT_SLOTS * 1024);
+const exactN = new Int32Array(EXACT_SLOTS).fill(-1);
+const candidateN = new Int32Array(EXACT_SLOTS).fill(-1);
+const candidateCount = new Int32Array(EXACT_SLOTS);
 
 /** a·b mod P, both reflected (zlib's multmodp). */
 function multModP(a: number, b: number): number {
@@ -78,26 +90,50 @@ function multModP(a: number, b: number): number {
   return p >>> 0;
 }
 
-function shiftTable(i: number): Int32Array {
-  // Shifting over 2^i bytes multiplies by x^(2^(i+3)): square x^1 i+3 times.
-  let x2k = 0x40000000;
-  for (let k = 0; k < i + 3; k++) x2k = multModP(x2k, x2k);
+/** x^(8·2^i) mod P: x^1 squared i+3 times. */
+function xPow8Pow2(i: number): number {
+  let x = 0x40000000;
+  for (let k = 0; k < i + 3; k++) x = multModP(x, x);
+  return x;
+}
+
+/** Fills t[at, at+1024) with the table of multiplication by `factor`. */
+function buildTable(t: Int32Array, at: number, factor: number): void {
   const images = new Int32Array(32);
-  for (let k = 0; k < 32; k++) images[k] = multModP(x2k, (1 << k) >>> 0);
-  const t = new Int32Array(1024);
+  for (let k = 0; k < 32; k++) images[k] = multModP(factor, (1 << k) >>> 0);
   for (let j = 0; j < 4; j++) {
+    const row = at + j * 256;
+    t[row] = 0;
     // By linearity: entry b = entry (b without its lowest bit) ⊕ the image of that bit.
-    for (let b = 1; b < 256; b++) t[j * 256 + b] = t[j * 256 + (b & (b - 1))]! ^ images[8 * j + 31 - Math.clz32(b & -b)]!;
+    for (let b = 1; b < 256; b++) t[row + b] = t[row + (b & (b - 1))]! ^ images[8 * j + 31 - Math.clz32(b & -b)]!;
   }
-  return (shiftTables[i] = t);
+}
+
+function apply(t: Int32Array, at: number, crc: number): number {
+  return t[at + (crc & 0xff)]! ^ t[at + 256 + ((crc >>> 8) & 0xff)]! ^ t[at + 512 + ((crc >>> 16) & 0xff)]! ^ t[at + 768 + (crc >>> 24)]!;
 }
 
 /** crc·x^(8n) mod P: the CRC `crc` carried over n more zero bytes (n < 2^SHIFT_BITS). */
 function shiftBytes(crc: number, n: number): number {
+  const slot = n & (EXACT_SLOTS - 1);
+  if (exactN[slot] === n) return apply(exactTables, slot * 1024, crc) >>> 0;
+  if (candidateN[slot] !== n) {
+    candidateN[slot] = n;
+    candidateCount[slot] = 0;
+  } else if (++candidateCount[slot]! >= EXACT_AFTER) {
+    let factor = 0x80000000; // x^0
+    for (let i = 0, m = n; m !== 0; i++, m >>>= 1) if ((m & 1) !== 0) factor = multModP(factor, xPow8Pow2(i));
+    buildTable(exactTables, slot * 1024, factor);
+    exactN[slot] = n;
+    return apply(exactTables, slot * 1024, crc) >>> 0;
+  }
   for (let i = 0; n !== 0; i++, n >>>= 1) {
     if ((n & 1) === 0) continue;
-    const t = shiftTables[i] ?? shiftTable(i);
-    crc = t[crc & 0xff]! ^ t[256 + ((crc >>> 8) & 0xff)]! ^ t[512 + ((crc >>> 16) & 0xff)]! ^ t[768 + (crc >>> 24)]!;
+    if (powerBuilt[i] === 0) {
+      buildTable(powerTables, i * 1024, xPow8Pow2(i));
+      powerBuilt[i] = 1;
+    }
+    crc = apply(powerTables, i * 1024, crc);
   }
   return crc >>> 0;
 }
@@ -110,11 +146,19 @@ export function crc32Combine(crcA: number, crcB: number, lengthB: number): numbe
   return (shiftBytes(crcA, lengthB) ^ crcB) >>> 0;
 }
 
-/** crc(A‖buf[start, end)) from crc(A): the checksum continued over more bytes. */
-export function crc32Continue(crc: number, buf: Uint8Array, start: number, end: number): number {
+/** crc(A‖buf[at, at+8)) from crc(A): the checksum continued over 8 bytes (a record's length and checksum). */
+export function crc32Continue8(crc: number, buf: Uint8Array, at: number): number {
   const t = TABLE;
-  let c = ~crc;
-  for (let i = start; i < end; i++) c = t[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  let c = ~crc ^ (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24));
+  c =
+    t[1792 + (c & 0xff)]! ^
+    t[1536 + ((c >>> 8) & 0xff)]! ^
+    t[1280 + ((c >>> 16) & 0xff)]! ^
+    t[1024 + (c >>> 24)]! ^
+    t[768 + buf[at + 4]!]! ^
+    t[512 + buf[at + 5]!]! ^
+    t[256 + buf[at + 6]!]! ^
+    t[buf[at + 7]!]!;
   return ~c >>> 0;
 }
 
