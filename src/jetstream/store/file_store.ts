@@ -42,7 +42,7 @@ import { SeqBits } from './seq_bits.ts';
 import { Segment, segmentId } from './segment.ts';
 import { SegmentIndex } from './segment_index.ts';
 import { scanSegment, type SegmentScan } from './segment_scan.ts';
-import { ReadAhead, type FileRange } from './read_ahead.ts';
+import { RangeReader, type FileRange } from './range_reader.ts';
 import { NO_RECORD } from './segment_table.ts';
 import type { SubjectFilter } from './subject_filter.ts';
 import {
@@ -925,7 +925,7 @@ export class FileStore extends IndexedStore {
       const size = (await fsp.stat(file)).size;
       if (size > lastListed.size) tail = { path: file, from: lastListed.size, to: size };
     }
-    const reads = new ReadAhead([...(tail === null ? [] : [tail]), ...newer.map(rangeOf)]);
+    const reads = new RangeReader([...(tail === null ? [] : [tail]), ...newer.map(rangeOf)]);
     const listed = new Set<number>();
     for (const s of snap.segments) {
       const seg = new Segment(this.msgsDir, s.id);
@@ -970,7 +970,7 @@ export class FileStore extends IndexedStore {
    */
   private async verifySnapshotted(snap: IndexSnapshot): Promise<void> {
     const listed = snap.segments.filter((s) => s.size > 0);
-    const reads = new ReadAhead(listed.map((s) => ({ path: new Segment(this.msgsDir, s.id).path, from: 0, to: s.size })));
+    const reads = new RangeReader(listed.map((s) => ({ path: new Segment(this.msgsDir, s.id).path, from: 0, to: s.size })));
     for (const s of listed) {
       const name = new Segment(this.msgsDir, s.id);
       const buf = await reads.take();
@@ -1012,7 +1012,7 @@ export class FileStore extends IndexedStore {
    * Applies the records of each range in order, the next one read while one is applied (`reads`,
    * when given, reads these ranges).
    */
-  private async replayRanges(ranges: ReplayRange[], replay: Replay, reads = new ReadAhead(ranges.map(rangeOf))): Promise<void> {
+  private async replayRanges(ranges: ReplayRange[], replay: Replay, reads = new RangeReader(ranges.map(rangeOf))): Promise<void> {
     for (const r of ranges) {
       if (r.add) this.index.segments.push(r.seg);
       await this.replaySegment(r.seg, await reads.take(), r.from, r.newest, replay);

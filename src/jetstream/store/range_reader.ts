@@ -11,7 +11,7 @@ export interface FileRange {
   to: number;
 }
 
-export class ReadAhead {
+export class RangeReader {
   private readonly ranges: readonly FileRange[];
   private readonly bufs: Buffer[];
   private taken = 0;
@@ -33,7 +33,7 @@ export class ReadAhead {
    */
   async take(): Promise<Buffer> {
     const i = this.taken++;
-    if (this.pending === null || i >= this.ranges.length) throw new Error('ReadAhead: no range left');
+    if (this.pending === null || i >= this.ranges.length) throw new Error('RangeReader: no range left');
     const buf = await this.pending;
     this.pending = i + 1 < this.ranges.length ? this.read(i + 1) : null;
     // A failed read ahead is reported by the take() that wants it (if any), never as unhandled.
