@@ -20,10 +20,11 @@ for (let i = 0; i < 256; i++) {
   for (let t = 1; t < 16; t++) TABLE[t * 256 + i] = (TABLE[(t - 1) * 256 + i]! >>> 8) ^ TABLE[TABLE[(t - 1) * 256 + i]! & 0xff]!;
 }
 
-export function crc32Range(buf: Uint8Array, start: number, end: number): number {
-  if (end - start >= ZLIB_FROM_BYTES) return zlibCrc32(buf.subarray(start, end));
+/** CRC-32 of buf[start, end); given `crc`, that of A‖buf[start, end) where crc = CRC-32 of A. */
+export function crc32Range(buf: Uint8Array, start: number, end: number, crc = 0): number {
+  if (end - start >= ZLIB_FROM_BYTES) return zlibCrc32(buf.subarray(start, end), crc);
   const t = TABLE;
-  let c = -1;
+  let c = ~crc;
   let i = start;
   for (; i + 16 <= end; i += 16) {
     c ^= buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24);
@@ -144,25 +145,4 @@ export const COMBINE_MAX_BYTES = 2 ** SHIFT_BITS - 1;
 /** crc(A‖B) from crc(A), crc(B) and |B| (≤ COMBINE_MAX_BYTES). */
 export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
   return (shiftBytes(crcA, lengthB) ^ crcB) >>> 0;
-}
-
-/** crc(A‖buf[at, at+8)) from crc(A): the checksum continued over 8 bytes (a record's length and checksum). */
-export function crc32Continue8(crc: number, buf: Uint8Array, at: number): number {
-  const t = TABLE;
-  let c = ~crc ^ (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24));
-  c =
-    t[1792 + (c & 0xff)]! ^
-    t[1536 + ((c >>> 8) & 0xff)]! ^
-    t[1280 + ((c >>> 16) & 0xff)]! ^
-    t[1024 + (c >>> 24)]! ^
-    t[768 + buf[at + 4]!]! ^
-    t[512 + buf[at + 5]!]! ^
-    t[256 + buf[at + 6]!]! ^
-    t[buf[at + 7]!]!;
-  return ~c >>> 0;
-}
-
-/** One native CRC-32 of buf[start, end) (fast per byte; a call costs what ~2 KB of the loop does). */
-export function crc32Native(buf: Uint8Array, start: number, end: number): number {
-  return zlibCrc32(buf.subarray(start, end));
 }

@@ -4,7 +4,7 @@
 // skipped when its length field is still credible (the next record, or the end of file, starts
 // where it says), otherwise the file is cut there and the loss is reported.
 
-import { COMBINE_MAX_BYTES, crc32Combine, crc32Continue8, crc32Native } from './crc32.ts';
+import { COMBINE_MAX_BYTES, crc32Combine, crc32Range } from './crc32.ts';
 import { checksumOk, lengthAt, readHeader, readHeaderInto, wellFormed, type RecordHeader } from './record_codec.ts';
 import { RECORD_HEADER_BYTES } from './types.ts';
 
@@ -137,11 +137,11 @@ function checkRun(buf: Buffer, start: number, run: { end: number; ok: boolean })
   while (p < stop && size - p >= RECORD_HEADER_BYTES) {
     const length = lengthAt(buf, p);
     if (length < RECORD_HEADER_BYTES || length > size - p || length - 8 > COMBINE_MAX_BYTES) break;
-    expected = crc32Combine(crc32Continue8(expected, buf, p), buf.readUInt32LE(p + 4), length - 8);
+    expected = crc32Combine(crc32Range(buf, p, p + 8, expected), buf.readUInt32LE(p + 4), length - 8);
     p += length;
   }
   run.end = p;
-  run.ok = p > start && crc32Native(buf, start, p) === expected;
+  run.ok = p > start && crc32Range(buf, start, p) === expected;
 }
 
 function allZero(buf: Buffer, from: number): boolean {

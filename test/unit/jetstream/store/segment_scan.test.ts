@@ -5,7 +5,7 @@
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { COMBINE_MAX_BYTES, crc32Combine, crc32Continue8 } from '../../../../src/jetstream/store/crc32.ts';
+import { COMBINE_MAX_BYTES, crc32Combine, crc32Range } from '../../../../src/jetstream/store/crc32.ts';
 import { checksumOk, encodeDelete, encodeMsg, lengthAt } from '../../../../src/jetstream/store/record_codec.ts';
 import { scanSegment } from '../../../../src/jetstream/store/segment_scan.ts';
 
@@ -55,8 +55,10 @@ describe('CRC-32 combination', () => {
       for (let i = 0; i < n; i += 997) b[i] = i & 0xff;
       expect(crc32Combine(zlibCrc32(a), zlibCrc32(b), n), `n=${n}`).toBe(zlibCrc32(Buffer.concat([a, b])));
     }
-    const head = Buffer.from('12345678');
-    expect(crc32Continue8(zlibCrc32(a), head, 0)).toBe(zlibCrc32(Buffer.concat([a, head])));
+    for (const n of [8, 100, 5000]) {
+      const b = Buffer.alloc(n, 7);
+      expect(crc32Range(b, 0, n, zlibCrc32(a)), `continued over ${n}`).toBe(zlibCrc32(Buffer.concat([a, b])));
+    }
   });
 
   it('stays right for lengths asked for over and over (exact tables), mixed with others of the same slot', () => {
