@@ -1057,12 +1057,15 @@ export class FileStore extends IndexedStore {
     seg.active = false;
   }
 
-  /** Applies one record of the range being replayed (scanSegment's visitor; start-up only). */
+  /**
+   * Applies one record of the range being replayed: scanSegment's visitor at start-up, called
+   * from replaySegment only (the store itself is the visitor so the call has one target always).
+   */
   visitRecord(rel: number, h: RecordHeader): void {
-    const { seg, buf, from, replay } = this.ranging!;
+    const r = this.ranging!;
+    const { seg, buf, from, replay } = r;
     const offset = from + rel;
     seg.size = seg.written = offset + h.length;
-    const r = this.ranging!;
     r.tailAt = offset;
     r.tailLength = h.length;
     r.tailType = h.type;
