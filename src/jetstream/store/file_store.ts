@@ -39,10 +39,10 @@ import {
   type RecordHeader,
 } from './record_codec.ts';
 import { SeqBits } from './seq_bits.ts';
-import { SubjectInterner } from './subject_interner.ts';
 import { Segment, segmentId } from './segment.ts';
 import { SegmentIndex } from './segment_index.ts';
-import { scanSegment } from './segment_scan.ts';
+import { scanSegment, type SegmentScan } from './segment_scan.ts';
+import { RangeReader, type FileRange } from './range_reader.ts';
 import { NO_RECORD } from './segment_table.ts';
 import type { SubjectFilter } from './subject_filter.ts';
 import {
@@ -156,27 +156,34 @@ interface Replay {
   floor: number;
 }
 
-const DONE: Promise<void> = Promise.resolve();
-
-/** One buffer per thread for reading a segment at start-up (table loads use their own). */
-let replayScratch = Buffer.allocUnsafe(0);
-
-async function readInto(file: string, from: number, to: number): Promise<Buffer> {
-  const size = to - from;
-  if (replayScratch.length < size) replayScratch = Buffer.allocUnsafe(Math.max(size, replayScratch.length * 2));
-  const fh = await fsp.open(file, 'r');
-  try {
-    let n = 0;
-    while (n < size) {
-      const { bytesRead } = await fh.read(replayScratch, n, size - n, from + n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-    }
-    return replayScratch.subarray(0, n);
-  } finally {
-    await fh.close();
-  }
+/** A range being applied: its bytes (from file offset `from` on) and the last record seen. */
+interface RangeReplay {
+  seg: Segment;
+  buf: Buffer;
+  from: number;
+  replay: Replay;
+  tailAt: number;
+  tailLength: number;
+  tailType: number;
+  tailSeq: number;
 }
+
+/** Records of a segment start-up reads and applies: bytes [from, to) of its file. */
+interface ReplayRange {
+  seg: Segment;
+  from: number;
+  to: number;
+  /** The newest segment: a torn tail there is cut silently. */
+  newest: boolean;
+  /** Not in the index yet: added just before its records are applied. */
+  add: boolean;
+}
+
+function rangeOf(r: ReplayRange): FileRange {
+  return { path: r.seg.path, from: r.from, to: r.to };
+}
+
+const DONE: Promise<void> = Promise.resolve();
 
 export class FileStore extends IndexedStore {
   readonly kind = 'file' as const;
@@ -214,9 +221,10 @@ export class FileStore extends IndexedStore {
   /** Snapshots are at least this far apart (SNAPSHOT_COST_SHARE × the time the last took to encode). */
   private snapshotGapMs = 0;
   private skipFinalSnapshot = false;
-  private readonly interner = new SubjectInterner();
   /** While records are replayed at start-up, losses found on the way are uncounted here. */
   private replaying: Replay | null = null;
+  /** The range whose records scanSegment is handing to visitRecord. */
+  private ranging: RangeReplay | null = null;
 
   private constructor(opts: FileStoreOptions) {
     super(opts.limits ?? UNLIMITED);
@@ -911,6 +919,18 @@ export class FileStore extends IndexedStore {
 
   private async recoverFromSnapshot(snap: IndexSnapshot, ids: number[], replay: Replay): Promise<void> {
     this.recovery.index = 'snapshot';
+    // What was written after the snapshot is known from file sizes alone: its first read runs
+    // while the index is restored from the snapshot.
+    const lastListed = snap.segments[snap.segments.length - 1];
+    const maxListed = lastListed?.id ?? 0;
+    const newer = await this.wholeSegments(ids.filter((id) => id > maxListed));
+    let tail: FileRange | null = null;
+    if (lastListed !== undefined) {
+      const file = new Segment(this.msgsDir, lastListed.id).path;
+      const size = (await fsp.stat(file)).size;
+      if (size > lastListed.size) tail = { path: file, from: lastListed.size, to: size };
+    }
+    const reads = new RangeReader([...(tail === null ? [] : [tail]), ...newer.map(rangeOf)]);
     const listed = new Set<number>();
     for (const s of snap.segments) {
       const seg = new Segment(this.msgsDir, s.id);
@@ -937,22 +957,13 @@ export class FileStore extends IndexedStore {
     replay.lastSeq = snap.lastSeq;
     replay.lastTime = snap.lastTime;
     replay.floor = snap.firstSeq;
-    const maxListed = snap.segments.length > 0 ? snap.segments[snap.segments.length - 1]!.id : 0;
     // Reclaimed before the snapshot, not yet unlinked when the process stopped.
     for (const id of ids) if (id < maxListed && !listed.has(id)) await fsp.rm(new Segment(this.msgsDir, id).path, { force: true });
-    const newer = ids.filter((id) => id > maxListed);
     const scannedBefore = this.recovery.scannedBytes;
-    const last = this.index.segments[this.index.segments.length - 1];
-    if (last !== undefined) {
-      const size = (await fsp.stat(last.path)).size;
-      if (size > last.size) await this.replaySegment(last, last.size, size, newer.length === 0, replay);
-    }
-    for (let i = 0; i < newer.length; i++) {
-      const seg = new Segment(this.msgsDir, newer[i]!);
-      this.index.segments.push(seg);
-      const size = (await fsp.stat(seg.path)).size;
-      await this.replaySegment(seg, 0, size, i === newer.length - 1, replay);
-    }
+    const ranges: ReplayRange[] = [];
+    if (tail !== null) ranges.push({ seg: this.index.segments[this.index.segments.length - 1]!, from: tail.from, to: tail.to, newest: newer.length === 0, add: false });
+    ranges.push(...newer);
+    await this.replayRanges(ranges, replay, reads);
     this.recovery.afterSnapshotBytes = this.recovery.scannedBytes - scannedBefore;
   }
 
@@ -963,17 +974,20 @@ export class FileStore extends IndexedStore {
    * may have hit the sequence itself, and a report without one makes the caller drop everything.
    */
   private async verifySnapshotted(snap: IndexSnapshot): Promise<void> {
-    for (const s of snap.segments) {
-      if (s.size === 0) continue;
+    const listed = snap.segments.filter((s) => s.size > 0);
+    const reads = new RangeReader(listed.map((s) => ({ path: new Segment(this.msgsDir, s.id).path, from: 0, to: s.size })));
+    for (const s of listed) {
       const name = new Segment(this.msgsDir, s.id);
-      const buf = await readInto(name.path, 0, s.size);
+      const buf = await reads.take();
       this.recovery.verifiedBytes += buf.length;
       const offsets: number[] = [];
       const seqs: number[] = [];
-      const scan = scanSegment(buf, false, 0, (offset, h) => {
-        if (h.type !== RecordType.Msg) return;
-        offsets.push(offset);
-        seqs.push(h.seq);
+      const scan = scanSegment(buf, false, 0, {
+        visitRecord(offset, h) {
+          if (h.type !== RecordType.Msg) return;
+          offsets.push(offset);
+          seqs.push(h.seq);
+        },
       });
       for (const d of scan.damage) {
         let i = 0;
@@ -989,59 +1003,51 @@ export class FileStore extends IndexedStore {
 
   private async recoverByScan(ids: number[], replay: Replay): Promise<void> {
     this.recovery.index = 'full-scan';
-    for (let i = 0; i < ids.length; i++) {
-      const seg = new Segment(this.msgsDir, ids[i]!);
-      this.index.segments.push(seg);
-      const size = (await fsp.stat(seg.path)).size;
-      await this.replaySegment(seg, 0, size, i === ids.length - 1, replay);
+    await this.replayRanges(await this.wholeSegments(ids), replay);
+  }
+
+  /** Ranges covering the whole files of segments `ids` (ascending, the last one newest). */
+  private async wholeSegments(ids: number[]): Promise<ReplayRange[]> {
+    const segs = ids.map((id) => new Segment(this.msgsDir, id));
+    const sizes = await Promise.all(segs.map(async (seg) => (await fsp.stat(seg.path)).size));
+    return segs.map((seg, i) => ({ seg, from: 0, to: sizes[i]!, newest: i === segs.length - 1, add: true }));
+  }
+
+  /**
+   * Applies the records of each range in order, the next one read while one is applied (`reads`,
+   * when given, reads these ranges).
+   */
+  private async replayRanges(ranges: ReplayRange[], replay: Replay, reads = new RangeReader(ranges.map(rangeOf))): Promise<void> {
+    for (const r of ranges) {
+      if (r.add) this.index.segments.push(r.seg);
+      await this.replaySegment(r.seg, await reads.take(), r.from, r.newest, replay);
     }
   }
 
   /**
-   * Reads seg's records in [from, end), verifying each, and applies them to the index in order.
-   * A torn tail of the newest segment is cut; other damage is reported (and cut if not skippable).
+   * Applies the records of `buf`, bytes of seg's file from offset `from` on, verifying each, to the
+   * index in order. A torn tail of the newest segment is cut; other damage is reported (and cut if
+   * not skippable).
    */
-  private async replaySegment(seg: Segment, from: number, end: number, newest: boolean, replay: Replay): Promise<void> {
-    // The buffer starts at file offset `from`: offsets below are relative to it.
-    const buf = await readInto(seg.path, from, end);
+  private async replaySegment(seg: Segment, buf: Buffer, from: number, newest: boolean, replay: Replay): Promise<void> {
+    // Offsets below are relative to the buffer, which starts at file offset `from`.
     this.recovery.scannedBytes += buf.length;
     // Pinned while replayed: its table is being built and must not be evicted half way.
     seg.active = true;
     seg.size = seg.written = from;
     if (seg.first !== 0 && seg.table === null) this.index.table(seg);
-    let tailAt = -1;
-    let tailLength = 0;
-    let tailType = 0;
-    let tailSeq = 0;
-    const scan = scanSegment(buf, newest, 0, (rel, h) => {
-      const offset = from + rel;
-      seg.size = seg.written = offset + h.length;
-      tailAt = offset;
-      tailLength = h.length;
-      tailType = h.type;
-      tailSeq = h.seq;
-      if (h.type === RecordType.Msg) {
-        // A second record for a live sequence: the later one is the message.
-        if (h.seq <= replay.lastSeq && this.index.isLive(h.seq)) this.uncount(this.index.kill(h.seq), replay);
-        if ((h.flags & RecordFlag.Erased) !== 0) {
-          this.index.addDead(seg, h.seq, h.ts, offset, h.length);
-        } else {
-          const s = rel + RECORD_HEADER_BYTES;
-          this.index.add(seg, h.seq, this.interner.get(buf, s, s + h.subjectLength), h.ts, offset, h.length);
-          replay.msgs++;
-          replay.bytes += h.length;
-        }
-        if (h.seq > replay.lastSeq) {
-          replay.lastSeq = h.seq;
-          replay.lastTime = h.ts;
-        }
-      } else if (h.type === RecordType.Delete) {
-        const named = h.subjectLength > 0 ? this.interner.get(buf, rel + RECORD_HEADER_BYTES, rel + h.length) : undefined;
-        this.uncount(this.index.kill(h.seq, named, h.hdrLength > 0 ? h.hdrLength : undefined), replay);
-      } else {
-        this.replaySequenceState(buf, rel, h, replay);
-      }
-    });
+    // A stream's messages are mostly alike in size: the first one says about how many fit.
+    else if (seg.first === 0 && buf.length >= RECORD_HEADER_BYTES && buf[8] === RecordType.Msg) {
+      this.index.ensureTable(seg, Math.ceil(buf.length / Math.max(RECORD_HEADER_BYTES, buf.readUInt32LE(0))) + 1);
+    }
+    const r: RangeReplay = { seg, buf, from, replay, tailAt: -1, tailLength: 0, tailType: 0, tailSeq: 0 };
+    this.ranging = r;
+    let scan: SegmentScan;
+    try {
+      scan = scanSegment(buf, newest, 0, this);
+    } finally {
+      this.ranging = null;
+    }
     this.recovery.tornTailBytes += scan.tornTailBytes;
     for (const d of scan.damage) this.report({ file: seg.name, ...d, offset: from + d.offset }, true);
     if (scan.validLength < buf.length) {
@@ -1050,10 +1056,46 @@ export class FileStore extends IndexedStore {
       await this.syncData(fh);
       await fh.close();
     }
-    if (tailAt >= 0) seg.tail = { offset: tailAt, length: tailLength, type: tailType, seq: tailSeq };
+    if (r.tailAt >= 0) seg.tail = { offset: r.tailAt, length: r.tailLength, type: r.tailType, seq: r.tailSeq };
     seg.size = seg.written = from + scan.validLength;
     if (seg.size === 0) seg.tail = null;
     seg.active = false;
+  }
+
+  /**
+   * Applies one record of the range being replayed: scanSegment's visitor at start-up, called
+   * from replaySegment only (the store itself is the visitor so the call has one target always).
+   */
+  visitRecord(rel: number, h: RecordHeader): void {
+    const r = this.ranging!;
+    const { seg, buf, from, replay } = r;
+    const offset = from + rel;
+    seg.size = seg.written = offset + h.length;
+    r.tailAt = offset;
+    r.tailLength = h.length;
+    r.tailType = h.type;
+    r.tailSeq = h.seq;
+    if (h.type === RecordType.Msg) {
+      // A second record for a live sequence: the later one is the message.
+      if (h.seq <= replay.lastSeq && this.index.isLive(h.seq)) this.uncount(this.index.kill(h.seq), replay);
+      if ((h.flags & RecordFlag.Erased) !== 0) {
+        this.index.addDead(seg, h.seq, h.ts, offset, h.length);
+      } else {
+        const s = rel + RECORD_HEADER_BYTES;
+        this.index.addRead(seg, h.seq, buf, s, s + h.subjectLength, h.ts, offset, h.length);
+        replay.msgs++;
+        replay.bytes += h.length;
+      }
+      if (h.seq > replay.lastSeq) {
+        replay.lastSeq = h.seq;
+        replay.lastTime = h.ts;
+      }
+    } else if (h.type === RecordType.Delete) {
+      const named = h.subjectLength > 0 ? this.index.subjectAt(buf, rel + RECORD_HEADER_BYTES, rel + h.length) : undefined;
+      this.uncount(this.index.kill(h.seq, named, h.hdrLength > 0 ? h.hdrLength : undefined), replay);
+    } else {
+      this.replaySequenceState(buf, rel, h, replay);
+    }
   }
 
   private replaySequenceState(buf: Buffer, offset: number, h: RecordHeader, replay: Replay): void {

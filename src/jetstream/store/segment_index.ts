@@ -187,18 +187,21 @@ export class SegmentIndex {
   private noteSubjects(seg: Segment): void {
     const t = seg.table;
     if (t === null || seg.active) return;
-    const ids = new Set<number>();
-    for (let seq = seg.nextLive(seg.first); seq !== 0; seq = seg.nextLive(seq + 1)) {
-      const sid = t.sids[seq - seg.first]!;
+    // A bit per subject id rather than a Set: every replayed segment is sealed at start-up.
+    const seen = new Uint8Array((this.subjects.idLimit + 7) >>> 3);
+    const hashes: number[] = [];
+    const sids = t.sids;
+    const allLive = seg.dead === null || seg.dead.count === 0;
+    for (let seq = seg.nextLive(seg.first); seq !== 0; seq = allLive ? (seq < seg.last ? seq + 1 : 0) : seg.nextLive(seq + 1)) {
+      const sid = sids[seq - seg.first]!;
       if (sid === NO_SUBJECT) {
         seg.subjects = null;
         return;
       }
-      ids.add(sid);
+      if ((seen[sid >>> 3]! & (1 << (sid & 7))) !== 0) continue;
+      seen[sid >>> 3]! |= 1 << (sid & 7);
+      hashes.push(this.subjects.hash(sid));
     }
-    const hashes = new Uint32Array(ids.size);
-    let i = 0;
-    for (const id of ids) hashes[i++] = this.subjects.hash(id);
     seg.subjects = new SubjectBloom(hashes);
   }
 
@@ -280,14 +283,17 @@ export class SegmentIndex {
     return this.buildTable(seg);
   }
 
-  /** A segment about to get records: a new table, or its records so far read from the file. */
-  private ensureTable(seg: Segment): void {
+  /**
+   * A segment about to get records: a new table (room for `slots`, when the caller can tell), or
+   * its records so far read from the file.
+   */
+  ensureTable(seg: Segment, slots?: number): void {
     if (seg.table !== null) return;
     if (seg.first !== 0) {
       this.buildTable(seg);
       return;
     }
-    seg.table = new SegmentTable();
+    seg.table = new SegmentTable(slots);
     storeCache.admit(seg, false);
   }
 
@@ -340,8 +346,6 @@ export class SegmentIndex {
     let unknown = false;
     let liveBytes = 0;
     let goneBytes = 0;
-    let prevSubject = '';
-    let prevId = NO_SUBJECT;
     for (let seq = seg.nextLive(seg.first); seq !== 0; seq = seg.nextLive(seq + 1)) {
       const slot = seq - seg.first;
       const offset = table.offsets[slot]!;
@@ -350,15 +354,8 @@ export class SegmentIndex {
         continue;
       }
       const start = offset + RECORD_HEADER_BYTES;
-      const subject = this.interner.get(buf, start, start + buf.readUInt16LE(offset + 10));
-      let sid: number;
-      if (assign) sid = this.subjects.add(subject, seq);
-      else if (subject === prevSubject) sid = prevId;
-      else {
-        sid = this.subjects.idOf(subject) ?? NO_SUBJECT;
-        prevSubject = subject;
-        prevId = sid;
-      }
+      const end = start + buf.readUInt16LE(offset + 10);
+      const sid = assign ? this.countRead(buf, start, end, seq) : this.idOfRead(buf, start, end);
       if (erased.has(slot)) {
         // Erased after the snapshot that still counts it; the tombstone replayed later says the same.
         gone.push(seq);
@@ -815,7 +812,41 @@ export class SegmentIndex {
   /** Indexes a message record appended to (or found in) `seg`. */
   add(seg: Segment, seq: number, subject: string, ts: bigint, offset: number, length: number): void {
     this.ensureTable(seg);
-    const sid = this.subjects.add(subject, seq);
+    this.addWithId(seg, seq, this.subjects.add(subject, seq), ts, offset, length);
+  }
+
+  /**
+   * add() for a record read back from a file, its subject the latin1 bytes buf[start, end): a
+   * subject seen before costs neither a string nor a Map lookup.
+   */
+  addRead(seg: Segment, seq: number, buf: Buffer, start: number, end: number, ts: bigint, offset: number, length: number): void {
+    this.ensureTable(seg);
+    this.addWithId(seg, seq, this.countRead(buf, start, end, seq), ts, offset, length);
+  }
+
+  /** subjects.add() of the subject in buf[start, end). */
+  private countRead(buf: Buffer, start: number, end: number, seq: number): number {
+    const subject = this.interner.get(buf, start, end);
+    const sid = this.interner.id;
+    if (!this.subjects.holds(sid, subject)) return (this.interner.id = this.subjects.add(subject, seq));
+    this.subjects.addTo(sid, seq);
+    return sid;
+  }
+
+  /** The id of the subject in buf[start, end), or NO_SUBJECT. */
+  private idOfRead(buf: Buffer, start: number, end: number): number {
+    const subject = this.interner.get(buf, start, end);
+    const sid = this.interner.id;
+    if (this.subjects.holds(sid, subject)) return sid;
+    return (this.interner.id = this.subjects.idOf(subject) ?? NO_SUBJECT);
+  }
+
+  /** The subject in buf[start, end), as add() and kill() take it (interned). */
+  subjectAt(buf: Buffer, start: number, end: number): string {
+    return this.interner.get(buf, start, end);
+  }
+
+  private addWithId(seg: Segment, seq: number, sid: number, ts: bigint, offset: number, length: number): void {
     const grew = seg.noteRecord(seq, ts, offset, length, sid);
     if (grew > 0) storeCache.resized(seg, grew);
     seg.liveMsgs++;

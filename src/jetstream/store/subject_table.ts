@@ -55,6 +55,11 @@ export class SubjectTable {
     return this.counts.byteLength + this.firsts.byteLength + this.lasts.byteLength + this.flags.byteLength + this.hashes.byteLength;
   }
 
+  /** Every id in use is below this. */
+  get idLimit(): number {
+    return this.names.length;
+  }
+
   idOf(subject: string): number | undefined {
     // A writer asks about the same subject several times per message (limits, then the add):
     // answer repeats without hashing a fresh string again.
@@ -114,10 +119,20 @@ export class SubjectTable {
       id = this.allocate(subject);
       this.firsts[id] = seq;
     }
+    this.addTo(id, seq);
+    return id;
+  }
+
+  /** add() for a subject whose id is known (`holds(id, subject)`). */
+  addTo(id: number, seq: number): void {
     this.counts[id]!++;
     this.lasts[id] = seq;
     this.flags[id]! &= ~LAST_STALE;
-    return id;
+  }
+
+  /** Whether `id` is the id of `subject` now (ids are reused once a subject has no messages). */
+  holds(id: number, subject: string): boolean {
+    return id < this.names.length && this.names[id] === subject;
   }
 
   /** Uncounts one message of the subject; the subject goes when it has none left. */

@@ -141,6 +141,49 @@ describe('FileStore durability and recovery', () => {
     expect(messages(again).map((m) => m[3])).toEqual(['message-1', 'message-2', 'message-3b']);
   });
 
+  it('after a crash, damage among the records written since the snapshot is reported and never served, a torn tail cut', async () => {
+    // Enough records after the snapshot, over two segments, for several checksum runs (256 KiB) each.
+    const opts = { segmentBytes: 1024 * 1024, snapshotIntervalMs: 0, snapshotBytes: 0 };
+    const s = await openStore(opts);
+    const body = (i: number): Uint8Array => bytes(`m-${i}-${'y'.repeat(100 + (i % 50))}`);
+    for (let i = 1; i <= 1000; i++) s.store(`k.${i % 9}`, null, body(i), T(i));
+    await s.close();
+    const again = await openStore(opts);
+    const n = 12_000;
+    for (let i = 1001; i <= n; i++) again.store(`k.${i % 9}`, null, body(i), T(i));
+    await again.flush();
+    // The crash: the files as they are now, with no snapshot written since the first close.
+    const crashed = path.join(root, 'crashed');
+    await fsp.cp(dir, crashed, { recursive: true });
+    const segs = fs.readdirSync(path.join(crashed, 'msgs')).filter((f) => f.endsWith('.seg')).sort();
+    expect(segs.length).toBeGreaterThanOrEqual(2);
+    const flip = (file: string, marker: string): void => {
+      const buf = fs.readFileSync(file);
+      buf[buf.indexOf(marker) + marker.length]! ^= 0x10;
+      fs.writeFileSync(file, buf);
+    };
+    const older = path.join(crashed, 'msgs', segs.at(-2)!);
+    const newest = path.join(crashed, 'msgs', segs.at(-1)!);
+    const olderFirst = Number(/m-(\d+)-/.exec(fs.readFileSync(older, 'latin1'))![1]);
+    const hit = [olderFirst + 3000, olderFirst + 3002, n - 500];
+    flip(older, `m-${hit[0]}-`);
+    flip(older, `m-${hit[1]}-`);
+    flip(newest, `m-${hit[2]}-`);
+    fs.truncateSync(newest, fs.statSync(newest).size - 7); // the last record is torn
+    const seen: CorruptionReport[] = [];
+    const r = await FileStore.open({ dir: crashed, ...opts, onCorruption: (c) => seen.push(c) });
+    open.push(r);
+    expect(r.recovery).toMatchObject({ index: 'snapshot', tornTailBytes: expect.any(Number) });
+    expect(r.recovery.afterSnapshotBytes).toBeGreaterThan(1024 * 1024);
+    expect(r.recovery.tornTailBytes).toBeGreaterThan(0);
+    expect(seen.map((c) => [c.seq, c.action])).toEqual(hit.map((seq) => [seq, 'skipped']));
+    const st = r.state({ deleted: true });
+    expect(st).toMatchObject({ msgs: n - 1 - hit.length, firstSeq: 1, lastSeq: n - 1, deleted: hit });
+    for (const seq of hit) expect(r.load(seq)).toBeNull();
+    for (const seq of [1, 1000, 1001, olderFirst + 2999, olderFirst + 3001, n - 1]) expect(text(r.load(seq)!.data)).toBe(text(body(seq)));
+    expect(r.subjectsState('>').get(`k.${hit[0]! % 9}`)!.msgs).toBe(messages(r).filter((m) => m[1] === `k.${hit[0]! % 9}`).length);
+  });
+
   it('cuts a zero-filled tail (file extended, data never written)', async () => {
     const s = await openStore();
     await s.store('t', null, bytes('one'), T(1));
