@@ -51,20 +51,24 @@ function base32Decode(text: string): Uint8Array | null {
   return out;
 }
 
-const CRC16_TABLE = (() => {
+// Built at the first nkey checked, not at import (see crc32.ts: hot start-up loops cost memory).
+let CRC16_TABLE: Uint16Array | null = null;
+
+function crc16Table(): Uint16Array {
   const table = new Uint16Array(256);
   for (let i = 0; i < 256; i++) {
     let crc = i << 8;
     for (let b = 0; b < 8; b++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
     table[i] = crc;
   }
-  return table;
-})();
+  return (CRC16_TABLE = table);
+}
 
 /** CRC-16/XMODEM (poly 0x1021, init 0), the nkeys checksum. */
 export function crc16(data: Uint8Array): number {
+  const table = CRC16_TABLE ?? crc16Table();
   let crc = 0;
-  for (let i = 0; i < data.length; i++) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >>> 8) ^ data[i]!) & 0xff]!;
+  for (let i = 0; i < data.length; i++) crc = ((crc << 8) & 0xffff) ^ table[((crc >>> 8) ^ data[i]!) & 0xff]!;
   return crc;
 }
 
