@@ -85,7 +85,8 @@ export interface StreamOptions {
 /** The leader's verdict on a publish. */
 type Checked =
   | { kind: 'error'; error: ApiError }
-  | { kind: 'duplicate'; seq: number; ready: Promise<void> }
+  /** `stored` settles true once the original is in the stream, false if it never got there. */
+  | { kind: 'duplicate'; seq: number; stored: Promise<boolean> }
   /** Must wait until the leader's in-flight removals have applied (a compare-and-set). */
   | { kind: 'wait' }
   | { kind: 'op'; op: MsgOp; size: number };
@@ -104,11 +105,17 @@ export interface ApplyResult {
 export interface StreamReplicator {
   /** Resolves once the operation is committed and applied here, with what applying it returned. */
   propose(op: StreamOp): Promise<ApplyResult>;
+  /**
+   * Whether this replica leads right now. The stream's leading flag follows the group's leader
+   * change events; between Raft learning of a newer leader and that event, this says no.
+   */
+  leaderNow(): boolean;
   /** The `cluster` object of stream info (nats-server ClusterInfo). */
   clusterInfo(): Record<string, unknown>;
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+const STORED: Promise<boolean> = Promise.resolve(true);
 const EMPTY = new Uint8Array(0);
 /** A replicated apply stores what the leader decided: the store does not refuse it again. */
 const NO_DISCARD_CHECK = { discardNewCheck: false } as const;
@@ -435,7 +442,7 @@ export class Stream implements StreamForConsumers {
   /** Non-message operations (and rollups) in flight: a compare-and-set waits for them to apply. */
   private inflightBarriers = 0;
   /** Msg-Ids whose message is not yet durable (or committed): duplicates are answered when it is. */
-  private readonly pendingIds = new Map<string, { seq: number; ready: Promise<void> }>();
+  private readonly pendingIds = new Map<string, { seq: number; stored: Promise<boolean> }>();
   /** Publishes waiting for in-flight barriers, in arrival order. */
   private readonly waiting: Array<{ subject: string; reply: string | null; hdr: Uint8Array | null; data: Uint8Array }> = [];
   private drainQueued = false;
@@ -556,6 +563,11 @@ export class Stream implements StreamForConsumers {
    * Leadership came or went: the leader subscribes to the stream's subjects and runs expiry,
    * mirrors and sources; a follower only applies what the leader decided.
    */
+  /** Publishes are decided here: open, the leader, and (replicated) still the group's leader. */
+  private leadsNow(): boolean {
+    return !this.closed && this.leading && (this.replicator === null || this.replicator.leaderNow());
+  }
+
   setLeader(leading: boolean): void {
     if (this.closed || leading === this.leading) return;
     this.leading = leading;
@@ -648,7 +660,7 @@ export class Stream implements StreamForConsumers {
   // ---- publish path: the leader checks, every replica applies ----
 
   private readonly onInbound = (subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void => {
-    if (this.closed || !this.leading) return;
+    if (!this.leadsNow()) return;
     if (this.waiting.length > 0) {
       // Someone ahead waits for in-flight operations to apply: keep the arrival order.
       this.waiting.push({ subject, reply, hdr: hdr === null ? null : Buffer.from(hdr), data: Buffer.from(data) });
@@ -668,12 +680,11 @@ export class Stream implements StreamForConsumers {
         if (respond) this.ctx.bus.publish(reply, null, null, ackErrorBody(this.cfg.name, res.error));
         return;
       case 'duplicate':
-        res.ready.then(
-          () => {
-            if (respond) this.sendAck(reply, res.seq, true);
-          },
-          () => undefined,
-        );
+        // A retry of a message still in flight is acknowledged only if the original is stored: a
+        // deposed leader's proposal fails (and may never commit), and the client must retry again.
+        void res.stored.then((stored) => {
+          if (stored && respond) this.sendAck(reply, res.seq, true);
+        });
         return;
       case 'op': {
         if (this.replicator === null && res.op.msgId === '' && !res.op.skip) {
@@ -738,7 +749,7 @@ export class Stream implements StreamForConsumers {
       msgId = get(HDR.MSG_ID) ?? '';
       if (msgId !== '' && cfg.mirror === undefined) {
         const dup = this.findDuplicate(msgId);
-        if (dup !== undefined) return { kind: 'duplicate', seq: dup.seq, ready: dup.ready };
+        if (dup !== undefined) return { kind: 'duplicate', seq: dup.seq, stored: dup.stored };
       }
       if (!sourced && expLastId !== undefined && expLastId !== '' && expLastId !== this.projMsgId) {
         return { kind: 'error', error: streamWrongLastMsgId(this.projMsgId) };
@@ -845,12 +856,12 @@ export class Stream implements StreamForConsumers {
       done = new Promise<ApplyResult>((resolve, reject) => this.batchMsg(op, size, resolve, reject));
     }
     if (op.msgId !== '' && this.cfg.duplicate_window > 0) {
-      const ready = done.then(
-        () => undefined,
-        () => undefined,
+      const stored = done.then(
+        () => true,
+        () => false,
       );
-      this.pendingIds.set(op.msgId, { seq: op.seq, ready });
-      void ready.then(() => {
+      this.pendingIds.set(op.msgId, { seq: op.seq, stored });
+      void stored.then(() => {
         if (this.pendingIds.get(op.msgId)?.seq === op.seq) this.pendingIds.delete(op.msgId);
       });
     }
@@ -930,7 +941,7 @@ export class Stream implements StreamForConsumers {
   }
 
   private drainWaiting(): void {
-    while (this.waiting.length > 0 && this.leading && !this.closed) {
+    while (this.waiting.length > 0 && this.leadsNow()) {
       const w = this.waiting[0]!;
       const res = this.check(w.subject, w.hdr, w.data, false);
       if (res.kind === 'wait') return;
@@ -1112,7 +1123,7 @@ export class Stream implements StreamForConsumers {
     this.dedup.set(msgId, { seq, tsMs });
   }
 
-  private findDuplicate(msgId: string): { seq: number; ready: Promise<void> } | undefined {
+  private findDuplicate(msgId: string): { seq: number; stored: Promise<boolean> } | undefined {
     const pending = this.pendingIds.get(msgId);
     if (pending !== undefined) return pending;
     this.loadDedup();
@@ -1123,7 +1134,7 @@ export class Stream implements StreamForConsumers {
       this.dedup.delete(id);
     }
     const e = this.dedup.get(msgId);
-    return e === undefined ? undefined : { seq: e.seq, ready: RESOLVED };
+    return e === undefined ? undefined : { seq: e.seq, stored: STORED };
   }
 
   /** The Msg-Id of the last stored message ('' when none). */
@@ -1206,7 +1217,7 @@ export class Stream implements StreamForConsumers {
       return;
     }
     if (res.kind === 'duplicate') {
-      await res.ready;
+      await res.stored;
       return;
     }
     await this.submitMsg(res.op, res.size).catch(() => undefined);

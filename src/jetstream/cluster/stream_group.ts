@@ -211,6 +211,10 @@ export class StreamGroup implements StreamReplicator, StateMachine {
     );
   }
 
+  leaderNow(): boolean {
+    return this.leading && this.driver.isLeader;
+  }
+
   clusterInfo(): Record<string, unknown> {
     const st = this.driver.status();
     const o: Record<string, unknown> = { name: this.view.clusterName };

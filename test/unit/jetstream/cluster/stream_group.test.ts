@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InMemoryBus, realScheduler } from '../../../../src/jetstream/bus.ts';
 import { RaftNet } from '../../../../src/jetstream/cluster/raft_net.ts';
 import { StreamGroup, readBatch, type ClusterView } from '../../../../src/jetstream/cluster/stream_group.ts';
-import { Stream, storeLimitsFor, type StreamEnv } from '../../../../src/jetstream/stream.ts';
+import { Stream, storeLimitsFor, type ApplyResult, type StreamEnv } from '../../../../src/jetstream/stream.ts';
 import { checkStreamConfig, decodeStreamConfig, type StreamConfig } from '../../../../src/jetstream/stream_config.ts';
 import { FileStore } from '../../../../src/jetstream/store/index.ts';
 import type { JsContext } from '../../../../src/jetstream/seams.ts';
@@ -234,7 +234,7 @@ describe('StreamGroup', () => {
     const store = await FileStore.open({ dir, limits: storeLimitsFor(config()) });
     const stream = new Stream({ env, cfg: config(), store, created: 1n, dir });
     let refusal: RaftError = new RaftError(RaftErrorCode.NoLeader, 'no leader');
-    stream.replicate({ propose: () => Promise.reject(refusal), clusterInfo: () => ({}) });
+    stream.replicate({ propose: () => Promise.reject(refusal), clusterInfo: () => ({}), leaderNow: () => true });
     stream.setLeader(true);
     try {
       expect((await c.publish('orders.a', 'x'))?.['error']).toMatchObject({ code: 503, err_code: 10008 });
@@ -243,6 +243,68 @@ describe('StreamGroup', () => {
       expect(await c.publish('orders.a', 'y', {}, 300)).toBeNull();
       refusal = new RaftError(RaftErrorCode.Closed, 'closed');
       expect(await c.publish('orders.a', 'z', {}, 300)).toBeNull();
+    } finally {
+      await stream.stop();
+    }
+  });
+
+  it('acknowledges a retry (same Nats-Msg-Id) of a message in flight only once the original is stored', async () => {
+    const c = (cluster = new Cluster());
+    const ctx: JsContext = { bus: c.bus, scheduler: realScheduler, logger: silentLogger, domain: undefined, advisory: () => undefined };
+    const env: StreamEnv = { ctx, serverName: 'n1', lookupStream: () => undefined, consumerCount: () => 0, resourcesExceeded: () => false };
+    const dir = path.join(c.root, 'lone');
+    const store = await FileStore.open({ dir, limits: storeLimitsFor(config()) });
+    const stream = new Stream({ env, cfg: config(), store, created: 1n, dir });
+    const held: Array<{ resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }> = [];
+    stream.replicate({ propose: () => new Promise((resolve, reject) => held.push({ resolve, reject })), clusterInfo: () => ({}), leaderNow: () => true });
+    stream.setLeader(true);
+    try {
+      // A deposed leader's proposal fails: neither the publish nor its retry is acknowledged.
+      const first = c.publish('orders.a', 'x', { 'Nats-Msg-Id': 'id-lost' }, 300);
+      await eventually(() => held.length === 1);
+      const retry = c.publish('orders.a', 'x', { 'Nats-Msg-Id': 'id-lost' }, 300);
+      await new Promise((r) => setTimeout(r, 20));
+      held[0]!.reject(new RaftError(RaftErrorCode.LeadershipLost, 'leadership lost before the entry committed; it may still commit'));
+      expect(await first).toBeNull();
+      expect(await retry).toBeNull();
+      // Committed: the retry is acknowledged as a duplicate of it.
+      const second = c.publish('orders.a', 'y', { 'Nats-Msg-Id': 'id-kept' });
+      await eventually(() => held.length === 2);
+      const again = c.publish('orders.a', 'y', { 'Nats-Msg-Id': 'id-kept' });
+      await new Promise((r) => setTimeout(r, 20));
+      held[1]!.resolve({ seq: 2, ready: Promise.resolve() });
+      expect(await second).toMatchObject({ seq: 2 });
+      expect(await again).toMatchObject({ seq: 2, duplicate: true });
+    } finally {
+      await stream.stop();
+    }
+  });
+
+  it('leaves publishes unanswered once its Raft group no longer leads, before the leader change reaches the stream', async () => {
+    const c = (cluster = new Cluster());
+    const ctx: JsContext = { bus: c.bus, scheduler: realScheduler, logger: silentLogger, domain: undefined, advisory: () => undefined };
+    const env: StreamEnv = { ctx, serverName: 'n1', lookupStream: () => undefined, consumerCount: () => 0, resourcesExceeded: () => false };
+    const dir = path.join(c.root, 'lone');
+    const store = await FileStore.open({ dir, limits: storeLimitsFor(config()) });
+    const stream = new Stream({ env, cfg: config(), store, created: 1n, dir });
+    let proposals = 0;
+    let raftLeads = true;
+    stream.replicate({
+      propose: () => {
+        proposals++;
+        return Promise.resolve({ seq: proposals, ready: Promise.resolve() });
+      },
+      clusterInfo: () => ({}),
+      leaderNow: () => raftLeads,
+    });
+    stream.setLeader(true);
+    try {
+      expect(await c.publish('orders.a', 'x')).toMatchObject({ seq: 1 });
+      raftLeads = false;
+      // A compare-and-set decided against this replica's state would be answered wrongly.
+      expect(await c.publish('orders.a', 'y', { 'Nats-Expected-Last-Sequence': '0' }, 300)).toBeNull();
+      expect(await c.publish('orders.a', 'z', {}, 300)).toBeNull();
+      expect(proposals).toBe(1);
     } finally {
       await stream.stop();
     }
