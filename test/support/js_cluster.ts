@@ -87,6 +87,9 @@ export class JsCluster {
       routes,
       ...(direct && this.clusterPorts[i] ? { clusterPort: this.clusterPorts[i] } : {}),
       workers: this.opts.workers ?? 1,
+      // Routes learned by gossip would be dialled at the real cluster ports, around the proxies,
+      // and survive a cut: peers are told of an address nobody listens on instead.
+      ...(direct ? {} : { clusterExtra: 'advertise: "127.0.0.1:1"' }),
       dir: this.dirs[i],
       config: [`jetstream { store_dir: "${this.stores[i]}" }`, this.opts.config ?? '', this.opts.nodeConfig?.(i) ?? ''].join('\n'),
     });
@@ -135,6 +138,11 @@ export class JsCluster {
       this.proxies[i]![j]!.block();
       this.proxies[j]![i]!.block();
     }
+  }
+
+  /** Resolves once node i, cut off by isolate(), reports no route left. */
+  async isolated(i: number): Promise<void> {
+    await eventually(`${this.names[i]} has no route left`, async () => ((await monitor(this.node(i), '/routez')).num_routes === 0 ? true : undefined));
   }
 
   heal(): void {

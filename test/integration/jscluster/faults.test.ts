@@ -77,6 +77,7 @@ describe('faults on a JetStream cluster of three', () => {
     const leader = await c.streamLeader('SPLIT');
     const before = await publishAll(nc, 'split.a', 'before', 20);
     c.isolate(leader);
+    await c.isolated(leader);
     // A client of the isolated node: whatever it publishes now must not be acknowledged.
     const lonely = await connect({ servers: `127.0.0.1:${c.node(leader).port}`, maxReconnectAttempts: 0 });
     const js = jetstream(lonely, { timeout: 1000 });
