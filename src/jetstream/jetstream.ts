@@ -423,6 +423,11 @@ export class JetStream implements ApiHost {
     else await stream.stop();
   }
 
+  /** An API request the cluster decided this node answers, after what it had to wait for. */
+  answerApi(tokens: readonly string[], reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void {
+    this.api.dispatch(tokens, reply, hdr, data);
+  }
+
   /** A direct get that reached this replica through its queue group. */
   directRequest(subject: string, reply: string | null, hdr: Uint8Array | null, data: Uint8Array): void {
     const prefix = subject.startsWith(`${API_PREFIX}.`) ? 2 : 3;

@@ -692,8 +692,23 @@ export class JetStreamCluster implements ClusterView {
         }
         return true;
       }
-      case 'MSG':
-        return tokens[3] === undefined ? true : !this.answersForStream(engine.account, tokens[3]);
+      case 'MSG': {
+        const name = tokens[3];
+        if (name === undefined || !this.answersForStream(engine.account, name)) return true;
+        const r = b === 'GET' ? this.replicas.get(streamKey(engine.account, name)) : undefined;
+        if (r === undefined) return false;
+        // A leader that was paused or cut off answers from its own state until it learns of the
+        // next leader: a read waits for a barrier confirmed by a quorum (linearizable), and a
+        // leader that cannot get one answers nothing. nats-server answers from the leader's state.
+        const body = Buffer.from(data);
+        r.group.driver.read().then(
+          () => {
+            if (r.group.isLeader) engine.answerApi(tokens, reply, null, body);
+          },
+          () => undefined,
+        );
+        return true;
+      }
       default:
         return tokens[2] === undefined ? true : !this.answersForStream(engine.account, tokens[2]);
     }

@@ -80,6 +80,13 @@ describe('faults on a JetStream cluster of three', () => {
     await c.isolated(leader);
     // A client of the isolated node: whatever it publishes now must not be acknowledged.
     const lonely = await connect({ servers: `127.0.0.1:${c.node(leader).port}`, maxReconnectAttempts: 0 });
+    // Nor does it answer a read from its own state, which the majority may already have changed.
+    const lonelyJsm = await jetstreamManager(lonely, { timeout: 1000, checkAPI: false });
+    const read = await lonelyJsm.streams.getMessage('SPLIT', { seq: 1 }).then(
+      () => 'answered',
+      () => 'unanswered',
+    );
+    expect(read).toBe('unanswered');
     const js = jetstream(lonely, { timeout: 1000 });
     let falseAcks = 0;
     for (let i = 0; i < 5; i++) {
