@@ -29,18 +29,24 @@ class GatedSync {
   }
 }
 
+/** A file stream ORDERS whose fsyncs are held from now on, and the acks sent to ack.>. */
+async function ordersWithGatedSync(): Promise<{ bus: Harness['bus']; gate: GatedSync; acks: ReturnType<Harness['collect']> }> {
+  const gate = new GatedSync();
+  const harness = (h = new Harness());
+  await harness.start({ storeSync: gate.sync });
+  await harness.createStream({ name: 'ORDERS', subjects: ['orders.>'], storage: 'file' });
+  const acks = harness.collect('ack.>');
+  gate.holding = true;
+  return { bus: harness.bus, gate, acks };
+}
+
 const ackSeqs = (msgs: Array<{ subject: string; json(): Record<string, unknown> }>): Array<[string, unknown]> =>
   msgs.map((m) => [m.subject, m.json()['seq']]);
 
 describe('single-server publish acknowledgements', () => {
   it('acknowledges a turn of publishes in order, and only once their fsync is done', async () => {
-    const gate = new GatedSync();
-    h = new Harness();
-    await h.start({ storeSync: gate.sync });
-    await h.createStream({ name: 'ORDERS', subjects: ['orders.>'], storage: 'file' });
-    const acks = h.collect('ack.>');
-    gate.holding = true;
-    for (let i = 1; i <= 3; i++) h.bus.publish(`orders.${i}`, `ack.${i}`, null, Buffer.from(`o${i}`));
+    const { bus, gate, acks } = await ordersWithGatedSync();
+    for (let i = 1; i <= 3; i++) bus.publish(`orders.${i}`, `ack.${i}`, null, Buffer.from(`o${i}`));
     await waitFor(() => gate.held.length > 0);
     await settle(10);
     expect(acks.msgs).toHaveLength(0);
@@ -56,19 +62,14 @@ describe('single-server publish acknowledgements', () => {
   });
 
   it('does not acknowledge messages whose write failed', async () => {
-    const gate = new GatedSync();
-    h = new Harness();
-    await h.start({ storeSync: gate.sync });
-    await h.createStream({ name: 'ORDERS', subjects: ['orders.>'], storage: 'file' });
-    const acks = h.collect('ack.>');
-    gate.holding = true;
-    h.bus.publish('orders.1', 'ack.1', null, Buffer.from('o1'));
-    h.bus.publish('orders.2', 'ack.2', null, Buffer.from('o2'));
+    const { bus, gate, acks } = await ordersWithGatedSync();
+    bus.publish('orders.1', 'ack.1', null, Buffer.from('o1'));
+    bus.publish('orders.2', 'ack.2', null, Buffer.from('o2'));
     await waitFor(() => gate.held.length > 0);
     gate.failAll();
     await settle(20);
     // The store stays failed: a later publish is not acknowledged either.
-    h.bus.publish('orders.3', 'ack.3', null, Buffer.from('o3'));
+    bus.publish('orders.3', 'ack.3', null, Buffer.from('o3'));
     await settle(20);
     expect(acks.msgs).toHaveLength(0);
   });

@@ -91,6 +91,15 @@ class Cluster {
     return got;
   }
 
+  /** A stream on this cluster's bus with no group: the test plays its replicator. */
+  async loneStream(): Promise<Stream> {
+    const ctx: JsContext = { bus: this.bus, scheduler: realScheduler, logger: silentLogger, domain: undefined, advisory: () => undefined };
+    const env: StreamEnv = { ctx, serverName: 'n1', lookupStream: () => undefined, consumerCount: () => 0, resourcesExceeded: () => false };
+    const dir = path.join(this.root, 'lone');
+    const store = await FileStore.open({ dir, limits: storeLimitsFor(config()) });
+    return new Stream({ env, cfg: config(), store, created: 1n, dir });
+  }
+
   async stop(id: string, kill = false): Promise<void> {
     const r = this.replicas.get(id)!;
     this.replicas.delete(id);
@@ -228,11 +237,7 @@ describe('StreamGroup', () => {
 
   it('answers a publish refused before it entered the log with an error, and one that may still commit with nothing (unknown, not failed)', async () => {
     const c = (cluster = new Cluster());
-    const ctx: JsContext = { bus: c.bus, scheduler: realScheduler, logger: silentLogger, domain: undefined, advisory: () => undefined };
-    const env: StreamEnv = { ctx, serverName: 'n1', lookupStream: () => undefined, consumerCount: () => 0, resourcesExceeded: () => false };
-    const dir = path.join(c.root, 'lone');
-    const store = await FileStore.open({ dir, limits: storeLimitsFor(config()) });
-    const stream = new Stream({ env, cfg: config(), store, created: 1n, dir });
+    const stream = await c.loneStream();
     let refusal: RaftError = new RaftError(RaftErrorCode.NoLeader, 'no leader');
     stream.replicate({ propose: () => Promise.reject(refusal), clusterInfo: () => ({}), leaderNow: () => true });
     stream.setLeader(true);
@@ -250,11 +255,7 @@ describe('StreamGroup', () => {
 
   it('acknowledges a retry (same Nats-Msg-Id) of a message in flight only once the original is stored', async () => {
     const c = (cluster = new Cluster());
-    const ctx: JsContext = { bus: c.bus, scheduler: realScheduler, logger: silentLogger, domain: undefined, advisory: () => undefined };
-    const env: StreamEnv = { ctx, serverName: 'n1', lookupStream: () => undefined, consumerCount: () => 0, resourcesExceeded: () => false };
-    const dir = path.join(c.root, 'lone');
-    const store = await FileStore.open({ dir, limits: storeLimitsFor(config()) });
-    const stream = new Stream({ env, cfg: config(), store, created: 1n, dir });
+    const stream = await c.loneStream();
     const held: Array<{ resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }> = [];
     stream.replicate({ propose: () => new Promise((resolve, reject) => held.push({ resolve, reject })), clusterInfo: () => ({}), leaderNow: () => true });
     stream.setLeader(true);
@@ -282,11 +283,7 @@ describe('StreamGroup', () => {
 
   it('leaves publishes unanswered once its Raft group no longer leads, before the leader change reaches the stream', async () => {
     const c = (cluster = new Cluster());
-    const ctx: JsContext = { bus: c.bus, scheduler: realScheduler, logger: silentLogger, domain: undefined, advisory: () => undefined };
-    const env: StreamEnv = { ctx, serverName: 'n1', lookupStream: () => undefined, consumerCount: () => 0, resourcesExceeded: () => false };
-    const dir = path.join(c.root, 'lone');
-    const store = await FileStore.open({ dir, limits: storeLimitsFor(config()) });
-    const stream = new Stream({ env, cfg: config(), store, created: 1n, dir });
+    const stream = await c.loneStream();
     let proposals = 0;
     let raftLeads = true;
     stream.replicate({
