@@ -76,6 +76,9 @@ describe('replicated consumers', () => {
     }, 60_000);
     for (const r of rest) expect(seen.has(r)).toBe(false);
     expect(new Set([...seen, ...rest]).size).toBe(100);
+    // The killed node may have led the meta group too: the manager's account-info request is
+    // answered by the meta leader only, once the others agree on a new one.
+    await c.metaLeader(30_000);
     const info = await (await jetstreamManager(nc2, { timeout: API_TIMEOUT_MS })).consumers.info('WORK', 'D');
     expect(info.delivered.stream_seq).toBe(100);
   });
