@@ -448,9 +448,9 @@ export class Stream implements StreamForConsumers {
   private drainQueued = false;
   /** Retention removals collected in this turn (replicated streams propose them together). */
   private retire: number[] = [];
-  /** Messages checked in this turn, not yet proposed (replicated streams). */
   /** Single server: the messages waiting for the group commit in progress (afterCommit). */
   private durableWait: { committed: Promise<void>; done: Promise<void>; msgs: DurableWait[] } | null = null;
+  /** Messages checked in this turn, not yet proposed (replicated streams). */
   private batch: { ops: MsgOp[]; waiters: Array<{ resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }>; bytes: number } | null = null;
 
   constructor(opts: StreamOptions) {
@@ -559,15 +559,15 @@ export class Stream implements StreamForConsumers {
     return this.leading;
   }
 
-  /**
-   * Leadership came or went: the leader subscribes to the stream's subjects and runs expiry,
-   * mirrors and sources; a follower only applies what the leader decided.
-   */
   /** Publishes are decided here: open, the leader, and (replicated) still the group's leader. */
   private leadsNow(): boolean {
     return !this.closed && this.leading && (this.replicator === null || this.replicator.leaderNow());
   }
 
+  /**
+   * Leadership came or went: the leader subscribes to the stream's subjects and runs expiry,
+   * mirrors and sources; a follower only applies what the leader decided.
+   */
   setLeader(leading: boolean): void {
     if (this.closed || leading === this.leading) return;
     this.leading = leading;
@@ -830,9 +830,12 @@ export class Stream implements StreamForConsumers {
     this.projTs = op.ts;
     this.projMsgId = op.msgId;
     const r = this.applyMsg(op, reply);
-    if (r.seq === 0 && reply !== null) {
+    if (r.seq === 0) {
+      // Refused by the store: the sequence stays free, as on nats-server (a replicated stream's
+      // replicas skip it alike instead), and the publisher learns why if it asked for an answer.
+      this.projSeq = this.lastSeq;
       r.ready.then(undefined, (err: unknown) => {
-        if (isApiError(err)) this.ctx.bus.publish(reply, null, null, ackErrorBody(this.cfg.name, err));
+        if (reply !== null && isApiError(err)) this.ctx.bus.publish(reply, null, null, ackErrorBody(this.cfg.name, err));
       });
     }
   }
@@ -845,6 +848,7 @@ export class Stream implements StreamForConsumers {
     let done: Promise<ApplyResult>;
     if (this.replicator === null) {
       const r = this.applyMsg(op, null);
+      if (r.seq === 0) this.projSeq = this.lastSeq;
       done = r.ready.then(() => r);
     } else {
       // Proposed at the end of the turn: the bus views would be gone by then.
@@ -1024,7 +1028,11 @@ export class Stream implements StreamForConsumers {
       if (this.leading) this.settleInflight(o.seq, o.subject);
       return { seq: o.seq, ready: RESOLVED };
     }
-    if (o.seq > this.lastSeq + 1) this.store.skipMsgs(this.lastSeq + 1, o.seq - this.lastSeq - 1);
+    if (o.seq > this.lastSeq + 1) {
+      // Sequences the leader consumed without a message here (a mirror's gaps, a refused message).
+      this.store.skipMsgs(this.lastSeq + 1, o.seq - this.lastSeq - 1);
+      this.lastSeq = o.seq - 1;
+    }
     let ready: Promise<void>;
     let prevOnSubject = 0;
     if (o.skip) {

@@ -88,6 +88,21 @@ describe('single-server publish acknowledgements', () => {
     }
   });
 
+  it('answers a message the store refuses with an error, one sent without a reply with nothing, and the sequence stays free', async () => {
+    h = new Harness();
+    await h.start();
+    await h.createStream({ name: 'S', subjects: ['s.>'], storage: 'file' });
+    // A subject longer than a stored record can hold: refused by the store, after the stream's checks.
+    const tooLong = `s.${'x'.repeat(70_000)}`;
+    h.bus.publish(tooLong, null, null, Buffer.from('no reply wanted'));
+    await settle(10);
+    const refused = await h.publish(tooLong, 'with a reply');
+    expect(refused['error']).toMatchObject({ code: 503, err_code: 10077 });
+    // Refused messages consume no sequence (nats-server).
+    expect((await h.publish('s.ok', 'fine'))['seq']).toBe(1);
+    expect((await h.publish('s.ok', 'again'))['seq']).toBe(2);
+  });
+
   it('stores and republishes the bytes published, though the publisher reuses its buffer at once', async () => {
     h = new Harness();
     await h.start();
