@@ -826,31 +826,41 @@ export class Stream implements StreamForConsumers {
    * of its own.
    */
   private storeHere(op: MsgOp, reply: string | null): void {
-    this.projSeq = op.seq;
-    this.projTs = op.ts;
-    this.projMsgId = op.msgId;
-    const r = this.applyMsg(op, reply);
+    const r = this.applyHere(op, reply);
     if (r.seq === 0) {
-      // Refused by the store: the sequence stays free, as on nats-server (a replicated stream's
-      // replicas skip it alike instead), and the publisher learns why if it asked for an answer.
-      this.projSeq = this.lastSeq;
+      // Refused by the store: the publisher learns why, if it asked for an answer.
       r.ready.then(undefined, (err: unknown) => {
         if (reply !== null && isApiError(err)) this.ctx.bus.publish(reply, null, null, ackErrorBody(this.cfg.name, err));
       });
     }
   }
 
-  /** Sends a checked message on: applied at once on a single server, proposed to the group when replicated. */
-  private submitMsg(op: MsgOp, size: number): Promise<ApplyResult> {
+  /**
+   * Applies a checked message on a single server. A message the store refuses leaves its sequence
+   * free, as on nats-server (a replicated stream's replicas skip it alike instead).
+   */
+  private applyHere(op: MsgOp, reply: string | null): ApplyResult {
+    this.project(op);
+    const r = this.applyMsg(op, reply);
+    if (r.seq === 0) this.projSeq = this.lastSeq;
+    return r;
+  }
+
+  /** The leader's view moves on to a message it sends on (checks of later ones count it). */
+  private project(op: MsgOp): void {
     this.projSeq = op.seq;
     this.projTs = op.ts;
     this.projMsgId = op.msgId;
+  }
+
+  /** Sends a checked message on: applied at once on a single server, proposed to the group when replicated. */
+  private submitMsg(op: MsgOp, size: number): Promise<ApplyResult> {
     let done: Promise<ApplyResult>;
     if (this.replicator === null) {
-      const r = this.applyMsg(op, null);
-      if (r.seq === 0) this.projSeq = this.lastSeq;
+      const r = this.applyHere(op, null);
       done = r.ready.then(() => r);
     } else {
+      this.project(op);
       // Proposed at the end of the turn: the bus views would be gone by then.
       op = ownedMsgOp(op);
       this.inflight.set(op.seq, { subject: op.subject, size });
