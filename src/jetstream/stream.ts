@@ -837,12 +837,16 @@ export class Stream implements StreamForConsumers {
 
   /**
    * Applies a checked message on a single server. A message the store refuses leaves its sequence
-   * free, as on nats-server (a replicated stream's replicas skip it alike instead).
+   * and message id free, as on nats-server (a replicated stream's replicas skip it alike instead).
    */
   private applyHere(op: MsgOp, reply: string | null): ApplyResult {
     this.project(op);
     const r = this.applyMsg(op, reply);
-    if (r.seq === 0) this.projSeq = this.lastSeq;
+    if (r.seq === 0) {
+      // Neither its sequence nor its message id was stored: later checks compare with the last stored.
+      this.projSeq = this.lastSeq;
+      this.projMsgId = this.lastMsgId;
+    }
     return r;
   }
 
@@ -1032,9 +1036,9 @@ export class Stream implements StreamForConsumers {
 
   /** `reply` (single server only): acknowledged once the message is durable. */
   private applyMsg(o: MsgOp, reply: string | null): ApplyResult {
-    if (o.msgId !== '' && this.cfg.duplicate_window > 0) this.noteDedup(o.msgId, o.seq, Number(o.ts / 1_000_000n));
     if (o.seq <= this.lastSeq) {
       // Already in the store (the log replayed over a store that had it).
+      this.noteMsgId(o);
       if (this.leading) this.settleInflight(o.seq, o.subject);
       return { seq: o.seq, ready: RESOLVED };
     }
@@ -1060,6 +1064,8 @@ export class Stream implements StreamForConsumers {
     }
     this.lastSeq = o.seq;
     this.lastMsgId = o.msgId;
+    // Only once stored: a refused message's id is neither a duplicate nor the last id later.
+    this.noteMsgId(o);
     if (this.leading) this.settleInflight(o.seq, o.subject);
     if (o.rollup === Rollup.Subject) this.store.purge({ subject: o.subject, seq: o.seq });
     else if (o.rollup === Rollup.All) this.store.purge({ seq: o.seq });
@@ -1135,10 +1141,11 @@ export class Stream implements StreamForConsumers {
     this.emit({ kind: 'purge', firstSeq: st.firstSeq });
   }
 
-  private noteDedup(msgId: string, seq: number, tsMs: number): void {
-    if (!this.dedupLoaded) return;
-    this.dedup.delete(msgId);
-    this.dedup.set(msgId, { seq, tsMs });
+  /** Enters an applied message's id into the duplicate window. */
+  private noteMsgId(o: MsgOp): void {
+    if (o.msgId === '' || this.cfg.duplicate_window <= 0 || !this.dedupLoaded) return;
+    this.dedup.delete(o.msgId);
+    this.dedup.set(o.msgId, { seq: o.seq, tsMs: Number(o.ts / 1_000_000n) });
   }
 
   private findDuplicate(msgId: string): { seq: number; stored: Promise<boolean> } | undefined {

@@ -103,6 +103,18 @@ describe('single-server publish acknowledgements', () => {
     expect((await h.publish('s.ok', 'again'))['seq']).toBe(2);
   });
 
+  it('keeps the last message id of the last stored message when the store refuses one with an id', async () => {
+    h = new Harness();
+    await h.start();
+    await h.createStream({ name: 'S', subjects: ['s.>'], storage: 'file' });
+    expect((await h.publish('s.a', 'first', { 'Nats-Msg-Id': 'a' }))['seq']).toBe(1);
+    const refused = await h.publish(`s.${'x'.repeat(70_000)}`, 'too long', { 'Nats-Msg-Id': 'refused' });
+    expect(refused['error']).toMatchObject({ code: 503, err_code: 10077 });
+    expect((await h.publish('s.b', 'second', { 'Nats-Expected-Last-Msg-Id': 'a' }))['seq']).toBe(2);
+    // The refused id was never stored, so it is no duplicate either.
+    expect((await h.publish('s.c', 'third', { 'Nats-Msg-Id': 'refused' }))['seq']).toBe(3);
+  });
+
   it('stores and republishes the bytes published, though the publisher reuses its buffer at once', async () => {
     h = new Harness();
     await h.start();
