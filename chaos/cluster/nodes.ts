@@ -20,6 +20,7 @@ import type { Toxiproxy } from 'toxiproxy-node-client';
 import { flipSegmentBit } from '../faults/bitflip.ts';
 import type { ProcessControl, SegmentChoice } from '../faults/nemesis.ts';
 import { clientProxy, routeProxy, topologyProxies } from '../faults/network.ts';
+import { restartablePorts } from './ports.ts';
 
 export const PETREL_BIN = fileURLToPath(new URL('../../bin/nats-server', import.meta.url));
 
@@ -69,20 +70,6 @@ export interface ChaosNode {
   exited: Promise<void>;
   /** Set while SIGSTOPped. */
   paused: boolean;
-}
-
-/** Free TCP ports on 127.0.0.1, picked by the kernel and released for the nodes to take. */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 const isLoopback = (host: string): boolean => host === 'localhost' || host.startsWith('127.') || host === '::1';
@@ -142,7 +129,7 @@ export class ChaosCluster implements ProcessControl {
 
   /** Picks ports, creates the proxies, writes the configs and starts every node. */
   static async start(spec: ClusterSpec): Promise<ChaosCluster> {
-    const ports = await freePorts(spec.nodes * 3);
+    const ports = await restartablePorts(spec.nodes * 3);
     const members: ChaosNode[] = Array.from({ length: spec.nodes }, (_, i) => {
       const name = `n${i}`;
       const dir = path.join(spec.dir, name);

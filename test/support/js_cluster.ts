@@ -11,6 +11,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import { startNode, eventually, stopAll, type ClusterNode } from './cluster.ts';
 import { monitor, tempDir } from './server.ts';
 import { TcpProxy } from './tcp_proxy.ts';
+import { restartablePorts } from '../../chaos/cluster/ports.ts';
 
 export interface JsClusterOptions {
   size: number;
@@ -63,6 +64,8 @@ export class JsCluster {
     c = new JsCluster(opts, proxies);
     try {
       if (opts.links === 'direct') {
+        // Picked up front outside the kernel's ephemeral range: a restarted node finds its port free.
+        c.clusterPorts.push(...(await restartablePorts(opts.size)));
         await c.boot(0);
         await Promise.all(c.names.slice(1).map((_, i) => c!.boot(i + 1)));
       } else {
