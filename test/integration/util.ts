@@ -2,12 +2,12 @@
 // collection, connection bookkeeping and free ports. Timeouts here only bound a failing test;
 // nothing waits on time to make a passing test pass.
 
-import net from 'node:net';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
 import { startServer } from '../support/server.ts';
 import type { RunningServer } from '../support/server.ts';
 import type { ClientGeneration, ConnectOpts } from './clients.ts';
+import { restartablePorts } from '../../chaos/cluster/ports.ts';
 
 /** How long an expected event may take before the test fails (generous: CI boxes are slow). */
 export const EVENT_BOUND_MS = 5_000;
@@ -89,16 +89,9 @@ export class ConnectionPool<Opts = ConnectOpts> {
   }
 }
 
-/** A TCP port nobody listens on right now (bound then released by the OS). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(addr.port));
-    });
-  });
+/** A port nobody listens on now, outside the kernel's ephemeral range (safe to restart a server on). */
+export async function freePort(): Promise<number> {
+  return (await restartablePorts(1))[0]!;
 }
 
 export const text = new TextEncoder();

@@ -2,23 +2,16 @@
 // as processes on free ports, with helpers to wait for gateways and leaf connections and to read
 // their counters from /gatewayz and /leafz.
 
-import net from 'node:net';
 import { eventually, StartedNodes } from './cluster.ts';
 import type { ClusterNode } from './cluster.ts';
 import { monitor, startServer } from './server.ts';
 import type { RunningServer } from './server.ts';
 import { GO_SERVER } from './cluster.ts';
+import { restartablePorts } from '../../chaos/cluster/ports.ts';
 
-/** A port nothing listens on now (a Go server's gateway and leafnode ports must be given: its ports file lists neither). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
+/** A port nobody listens on now, outside the kernel's ephemeral range (safe to restart a server on). */
+export async function freePort(): Promise<number> {
+  return (await restartablePorts(1))[0]!;
 }
 
 export interface RegionNode extends ClusterNode {
