@@ -809,7 +809,7 @@ export class Stream implements StreamForConsumers {
     const perSubjectLimit = cfg.max_msgs_per_subject > 0;
     let onSubject = 0;
     if (perSubjectLimit) {
-      onSubject = this.store.subjectsState(subject).get(subject)?.msgs ?? 0;
+      onSubject = this.store.msgsOnSubject(subject);
       for (const f of this.inflight.values()) if (f.subject === subject) onSubject++;
     }
     const atSubjectLimit = perSubjectLimit && onSubject >= cfg.max_msgs_per_subject;

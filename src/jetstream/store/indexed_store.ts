@@ -249,6 +249,10 @@ export abstract class IndexedStore implements StreamStore {
     return this.subjectStates(this.filterFor(filter));
   }
 
+  msgsOnSubject(subject: string): number {
+    return this.subjectCount(subject);
+  }
+
   /** First sequence stored at or after `timeNs` (nats-server GetSeqFromTime): lastSeq + 1 if none. */
   seqForTime(timeNs: bigint): number {
     if (this.msgs === 0) return this.lastSeq + 1;

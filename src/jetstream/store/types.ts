@@ -125,6 +125,8 @@ export interface StreamStore {
   seqForTime(timeNs: bigint): number;
   state(opts?: StateOptions): StreamState;
   subjectsState(filter: string): Map<string, SubjectState>;
+  /** Messages stored on one literal subject (a per-publish check: no filter, no map). */
+  msgsOnSubject(subject: string): number;
   numPending(filter: string, fromSeq: number, lastPerSubject: boolean): number;
   limits(): StoreLimits;
   updateLimits(l: StoreLimits): void;

@@ -178,7 +178,9 @@ export function runStoreSuite(name: string, makeHarness: () => StoreHarness): vo
       expect(s.subjectsState('a').get('a')).toEqual({ msgs: 1, first: 5, last: 5 });
       expect(s.purge({ subject: 'b', seq: 4 })).toBe(1); // up to but not including 4
       expect(s.subjectsState('b').get('b')).toEqual({ msgs: 1, first: 4, last: 4 });
+      expect([s.msgsOnSubject('a'), s.msgsOnSubject('b'), s.msgsOnSubject('c.x'), s.msgsOnSubject('zzz')]).toEqual([1, 1, 1, 0]);
       expect(s.purge({ subject: 'c.*' })).toBe(2);
+      expect(s.msgsOnSubject('c.x')).toBe(0);
       expect(s.state()).toMatchObject({ msgs: 2, firstSeq: 4, lastSeq: 7, numSubjects: 2 });
       expect(s.purge({ seq: 1 })).toBe(0);
       expect(s.purge({ subject: 'zzz' })).toBe(0);
