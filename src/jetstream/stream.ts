@@ -805,18 +805,23 @@ export class Stream implements StreamForConsumers {
   private discardNewRefusal(subject: string, size: number): ApiError | null {
     const cfg = this.cfg;
     if (cfg.discard !== 'new') return null;
-    const st = this.store.state();
-    const perSubjectLimit = cfg.max_msgs_per_subject > 0;
-    let onSubject = 0;
-    if (perSubjectLimit) {
-      onSubject = this.store.msgsOnSubject(subject);
-      for (const f of this.inflight.values()) if (f.subject === subject) onSubject++;
+    const overMsgs = cfg.max_msgs > 0 && this.store.storedMsgs() + this.inflight.size >= cfg.max_msgs;
+    const overBytes = cfg.max_bytes > 0 && this.store.storedBytes() + this.inflightBytes + size > cfg.max_bytes;
+    const perSubjectMatters = cfg.discard_new_per_subject || overMsgs || overBytes;
+    // A KV put (per-subject limit, no totals reached) is decided without counting its subject.
+    if (!perSubjectMatters || cfg.max_msgs_per_subject <= 0) {
+      if (overMsgs) return streamStoreFailed('maximum messages exceeded');
+      if (overBytes) return streamStoreFailed('maximum bytes exceeded');
+      return null;
     }
-    const atSubjectLimit = perSubjectLimit && onSubject >= cfg.max_msgs_per_subject;
-    if (atSubjectLimit && cfg.discard_new_per_subject) return streamStoreFailed('maximum messages per subject exceeded');
-    const msgs = st.msgs + this.inflight.size;
-    if (cfg.max_msgs > 0 && msgs >= cfg.max_msgs && !atSubjectLimit) return streamStoreFailed('maximum messages exceeded');
-    if (cfg.max_bytes > 0 && st.bytes + this.inflightBytes + size > cfg.max_bytes && !atSubjectLimit) return streamStoreFailed('maximum bytes exceeded');
+    let onSubject = this.store.msgsOnSubject(subject);
+    for (const f of this.inflight.values()) if (f.subject === subject) onSubject++;
+    // At its subject's limit the message replaces that subject's oldest, so totals do not grow.
+    if (onSubject >= cfg.max_msgs_per_subject) {
+      return cfg.discard_new_per_subject ? streamStoreFailed('maximum messages per subject exceeded') : null;
+    }
+    if (overMsgs) return streamStoreFailed('maximum messages exceeded');
+    if (overBytes) return streamStoreFailed('maximum bytes exceeded');
     return null;
   }
 

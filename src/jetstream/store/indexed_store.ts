@@ -253,6 +253,14 @@ export abstract class IndexedStore implements StreamStore {
     return this.subjectCount(subject);
   }
 
+  storedMsgs(): number {
+    return this.msgs;
+  }
+
+  storedBytes(): number {
+    return this.bytes;
+  }
+
   /** First sequence stored at or after `timeNs` (nats-server GetSeqFromTime): lastSeq + 1 if none. */
   seqForTime(timeNs: bigint): number {
     if (this.msgs === 0) return this.lastSeq + 1;

@@ -127,6 +127,9 @@ export interface StreamStore {
   subjectsState(filter: string): Map<string, SubjectState>;
   /** Messages stored on one literal subject (a per-publish check: no filter, no map). */
   msgsOnSubject(subject: string): number;
+  /** Messages stored, and their bytes: what per-publish limit checks need, without the times state() reads. */
+  storedMsgs(): number;
+  storedBytes(): number;
   numPending(filter: string, fromSeq: number, lastPerSubject: boolean): number;
   limits(): StoreLimits;
   updateLimits(l: StoreLimits): void;

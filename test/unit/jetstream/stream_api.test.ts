@@ -195,6 +195,16 @@ describe('publish and acks', () => {
     expect(over['error']).toEqual({ code: 503, err_code: 10077, description: 'maximum bytes exceeded' });
   });
 
+  it('discard new at max_msgs still takes a message that replaces its subject\'s oldest (a KV update)', async () => {
+    await h.createStream({ name: 'KV', subjects: ['kv.*'], discard: 'new', max_msgs: 2, max_msgs_per_subject: 1 });
+    await h.publish('kv.a', '1');
+    await h.publish('kv.b', '1');
+    expect(await h.publish('kv.a', '2')).toEqual({ stream: 'KV', seq: 3 });
+    const fresh = await h.publish('kv.c', '1');
+    expect(fresh['error']).toEqual({ code: 503, err_code: 10077, description: 'maximum messages exceeded' });
+    expect(state(await h.api('STREAM.INFO.KV'))['messages']).toBe(2);
+  });
+
   it('discard old keeps the newest within max_msgs and max_msgs_per_subject', async () => {
     await h.createStream({ name: 'S', subjects: ['s.*'], max_msgs: 3, max_msgs_per_subject: 2 });
     for (const s of ['s.a', 's.a', 's.a', 's.b', 's.b']) await h.publish(s, 'x');

@@ -182,6 +182,7 @@ export function runStoreSuite(name: string, makeHarness: () => StoreHarness): vo
       expect(s.purge({ subject: 'c.*' })).toBe(2);
       expect(s.msgsOnSubject('c.x')).toBe(0);
       expect(s.state()).toMatchObject({ msgs: 2, firstSeq: 4, lastSeq: 7, numSubjects: 2 });
+      expect([s.storedMsgs(), s.storedBytes()]).toEqual([2, s.state().bytes]);
       expect(s.purge({ seq: 1 })).toBe(0);
       expect(s.purge({ subject: 'zzz' })).toBe(0);
       expect(s.purge({ subject: 'a', keep: 5 })).toBe(0);
