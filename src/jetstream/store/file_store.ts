@@ -35,6 +35,7 @@ import {
   encodeSeqState,
   eraseInPlace,
   readHeader,
+  recordTime,
   seqStateLastSeq,
   type RecordHeader,
 } from './record_codec.ts';
@@ -166,6 +167,12 @@ interface RangeReplay {
   tailLength: number;
   tailType: number;
   tailSeq: number;
+  /**
+   * Offsets (in buf) of the records whose times the range leaves behind: the segment's last
+   * message record and the replay's last one. Read once the range is applied, not per record.
+   */
+  segLastTsAt: number;
+  lastTimeAt: number;
 }
 
 /** Records of a segment start-up reads and applies: bytes [from, to) of its file. */
@@ -1040,14 +1047,16 @@ export class FileStore extends IndexedStore {
     else if (seg.first === 0 && buf.length >= RECORD_HEADER_BYTES && buf[8] === RecordType.Msg) {
       this.index.ensureTable(seg, Math.ceil(buf.length / Math.max(RECORD_HEADER_BYTES, buf.readUInt32LE(0))) + 1);
     }
-    const r: RangeReplay = { seg, buf, from, replay, tailAt: -1, tailLength: 0, tailType: 0, tailSeq: 0 };
+    const r: RangeReplay = { seg, buf, from, replay, tailAt: -1, tailLength: 0, tailType: 0, tailSeq: 0, segLastTsAt: -1, lastTimeAt: -1 };
     this.ranging = r;
     let scan: SegmentScan;
     try {
-      scan = scanSegment(buf, newest, 0, this);
+      scan = scanSegment(buf, newest, 0, this, false);
     } finally {
       this.ranging = null;
     }
+    if (r.segLastTsAt >= 0) seg.lastTs = recordTime(buf, r.segLastTsAt);
+    if (r.lastTimeAt >= 0) replay.lastTime = recordTime(buf, r.lastTimeAt);
     this.recovery.tornTailBytes += scan.tornTailBytes;
     for (const d of scan.damage) this.report({ file: seg.name, ...d, offset: from + d.offset }, true);
     if (scan.validLength < buf.length) {
@@ -1065,6 +1074,8 @@ export class FileStore extends IndexedStore {
   /**
    * Applies one record of the range being replayed: scanSegment's visitor at start-up, called
    * from replaySegment only (the store itself is the visitor so the call has one target always).
+   * `h.ts` is not decoded: the one time noting a record needs now is a segment's first; the last
+   * times are read once the range is done (segLastTsAt, lastTimeAt).
    */
   visitRecord(rel: number, h: RecordHeader): void {
     const r = this.ranging!;
@@ -1078,23 +1089,27 @@ export class FileStore extends IndexedStore {
     if (h.type === RecordType.Msg) {
       // A second record for a live sequence: the later one is the message.
       if (h.seq <= replay.lastSeq && this.index.isLive(h.seq)) this.uncount(this.index.kill(h.seq), replay);
+      // Only a segment's first record sets a time when noted (its firstTs); its lastTs is set below.
+      const ts = seg.first === 0 ? recordTime(buf, rel) : 0n;
       if ((h.flags & RecordFlag.Erased) !== 0) {
-        this.index.addDead(seg, h.seq, h.ts, offset, h.length);
+        this.index.addDead(seg, h.seq, ts, offset, h.length);
       } else {
         const s = rel + RECORD_HEADER_BYTES;
-        this.index.addRead(seg, h.seq, buf, s, s + h.subjectLength, h.ts, offset, h.length);
+        this.index.addRead(seg, h.seq, buf, s, s + h.subjectLength, ts, offset, h.length);
         replay.msgs++;
         replay.bytes += h.length;
       }
+      r.segLastTsAt = rel;
       if (h.seq > replay.lastSeq) {
         replay.lastSeq = h.seq;
-        replay.lastTime = h.ts;
+        r.lastTimeAt = rel;
       }
     } else if (h.type === RecordType.Delete) {
       const named = h.subjectLength > 0 ? this.index.subjectAt(buf, rel + RECORD_HEADER_BYTES, rel + h.length) : undefined;
       this.uncount(this.index.kill(h.seq, named, h.hdrLength > 0 ? h.hdrLength : undefined), replay);
     } else {
       this.replaySequenceState(buf, rel, h, replay);
+      r.lastTimeAt = rel;
     }
   }
 
@@ -1116,7 +1131,6 @@ export class FileStore extends IndexedStore {
     }
     replay.floor = floor;
     replay.lastSeq = lastSeq;
-    replay.lastTime = h.ts;
   }
 
   private uncount(k: { size: number } | null, replay: Replay): void {

@@ -165,8 +165,12 @@ export function readHeader(buf: Buffer, off: number): RecordHeader {
   return readHeaderInto(buf, off, { length: 0, type: 0, flags: 0, subjectLength: 0, hdrLength: 0, seq: 0, ts: 0n });
 }
 
-/** readHeader into an existing object, for scans that visit a million records. */
-export function readHeaderInto(buf: Buffer, off: number, h: RecordHeader): RecordHeader {
+/**
+ * readHeader into an existing object, for scans that visit a million records. Without `time` the
+ * timestamp is left as it was: a BigInt made per record is most of a replay's garbage, and a
+ * replay needs the times of only a few records (recordTime).
+ */
+export function readHeaderInto(buf: Buffer, off: number, h: RecordHeader, time = true): RecordHeader {
   if (off + RECORD_HEADER_BYTES > buf.length) throw new RangeError(`record header at ${off} beyond ${buf.length} bytes`);
   h.length = u32(buf, off);
   h.type = buf[off + 8]!;
@@ -174,8 +178,13 @@ export function readHeaderInto(buf: Buffer, off: number, h: RecordHeader): Recor
   h.subjectLength = buf[off + 10]! | (buf[off + 11]! << 8);
   h.hdrLength = u32(buf, off + 12);
   h.seq = readSeq(buf, off + 16);
-  h.ts = readI64(buf, off + 24);
+  if (time) h.ts = readI64(buf, off + 24);
   return h;
+}
+
+/** The timestamp of the record at `off` (its header's ts). */
+export function recordTime(buf: Buffer, off: number): bigint {
+  return readI64(buf, off + 24);
 }
 
 /** The stored length field, or 0 if fewer than 4 bytes remain. */

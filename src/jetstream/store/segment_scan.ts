@@ -45,9 +45,10 @@ class Collector implements RecordVisitor {
 
 /**
  * Scans `buf` (a whole segment file) from `from`, a record boundary. With `visitor`, each good
- * record is handed to it (one header object, reused) instead of being collected.
+ * record is handed to it (one header object, reused) instead of being collected; with `times`
+ * false, that header's ts is not decoded (the visitor reads the times it needs with recordTime).
  */
-export function scanSegment(buf: Buffer, newest: boolean, from = 0, visitor?: RecordVisitor): SegmentScan {
+export function scanSegment(buf: Buffer, newest: boolean, from = 0, visitor?: RecordVisitor, times = true): SegmentScan {
   const collector = visitor === undefined ? new Collector() : null;
   const v = visitor ?? collector!;
   const scratch: RecordHeader = { length: 0, type: 0, flags: 0, subjectLength: 0, hdrLength: 0, seq: 0, ts: 0n };
@@ -78,7 +79,7 @@ export function scanSegment(buf: Buffer, newest: boolean, from = 0, visitor?: Re
       else singlyTo = run.end;
     }
     if (p < checkedTo) {
-      p = visitRun(buf, p, checkedTo, v, scratch);
+      p = visitRun(buf, p, checkedTo, v, scratch, times);
       if (p === checkedTo) continue;
     } else if (!checksumOk(buf, p, length)) {
       const next = p + length;
@@ -92,7 +93,7 @@ export function scanSegment(buf: Buffer, newest: boolean, from = 0, visitor?: Re
       continue;
     }
     // A record whose checksum holds, checked alone or where visitRun stopped at it.
-    const header = readHeaderInto(buf, p, scratch);
+    const header = readHeaderInto(buf, p, scratch, times);
     if (wellFormed(header)) v.visitRecord(p, header);
     else damage.push({ offset: p, length: header.length, action: 'skipped', seq: header.seq });
     p += header.length;
@@ -109,9 +110,9 @@ export function scanSegment(buf: Buffer, newest: boolean, from = 0, visitor?: Re
  * loop, where start-up spends its time, ends in nothing but a return: code first reached after a
  * loop was optimised (the loop's end, at the end of a segment) would throw that code away.
  */
-function visitRun(buf: Buffer, p: number, end: number, visitor: RecordVisitor, scratch: RecordHeader): number {
+function visitRun(buf: Buffer, p: number, end: number, visitor: RecordVisitor, scratch: RecordHeader, times: boolean): number {
   while (p < end) {
-    const header = readHeaderInto(buf, p, scratch);
+    const header = readHeaderInto(buf, p, scratch, times);
     if (!wellFormed(header)) return p;
     visitor.visitRecord(p, header);
     p += header.length;

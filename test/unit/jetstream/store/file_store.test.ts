@@ -184,6 +184,38 @@ describe('FileStore durability and recovery', () => {
     expect(r.subjectsState('>').get(`k.${hit[0]! % 9}`)!.msgs).toBe(messages(r).filter((m) => m[1] === `k.${hit[0]! % 9}`).length);
   });
 
+  it.each([
+    ['a message after it', true],
+    ['nothing after it', false],
+  ])('after a crash, times come from the records read again: last time, segment time ranges, a truncate with %s', async (_, writeAfter) => {
+    // Start-up decodes a record's time only where one is needed (a segment's first and last, the
+    // stream's last): each must still be the time of the right record.
+    const opts = { segmentBytes: 2048, snapshotIntervalMs: 0, snapshotBytes: 0 };
+    const s = await openStore(opts);
+    for (let i = 1; i <= 50; i++) s.store(`t.${i % 4}`, null, bytes(`m${i}`), T(i));
+    await s.close();
+    const live = await openStore(opts);
+    for (let i = 51; i <= 400; i++) live.store(`t.${i % 4}`, null, bytes(`m${i}`), T(i));
+    live.remove(399, true); // an erased record
+    live.truncate(395); // a sequence-state record with its own time
+    if (writeAfter) await live.store('t.x', null, bytes('again'), T(500));
+    live.remove(2);
+    await live.flush();
+    const want = { state: live.state(), at: [...Array(520).keys()].map((sec) => live.seqForTime(T(sec))) };
+    expect(want.state).toMatchObject(writeAfter ? { lastSeq: 396, lastTime: T(500), firstTime: T(1) } : { lastSeq: 395, firstTime: T(1) });
+    expect(live.segmentFiles().length).toBeGreaterThan(4);
+    for (const kind of ['snapshot', 'full-scan'] as const) {
+      const crashed = path.join(root, `crashed-${kind}`);
+      await fsp.cp(dir, crashed, { recursive: true });
+      if (kind === 'full-scan') await fsp.rm(path.join(crashed, 'msgs', 'index.db'));
+      const r = await FileStore.open({ dir: crashed, ...opts });
+      open.push(r);
+      expect(r.recovery.index).toBe(kind);
+      if (kind === 'snapshot') expect(r.recovery.afterSnapshotBytes).toBeGreaterThan(0);
+      expect({ state: r.state(), at: [...Array(520).keys()].map((sec) => r.seqForTime(T(sec))) }).toEqual(want);
+    }
+  });
+
   it('cuts a zero-filled tail (file extended, data never written)', async () => {
     const s = await openStore();
     await s.store('t', null, bytes('one'), T(1));
