@@ -178,7 +178,7 @@ export function readHeaderInto(buf: Buffer, off: number, h: RecordHeader, time =
   h.subjectLength = buf[off + 10]! | (buf[off + 11]! << 8);
   h.hdrLength = u32(buf, off + 12);
   h.seq = readSeq(buf, off + 16);
-  if (time) h.ts = readI64(buf, off + 24);
+  if (time) h.ts = recordTime(buf, off);
   return h;
 }
 
